@@ -1,0 +1,295 @@
+import { describe, expect, it } from '@jest/globals'
+import { FakeRunner } from '../__fixtures__/fake-runner.js'
+import { FakeShell } from '../__fixtures__/fake-shell.js'
+import { deploy, findProduction, decideUpdate } from '../src/deploy.js'
+import type { ContainerInfo } from '../src/docker.js'
+import { imageRef, type Settings } from '../src/inputs.js'
+
+const OLD_IMAGE = 'sha256:' + 'a'.repeat(64)
+const NEW_IMAGE = 'sha256:' + 'b'.repeat(64)
+const PROD_ID = 'c'.repeat(64)
+const NEW_PROD_ID = 'd'.repeat(64)
+const OLD_COMMIT = '1'.repeat(40)
+const NEW_COMMIT = '2'.repeat(40)
+const CONFIG = {
+  Entrypoint: ['/srv/app/start.sh'],
+  Cmd: ['--port', '18080'],
+  Env: ['PATH=/usr/bin', 'APP_ENV=production'],
+  WorkingDir: '/srv/app'
+}
+
+const settings = (over: Partial<Settings> = {}): Settings => ({
+  host: '127.0.0.1',
+  port: 22,
+  username: 'core',
+  sshKey: 'key',
+  strictHostKey: true,
+  image: imageRef('texasca/api'),
+  repoPath: '/srv/app',
+  branch: 'master',
+  ref: NEW_COMMIT,
+  buildCommand: 'grunt build',
+  healthCommand: 'curl -fsS http://127.0.0.1/',
+  healthTimeoutSec: 5,
+  respawnTimeoutSec: 5,
+  commandTimeoutSec: 60,
+  rollback: true,
+  dryRun: false,
+  ...over
+})
+
+const container = (over: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    Id: PROD_ID,
+    Name: '/texasca-api',
+    Image: OLD_IMAGE,
+    Created: '2026-11-01T00:00:00Z',
+    State: { Running: true, Status: 'running' },
+    Config: { Image: 'texasca/api', Env: [...CONFIG.Env, 'RUNTIME_SECRET=s3cret'], User: '' },
+    HostConfig: { NetworkMode: 'host' },
+    ...over
+  })
+
+const image = (id: string, config: object = CONFIG) => JSON.stringify({ Id: id, Config: config, RootFS: { Layers: ['x', 'y'] } })
+
+/** A host where production runs OLD_IMAGE at OLD_COMMIT and everything succeeds. */
+function healthyHost(): FakeShell {
+  return new FakeShell()
+    .on(/docker image inspect/, { stdout: image(OLD_IMAGE) })
+    .on(/#image/, { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n` })
+    .on(/rev-parse --verify HEAD' sh$/, { stdout: `${OLD_COMMIT}\n` })
+    .on(/fetch --quiet origin/, {
+      stdout: `head=${OLD_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=no\non_branch=yes\n`
+    })
+    .on(/merge --ff-only/, { stdout: `#log\n2222222 Add feature\n#stat\n app.js | 2 +-\n` })
+    .on(/docker commit/, { stdout: `${NEW_IMAGE}\n` })
+    .on(new RegExp(`docker image inspect --format '\\{\\{json \\.\\}\\}' ${NEW_IMAGE}`), { stdout: image(NEW_IMAGE) })
+    .on(/awk -v image/, (_script, _o) => ({ stdout: `${NEW_PROD_ID} texasca-api\n` }))
+    .on(/\$1" 2>&1\) && ok=1/, { stdout: 'passed on attempt 1\n' })
+}
+
+async function runDeploy(shell: FakeShell, over: Partial<Settings> = {}) {
+  const runner = new FakeRunner()
+  const report = await deploy(settings(over), { runner, connect: async () => shell })
+  return { report, runner }
+}
+
+describe('the deploy procedure', () => {
+  it('follows the runbook in order and reports the new release', async () => {
+    const shell = healthyHost()
+    const { report, runner } = await runDeploy(shell)
+
+    expect(report.outcome).toBe('deployed')
+    expect(report).toMatchObject({
+      previousCommit: OLD_COMMIT,
+      commit: NEW_COMMIT,
+      previousImageId: OLD_IMAGE,
+      imageId: NEW_IMAGE,
+      containerId: NEW_PROD_ID,
+      rolledBack: false,
+      commits: ['2222222 Add feature']
+    })
+    const order = [
+      /#image/,
+      /docker run --detach --name texasca-api-admin --network host --entrypoint tail/,
+      /status --porcelain/,
+      /fetch --quiet origin/,
+      /merge --ff-only/,
+      /docker exec .* texasca-api-admin sh -c 'grunt build'/,
+      /docker tag .* texasca\/api:hermes-previous/,
+      /docker commit/,
+      /docker rm --force texasca-api-admin/,
+      new RegExp(`docker rm --force ${PROD_ID}`),
+      /awk -v image/,
+      /ok=1/
+    ].map(p => shell.indexOf(p))
+    expect(order.every(i => i >= 0)).toBe(true)
+    expect([...order].sort((a, b) => a - b)).toEqual(order)
+    expect(shell.closed).toBe(true)
+    expect(runner.groups[0]).toBe('Connect')
+  })
+
+  it('restores the image ENTRYPOINT and CMD on commit instead of the keep-alive', async () => {
+    const shell = healthyHost()
+    await runDeploy(shell)
+    const commit = shell.commands.find(c => c.startsWith('docker commit'))!
+    expect(commit).toContain(`--change 'ENTRYPOINT ["/srv/app/start.sh"]' --change 'CMD ["--port","18080"]'`)
+    expect(commit.indexOf('ENTRYPOINT')).toBeLessThan(commit.indexOf('CMD'))
+  })
+
+  it('passes the supervisor’s own environment to the build on stdin, never on a command line', async () => {
+    const shell = healthyHost()
+    await runDeploy(shell)
+    const build = shell.indexOf(/grunt build/)
+    expect(shell.commands[build]).toContain('--env-file /dev/stdin')
+    expect(shell.stdins[build]).toBe('RUNTIME_SECRET=s3cret\n')
+    expect(shell.commands.join('\n')).not.toContain('s3cret')
+  })
+
+  it('stops on a failing build with production untouched and the admin container removed', async () => {
+    const shell = healthyHost().on(/grunt build/, { code: 2, stdout: 'Warning: Task "build" failed\n' })
+    const { report } = await runDeploy(shell)
+
+    expect(report.outcome).toBe('failed')
+    expect(report.failedStep).toBe('Build (grunt build)')
+    expect(report.reason).toMatch(/exited with code 2; production is unchanged/)
+    expect(shell.ran(/docker tag|docker commit/)).toBe(false)
+    expect(shell.ran(new RegExp(`docker rm --force ${PROD_ID}`))).toBe(false)
+    expect(shell.commands.at(-1)).toBe('docker rm --force texasca-api-admin')
+  })
+
+  it('refuses a checkout with local changes and names the files', async () => {
+    const shell = healthyHost().on(/status --porcelain/, { stdout: ' M Gruntfile.js\n' })
+    const { report } = await runDeploy(shell)
+    expect(report.outcome).toBe('failed')
+    expect(report.reason).toContain('M Gruntfile.js')
+    expect(shell.ran(/fetch/)).toBe(false)
+  })
+
+  it('removes a stale admin container but never the production one', async () => {
+    const stale = container({ Id: 'e'.repeat(64), Name: '/texasca-api-admin', State: { Running: false, Status: 'exited' } })
+    const shell = healthyHost().on(/#image/, {
+      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n${stale}\n`
+    })
+    const { report, runner } = await runDeploy(shell)
+    expect(report.outcome).toBe('deployed')
+    expect(shell.ran(new RegExp(`docker rm --force ${'e'.repeat(64)}`))).toBe(true)
+    expect(runner.warnings.join()).toMatch(/left by an earlier run/)
+  })
+
+  it('refuses an admin container name that is the production container', async () => {
+    const shell = healthyHost()
+    const { report } = await runDeploy(shell, { adminContainer: 'texasca-api' })
+    expect(report.outcome).toBe('failed')
+    expect(report.reason).toMatch(/is the production container; set `admin-container`/)
+    expect(shell.ran(/docker rm|docker run/)).toBe(false)
+  })
+
+  it('rolls back when the health command fails after the swap', async () => {
+    const shell = healthyHost()
+      .on(/ok=1/, { code: 1, stdout: 'curl: (7) Failed to connect\n' })
+      .on(/#image/, (_s: string) => ({ stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n` }))
+    // After the swap the survey shows the failed release; the wait for the old image finds it back.
+    let surveys = 0
+    shell.on(/#image/, () => {
+      surveys += 1
+      const running = surveys === 1 ? container() : container({ Id: NEW_PROD_ID, Image: NEW_IMAGE })
+      return { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${running}\n` }
+    })
+    shell.on(/awk -v image/, script => ({
+      stdout: script.includes(NEW_IMAGE) ? `${NEW_PROD_ID} texasca-api\n` : `${'f'.repeat(64)} texasca-api\n`
+    }))
+    let healthChecks = 0
+    shell.on(/ok=1/, () => (++healthChecks === 1 ? { code: 1, stdout: 'curl: (7) Failed to connect\n' } : { stdout: 'passed on attempt 2\n' }))
+
+    const { report } = await runDeploy(shell)
+    expect(report.outcome).toBe('rolled-back')
+    expect(report.rolledBack).toBe(true)
+    expect(report.containerId).toBe('f'.repeat(64))
+    expect(report.reason).toMatch(/health command did not pass within 5 s.*\n.*Failed to connect/)
+    const retag = shell.indexOf(new RegExp(`docker tag ${OLD_IMAGE} texasca/api:latest`))
+    const removeFailed = shell.indexOf(new RegExp(`docker rm --force ${NEW_PROD_ID}`))
+    expect(retag).toBeGreaterThan(shell.indexOf(/docker commit/))
+    expect(removeFailed).toBeGreaterThan(retag)
+  })
+
+  it('leaves the failed release in place and says how to roll back when rollback is off', async () => {
+    const shell = healthyHost().on(/ok=1/, { code: 1, stdout: 'down\n' })
+    const { report, runner } = await runDeploy(shell, { rollback: false })
+    expect(report.outcome).toBe('failed')
+    expect(report.rolledBack).toBe(false)
+    expect(shell.ran(new RegExp(`docker tag ${OLD_IMAGE} texasca/api:latest`))).toBe(false)
+    expect(runner.errors.join()).toMatch(/docker tag texasca\/api:hermes-previous texasca\/api:latest/)
+  })
+
+  it('says the supervisor may be down when no new container appears', async () => {
+    const shell = healthyHost().on(/awk -v image/, { code: 124 })
+    const { report } = await runDeploy(shell, { rollback: false })
+    expect(report.reason).toMatch(/No container of bbbbbbbbbbbb started within 5 s \(`respawn-timeout`\).*supervisor/)
+  })
+
+  it('puts the tag back when the committed image config drifted', async () => {
+    const shell = healthyHost().on(new RegExp(`inspect --format '\\{\\{json \\.\\}\\}' ${NEW_IMAGE}`), {
+      stdout: image(NEW_IMAGE, { ...CONFIG, Cmd: ['-f', '/dev/null'] })
+    })
+    const { report } = await runDeploy(shell)
+    expect(report.outcome).toBe('failed')
+    expect(report.reason).toMatch(/changed the image config \(Cmd\)/)
+    expect(shell.ran(new RegExp(`docker tag ${OLD_IMAGE} texasca/api:latest`))).toBe(true)
+    expect(shell.ran(new RegExp(`docker rm --force ${PROD_ID}`))).toBe(false)
+  })
+
+  it('does nothing when production already runs the commit', async () => {
+    const shell = healthyHost().on(/fetch --quiet origin/, {
+      stdout: `head=${NEW_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=yes\non_branch=yes\n`
+    })
+    const { report } = await runDeploy(shell)
+    expect(report.outcome).toBe('unchanged')
+    expect(shell.ran(/grunt build|docker commit/)).toBe(false)
+  })
+
+  it('changes nothing in a dry run', async () => {
+    const shell = healthyHost().on(/ls-remote/, { stdout: `${NEW_COMMIT}\trefs/heads/master\n` })
+    const { report } = await runDeploy(shell, { dryRun: true })
+    expect(report.outcome).toBe('dry-run')
+    expect(report.plan?.length).toBeGreaterThan(4)
+    expect(shell.ran(/docker (run|rm|tag|commit)|fetch|merge/)).toBe(false)
+  })
+
+  it('names the connect step when the connection fails', async () => {
+    const runner = new FakeRunner()
+    const report = await deploy(settings(), {
+      runner,
+      connect: async () => {
+        throw new Error('Could not reach core@127.0.0.1:22: connect ECONNREFUSED')
+      }
+    })
+    expect(report).toMatchObject({ outcome: 'failed', failedStep: 'Connect' })
+    expect(report.reason).toMatch(/ECONNREFUSED/)
+  })
+})
+
+describe('finding the production container', () => {
+  const info = (name: string, over: Partial<ContainerInfo> = {}): ContainerInfo => ({
+    id: name.padEnd(64, '0'),
+    name,
+    imageId: OLD_IMAGE,
+    imageName: 'texasca/api',
+    running: true,
+    status: 'running',
+    created: '',
+    networkMode: 'host',
+    env: [],
+    user: '',
+    ...over
+  })
+
+  it('ignores an admin copy of production', () => {
+    const found = findProduction(settings(), [info('texasca-api-admin'), info('texasca-api')])
+    expect(found.name).toBe('texasca-api')
+  })
+
+  it('lists what runs when no container runs the image', () => {
+    expect(() => findProduction(settings(), [info('redis', { imageName: 'redis:7', imageId: 'sha256:9' })])).toThrow(
+      /No running container runs texasca\/api:latest\. Running now:\n  CONTAINER ID .*\n  redis0000000 +redis:7 +running +redis/
+    )
+  })
+
+  it('asks for `container` when several run the image', () => {
+    expect(() => findProduction(settings(), [info('api-1'), info('api-2')])).toThrow(/2 running containers.*\n[\s\S]*Name the production one with `container`/)
+  })
+})
+
+describe('deciding the update', () => {
+  const relation = { head: OLD_COMMIT, target: NEW_COMMIT, fastForward: true, behind: false, onBranch: true }
+  it.each([
+    [{ target: '' }, /was not found in origin\/master/],
+    [{ onBranch: false }, /is not on origin\/master/],
+    [{ fastForward: false, behind: true }, /older than what production runs/],
+    [{ fastForward: false }, /has diverged from origin\/master/]
+  ])('refuses %p', (over, pattern) => {
+    const decision = decideUpdate(settings(), { ...relation, ...over })
+    expect(decision.kind).toBe('refuse')
+    expect(decision.kind === 'refuse' && decision.message).toMatch(pattern)
+  })
+})

@@ -1,0 +1,122 @@
+import { beforeAll, describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { imageRef, readSettings, type InputReader } from '../src/inputs.js'
+import type { RunContext } from '../src/github/context.js'
+
+let key = ''
+let encryptedKey = ''
+beforeAll(() => {
+  const dir = mkdtempSync(join(tmpdir(), 'hermes-keys-'))
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'plain')])
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'open sesame', '-f', join(dir, 'enc')])
+  key = readFileSync(join(dir, 'plain'), 'utf8')
+  encryptedKey = readFileSync(join(dir, 'enc'), 'utf8')
+})
+
+const push: RunContext = { eventName: 'push', sha: 'a'.repeat(40), branch: 'main' }
+
+function reader(values: Record<string, string>): InputReader {
+  const all: Record<string, string> = { host: '203.0.113.10', 'ssh-key': key, image: 'texasca/api', 'repo-path': '/srv/app', ...values }
+  return name => all[name] ?? ''
+}
+
+describe('reading the inputs', () => {
+  it('fills the defaults a user expects', () => {
+    const settings = readSettings(reader({}), push)
+    expect(settings).toMatchObject({
+      port: 22,
+      username: 'core',
+      strictHostKey: true,
+      image: { repository: 'texasca/api', tag: 'latest', name: 'texasca/api:latest' },
+      branch: 'main',
+      ref: 'a'.repeat(40),
+      buildCommand: 'grunt build',
+      healthTimeoutSec: 60,
+      respawnTimeoutSec: 120,
+      rollback: true,
+      dryRun: false
+    })
+  })
+
+  it('falls back to master when the run is not for a branch', () => {
+    expect(readSettings(reader({}), { eventName: 'workflow_dispatch', sha: 'b'.repeat(40) }).branch).toBe('master')
+  })
+
+  it('trims a trailing space in the user name and host (appleboy #349)', () => {
+    const settings = readSettings(reader({ username: 'core ', host: ' 203.0.113.10 ' }), push)
+    expect(settings.username).toBe('core')
+    expect(settings.host).toBe('203.0.113.10')
+  })
+
+  it('accepts a key pasted with CRLF line ends', () => {
+    expect(() => readSettings(reader({ 'ssh-key': key.replace(/\n/g, '\r\n') }), push)).not.toThrow()
+  })
+
+  it.each([
+    ['host', 'droplet; rm -rf /', /Input `host`: 'droplet; rm -rf \/' is not an IP address or host name/],
+    ['port', '0', /Input `port`: '0' is not a whole number from 1 to 65535/],
+    ['port', '22 -oProxyCommand=x', /Input `port`/],
+    ['username', '-oProxyCommand', /Input `username`/],
+    ['image', 'Texasca/API', /Input `image`: 'Texasca\/API' is not an image reference/],
+    ['image', 'texasca/api@sha256:' + 'a'.repeat(64), /Input `image`.*no digest/],
+    ['image', 'texasca/api:$(id)', /Input `image`/],
+    ['container', 'x', /Input `container`/],
+    ['container', 'api;reboot', /Input `container`/],
+    ['admin-container', '--privileged', /Input `admin-container`/],
+    ['repo-path', 'srv/app', /Input `repo-path`: 'srv\/app' is not an absolute path/],
+    ['repo-path', '/srv/../etc', /Input `repo-path`/],
+    ['branch', '--upload-pack=touch /tmp/x', /Input `branch`: .* is not a valid git branch name/],
+    ['branch', 'feature..x', /Input `branch`/],
+    ['ref', 'HEAD~1', /Input `ref`/],
+    ['ref', 'a b', /Input `ref`/],
+    ['health-timeout', '-5', /Input `health-timeout`/],
+    ['respawn-timeout', '1e3', /Input `respawn-timeout`/],
+    ['rollback', 'maybe', /Input `rollback`: 'maybe' is not a boolean/],
+    ['host-fingerprint', 'MD5:aa:bb', /Input `host-fingerprint`: .* is not a SHA256 fingerprint/],
+    ['image', 'texasca/api\nrm -rf /', /Input `image`: contains a control character/]
+  ])('rejects %s = %j, naming the input', (name, value, message) => {
+    expect(() => readSettings(reader({ [name]: value }), push)).toThrow(message)
+  })
+
+  it('asks for the passphrase of an encrypted key, and says when it is wrong', () => {
+    expect(() => readSettings(reader({ 'ssh-key': encryptedKey }), push)).toThrow(/Input `ssh-passphrase`: the key in `ssh-key` is encrypted/)
+    expect(() => readSettings(reader({ 'ssh-key': encryptedKey, 'ssh-passphrase': 'wrong' }), push)).toThrow(
+      /Input `ssh-passphrase`: does not decrypt/
+    )
+    expect(() => readSettings(reader({ 'ssh-key': encryptedKey, 'ssh-passphrase': 'open sesame' }), push)).not.toThrow()
+  })
+
+  it('rejects something that is not a key without echoing it', () => {
+    const secretish = 'not-a-key-but-a-secret-value'
+    let message = ''
+    try {
+      readSettings(reader({ 'ssh-key': secretish }), push)
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toMatch(/Input `ssh-key`: is not a private key/)
+    expect(message).not.toContain(secretish)
+  })
+
+  it('refuses an admin container named like the production container', () => {
+    expect(() => readSettings(reader({ container: 'api', 'admin-container': 'api' }), push)).toThrow(/Input `admin-container`/)
+  })
+
+  it('requires a commit when the event has none', () => {
+    expect(() => readSettings(reader({}), { eventName: 'repository_dispatch', sha: '' })).toThrow(/Input `ref`/)
+  })
+})
+
+describe('image references', () => {
+  it.each([
+    ['texasca/api', 'texasca/api', 'latest'],
+    ['texasca/api:v2.1', 'texasca/api', 'v2.1'],
+    ['registry.example.com:5000/team/api:prod', 'registry.example.com:5000/team/api', 'prod'],
+    ['api', 'api', 'latest']
+  ])('reads %s', (value, repository, tag) => {
+    expect(imageRef(value)).toMatchObject({ repository, tag })
+  })
+})

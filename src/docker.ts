@@ -1,0 +1,261 @@
+import { shScript, type Command } from './shell.js'
+
+/** The parts of an image's config that a release must carry over unchanged. */
+export interface ImageConfig {
+  Entrypoint?: string[] | null
+  Cmd?: string[] | null
+  Env?: string[] | null
+  WorkingDir?: string
+  User?: string
+  ExposedPorts?: Record<string, unknown> | null
+  Labels?: Record<string, string> | null
+  Volumes?: Record<string, unknown> | null
+  StopSignal?: string
+  Healthcheck?: unknown
+}
+
+export const CARRIED_CONFIG: (keyof ImageConfig)[] = [
+  'Entrypoint',
+  'Cmd',
+  'Env',
+  'WorkingDir',
+  'User',
+  'ExposedPorts',
+  'Labels',
+  'Volumes',
+  'StopSignal',
+  'Healthcheck'
+]
+
+export interface ImageInfo {
+  id: string
+  config: ImageConfig
+  layers: number
+}
+
+export interface ContainerInfo {
+  id: string
+  name: string
+  /** The image ID the container runs. */
+  imageId: string
+  /** The image as named when the container was created (`texasca/api`). */
+  imageName: string
+  running: boolean
+  status: string
+  created: string
+  networkMode: string
+  env: string[]
+  user: string
+}
+
+/** What runs on the host, read in one round trip. */
+export interface HostSurvey {
+  image?: ImageInfo
+  containers: ContainerInfo[]
+}
+
+const SURVEY = `
+if ! command -v docker >/dev/null 2>&1; then
+  echo "docker is not on the PATH of a non-interactive SSH session ($PATH)" >&2
+  exit 127
+fi
+echo '#image'
+docker image inspect --format '{{json .}}' "$1" 2>/dev/null || echo null
+echo '#containers'
+ids=$(docker ps -aq --no-trunc) || exit $?
+# A container can vanish between ps and inspect (the supervisor at work): inspect the rest.
+[ -z "$ids" ] || docker inspect --format '{{json .}}' $ids 2>/dev/null || true
+`
+
+export function survey(image: string): Command {
+  return shScript(SURVEY, image)
+}
+
+export function parseSurvey(output: string): HostSurvey {
+  const [, imagePart = '', containerPart = ''] = output.split(/^#(?:image|containers)$/m)
+  const imageLine = imagePart.trim()
+  const image = imageLine && imageLine !== 'null' ? parseImage(JSON.parse(imageLine)) : undefined
+  const containers = containerPart
+    .split('\n')
+    .map(line => line.trim())
+    .filter(line => line.startsWith('{'))
+    .map(line => parseContainer(JSON.parse(line)))
+  return { image, containers }
+}
+
+type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+
+export function parseImage(raw: Json): ImageInfo {
+  return {
+    id: raw.Id,
+    config: raw.Config ?? {},
+    layers: raw.RootFS?.Layers?.length ?? 0
+  }
+}
+
+function parseContainer(raw: Json): ContainerInfo {
+  return {
+    id: raw.Id,
+    name: String(raw.Name ?? '').replace(/^\//, ''),
+    imageId: raw.Image,
+    imageName: raw.Config?.Image ?? '',
+    running: raw.State?.Running === true,
+    status: raw.State?.Status ?? 'unknown',
+    created: raw.Created ?? '',
+    networkMode: raw.HostConfig?.NetworkMode ?? 'default',
+    env: raw.Config?.Env ?? [],
+    user: raw.Config?.User ?? ''
+  }
+}
+
+export function inspectImage(ref: string): Command {
+  return ['docker', 'image', 'inspect', '--format', '{{json .}}', ref]
+}
+
+/** A keep-alive that any image with a shell userland has; the container only hosts `docker exec`s. */
+const KEEP_ALIVE = ['tail', '-f', '/dev/null']
+
+/**
+ * The admin container: a detached copy of production's image with production's network and user,
+ * kept alive without a terminal. When the image has an ENTRYPOINT it is replaced by the keep-alive
+ * (and restored on commit); otherwise only the command is, because `docker commit --change
+ * 'ENTRYPOINT []'` cannot clear an entrypoint the container was given.
+ */
+export function runAdmin(options: {
+  name: string
+  imageId: string
+  hasEntrypoint: boolean
+  networkMode: string
+  user?: string
+}): Command {
+  const args = ['docker', 'run', '--detach', '--name', options.name]
+  if (options.networkMode && options.networkMode !== 'default')
+    args.push('--network', options.networkMode)
+  if (options.user) args.push('--user', options.user)
+  if (options.hasEntrypoint) {
+    args.push('--entrypoint', KEEP_ALIVE[0], options.imageId, ...KEEP_ALIVE.slice(1))
+  } else {
+    args.push(options.imageId, ...KEEP_ALIVE)
+  }
+  return args
+}
+
+/**
+ * `docker exec` in a container. With `envFromStdin` the CLI reads an env-file from standard input:
+ * values reach the process without ever being on a command line on the host.
+ */
+export function exec(
+  container: string,
+  command: Command,
+  options: { workdir?: string; envFromStdin?: boolean } = {}
+): Command {
+  const args = ['docker', 'exec']
+  if (options.workdir) args.push('--workdir', options.workdir)
+  if (options.envFromStdin) args.push('--env-file', '/dev/stdin')
+  return [...args, container, ...command]
+}
+
+/**
+ * `docker commit` that restores what the admin container changed: a plain commit takes the
+ * keep-alive as the image's CMD (and ENTRYPOINT), and the respawned container would never start
+ * the app. ENTRYPOINT comes first because setting it clears CMD, as in a Dockerfile.
+ */
+export function commit(options: {
+  container: string
+  image: string
+  original: ImageConfig
+  adminUser?: string
+  message: string
+}): Command {
+  const { original } = options
+  const changes: string[] = []
+  if (hasEntrypoint(original)) changes.push(`ENTRYPOINT ${JSON.stringify(original.Entrypoint)}`)
+  changes.push(`CMD ${JSON.stringify(original.Cmd ?? [])}`)
+  if (options.adminUser) changes.push(`USER ${original.User || 'root'}`)
+  return [
+    'docker',
+    'commit',
+    ...changes.flatMap(change => ['--change', change]),
+    '--message',
+    options.message,
+    options.container,
+    options.image
+  ]
+}
+
+export function hasEntrypoint(config: ImageConfig): boolean {
+  return Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0
+}
+
+export function tag(source: string, target: string): Command {
+  return ['docker', 'tag', source, target]
+}
+
+export function removeContainer(container: string): Command {
+  return ['docker', 'rm', '--force', container]
+}
+
+/** Config fields that differ between two images, by name. */
+export function configDrift(before: ImageConfig, after: ImageConfig): string[] {
+  const normal = (value: unknown) =>
+    value === undefined ||
+    value === null ||
+    value === '' ||
+    (Array.isArray(value) && value.length === 0)
+      ? null
+      : JSON.stringify(value)
+  return CARRIED_CONFIG.filter(key => normal(before[key]) !== normal(after[key]))
+}
+
+const WAIT_FOR_CONTAINER = `
+end=$(( $(date +%s) + $2 ))
+pause=0.1
+while :; do
+  ids=$(docker ps -q --no-trunc)
+  if [ -n "$ids" ]; then
+    found=$(docker inspect --format '{{.Id}} {{.Image}} {{.Name}} {{.State.Running}}' $ids 2>/dev/null |
+      awk -v image="$1" -v skip="/$3" '$2 == image && $3 != skip && $4 == "true" { print $1, substr($3, 2); exit }')
+    if [ -n "$found" ]; then echo "$found"; exit 0; fi
+  fi
+  [ "$(date +%s)" -lt "$end" ] || exit 124
+  sleep "$pause"
+  case $pause in 0.1) pause=0.25 ;; 0.25) pause=0.5 ;; *) pause=1 ;; esac
+done
+`
+
+/**
+ * Wait on the host (no round trip per poll) for a running container of exactly this image ID,
+ * other than `ignore`. Prints `<id> <name>`; exits 124 on timeout.
+ */
+export function waitForContainer(imageId: string, timeoutSec: number, ignore: string): Command {
+  return shScript(WAIT_FOR_CONTAINER, imageId, String(timeoutSec), ignore)
+}
+
+const HEALTH = `
+end=$(( $(date +%s) + $2 ))
+attempt=0
+pause=0.2
+while :; do
+  attempt=$((attempt + 1))
+  left=$(( end - $(date +%s) ))
+  [ "$left" -gt 0 ] || left=1
+  if command -v timeout >/dev/null 2>&1; then
+    out=$(timeout "$left" sh -c "$1" 2>&1) && ok=1 || ok=0
+  else
+    out=$(sh -c "$1" 2>&1) && ok=1 || ok=0
+  fi
+  if [ "$ok" = 1 ]; then echo "passed on attempt $attempt"; exit 0; fi
+  if [ "$(date +%s)" -ge "$end" ]; then
+    printf '%s\\n' "$out" | tail -n 20
+    echo "failed $attempt attempts in $2 s" >&2
+    exit 1
+  fi
+  sleep "$pause"
+  pause=1
+done
+`
+
+/** Run the user's health command on the host until it passes or the timeout expires. */
+export function healthCheck(command: string, timeoutSec: number): Command {
+  return shScript(HEALTH, command, String(timeoutSec))
+}

@@ -1,0 +1,255 @@
+import { isIP } from 'node:net'
+import { utils as sshUtils } from 'ssh2'
+import type { RunContext } from './github/context.js'
+
+/** Every input of action.yml, read and checked into one object before anything connects. */
+export interface Settings {
+  host: string
+  port: number
+  username: string
+  sshKey: string
+  sshPassphrase?: string
+  hostFingerprint?: string
+  knownHosts?: string
+  strictHostKey: boolean
+  image: ImageRef
+  container?: string
+  adminContainer?: string
+  repoPath: string
+  branch: string
+  ref: string
+  buildCommand: string
+  healthCommand?: string
+  healthTimeoutSec: number
+  respawnTimeoutSec: number
+  commandTimeoutSec: number
+  rollback: boolean
+  dryRun: boolean
+  githubToken?: string
+}
+
+export interface ImageRef {
+  /** `texasca/api` */
+  repository: string
+  /** `latest` unless given */
+  tag: string
+  /** `texasca/api:latest` */
+  name: string
+}
+
+/** Reads one input by its action.yml name; '' when unset (as @actions/core's getInput). */
+export type InputReader = (name: string) => string
+
+/** A bad input: names the input, says what is wrong and what is expected. */
+export class InputError extends Error {
+  constructor(
+    readonly input: string,
+    message: string
+  ) {
+    super(`Input \`${input}\`: ${message}`)
+    this.name = 'InputError'
+  }
+}
+
+export function readSettings(read: InputReader, run: RunContext): Settings {
+  const get = (name: string) => clean(name, read(name))
+  const optional = (name: string) => get(name) || undefined
+
+  const sshKey = normalizeKey(read('ssh-key'))
+  const sshPassphrase = read('ssh-passphrase') || undefined
+  checkKey(sshKey, sshPassphrase)
+
+  const hostFingerprint = optional('host-fingerprint')
+  if (hostFingerprint && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(hostFingerprint)) {
+    throw new InputError(
+      'host-fingerprint',
+      `'${hostFingerprint}' is not a SHA256 fingerprint. Expected the form ssh-keygen -lf prints, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s.`
+    )
+  }
+
+  const ref = optional('ref') ?? run.sha
+  if (!ref) {
+    throw new InputError(
+      'ref',
+      'no commit to deploy: the event has none, so set `ref` to a commit SHA.'
+    )
+  }
+
+  const container = optional('container')
+  const adminContainer = optional('admin-container')
+  const settings: Settings = {
+    host: host(get('host')),
+    port: integer('port', get('port') || '22', 1, 65535),
+    username: username(get('username') || 'core'),
+    sshKey,
+    sshPassphrase,
+    hostFingerprint,
+    knownHosts: read('ssh-known-hosts').trim() || undefined,
+    strictHostKey: boolean('ssh-strict', get('ssh-strict') || 'true'),
+    image: imageRef(get('image')),
+    container: container && containerName('container', container),
+    adminContainer: adminContainer && containerName('admin-container', adminContainer),
+    repoPath: absolutePath('repo-path', get('repo-path')),
+    branch: gitRef('branch', optional('branch') ?? run.branch ?? 'master'),
+    ref: gitRef('ref', ref),
+    buildCommand: command('build-command', read('build-command').trim() || 'grunt build'),
+    healthCommand: read('health-command').trim()
+      ? command('health-command', read('health-command').trim())
+      : undefined,
+    healthTimeoutSec: integer('health-timeout', get('health-timeout') || '60', 1, 3600),
+    respawnTimeoutSec: integer('respawn-timeout', get('respawn-timeout') || '120', 1, 3600),
+    commandTimeoutSec: integer('command-timeout', get('command-timeout') || '1800', 1, 6 * 3600),
+    rollback: boolean('rollback', get('rollback') || 'true'),
+    dryRun: boolean('dry-run', get('dry-run') || 'false'),
+    githubToken: read('github-token').trim() || undefined
+  }
+  if (settings.container && settings.adminContainer === settings.container) {
+    throw new InputError(
+      'admin-container',
+      `'${settings.adminContainer}' is the production container named by \`container\`; set \`admin-container\` to another name.`
+    )
+  }
+  return settings
+}
+
+/** Trim and refuse control characters: they are never part of a legitimate single-line value. */
+function clean(name: string, value: string): string {
+  const trimmed = value.trim()
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) {
+    throw new InputError(
+      name,
+      'contains a control character (a newline or tab?); give a single-line value.'
+    )
+  }
+  return trimmed
+}
+
+function host(value: string): string {
+  if (!value) throw new InputError('host', 'is required: the droplet IP address or host name.')
+  const bare = value.replace(/^\[(.*)\]$/, '$1')
+  const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/
+  if (isIP(bare) || (bare.length <= 253 && bare.split('.').every(part => label.test(part))))
+    return bare
+  throw new InputError('host', `'${value}' is not an IP address or host name.`)
+}
+
+function username(value: string): string {
+  if (/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(value)) return value
+  throw new InputError('username', `'${value}' is not a valid user name.`)
+}
+
+function integer(name: string, value: string, min: number, max: number): number {
+  if (/^\d+$/.test(value)) {
+    const n = Number(value)
+    if (n >= min && n <= max) return n
+  }
+  throw new InputError(name, `'${value}' is not a whole number from ${min} to ${max}.`)
+}
+
+function boolean(name: string, value: string): boolean {
+  if (/^(true|yes|on)$/i.test(value)) return true
+  if (/^(false|no|off)$/i.test(value)) return false
+  throw new InputError(name, `'${value}' is not a boolean; use true or false.`)
+}
+
+// Docker's reference grammar (distribution/reference), without a digest: we commit to a tag.
+const DOMAIN = String.raw`(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]+)?`
+const COMPONENT = String.raw`[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`
+const REFERENCE = new RegExp(
+  String.raw`^((?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*)(?::([\w][\w.-]{0,127}))?$`
+)
+
+export function imageRef(value: string): ImageRef {
+  if (!value) throw new InputError('image', 'is required: the image to update, e.g. texasca/api.')
+  const match = REFERENCE.exec(value)
+  if (!match || match[1].length > 255) {
+    throw new InputError(
+      'image',
+      `'${value}' is not an image reference. Expected repository[:tag] in lower case, e.g. texasca/api or texasca/api:latest (no digest: the action commits to a tag).`
+    )
+  }
+  const repository = match[1]
+  const tag = match[2] ?? 'latest'
+  return { repository, tag, name: `${repository}:${tag}` }
+}
+
+export function containerName(input: string, value: string): string {
+  const name = value.replace(/^\//, '')
+  if (/^[A-Za-z0-9][A-Za-z0-9_.-]+$/.test(name)) return name
+  throw new InputError(
+    input,
+    `'${value}' is not a container name (letters, digits, '_', '.', '-'; at least two characters).`
+  )
+}
+
+function absolutePath(name: string, value: string): string {
+  if (!value)
+    throw new InputError(
+      name,
+      'is required: the app’s git checkout inside the container, e.g. /srv/app.'
+    )
+  if (!value.startsWith('/') || value.split('/').includes('..')) {
+    throw new InputError(name, `'${value}' is not an absolute path without '..' segments.`)
+  }
+  return value.length > 1 ? value.replace(/\/+$/, '') : value
+}
+
+/** git check-ref-format's rules, so a ref can never be read as an option or a revision range. */
+export function gitRef(name: string, value: string): string {
+  const bad =
+    !value ||
+    value.startsWith('-') ||
+    value.startsWith('/') ||
+    value.endsWith('/') ||
+    value.endsWith('.') ||
+    value.endsWith('.lock') ||
+    value === '@' ||
+    /\.\.|\/\/|@\{|[\s~^:?*[\\\u0000-\u001f\u007f]/.test(value) ||
+    value.split('/').some(part => part.startsWith('.'))
+  if (bad) {
+    throw new InputError(
+      name,
+      `'${value}' is not a valid git ${name === 'branch' ? 'branch name' : 'commit or ref'}.`
+    )
+  }
+  return value
+}
+
+function command(name: string, value: string): string {
+  if (value.includes('\0')) throw new InputError(name, 'contains a NUL byte.')
+  return value
+}
+
+/** Keys pasted into secrets often carry CRLF line ends or lost their final newline. */
+function normalizeKey(value: string): string {
+  const key = value.replace(/\r\n?/g, '\n').trim()
+  return key ? `${key}\n` : ''
+}
+
+function checkKey(key: string, passphrase: string | undefined): void {
+  if (!key)
+    throw new InputError('ssh-key', 'is required: the private deploy key (OpenSSH or PEM format).')
+  const parsed = sshUtils.parseKey(key, passphrase)
+  if (!(parsed instanceof Error)) {
+    if (Array.isArray(parsed) ? parsed.length === 0 : !parsed) {
+      throw new InputError('ssh-key', 'holds no private key.')
+    }
+    return
+  }
+  // Name the cause without echoing anything of the key itself.
+  const reason = parsed.message
+  if (/no passphrase/i.test(reason)) {
+    throw new InputError(
+      'ssh-passphrase',
+      'the key in `ssh-key` is encrypted; set `ssh-passphrase` to its passphrase.'
+    )
+  }
+  if (/passphrase|decrypt|bad decrypt/i.test(reason) && passphrase) {
+    throw new InputError('ssh-passphrase', 'does not decrypt the key in `ssh-key`.')
+  }
+  throw new InputError(
+    'ssh-key',
+    'is not a private key this action can read. Paste the whole private key file (OpenSSH or PEM; ed25519, RSA or ECDSA), including its BEGIN and END lines.'
+  )
+}

@@ -1,0 +1,79 @@
+import { quote as shlexQuote } from 'shlex'
+
+/**
+ * A remote command as data: an argument vector. Every command the action runs on the host is
+ * built as one of these and turned into shell text in exactly one place, `toShell`, so no input
+ * value is ever spliced into shell code.
+ */
+export type Command = readonly string[]
+
+/** Quote one argument for a POSIX shell. */
+export function quote(arg: string): string {
+  // A NUL byte cannot be passed through exec(); reject it rather than silently truncate.
+  if (arg.includes('\0')) throw new Error('A command argument contains a NUL byte')
+  return shlexQuote(arg)
+}
+
+/** The shell text for a command: each argument quoted, joined by spaces. */
+export function toShell(command: Command): string {
+  if (command.length === 0) throw new Error('Empty command')
+  return command.map(quote).join(' ')
+}
+
+/**
+ * Run a fixed POSIX sh script with values as positional parameters ($1, $2, …). The script text
+ * is ours and constant; the values never become code.
+ */
+export function shScript(script: string, ...args: string[]): Command {
+  return ['sh', '-c', script, 'sh', ...args]
+}
+
+export interface ExecOptions {
+  /** Bytes sent to the command's standard input, then closed. */
+  stdin?: string
+  /** Live output, as it arrives. */
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void
+  /** Upper bound for the command; it is abandoned and an error raised after this. */
+  timeoutMs: number
+  /** What the command is, for error messages ("docker commit"). */
+  label?: string
+}
+
+export interface ExecResult {
+  code: number
+  /** Captured output; long output keeps only its tail (see OUTPUT_TAIL_BYTES). */
+  stdout: string
+  stderr: string
+}
+
+/** The captured tail of each stream: enough to parse and to diagnose, never the whole build log. */
+export const OUTPUT_TAIL_BYTES = 1024 * 1024
+
+/** A shell on the Docker host. The SSH connection implements it; unit tests pass a fake. */
+export interface RemoteShell {
+  exec(command: Command, options: ExecOptions): Promise<ExecResult>
+  close(): Promise<void>
+}
+
+/** A remote command that exited non-zero. */
+export class RemoteCommandError extends Error {
+  constructor(
+    readonly label: string,
+    readonly result: ExecResult
+  ) {
+    const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-15).join('\n')
+    super(`${label} exited with code ${result.code}${detail ? `:\n${detail}` : ''}`)
+    this.name = 'RemoteCommandError'
+  }
+}
+
+/** Run a command and return its stdout; a non-zero exit becomes a RemoteCommandError. */
+export async function run(
+  shell: RemoteShell,
+  command: Command,
+  options: ExecOptions
+): Promise<string> {
+  const result = await shell.exec(command, options)
+  if (result.code !== 0) throw new RemoteCommandError(options.label ?? command.join(' '), result)
+  return result.stdout
+}

@@ -1,4 +1,10 @@
-import { toShell, type Command, type ExecOptions, type ExecResult, type RemoteShell } from '../src/shell.js'
+import {
+  toShell,
+  type Command,
+  type ExecOptions,
+  type ExecResult,
+  type RemoteShell
+} from '../src/shell.js'
 
 type Reply = Partial<ExecResult> | ((script: string, options: ExecOptions) => Partial<ExecResult>)
 
@@ -22,7 +28,11 @@ export class FakeShell implements RemoteShell {
     this.commands.push(script)
     this.stdins.push(options.stdin)
     const rule = this.rules.find(r => r.pattern.test(script))
-    const reply = rule ? (typeof rule.reply === 'function' ? rule.reply(script, options) : rule.reply) : {}
+    const reply = rule
+      ? typeof rule.reply === 'function'
+        ? rule.reply(script, options)
+        : rule.reply
+      : {}
     return { code: 0, stdout: '', stderr: '', ...reply }
   }
 

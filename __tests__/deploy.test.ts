@@ -50,7 +50,8 @@ const container = (over: Record<string, unknown> = {}) =>
     ...over
   })
 
-const image = (id: string, config: object = CONFIG) => JSON.stringify({ Id: id, Config: config, RootFS: { Layers: ['x', 'y'] } })
+const image = (id: string, config: object = CONFIG) =>
+  JSON.stringify({ Id: id, Config: config, RootFS: { Layers: ['x', 'y'] } })
 
 /** A host where production runs OLD_IMAGE at OLD_COMMIT and everything succeeds. */
 function healthyHost(): FakeShell {
@@ -63,7 +64,9 @@ function healthyHost(): FakeShell {
     })
     .on(/merge --ff-only/, { stdout: `#log\n2222222 Add feature\n#stat\n app.js | 2 +-\n` })
     .on(/docker commit/, { stdout: `${NEW_IMAGE}\n` })
-    .on(new RegExp(`docker image inspect --format '\\{\\{json \\.\\}\\}' ${NEW_IMAGE}`), { stdout: image(NEW_IMAGE) })
+    .on(new RegExp(`docker image inspect --format '\\{\\{json \\.\\}\\}' ${NEW_IMAGE}`), {
+      stdout: image(NEW_IMAGE)
+    })
     .on(/awk -v image/, (_script, _o) => ({ stdout: `${NEW_PROD_ID} texasca-api\n` }))
     .on(/\$1" 2>&1\) && ok=1/, { stdout: 'passed on attempt 1\n' })
 }
@@ -113,7 +116,9 @@ describe('the deploy procedure', () => {
     const shell = healthyHost()
     await runDeploy(shell)
     const commit = shell.commands.find(c => c.startsWith('docker commit'))!
-    expect(commit).toContain(`--change 'ENTRYPOINT ["/srv/app/start.sh"]' --change 'CMD ["--port","18080"]'`)
+    expect(commit).toContain(
+      `--change 'ENTRYPOINT ["/srv/app/start.sh"]' --change 'CMD ["--port","18080"]'`
+    )
     expect(commit.indexOf('ENTRYPOINT')).toBeLessThan(commit.indexOf('CMD'))
   })
 
@@ -127,7 +132,10 @@ describe('the deploy procedure', () => {
   })
 
   it('stops on a failing build with production untouched and the admin container removed', async () => {
-    const shell = healthyHost().on(/grunt build/, { code: 2, stdout: 'Warning: Task "build" failed\n' })
+    const shell = healthyHost().on(/grunt build/, {
+      code: 2,
+      stdout: 'Warning: Task "build" failed\n'
+    })
     const { report } = await runDeploy(shell)
 
     expect(report.outcome).toBe('failed')
@@ -147,7 +155,11 @@ describe('the deploy procedure', () => {
   })
 
   it('removes a stale admin container but never the production one', async () => {
-    const stale = container({ Id: 'e'.repeat(64), Name: '/texasca-api-admin', State: { Running: false, Status: 'exited' } })
+    const stale = container({
+      Id: 'e'.repeat(64),
+      Name: '/texasca-api-admin',
+      State: { Running: false, Status: 'exited' }
+    })
     const shell = healthyHost().on(/#image/, {
       stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n${stale}\n`
     })
@@ -168,7 +180,9 @@ describe('the deploy procedure', () => {
   it('rolls back when the health command fails after the swap', async () => {
     const shell = healthyHost()
       .on(/ok=1/, { code: 1, stdout: 'curl: (7) Failed to connect\n' })
-      .on(/#image/, (_s: string) => ({ stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n` }))
+      .on(/#image/, (_s: string) => ({
+        stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n`
+      }))
     // After the swap the survey shows the failed release; the wait for the old image finds it back.
     let surveys = 0
     shell.on(/#image/, () => {
@@ -177,10 +191,16 @@ describe('the deploy procedure', () => {
       return { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${running}\n` }
     })
     shell.on(/awk -v image/, script => ({
-      stdout: script.includes(NEW_IMAGE) ? `${NEW_PROD_ID} texasca-api\n` : `${'f'.repeat(64)} texasca-api\n`
+      stdout: script.includes(NEW_IMAGE)
+        ? `${NEW_PROD_ID} texasca-api\n`
+        : `${'f'.repeat(64)} texasca-api\n`
     }))
     let healthChecks = 0
-    shell.on(/ok=1/, () => (++healthChecks === 1 ? { code: 1, stdout: 'curl: (7) Failed to connect\n' } : { stdout: 'passed on attempt 2\n' }))
+    shell.on(/ok=1/, () =>
+      ++healthChecks === 1
+        ? { code: 1, stdout: 'curl: (7) Failed to connect\n' }
+        : { stdout: 'passed on attempt 2\n' }
+    )
 
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('rolled-back')
@@ -199,19 +219,26 @@ describe('the deploy procedure', () => {
     expect(report.outcome).toBe('failed')
     expect(report.rolledBack).toBe(false)
     expect(shell.ran(new RegExp(`docker tag ${OLD_IMAGE} texasca/api:latest`))).toBe(false)
-    expect(runner.errors.join()).toMatch(/docker tag texasca\/api:hermes-previous texasca\/api:latest/)
+    expect(runner.errors.join()).toMatch(
+      /docker tag texasca\/api:hermes-previous texasca\/api:latest/
+    )
   })
 
   it('says the supervisor may be down when no new container appears', async () => {
     const shell = healthyHost().on(/awk -v image/, { code: 124 })
     const { report } = await runDeploy(shell, { rollback: false })
-    expect(report.reason).toMatch(/No container of bbbbbbbbbbbb started within 5 s \(`respawn-timeout`\).*supervisor/)
+    expect(report.reason).toMatch(
+      /No container of bbbbbbbbbbbb started within 5 s \(`respawn-timeout`\).*supervisor/
+    )
   })
 
   it('puts the tag back when the committed image config drifted', async () => {
-    const shell = healthyHost().on(new RegExp(`inspect --format '\\{\\{json \\.\\}\\}' ${NEW_IMAGE}`), {
-      stdout: image(NEW_IMAGE, { ...CONFIG, Cmd: ['-f', '/dev/null'] })
-    })
+    const shell = healthyHost().on(
+      new RegExp(`inspect --format '\\{\\{json \\.\\}\\}' ${NEW_IMAGE}`),
+      {
+        stdout: image(NEW_IMAGE, { ...CONFIG, Cmd: ['-f', '/dev/null'] })
+      }
+    )
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('failed')
     expect(report.reason).toMatch(/changed the image config \(Cmd\)/)
@@ -270,18 +297,28 @@ describe('finding the production container', () => {
   })
 
   it('lists what runs when no container runs the image', () => {
-    expect(() => findProduction(settings(), [info('redis', { imageName: 'redis:7', imageId: 'sha256:9' })])).toThrow(
-      /No running container runs texasca\/api:latest\. Running now:\n  CONTAINER ID .*\n  redis0000000 +redis:7 +running +redis/
+    expect(() =>
+      findProduction(settings(), [info('redis', { imageName: 'redis:7', imageId: 'sha256:9' })])
+    ).toThrow(
+      /No running container runs texasca\/api:latest\. Running now:\n {2}CONTAINER ID .*\n {2}redis0000000 +redis:7 +running +redis/
     )
   })
 
   it('asks for `container` when several run the image', () => {
-    expect(() => findProduction(settings(), [info('api-1'), info('api-2')])).toThrow(/2 running containers.*\n[\s\S]*Name the production one with `container`/)
+    expect(() => findProduction(settings(), [info('api-1'), info('api-2')])).toThrow(
+      /2 running containers.*\n[\s\S]*Name the production one with `container`/
+    )
   })
 })
 
 describe('deciding the update', () => {
-  const relation = { head: OLD_COMMIT, target: NEW_COMMIT, fastForward: true, behind: false, onBranch: true }
+  const relation = {
+    head: OLD_COMMIT,
+    target: NEW_COMMIT,
+    fastForward: true,
+    behind: false,
+    onBranch: true
+  }
   it.each([
     [{ target: '' }, /was not found in origin\/master/],
     [{ onBranch: false }, /is not on origin\/master/],

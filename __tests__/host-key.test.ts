@@ -6,7 +6,10 @@ import { algorithmsFor, checkHostKey, describeKey, knownKeysFor } from '../src/s
 const KEY_B64 = 'AAAAC3NzaC1lZDI1NTE5AAAAIGN1X5kOyA213wIS6quW5CigJOixwPEeMLwNzLdRMZQu'
 const KEY = Buffer.from(KEY_B64, 'base64')
 const FINGERPRINT = 'SHA256:cP1sFddY7yn/1GprPNRiOAmrg8Iy0O6YtlgfUFMMYBE'
-const OTHER = Buffer.from('AAAAC3NzaC1lZDI1NTE5AAAAIKz0DpBn5LTbbGDn6UhgRMVfZmx6Gk7ZL0l0I3PZgA9v', 'base64')
+const OTHER = Buffer.from(
+  'AAAAC3NzaC1lZDI1NTE5AAAAIKz0DpBn5LTbbGDn6UhgRMVfZmx6Gk7ZL0l0I3PZgA9v',
+  'base64'
+)
 
 describe('host keys', () => {
   it('computes the fingerprint and type as ssh-keygen shows them', () => {
@@ -14,10 +17,18 @@ describe('host keys', () => {
   })
 
   it('accepts the pinned fingerprint and refuses another key as a possible attack, showing both', () => {
-    expect(checkHostKey({ kind: 'fingerprint', fingerprint: FINGERPRINT }, KEY, 'core@h:22')).toEqual({ ok: true })
-    const verdict = checkHostKey({ kind: 'fingerprint', fingerprint: FINGERPRINT }, OTHER, 'core@h:22')
+    expect(
+      checkHostKey({ kind: 'fingerprint', fingerprint: FINGERPRINT }, KEY, 'core@h:22')
+    ).toEqual({ ok: true })
+    const verdict = checkHostKey(
+      { kind: 'fingerprint', fingerprint: FINGERPRINT },
+      OTHER,
+      'core@h:22'
+    )
     expect(verdict.ok).toBe(false)
-    expect(!verdict.ok && verdict.reason).toMatch(/POSSIBLE ATTACK[\s\S]*expected: +SHA256:cP1s[\s\S]*presented: ssh-ed25519 SHA256:/)
+    expect(!verdict.ok && verdict.reason).toMatch(
+      /POSSIBLE ATTACK[\s\S]*expected: +SHA256:cP1s[\s\S]*presented: ssh-ed25519 SHA256:/
+    )
   })
 
   it('fails closed without a pin, printing the fingerprint to pin', () => {
@@ -52,10 +63,18 @@ describe('host keys', () => {
     expect(knownKeysFor(lines, 'bad.example.com', 22)).toHaveLength(0)
     const keys = knownKeysFor(lines, '10.0.0.5', 2222)
     expect(checkHostKey({ kind: 'known-hosts', keys }, KEY, 'h').ok).toBe(true)
-    expect(checkHostKey({ kind: 'known-hosts', keys }, OTHER, 'h')).toMatchObject({ ok: false, reason: expect.stringMatching(/@revoked/) })
+    expect(checkHostKey({ kind: 'known-hosts', keys }, OTHER, 'h')).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/@revoked/)
+    })
   })
 
   it('offers the host key algorithms of the pinned key types', () => {
-    expect(algorithmsFor(['ssh-rsa', 'ssh-ed25519'])).toEqual(['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa', 'ssh-ed25519'])
+    expect(algorithmsFor(['ssh-rsa', 'ssh-ed25519'])).toEqual([
+      'rsa-sha2-512',
+      'rsa-sha2-256',
+      'ssh-rsa',
+      'ssh-ed25519'
+    ])
   })
 })

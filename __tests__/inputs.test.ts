@@ -19,7 +19,13 @@ beforeAll(() => {
 const push: RunContext = { eventName: 'push', sha: 'a'.repeat(40), branch: 'main' }
 
 function reader(values: Record<string, string>): InputReader {
-  const all: Record<string, string> = { host: '203.0.113.10', 'ssh-key': key, image: 'texasca/api', 'repo-path': '/srv/app', ...values }
+  const all: Record<string, string> = {
+    host: '203.0.113.10',
+    'ssh-key': key,
+    image: 'texasca/api',
+    'repo-path': '/srv/app',
+    ...values
+  }
   return name => all[name] ?? ''
 }
 
@@ -42,7 +48,9 @@ describe('reading the inputs', () => {
   })
 
   it('falls back to master when the run is not for a branch', () => {
-    expect(readSettings(reader({}), { eventName: 'workflow_dispatch', sha: 'b'.repeat(40) }).branch).toBe('master')
+    expect(
+      readSettings(reader({}), { eventName: 'workflow_dispatch', sha: 'b'.repeat(40) }).branch
+    ).toBe('master')
   })
 
   it('trims a trailing space in the user name and host (appleboy #349)', () => {
@@ -52,11 +60,17 @@ describe('reading the inputs', () => {
   })
 
   it('accepts a key pasted with CRLF line ends', () => {
-    expect(() => readSettings(reader({ 'ssh-key': key.replace(/\n/g, '\r\n') }), push)).not.toThrow()
+    expect(() =>
+      readSettings(reader({ 'ssh-key': key.replace(/\n/g, '\r\n') }), push)
+    ).not.toThrow()
   })
 
   it.each([
-    ['host', 'droplet; rm -rf /', /Input `host`: 'droplet; rm -rf \/' is not an IP address or host name/],
+    [
+      'host',
+      'droplet; rm -rf /',
+      /Input `host`: 'droplet; rm -rf \/' is not an IP address or host name/
+    ],
     ['port', '0', /Input `port`: '0' is not a whole number from 1 to 65535/],
     ['port', '22 -oProxyCommand=x', /Input `port`/],
     ['username', '-oProxyCommand', /Input `username`/],
@@ -82,11 +96,15 @@ describe('reading the inputs', () => {
   })
 
   it('asks for the passphrase of an encrypted key, and says when it is wrong', () => {
-    expect(() => readSettings(reader({ 'ssh-key': encryptedKey }), push)).toThrow(/Input `ssh-passphrase`: the key in `ssh-key` is encrypted/)
-    expect(() => readSettings(reader({ 'ssh-key': encryptedKey, 'ssh-passphrase': 'wrong' }), push)).toThrow(
-      /Input `ssh-passphrase`: does not decrypt/
+    expect(() => readSettings(reader({ 'ssh-key': encryptedKey }), push)).toThrow(
+      /Input `ssh-passphrase`: the key in `ssh-key` is encrypted/
     )
-    expect(() => readSettings(reader({ 'ssh-key': encryptedKey, 'ssh-passphrase': 'open sesame' }), push)).not.toThrow()
+    expect(() =>
+      readSettings(reader({ 'ssh-key': encryptedKey, 'ssh-passphrase': 'wrong' }), push)
+    ).toThrow(/Input `ssh-passphrase`: does not decrypt/)
+    expect(() =>
+      readSettings(reader({ 'ssh-key': encryptedKey, 'ssh-passphrase': 'open sesame' }), push)
+    ).not.toThrow()
   })
 
   it('rejects something that is not a key without echoing it', () => {
@@ -102,11 +120,15 @@ describe('reading the inputs', () => {
   })
 
   it('refuses an admin container named like the production container', () => {
-    expect(() => readSettings(reader({ container: 'api', 'admin-container': 'api' }), push)).toThrow(/Input `admin-container`/)
+    expect(() =>
+      readSettings(reader({ container: 'api', 'admin-container': 'api' }), push)
+    ).toThrow(/Input `admin-container`/)
   })
 
   it('requires a commit when the event has none', () => {
-    expect(() => readSettings(reader({}), { eventName: 'repository_dispatch', sha: '' })).toThrow(/Input `ref`/)
+    expect(() => readSettings(reader({}), { eventName: 'repository_dispatch', sha: '' })).toThrow(
+      /Input `ref`/
+    )
   })
 })
 

@@ -12,15 +12,31 @@ function argvThroughSh(text: string): string[] {
 describe('quoting for the remote shell', () => {
   it('passes any string through sh as exactly one argument, unchanged', () => {
     fc.assert(
-      fc.property(fc.array(fc.string({ unit: 'binary' }).filter(s => !s.includes('\0')), { minLength: 1, maxLength: 4 }), args => {
-        expect(argvThroughSh(toShell(args))).toEqual(args)
-      }),
+      fc.property(
+        fc.array(
+          fc.string({ unit: 'binary' }).filter(s => !s.includes('\0')),
+          { minLength: 1, maxLength: 4 }
+        ),
+        args => {
+          expect(argvThroughSh(toShell(args))).toEqual(args)
+        }
+      ),
       { numRuns: 300 }
     )
   })
 
   it('never runs what an argument says', () => {
-    const hostile = ['$(touch /tmp/hermes-pwned)', '`id`', "'; id; '", '"; id; "', '\n id', '$HOME', '*', '-rf', '\\']
+    const hostile = [
+      '$(touch /tmp/hermes-pwned)',
+      '`id`',
+      "'; id; '",
+      '"; id; "',
+      '\n id',
+      '$HOME',
+      '*',
+      '-rf',
+      '\\'
+    ]
     expect(argvThroughSh(toShell(hostile))).toEqual(hostile)
   })
 
@@ -30,6 +46,8 @@ describe('quoting for the remote shell', () => {
 
   it('keeps script values as positional parameters, not code', () => {
     const command = shScript('printf %s "$1"', '$(id); echo pwned')
-    expect(execFileSync('sh', ['-c', `exec ${toShell(command)}`], { encoding: 'utf8' })).toBe('$(id); echo pwned')
+    expect(execFileSync('sh', ['-c', `exec ${toShell(command)}`], { encoding: 'utf8' })).toBe(
+      '$(id); echo pwned'
+    )
   })
 })

@@ -55799,10 +55799,12 @@ function findProduction(settings, containers, image) {
         settings.image.tag === 'latest' ? settings.image.repository : ''
     ]);
     let candidates = running.filter(c => names.has(c.imageName) || (image && c.imageId === image.id));
-    // An admin copy runs the same image: a container named `<other candidate>-admin` is not production.
-    const candidateNames = new Set(candidates.map(c => c.name));
-    candidates = candidates.filter(c => c.name !== settings.adminContainer &&
-        !(c.name.endsWith('-admin') && candidateNames.has(c.name.slice(0, -'-admin'.length))));
+    if (candidates.length > 1) {
+        // An admin copy runs the same image: the one named by `admin-container`, or `<candidate>-admin`.
+        const candidateNames = new Set(candidates.map(c => c.name));
+        candidates = candidates.filter(c => c.name !== settings.adminContainer &&
+            !(c.name.endsWith('-admin') && candidateNames.has(c.name.slice(0, -'-admin'.length))));
+    }
     if (candidates.length === 1)
         return candidates[0];
     if (candidates.length === 0) {
@@ -56237,7 +56239,8 @@ function checkHostKey(policy, blob, where) {
                     'If the host was rebuilt or the pinned fingerprint is of another key type, check the key on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and update the input, or pin all its keys with `ssh-known-hosts`.'
             };
         case 'known-hosts': {
-            const same = policy.keys.find(k => k.blob.equals(blob));
+            // A revoked key stays refused even when another line lists it as trusted.
+            const same = policy.keys.find(k => k.blob.equals(blob) && k.revoked) ?? policy.keys.find(k => k.blob.equals(blob));
             if (same?.revoked)
                 return {
                     ok: false,

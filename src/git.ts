@@ -81,7 +81,7 @@ export function parseRange(output: string): { commits: string[]; diffStat: strin
   const [, log = '', stat = ''] = output.split(/^#(?:log|stat)$/m)
   return {
     commits: log.split('\n').filter(line => line.trim()),
-    diffStat: stat.trim()
+    diffStat: stat.replace(/^\n+|\s+$/g, '')
   }
 }
 

@@ -205,6 +205,7 @@ export function gitRef(name: string, value: string): string {
     value.endsWith('.') ||
     value.endsWith('.lock') ||
     value === '@' ||
+    // eslint-disable-next-line no-control-regex
     /\.\.|\/\/|@\{|[\s~^:?*[\\\u0000-\u001f\u007f]/.test(value) ||
     value.split('/').some(part => part.startsWith('.'))
   if (bad) {

@@ -115,7 +115,9 @@ export function checkHostKey(policy: HostKeyPolicy, blob: Buffer, where: string)
       }
     case 'known-hosts': {
       // A revoked key stays refused even when another line lists it as trusted.
-      const same = policy.keys.find(k => k.blob.equals(blob) && k.revoked) ?? policy.keys.find(k => k.blob.equals(blob))
+      const same =
+        policy.keys.find(k => k.blob.equals(blob) && k.revoked) ??
+        policy.keys.find(k => k.blob.equals(blob))
       if (same?.revoked)
         return {
           ok: false,

@@ -55478,7 +55478,7 @@ function parseRange(output) {
     const [, log = '', stat = ''] = output.split(/^#(?:log|stat)$/m);
     return {
         commits: log.split('\n').filter(line => line.trim()),
-        diffStat: stat.trim()
+        diffStat: stat.replace(/^\n+|\s+$/g, '')
     };
 }
 const REMOTE_TIP = `${GIT} ls-remote --exit-code origin "refs/heads/$1"`;
@@ -56082,6 +56082,7 @@ function gitRef(name, value) {
         value.endsWith('.') ||
         value.endsWith('.lock') ||
         value === '@' ||
+        // eslint-disable-next-line no-control-regex
         /\.\.|\/\/|@\{|[\s~^:?*[\\\u0000-\u001f\u007f]/.test(value) ||
         value.split('/').some(part => part.startsWith('.'));
     if (bad) {
@@ -56240,7 +56241,8 @@ function checkHostKey(policy, blob, where) {
             };
         case 'known-hosts': {
             // A revoked key stays refused even when another line lists it as trusted.
-            const same = policy.keys.find(k => k.blob.equals(blob) && k.revoked) ?? policy.keys.find(k => k.blob.equals(blob));
+            const same = policy.keys.find(k => k.blob.equals(blob) && k.revoked) ??
+                policy.keys.find(k => k.blob.equals(blob));
             if (same?.revoked)
                 return {
                     ok: false,

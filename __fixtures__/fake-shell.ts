@@ -3,6 +3,7 @@ import {
   type Command,
   type ExecOptions,
   type ExecResult,
+  type RemoteProcess,
   type RemoteShell
 } from '../src/shell.js'
 
@@ -35,6 +36,34 @@ export class FakeShell implements RemoteShell {
       : {}
     return { code: 0, stdout: '', stderr: '', ...reply }
   }
+
+  /**
+   * A long-running command: its reply's stdout is delivered at once, what is written to it is
+   * recorded, and it ends (with the reply's code) when its input is closed.
+   */
+  spawn(command: Command, options: Pick<ExecOptions, 'onOutput' | 'label'>): RemoteProcess {
+    const script = toShell(command)
+    this.commands.push(script)
+    this.stdins.push(undefined)
+    const rule = this.rules.find(r => r.pattern.test(script))
+    const reply = rule
+      ? typeof rule.reply === 'function'
+        ? rule.reply(script, { timeoutMs: 0 })
+        : rule.reply
+      : {}
+    const result = { code: 0, stdout: '', stderr: '', ...reply }
+    let finish: (r: ExecResult) => void = () => {}
+    const done = new Promise<ExecResult>(resolve => (finish = resolve))
+    const written: string[] = []
+    this.spawned.push({ script, written })
+    queueMicrotask(() => {
+      if (result.stdout) options.onOutput?.(result.stdout, 'stdout')
+      if (result.code !== 0) finish(result)
+    })
+    return { done, write: (data: string) => written.push(data), end: () => finish(result) }
+  }
+
+  readonly spawned: { script: string; written: string[] }[] = []
 
   async close(): Promise<void> {
     this.closed = true

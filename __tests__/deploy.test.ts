@@ -4,6 +4,7 @@ import { FakeShell } from '../__fixtures__/fake-shell.js'
 import { deploy, findProduction, decideUpdate } from '../src/deploy.js'
 import type { ContainerInfo } from '../src/docker.js'
 import { imageRef, type Settings } from '../src/inputs.js'
+import type { Progress } from '../src/state.js'
 
 const OLD_IMAGE = 'sha256:' + 'a'.repeat(64)
 const NEW_IMAGE = 'sha256:' + 'b'.repeat(64)
@@ -33,6 +34,8 @@ const settings = (over: Partial<Settings> = {}): Settings => ({
   healthTimeoutSec: 5,
   respawnTimeoutSec: 5,
   commandTimeoutSec: 60,
+  connectTimeoutSec: 5,
+  lockTimeoutSec: 5,
   rollback: true,
   dryRun: false,
   ...over
@@ -56,6 +59,7 @@ const image = (id: string, config: object = CONFIG) =>
 /** A host where production runs OLD_IMAGE at OLD_COMMIT and everything succeeds. */
 function healthyHost(): FakeShell {
   return new FakeShell()
+    .on(/\.hermes-deploy\/locks/, { stdout: 'acquired\n' })
     .on(/docker image inspect/, { stdout: image(OLD_IMAGE) })
     .on(/#image/, { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n` })
     .on(/rev-parse --verify HEAD' sh$/, { stdout: `${OLD_COMMIT}\n` })
@@ -71,10 +75,18 @@ function healthyHost(): FakeShell {
     .on(/\$1" 2>&1\) && ok=1/, { stdout: 'passed on attempt 1\n' })
 }
 
+const holder = { repository: 'texasca/api', commit: NEW_COMMIT, since: '2026-11-25T00:00:00Z' }
+
 async function runDeploy(shell: FakeShell, over: Partial<Settings> = {}) {
   const runner = new FakeRunner()
-  const report = await deploy(settings(over), { runner, connect: async () => shell })
-  return { report, runner }
+  const phases: Progress[] = []
+  const report = await deploy(settings(over), {
+    runner,
+    holder,
+    connect: async () => shell,
+    progress: p => phases.push(p)
+  })
+  return { report, runner, phases }
 }
 
 describe('the deploy procedure', () => {
@@ -93,6 +105,7 @@ describe('the deploy procedure', () => {
       commits: ['2222222 Add feature']
     })
     const order = [
+      /\.hermes-deploy\/locks/,
       /#image/,
       /docker run --detach --name texasca-api-admin --network host --entrypoint tail/,
       /status --porcelain/,
@@ -109,7 +122,9 @@ describe('the deploy procedure', () => {
     expect(order.every(i => i >= 0)).toBe(true)
     expect([...order].sort((a, b) => a - b)).toEqual(order)
     expect(shell.closed).toBe(true)
-    expect(runner.groups[0]).toBe('Connect')
+    expect(runner.groups.slice(0, 2)).toEqual(['Connect', 'Take the deploy lock'])
+    // The lock is held until the end: released, then the session closed.
+    expect(shell.spawned[0].written.at(-1)).toBe('release\n')
   })
 
   it('restores the image ENTRYPOINT and CMD on commit instead of the keep-alive', async () => {
@@ -267,12 +282,90 @@ describe('the deploy procedure', () => {
     const runner = new FakeRunner()
     const report = await deploy(settings(), {
       runner,
+      holder,
       connect: async () => {
         throw new Error('Could not reach core@127.0.0.1:22: connect ECONNREFUSED')
       }
     })
     expect(report).toMatchObject({ outcome: 'failed', failedStep: 'Connect' })
     expect(report.reason).toMatch(/ECONNREFUSED/)
+  })
+
+  it('waits for a deploy lock held by another run, then fails naming the holder', async () => {
+    const shell = healthyHost().on(/\.hermes-deploy\/locks/, {
+      code: 75,
+      stdout:
+        'waiting {"repository":"texasca/api","run":"https://github.com/texasca/api/actions/runs/7","commit":"abc","since":"2026-11-25T10:00:00Z"}\ntimeout {"repository":"texasca/api","run":"https://github.com/texasca/api/actions/runs/7","commit":"abc","since":"2026-11-25T10:00:00Z"}\n'
+    })
+    const { report, runner } = await runDeploy(shell)
+    expect(report).toMatchObject({ outcome: 'failed', failedStep: 'Take the deploy lock' })
+    expect(runner.log.join('\n')).toMatch(
+      /Waiting for the deploy lock, held by texasca\/api https:\/\/github.com\/texasca\/api\/actions\/runs\/7 \(commit abc\) since 2026-11-25T10:00:00Z/
+    )
+    expect(report.reason).toMatch(/holds the lock on the host.*Waited 5 s \(`lock-timeout`\)/)
+    expect(shell.commands).toHaveLength(1)
+  })
+
+  it('says so when it takes over the lock of a run that is gone', async () => {
+    const shell = healthyHost().on(/\.hermes-deploy\/locks/, {
+      stdout:
+        'takeover its process has ended: {"commit":"abc","since":"2026-11-25T10:00:00Z"}\nacquired\n'
+    })
+    const { report, runner } = await runDeploy(shell)
+    expect(report.outcome).toBe('deployed')
+    expect(runner.warnings.join()).toMatch(
+      /Took over a deploy lock left by a run that is gone: its process has ended; it was held by a deploy \(commit abc\)/
+    )
+  })
+
+  it('records its progress for the post step, and ends done', async () => {
+    const { phases } = await runDeploy(healthyHost())
+    expect(phases.map(p => p.phase)).toEqual([
+      'started',
+      'admin',
+      'releasing',
+      'releasing',
+      'done',
+      'done'
+    ])
+    expect(phases[3]).toMatchObject({
+      previousImageId: OLD_IMAGE,
+      releasedImageId: NEW_IMAGE,
+      adminContainer: 'texasca-api-admin'
+    })
+  })
+
+  it('leaves the post step to finish a rollback when the connection drops after the commit', async () => {
+    const shell = healthyHost().on(/awk -v image/, () => {
+      throw new Error(
+        'The SSH connection to core@127.0.0.1:22 was lost while running wait for the new container.'
+      )
+    })
+    const { report, phases } = await runDeploy(shell)
+    expect(report).toMatchObject({ outcome: 'failed', failedStep: 'Replace production' })
+    expect(phases.at(-1)?.phase).toBe('releasing')
+  })
+
+  it('does not touch an admin container someone is working in', async () => {
+    const busy = container({ Id: 'e'.repeat(64), Name: '/texasca-api-admin', ExecIDs: ['x1'] })
+    const shell = healthyHost().on(/#image/, {
+      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n${busy}\n`
+    })
+    const { report } = await runDeploy(shell)
+    expect(report.reason).toMatch(
+      /Someone is working in texasca-api-admin: it has 1 open `docker exec` session/
+    )
+    expect(shell.ran(/docker rm|docker run/)).toBe(false)
+  })
+
+  it('deploys nothing, without failing, when production already contains the commit', async () => {
+    const shell = healthyHost().on(/fetch --quiet origin/, {
+      stdout: `head=${NEW_COMMIT}\ntarget=${OLD_COMMIT}\nfast_forward=no\nbehind=yes\non_branch=yes\n`
+    })
+    const { report } = await runDeploy(shell)
+    expect(report.outcome).toBe('unchanged')
+    expect(report.reason).toMatch(/already contains 111111111111/)
+    expect(shell.ran(/grunt build/)).toBe(false)
   })
 })
 
@@ -288,6 +381,12 @@ describe('finding the production container', () => {
     networkMode: 'host',
     env: [],
     user: '',
+    execIds: [],
+    cmd: null,
+    binds: [],
+    portBindings: {},
+    restartPolicy: '',
+    autoRemove: false,
     ...over
   })
 
@@ -322,7 +421,6 @@ describe('deciding the update', () => {
   it.each([
     [{ target: '' }, /was not found in origin\/master/],
     [{ onBranch: false }, /is not on origin\/master/],
-    [{ fastForward: false, behind: true }, /older than what production runs/],
     [{ fastForward: false }, /has diverged from origin\/master/]
   ])('refuses %p', (over, pattern) => {
     const decision = decideUpdate(settings(), { ...relation, ...over })

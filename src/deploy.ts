@@ -1,23 +1,28 @@
 import * as docker from './docker.js'
-import * as git from './git.js'
-import type { Settings } from './inputs.js'
-import type { Runner } from './runner.js'
-import { RemoteCommandError, run, type Command, type RemoteShell } from './shell.js'
 import type { ContainerInfo, ImageInfo } from './docker.js'
+import { formatDuration, message, psTable, short } from './format.js'
+import * as git from './git.js'
+import {
+  DeployError,
+  Host,
+  QUICK_MS,
+  restorePrevious,
+  rollbackTag,
+  SLOW_MS,
+  waitForServing,
+  type ServeOptions
+} from './host.js'
+import type { Settings } from './inputs.js'
+import { acquireLock, type HeldLock, type LockHolder } from './lock.js'
+import type { Runner } from './runner.js'
+import type { Command, RemoteShell } from './shell.js'
+import type { Progress } from './state.js'
 
-/** Where the previous release stays during a deploy, so a rollback is one `docker tag`. */
-export function rollbackTag(repository: string): string {
-  return `${repository}:hermes-previous`
-}
-
-/** Bound for quick remote commands (docker ps, inspect, tag, rm): none should take near this. */
-const QUICK_MS = 60_000
-/** docker commit writes a layer; fetch talks to origin. Bounded, but given room. */
-const SLOW_MS = 10 * 60_000
+export { DeployError, rollbackTag } from './host.js'
 
 export interface StepRecord {
   name: string
-  status: 'ok' | 'failed' | 'skipped'
+  status: 'ok' | 'failed'
   durationMs: number
 }
 
@@ -44,30 +49,26 @@ export interface DeployReport {
   plan?: string[]
 }
 
-/** A failure the user can act on; `step` says where the deploy stopped. */
-export class DeployError extends Error {
-  step?: string
-  constructor(message: string) {
-    super(message)
-    this.name = 'DeployError'
-  }
-}
-
 export interface DeployDeps {
   connect: () => Promise<RemoteShell>
   runner: Runner
+  /** Who is deploying, written into the lock for a waiting run to show. */
+  holder: LockHolder
+  /** Called as the deploy passes each point the post step must know about. */
+  progress?: (progress: Progress) => void
   now?: () => number
 }
 
 /**
  * The runbook, step by step. Returns the report also when the deploy fails (outcome `failed` or
- * `rolled-back`, with the reason and the step). Every failure before "Replace production" leaves production exactly
- * as it was; a failure after it rolls back (when `rollback` is on). The admin container is
- * removed and the session closed whatever happens.
+ * `rolled-back`, with the reason and the step). Every failure before "Replace production" leaves
+ * production exactly as it was; a failure after it rolls back (when `rollback` is on). The admin
+ * container is removed, the lock released and the session closed whatever happens.
  */
 export async function deploy(settings: Settings, deps: DeployDeps): Promise<DeployReport> {
   const { runner } = deps
   const now = deps.now ?? (() => performance.now())
+  const progress = deps.progress ?? (() => {})
   const report: DeployReport = {
     outcome: 'failed',
     image: settings.image.name,
@@ -90,39 +91,53 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
         const durationMs = now() - started
         report.steps.push({ name, status: 'failed', durationMs })
         runner.info(`✗ ${name} (${formatDuration(durationMs)})`)
-        if (error instanceof DeployError) error.step ??= name
-        else if (error instanceof Error)
-          throw Object.assign(new DeployError(error.message), { step: name })
+        if (!(error instanceof DeployError))
+          throw Object.assign(new DeployError(message(error)), { step: name })
+        error.step ??= name
         throw error
       }
     })
   }
 
-  let shell: RemoteShell | undefined
-  let adminCreated = false
-  const admin = { name: '' }
-  const exec = (
-    command: Command,
-    label: string,
-    timeoutMs = QUICK_MS,
-    extra: { stdin?: string } = {}
-  ) => {
-    runner.debug(`$ ${command.join(' ')}`)
-    return run(shell!, command, { label, timeoutMs, ...extra })
-  }
+  let host: Host | undefined
+  let lock: HeldLock | undefined
+  let adminName: string | undefined
+  const serve = (ignore: string): ServeOptions => ({
+    respawnTimeoutSec: settings.respawnTimeoutSec,
+    healthCommand: settings.healthCommand,
+    healthTimeoutSec: settings.healthTimeoutSec,
+    ignore
+  })
 
   try {
     // 1. Connect over SSH: one connection for the whole deploy.
-    shell = await step('Connect', () => deps.connect())
-    const remote = shell
+    host = new Host(await step('Connect', () => deps.connect()), runner)
+    const remote = host
+
+    // Two runs must never interleave their steps; the lock comes before `docker ps` so that what
+    // this run sees is not changed under it by another.
+    if (!settings.dryRun) {
+      lock = await step('Take the deploy lock', () =>
+        acquireLock(remote.shell, {
+          repository: settings.image.repository,
+          holder: deps.holder,
+          timeoutSec: settings.lockTimeoutSec,
+          onWait: holder => runner.info(`Waiting for the deploy lock, held by ${holder}`),
+          onTakeover: detail =>
+            runner.warning(
+              `Took over a deploy lock left by a run that is gone: ${detail}.`,
+              'Stale deploy lock'
+            )
+        })
+      )
+      progress({ phase: 'started' })
+    }
 
     // 2. See what runs (the runbook's `docker ps`) and pick the production container.
     const { production, image, containers } = await step(
       'Find the production container',
       async () => {
-        const survey = docker.parseSurvey(
-          await exec(docker.survey(settings.image.name), 'docker ps')
-        )
+        const survey = await remote.survey(settings.image.name)
         const found = findProduction(settings, survey.containers, survey.image)
         runner.info(
           `Production: container ${found.name} (${short(found.id)}) running ${short(found.imageId)}`
@@ -138,20 +153,22 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     )
     report.productionContainer = production.name
     report.previousImageId = production.imageId
-    admin.name = settings.adminContainer ?? `${production.name}-admin`
+    const admin = settings.adminContainer ?? `${production.name}-admin`
 
     // 3. Read what production runs: its image and the commit checked out at repo-path.
     const previousImage = await step('Read what production runs', async () => {
       report.previousCommit = (
-        await exec(
-          docker.exec(production.name, git.currentCommit(), { workdir: settings.repoPath }),
-          'git rev-parse HEAD'
-        ).catch(error => {
-          throw new DeployError(
-            `Could not read the commit at ${settings.repoPath} in ${production.name}: ${message(error)}\n` +
-              'Check `repo-path`: it must be the git checkout of the app inside the container.'
+        await remote
+          .run(
+            docker.exec(production.name, git.currentCommit(), { workdir: settings.repoPath }),
+            'git rev-parse HEAD'
           )
-        })
+          .catch(error => {
+            throw new DeployError(
+              `Could not read the commit at ${settings.repoPath} in ${production.name}: ${message(error)}\n` +
+                'Check `repo-path`: it must be the git checkout of the app inside the container.'
+            )
+          })
       ).trim()
       if (image.id !== production.imageId) {
         runner.warning(
@@ -164,7 +181,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
           ? image
           : docker.parseImage(
               JSON.parse(
-                await exec(docker.inspectImage(production.imageId), 'docker image inspect')
+                await remote.run(docker.inspectImage(production.imageId), 'docker image inspect')
               )
             )
       runner.info(
@@ -175,7 +192,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
 
     if (settings.dryRun) {
       await step('Plan (dry run)', () =>
-        dryRun(settings, production, previousImage, admin.name, report, exec, runner)
+        dryRun(settings, production, previousImage, admin, report, remote, runner)
       )
       report.outcome = 'dry-run'
       return report
@@ -183,53 +200,54 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
 
     // 4. The admin container: a copy of production in which the release is made.
     await step('Create the admin container', async () => {
-      if (admin.name === production.name) {
+      const stale = containers.find(c => c.name === admin)
+      if (admin === production.name || stale?.id === production.id) {
         throw new DeployError(
-          `The admin container name ${admin.name} is the production container; set \`admin-container\` to another name.`
+          `The admin container name ${admin} is the production container; set \`admin-container\` to another name.`
         )
       }
-      const stale = containers.find(c => c.name === admin.name)
+      if (stale?.running && stale.execIds.length > 0) {
+        throw new DeployError(
+          `Someone is working in ${admin}: it has ${stale.execIds.length} open \`docker exec\` session(s), as when the runbook is followed by hand. ` +
+            'Production is unchanged. Finish that session (or remove the container if it is abandoned), then deploy again.'
+        )
+      }
       if (stale) {
-        if (stale.id === production.id) {
-          throw new DeployError(
-            `The admin container ${admin.name} is the production container; set \`admin-container\` to another name.`
-          )
-        }
         runner.warning(
-          `Removing ${admin.name} (${short(stale.id)}, ${stale.status}, created ${stale.created}): an admin container left by an earlier run. It is not production.`,
+          `Removing ${admin} (${short(stale.id)}, ${stale.status}, created ${stale.created}): an admin container left by an earlier run. It is not production.`,
           'Stale admin container'
         )
-        await exec(docker.removeContainer(stale.id), 'docker rm -f (stale admin container)')
+        await remote.run(docker.removeContainer(stale.id), 'docker rm -f (stale admin container)')
       }
-      const imageUser = previousImage.config.User ?? ''
-      adminCreated = true
-      await exec(
+      adminName = admin
+      progress({ phase: 'admin', adminContainer: admin })
+      await remote.run(
         docker.runAdmin({
-          name: admin.name,
+          name: admin,
           imageId: previousImage.id,
           hasEntrypoint: docker.hasEntrypoint(previousImage.config),
           networkMode: production.networkMode,
-          user: production.user !== imageUser ? production.user : undefined
+          user: adminUser(production, previousImage)
         }),
         'docker run (admin container)'
       )
-      runner.info(`Created ${admin.name} from ${short(previousImage.id)}`)
+      runner.info(`Created ${admin} from ${short(previousImage.id)}`)
     })
 
     // Production's own environment (what the supervisor adds beyond the image's) reaches the
     // build and git through an env-file on stdin: never on a command line, never baked into the image.
     const runtimeEnv = extraEnv(production.env, previousImage.config.Env ?? [])
+    const envStdin = runtimeEnv.length > 0 ? runtimeEnv.join('\n') + '\n' : undefined
     const inAdmin = (command: Command) =>
-      docker.exec(admin.name, command, {
+      docker.exec(admin, command, {
         workdir: settings.repoPath,
-        envFromStdin: runtimeEnv.length > 0
+        envFromStdin: envStdin !== undefined
       })
-    const envStdin = runtimeEnv.length > 0 ? { stdin: runtimeEnv.join('\n') + '\n' } : {}
 
     // 5. Check the tree: the runbook's `git diff` before pulling.
     await step('Check the checkout for local changes', async () => {
       const changed = (
-        await exec(inAdmin(git.changedFiles()), 'git status', QUICK_MS, envStdin)
+        await remote.run(inAdmin(git.changedFiles()), 'git status', QUICK_MS, envStdin)
       ).trim()
       if (changed) {
         throw new DeployError(
@@ -245,7 +263,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       `Update to ${settings.ref} from origin/${settings.branch}`,
       async () => {
         const relation = git.parseRelation(
-          await exec(
+          await remote.run(
             inAdmin(git.fetchAndRelate(settings.branch, settings.ref)),
             `git fetch origin ${settings.branch}`,
             SLOW_MS,
@@ -254,9 +272,12 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
         )
         const decision = decideUpdate(settings, relation)
         if (decision.kind === 'refuse') throw new DeployError(decision.message)
-        if (decision.kind === 'unchanged') return undefined
+        if (decision.kind === 'unchanged') {
+          report.reason = decision.message
+          return undefined
+        }
         const range = git.parseRange(
-          await exec(
+          await remote.run(
             inAdmin(git.fastForward(relation.target)),
             'git merge --ff-only',
             QUICK_MS,
@@ -278,19 +299,19 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       report.commit = report.previousCommit
       report.imageId = report.previousImageId
       report.containerId = production.id
-      report.reason = `Production already runs ${report.previousCommit}; nothing to deploy.`
-      runner.info(report.reason)
+      runner.info(report.reason!)
       return report
     }
     report.commit = target
 
     // 7. Build, streaming the output as it comes.
     await step(`Build (${settings.buildCommand})`, async () => {
-      const result = await shell!.exec(inAdmin(['sh', '-c', settings.buildCommand]), {
+      runner.debug(`$ ${inAdmin(['sh', '-c', settings.buildCommand]).join(' ')}`)
+      const result = await remote.shell.exec(inAdmin(['sh', '-c', settings.buildCommand]), {
         label: `build command \`${settings.buildCommand}\``,
         timeoutMs: settings.commandTimeoutSec * 1000,
         onOutput: chunk => runner.stream(chunk),
-        ...envStdin
+        stdin: envStdin
       })
       if (result.code !== 0) {
         throw new DeployError(
@@ -301,29 +322,35 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     })
 
     // 8. Commit the admin container as the image, keeping the current one for a rollback.
+    progress({ phase: 'releasing', adminContainer: admin, previousImageId: previousImage.id })
     const released = await step('Commit the release image', async () => {
-      await exec(
+      await remote.run(
         docker.tag(previousImage.id, rollbackTag(settings.image.repository)),
         'docker tag (rollback tag)'
       )
-      const committed = await exec(
+      const committed = await remote.run(
         docker.commit({
-          container: admin.name,
+          container: admin,
           image: settings.image.name,
           original: previousImage.config,
-          adminUser:
-            production.user !== (previousImage.config.User ?? '') ? production.user : undefined,
+          adminUser: adminUser(production, previousImage),
           message: `hermes-deploy ${target}`
         }),
         'docker commit',
         SLOW_MS
       )
       const newImage = docker.parseImage(
-        JSON.parse(await exec(docker.inspectImage(committed.trim()), 'docker image inspect'))
+        JSON.parse(await remote.run(docker.inspectImage(committed.trim()), 'docker image inspect'))
       )
+      progress({
+        phase: 'releasing',
+        adminContainer: admin,
+        previousImageId: previousImage.id,
+        releasedImageId: newImage.id
+      })
       const drift = docker.configDrift(previousImage.config, newImage.config)
       if (drift.length > 0) {
-        await exec(docker.tag(previousImage.id, settings.image.name), 'docker tag (restore)')
+        await remote.run(docker.tag(previousImage.id, settings.image.name), 'docker tag (restore)')
         throw new DeployError(
           `The committed image changed the image config (${drift.join(', ')}); ${settings.image.name} was put back on ${short(previousImage.id)} and production is unchanged.`
         )
@@ -335,58 +362,23 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     })
     report.imageId = released.id
     // The admin container has done its work; removing it now keeps `docker ps` unambiguous.
-    await exec(docker.removeContainer(admin.name), 'docker rm -f (admin container)')
-    adminCreated = false
+    await remote.run(docker.removeContainer(admin), 'docker rm -f (admin container)')
+    adminName = undefined
 
     // 9. Replace production: the supervisor respawns it from the new image.
     await step('Replace production', async () => {
-      await exec(docker.removeContainer(production.id), 'docker rm -f (production container)')
+      await remote.run(docker.removeContainer(production.id), 'docker rm -f (production container)')
       try {
-        report.containerId = await waitForServing(released, production.id)
+        report.containerId = await waitForServing(remote, runner, released.id, serve(admin))
       } catch (error) {
         await rollBack(error)
         throw error
       }
     })
 
+    progress({ phase: 'done' })
     report.outcome = 'deployed'
     return report
-
-    // A container of `image` started by the supervisor, then the health command.
-    async function waitForServing(image: ImageInfo, oldContainerId: string): Promise<string> {
-      const result = await remote.exec(
-        docker.waitForContainer(image.id, settings.respawnTimeoutSec, admin.name),
-        {
-          label: 'wait for the new container',
-          timeoutMs: settings.respawnTimeoutSec * 1000 + QUICK_MS
-        }
-      )
-      if (result.code !== 0) {
-        throw new DeployError(
-          result.code === 124
-            ? `No container of ${short(image.id)} started within ${settings.respawnTimeoutSec} s (\`respawn-timeout\`) after ${short(oldContainerId)} was removed. Is the supervisor that restarts the container running on the host?`
-            : new RemoteCommandError('wait for the new container', result).message
-        )
-      }
-      const [containerId, name] = result.stdout.trim().split(' ')
-      runner.info(`${name} (${short(containerId)}) runs ${short(image.id)}`)
-      if (settings.healthCommand) {
-        const health = await remote.exec(
-          docker.healthCheck(settings.healthCommand, settings.healthTimeoutSec),
-          {
-            label: 'health command',
-            timeoutMs: settings.healthTimeoutSec * 1000 + QUICK_MS
-          }
-        )
-        if (health.code !== 0) {
-          throw new DeployError(
-            `The health command did not pass within ${settings.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}`
-          )
-        }
-        runner.info(`Health command ${health.stdout.trim()}`)
-      }
-      return containerId
-    }
 
     async function rollBack(cause: unknown): Promise<void> {
       if (!settings.rollback) {
@@ -394,23 +386,27 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
           `Rollback is off: production runs the failed release. To roll back by hand: docker tag ${rollbackTag(settings.image.repository)} ${settings.image.name} && docker rm -f <new container>`,
           'Rollback skipped'
         )
+        progress({ phase: 'done' })
         return
       }
       runner.warning(
         `Rolling back to ${short(previousImage.id)}: ${message(cause)}`,
         'Rolling back'
       )
-      await exec(docker.tag(previousImage.id, settings.image.name), 'docker tag (rollback)')
-      // Remove every container of the failed release; the supervisor starts the previous one.
-      const survey = docker.parseSurvey(await exec(docker.survey(settings.image.name), 'docker ps'))
-      for (const failed of survey.containers.filter(c => c.imageId === released.id)) {
-        await exec(docker.removeContainer(failed.id), 'docker rm -f (failed release)')
-      }
-      const restored = await waitForServing(previousImage, released.id).catch(error => {
+      const restored = await restorePrevious(remote, runner, {
+        image: settings.image.name,
+        repository: settings.image.repository,
+        previousImageId: previousImage.id,
+        failedImageId: released.id,
+        production,
+        previousConfig: previousImage.config,
+        serve: serve(admin)
+      }).catch(error => {
         throw new DeployError(
           `ROLLBACK FAILED: ${message(error)}\nProduction may be down. ${settings.image.name} is back on ${short(previousImage.id)}; check the supervisor on the host.`
         )
       })
+      progress({ phase: 'done' })
       report.rolledBack = true
       report.containerId = restored
       report.rollbackDetail = `${message(cause)}\nRestored ${short(previousImage.id)} (commit ${report.previousCommit}); container ${short(restored)} serves it.`
@@ -419,35 +415,42 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
   } catch (error) {
     // The report is the result either way: outputs and summary are written for a failure too.
     report.reason = message(error)
-    report.failedStep = error instanceof DeployError ? error.step : report.steps.at(-1)?.name
+    report.failedStep = error instanceof DeployError ? error.step : undefined
     if (report.outcome !== 'rolled-back') report.outcome = 'failed'
     return report
   } finally {
-    // 10. Always: remove the admin container and end the session.
-    if (shell) {
-      await cleanUp(shell, admin.name, adminCreated, runner)
-      await shell.close()
-    }
+    // 10. Always: remove the admin container, release the lock, end the session.
+    if (host) await cleanUp(host, adminName, lock, runner, progress, report)
   }
 }
 
 async function cleanUp(
-  shell: RemoteShell,
-  adminName: string,
-  created: boolean,
-  runner: Runner
+  host: Host,
+  adminName: string | undefined,
+  lock: HeldLock | undefined,
+  runner: Runner,
+  progress: (p: Progress) => void,
+  report: DeployReport
 ): Promise<void> {
-  if (!created || !adminName) return
   try {
-    await run(shell, docker.removeContainer(adminName), {
-      label: 'docker rm -f (admin container)',
-      timeoutMs: QUICK_MS
-    })
+    if (adminName)
+      await host.run(docker.removeContainer(adminName), 'docker rm -f (admin container)')
+    // Nothing is half-done any more unless a release is out unconfirmed; then the post step checks.
+    if (report.outcome !== 'failed' || !report.imageId) progress({ phase: 'done' })
   } catch (error) {
     runner.warning(
       `Could not remove the admin container ${adminName}: ${message(error)}. The next run removes it.`
     )
   }
+  await lock
+    ?.release()
+    .catch(error => runner.warning(`Could not release the deploy lock: ${message(error)}`))
+  await host.shell.close()
+}
+
+/** The user production runs as, when it differs from the image's own. */
+function adminUser(production: ContainerInfo, image: ImageInfo): string | undefined {
+  return production.user !== (image.config.User ?? '') ? production.user : undefined
 }
 
 /** Pick the production container: the one named by `container`, or the one running `image`. */
@@ -492,9 +495,9 @@ export function findProduction(
 }
 
 export type UpdateDecision =
-  { kind: 'update' } | { kind: 'unchanged' } | { kind: 'refuse'; message: string }
+  { kind: 'update' } | { kind: 'unchanged'; message: string } | { kind: 'refuse'; message: string }
 
-/** Only a fast-forward to a commit on the branch is deployed; anything else is refused. */
+/** Only a fast-forward to a commit on the branch is deployed. */
 export function decideUpdate(settings: Settings, relation: git.Relation): UpdateDecision {
   const where = `origin/${settings.branch}`
   if (!relation.target) {
@@ -503,7 +506,12 @@ export function decideUpdate(settings: Settings, relation: git.Relation): Update
       message: `Commit ${settings.ref} was not found in ${where} after fetching. Push it first, or set \`ref\` (and \`branch\`) to a commit of the app's repository.`
     }
   }
-  if (relation.target === relation.head) return { kind: 'unchanged' }
+  if (relation.target === relation.head) {
+    return {
+      kind: 'unchanged',
+      message: `Production already runs ${relation.target}; nothing to deploy.`
+    }
+  }
   if (!relation.onBranch) {
     return {
       kind: 'refuse',
@@ -511,9 +519,10 @@ export function decideUpdate(settings: Settings, relation: git.Relation): Update
     }
   }
   if (relation.behind) {
+    // Two merges deployed at once: the later one got there first and includes this one.
     return {
-      kind: 'refuse',
-      message: `Commit ${short(relation.target)} is older than what production runs (${short(relation.head)}). Deploying it would roll production back; deploy a newer commit.`
+      kind: 'unchanged',
+      message: `Production runs ${short(relation.head)}, which already contains ${short(relation.target)}: nothing to deploy. Going back to an older commit is a rollback, not a deploy.`
     }
   }
   if (!relation.fastForward) {
@@ -533,32 +542,31 @@ async function dryRun(
   image: ImageInfo,
   adminName: string,
   report: DeployReport,
-  exec: (command: Command, label: string, timeoutMs?: number) => Promise<string>,
+  host: Host,
   runner: Runner
 ): Promise<void> {
   const inProduction = (command: Command) =>
     docker.exec(production.name, command, { workdir: settings.repoPath })
-  const changed = (await exec(inProduction(git.changedFiles()), 'git status')).trim()
+  const changed = (await host.run(inProduction(git.changedFiles()), 'git status')).trim()
   if (changed)
     runner.warning(`The checkout in ${production.name} has uncommitted changes:\n${changed}`)
   const tip = (
-    await exec(
+    await host.run(
       inProduction(git.remoteTip(settings.branch)),
       `git ls-remote origin ${settings.branch}`,
       SLOW_MS
     )
   ).split(/\s/)[0]
   const rollback = rollbackTag(settings.image.repository)
+  const adminRun = docker.runAdmin({
+    name: adminName,
+    imageId: short(image.id),
+    hasEntrypoint: docker.hasEntrypoint(image.config),
+    networkMode: production.networkMode
+  })
   report.plan = [
-    `remove a stale ${adminName} if there is one, then docker run ${docker
-      .runAdmin({
-        name: adminName,
-        imageId: short(image.id),
-        hasEntrypoint: docker.hasEntrypoint(image.config),
-        networkMode: production.networkMode
-      })
-      .slice(1)
-      .join(' ')}`,
+    `take the deploy lock for ${settings.image.repository} (wait up to ${settings.lockTimeoutSec} s)`,
+    `remove a stale ${adminName} if there is one, then ${adminRun.join(' ')}`,
     `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
     `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
     `build: ${settings.buildCommand}`,
@@ -578,36 +586,4 @@ export function extraEnv(containerEnv: string[], imageEnv: string[]): string[] {
   const fromImage = new Set(imageEnv)
   // An env-file cannot carry a newline inside a value.
   return containerEnv.filter(entry => !fromImage.has(entry) && !entry.includes('\n'))
-}
-
-export function psTable(containers: ContainerInfo[]): string {
-  if (containers.length === 0) return '  (no containers are running)'
-  const rows = [
-    ['CONTAINER ID', 'IMAGE', 'STATUS', 'NAMES'],
-    ...containers.map(c => [short(c.id), c.imageName, c.status, c.name])
-  ]
-  const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)))
-  return rows
-    .map(
-      r =>
-        '  ' +
-        r
-          .map((cell, i) => cell.padEnd(widths[i]))
-          .join('   ')
-          .trimEnd()
-    )
-    .join('\n')
-}
-
-export function short(id: string | undefined): string {
-  if (!id) return ''
-  return id.replace(/^sha256:/, '').slice(0, 12)
-}
-
-export function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error)
-}
-
-export function formatDuration(ms: number): string {
-  return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`
 }

@@ -46,6 +46,14 @@ export interface ContainerInfo {
   networkMode: string
   env: string[]
   user: string
+  /** Open `docker exec` sessions: someone (or something) is working inside. */
+  execIds: string[]
+  /** How it was run, to start it again when no supervisor does. */
+  cmd: string[] | null
+  binds: string[]
+  portBindings: Record<string, { HostIp?: string; HostPort?: string }[] | null>
+  restartPolicy: string
+  autoRemove: boolean
 }
 
 /** What runs on the host, read in one round trip. */
@@ -104,7 +112,13 @@ function parseContainer(raw: Json): ContainerInfo {
     created: raw.Created ?? '',
     networkMode: raw.HostConfig?.NetworkMode ?? 'default',
     env: raw.Config?.Env ?? [],
-    user: raw.Config?.User ?? ''
+    user: raw.Config?.User ?? '',
+    execIds: raw.ExecIDs ?? [],
+    cmd: raw.Config?.Cmd ?? null,
+    binds: raw.HostConfig?.Binds ?? [],
+    portBindings: raw.HostConfig?.PortBindings ?? {},
+    restartPolicy: raw.HostConfig?.RestartPolicy?.Name ?? '',
+    autoRemove: raw.HostConfig?.AutoRemove === true
   }
 }
 
@@ -185,6 +199,26 @@ export function commit(options: {
 
 export function hasEntrypoint(config: ImageConfig): boolean {
   return Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0
+}
+
+/**
+ * Start a container as `like` was started (name, network, user, volumes, ports, restart policy,
+ * command), from another image. Its environment is read from stdin as an env-file.
+ */
+export function runLike(like: ContainerInfo, imageId: string, image: ImageConfig): Command {
+  const args = ['docker', 'run', '--detach', '--name', like.name, '--env-file', '/dev/stdin']
+  if (like.networkMode && like.networkMode !== 'default') args.push('--network', like.networkMode)
+  if (like.user) args.push('--user', like.user)
+  for (const bind of like.binds) args.push('--volume', bind)
+  for (const [port, bindings] of Object.entries(like.portBindings)) {
+    for (const b of bindings ?? [])
+      args.push('--publish', `${b.HostIp ? `${b.HostIp}:` : ''}${b.HostPort ?? ''}:${port}`)
+  }
+  if (like.restartPolicy && like.restartPolicy !== 'no') args.push('--restart', like.restartPolicy)
+  if (like.autoRemove) args.push('--rm')
+  const cmdChanged = JSON.stringify(like.cmd ?? null) !== JSON.stringify(image.Cmd ?? null)
+  args.push(imageId, ...(cmdChanged && like.cmd ? like.cmd : []))
+  return args
 }
 
 export function tag(source: string, target: string): Command {

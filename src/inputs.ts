@@ -23,6 +23,8 @@ export interface Settings {
   healthTimeoutSec: number
   respawnTimeoutSec: number
   commandTimeoutSec: number
+  connectTimeoutSec: number
+  lockTimeoutSec: number
   rollback: boolean
   dryRun: boolean
   githubToken?: string
@@ -99,6 +101,8 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
     healthTimeoutSec: integer('health-timeout', get('health-timeout') || '60', 1, 3600),
     respawnTimeoutSec: integer('respawn-timeout', get('respawn-timeout') || '120', 1, 3600),
     commandTimeoutSec: integer('command-timeout', get('command-timeout') || '1800', 1, 6 * 3600),
+    connectTimeoutSec: integer('connect-timeout', get('connect-timeout') || '30', 1, 600),
+    lockTimeoutSec: integer('lock-timeout', get('lock-timeout') || '300', 0, 6 * 3600),
     rollback: boolean('rollback', get('rollback') || 'true'),
     dryRun: boolean('dry-run', get('dry-run') || 'false'),
     githubToken: read('github-token').trim() || undefined

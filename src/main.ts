@@ -1,28 +1,67 @@
 import * as core from '@actions/core'
+import pRetry from 'p-retry'
 import { deploy, type DeployReport } from './deploy.js'
-import { readRunContext } from './github/context.js'
+import { message } from './format.js'
+import { readRunContext, type RunContext } from './github/context.js'
 import { InputError, readSettings, type Settings } from './inputs.js'
+import type { LockHolder } from './lock.js'
+import { recover } from './post.js'
 import { actionsRunner, type Runner } from './runner.js'
-import { connect } from './ssh/connection.js'
+import { connect, ConnectionError } from './ssh/connection.js'
+import type { RemoteShell } from './shell.js'
+import { isPost, markMainStarted, readProgress, saveProgress } from './state.js'
 import { renderSummary } from './summary.js'
 
-/** Read the inputs, run the deploy, write outputs and summary; fail the step on any error. */
+/** Entry point for both steps of action.yml: the deploy (main) and the clean-up (post). */
 export async function run(runner: Runner = actionsRunner): Promise<void> {
+  const post = isPost()
+  if (!post) markMainStarted()
+  const context = readRunContext()
   let settings: Settings
   try {
     maskSecrets(runner)
-    settings = readSettings(name => core.getInput(name), readRunContext())
+    settings = readSettings(name => core.getInput(name), context)
   } catch (error) {
+    if (post) return // the main step already said what was wrong
     writeOutputs(runner, undefined)
     core.setFailed(
-      error instanceof InputError ? error.message : `Could not read the inputs: ${String(error)}`
+      error instanceof InputError ? error.message : `Could not read the inputs: ${message(error)}`
     )
     return
   }
-
-  const report = await deploy(settings, {
+  const deps = {
     runner,
-    connect: () =>
+    connect: () => connectWithRetries(settings, runner),
+    holder: holder(settings, context)
+  }
+
+  if (post) {
+    try {
+      await recover(settings, readProgress(), deps)
+    } catch (error) {
+      core.setFailed(`Clean-up after the deploy step failed: ${message(error)}`)
+    }
+    return
+  }
+
+  const report = await deploy(settings, { ...deps, progress: saveProgress })
+  writeOutputs(runner, report)
+  await runner
+    .writeSummary(renderSummary(report))
+    .catch(error => runner.warning(`Could not write the job summary: ${message(error)}`))
+  if (report.outcome === 'failed' || report.outcome === 'rolled-back') {
+    const step = report.failedStep ? ` at "${report.failedStep}"` : ''
+    const rolledBack = report.rolledBack
+      ? ' Production was rolled back to the previous release.'
+      : ''
+    core.setFailed(`Deploy failed${step}: ${report.reason}${rolledBack}`)
+  }
+}
+
+/** A dropped packet or a droplet still booting deserves another try; a wrong key does not. */
+function connectWithRetries(settings: Settings, runner: Runner): Promise<RemoteShell> {
+  return pRetry(
+    () =>
       connect({
         host: settings.host,
         port: settings.port,
@@ -32,20 +71,37 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
         hostFingerprint: settings.hostFingerprint,
         knownHosts: settings.knownHosts,
         strictHostKey: settings.strictHostKey,
-        onWarning: message => runner.warning(message, 'Host key'),
-        onDebug: message => runner.debug(message)
-      })
-  })
-  writeOutputs(runner, report)
-  await runner
-    .writeSummary(renderSummary(report))
-    .catch(error => runner.warning(`Could not write the job summary: ${String(error)}`))
-  if (report.outcome === 'failed' || report.outcome === 'rolled-back') {
-    const step = report.failedStep ? ` at "${report.failedStep}"` : ''
-    const rolledBack = report.rolledBack
-      ? ' Production was rolled back to the previous release.'
-      : ''
-    core.setFailed(`Deploy failed${step}: ${report.reason}${rolledBack}`)
+        connectTimeoutMs: settings.connectTimeoutSec * 1000,
+        onWarning: text => runner.warning(text, 'Host key'),
+        onDebug: text => runner.debug(text)
+      }),
+    {
+      retries: 2,
+      minTimeout: 2000,
+      factor: 2,
+      shouldRetry: ({ error }) =>
+        error instanceof ConnectionError && (error.phase === 'tcp' || error.phase === 'handshake'),
+      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+        if (
+          retriesLeft > 0 &&
+          error instanceof ConnectionError &&
+          error.phase !== 'host-key' &&
+          error.phase !== 'authentication'
+        ) {
+          runner.warning(`Connection attempt ${attemptNumber} failed: ${error.message} Retrying.`)
+        }
+      }
+    }
+  )
+}
+
+function holder(settings: Settings, context: RunContext): LockHolder {
+  return {
+    repository: context.repository,
+    run: context.runUrl,
+    commit: settings.ref,
+    actor: context.actor,
+    since: new Date().toISOString()
   }
 }
 
@@ -56,8 +112,8 @@ function maskSecrets(runner: Runner): void {
     if (!value) continue
     runner.setSecret(value)
     for (const line of value.split(/\r?\n/)) {
-      if (line.trim().length >= 8 && !/^-----(BEGIN|END) /.test(line.trim()))
-        runner.setSecret(line.trim())
+      const trimmed = line.trim()
+      if (trimmed.length >= 8 && !/^-----(BEGIN|END) /.test(trimmed)) runner.setSecret(trimmed)
     }
   }
 }

@@ -49,9 +49,18 @@ export interface ExecResult {
 /** The captured tail of each stream: enough to parse and to diagnose, never the whole build log. */
 export const OUTPUT_TAIL_BYTES = 1024 * 1024
 
+/** A command that keeps running while the caller talks to it (the deploy lock's holder). */
+export interface RemoteProcess {
+  write(data: string): void
+  /** Close its standard input. */
+  end(): void
+  readonly done: Promise<ExecResult>
+}
+
 /** A shell on the Docker host. The SSH connection implements it; unit tests pass a fake. */
 export interface RemoteShell {
   exec(command: Command, options: ExecOptions): Promise<ExecResult>
+  spawn(command: Command, options: Pick<ExecOptions, 'onOutput' | 'label'>): RemoteProcess
   close(): Promise<void>
 }
 

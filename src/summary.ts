@@ -1,4 +1,5 @@
-import { formatDuration, short, type DeployReport } from './deploy.js'
+import type { DeployReport } from './deploy.js'
+import { formatDuration, short } from './format.js'
 
 const HEADLINES: Record<DeployReport['outcome'], string> = {
   deployed: '✅ Deployed',

@@ -1,14 +1,21 @@
 import { StringDecoder } from 'node:string_decoder'
-import { Client, type ConnectConfig } from 'ssh2'
+import { Client, type ClientChannel, type ConnectConfig } from 'ssh2'
 import {
   OUTPUT_TAIL_BYTES,
   toShell,
   type Command,
   type ExecOptions,
   type ExecResult,
+  type RemoteProcess,
   type RemoteShell
 } from '../shell.js'
 import { algorithmsFor, checkHostKey, knownKeysFor, type HostKeyPolicy } from './host-key.js'
+
+interface SshProcess extends RemoteProcess {
+  end(data?: string): void
+  /** Close the channel: the remote side sees EOF. */
+  kill(): void
+}
 
 export interface ConnectionOptions {
   host: string
@@ -142,43 +149,47 @@ class SshShell implements RemoteShell {
 
   exec(command: Command, options: ExecOptions): Promise<ExecResult> {
     const label = options.label ?? command.join(' ')
-    if (this.lostReason)
-      return Promise.reject(new Error(`${this.lostReason}; could not run ${label}.`))
-    return new Promise((resolve, reject) => {
-      const stdout = new Tail()
-      const stderr = new Tail()
-      let settled = false
-      const finish = (fn: () => void) => {
-        if (settled) return
-        settled = true
-        clearTimeout(timer)
-        this.client.off('close', onClose)
-        fn()
-      }
+    const process = this.spawn(command, options)
+    process.end(options.stdin)
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        process.kill()
+        reject(
+          new Error(
+            `${label} did not finish within ${Math.round(options.timeoutMs / 1000)} s; it was abandoned.`
+          )
+        )
+      }, options.timeoutMs)
+    })
+    return Promise.race([process.done, timeout]).finally(() => clearTimeout(timer))
+  }
+
+  spawn(command: Command, options: Pick<ExecOptions, 'onOutput' | 'label'>): SshProcess {
+    const label = options.label ?? command.join(' ')
+    const stdout = new Tail()
+    const stderr = new Tail()
+    let channel: ClientChannel | undefined
+    const pending: { data: string[]; ended: boolean; killed: boolean } = {
+      data: [],
+      ended: false,
+      killed: false
+    }
+
+    const done = new Promise<ExecResult>((resolve, reject) => {
+      if (this.lostReason) return reject(new Error(`${this.lostReason}; could not run ${label}.`))
       const onClose = () =>
-        finish(() =>
-          reject(
-            new Error(
-              `${this.lostReason ?? `The SSH connection to ${this.where} closed`} while running ${label}.`
-            )
+        reject(
+          new Error(
+            `${this.lostReason ?? `The SSH connection to ${this.where} closed`} while running ${label}.`
           )
         )
       this.client.once('close', onClose)
-      const timer = setTimeout(() => {
-        finish(() =>
-          reject(
-            new Error(
-              `${label} did not finish within ${Math.round(options.timeoutMs / 1000)} s; it was abandoned.`
-            )
-          )
-        )
-        channel?.close()
-      }, options.timeoutMs)
-      let channel: { close(): void } | undefined
-
       this.client.exec(toShell(command), (error, stream) => {
-        if (error)
-          return finish(() => reject(new Error(`Could not start ${label}: ${error.message}`)))
+        if (error) {
+          this.client.off('close', onClose)
+          return reject(new Error(`Could not start ${label}: ${error.message}`))
+        }
         channel = stream
         let code: number | null = null
         // Decoders keep a multi-byte character that straddles two chunks whole.
@@ -197,12 +208,28 @@ class SshShell implements RemoteShell {
         stream.on('exit', (exitCode: number | null, signal?: string) => {
           code = exitCode ?? (signal ? 128 : 255)
         })
-        stream.on('close', () =>
-          finish(() => resolve({ code: code ?? 255, stdout: stdout.text(), stderr: stderr.text() }))
-        )
-        stream.end(options.stdin ?? '')
+        stream.on('close', () => {
+          this.client.off('close', onClose)
+          resolve({ code: code ?? 255, stdout: stdout.text(), stderr: stderr.text() })
+        })
+        for (const data of pending.data) stream.write(data)
+        if (pending.ended) stream.end()
+        if (pending.killed) stream.close()
       })
     })
+    done.catch(() => {}) // observed by the caller; never an unhandled rejection
+
+    return {
+      done,
+      write: (data: string) => (channel ? channel.write(data) : pending.data.push(data)),
+      end: (data?: string) => {
+        if (!channel) {
+          if (data) pending.data.push(data)
+          pending.ended = true
+        } else channel.end(data)
+      },
+      kill: () => (channel ? channel.close() : (pending.killed = true))
+    }
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,99 @@
+import { describe, expect, it } from '@jest/globals'
+import { FakeRunner } from '../__fixtures__/fake-runner.js'
+import { FakeShell } from '../__fixtures__/fake-shell.js'
+import { imageRef, type Settings } from '../src/inputs.js'
+import { recover } from '../src/post.js'
+
+const OLD = 'sha256:' + 'a'.repeat(64)
+const NEW = 'sha256:' + 'b'.repeat(64)
+const settings = {
+  image: imageRef('texasca/api'),
+  lockTimeoutSec: 5,
+  respawnTimeoutSec: 5,
+  healthTimeoutSec: 5,
+  healthCommand: 'true'
+} as Settings
+const holder = { commit: 'abc', since: 'now' }
+
+const container = (id: string, name: string, image: string) =>
+  JSON.stringify({
+    Id: id,
+    Name: `/${name}`,
+    Image: image,
+    State: { Running: true, Status: 'running' },
+    Config: { Image: 'texasca/api' }
+  })
+
+function host(tagged: string, containers: string[]): FakeShell {
+  return new FakeShell()
+    .on(/\.hermes-deploy\/locks/, { stdout: 'acquired\n' })
+    .on(/#image/, {
+      stdout: `#image\n${JSON.stringify({ Id: tagged, Config: {} })}\n#containers\n${containers.join('\n')}\n`
+    })
+    .on(/awk -v image/, { stdout: `${'f'.repeat(64)} texasca-api\n` })
+    .on(/ok=1/, { stdout: 'passed on attempt 1\n' })
+}
+
+async function runPost(shell: FakeShell, progress: Parameters<typeof recover>[1]) {
+  const runner = new FakeRunner()
+  await recover(settings, progress, { runner, holder, connect: async () => shell })
+  return runner
+}
+
+describe('the post step after a cancelled or killed deploy', () => {
+  it('does nothing when the main step finished', async () => {
+    const shell = host(OLD, [])
+    const runner = await runPost(shell, { phase: 'done' })
+    expect(shell.commands).toHaveLength(0)
+    expect(runner.log.join()).toMatch(/nothing to clean up/)
+  })
+
+  it('removes the admin container left behind, under the lock, and leaves production alone', async () => {
+    const shell = host(OLD, [
+      container('c'.repeat(64), 'texasca-api', OLD),
+      container('e'.repeat(64), 'texasca-api-admin', OLD)
+    ])
+    await runPost(shell, { phase: 'admin', adminContainer: 'texasca-api-admin' })
+    expect(shell.commands[0]).toMatch(/\.hermes-deploy\/locks/)
+    expect(shell.ran(new RegExp(`docker rm --force ${'e'.repeat(64)}`))).toBe(true)
+    expect(shell.ran(/docker tag|docker rm --force c{64}/)).toBe(false)
+    expect(shell.spawned[0].written.at(-1)).toBe('release\n')
+    expect(shell.closed).toBe(true)
+  })
+
+  it('completes the rollback when the release was committed but not confirmed', async () => {
+    const shell = host(NEW, [container('d'.repeat(64), 'texasca-api', NEW)])
+    await runPost(shell, {
+      phase: 'releasing',
+      adminContainer: 'texasca-api-admin',
+      previousImageId: OLD,
+      releasedImageId: NEW
+    })
+    const retag = shell.indexOf(new RegExp(`docker tag ${OLD} texasca/api:latest`))
+    const removeNew = shell.indexOf(new RegExp(`docker rm --force ${'d'.repeat(64)}`))
+    expect(retag).toBeGreaterThan(0)
+    expect(removeNew).toBeGreaterThan(retag)
+    expect(shell.ran(new RegExp(`awk -v image=.*${OLD}|sh ${OLD}`))).toBe(true)
+  })
+
+  it('finds the release from the tag when it was killed during the commit', async () => {
+    const shell = host(NEW, [container('c'.repeat(64), 'texasca-api', OLD)])
+    await runPost(shell, {
+      phase: 'releasing',
+      adminContainer: 'texasca-api-admin',
+      previousImageId: OLD
+    })
+    expect(shell.ran(new RegExp(`docker tag ${OLD} texasca/api:latest`))).toBe(true)
+    expect(shell.ran(new RegExp(`docker rm --force ${'c'.repeat(64)}`))).toBe(false)
+  })
+
+  it('changes nothing when the tag never moved', async () => {
+    const shell = host(OLD, [container('c'.repeat(64), 'texasca-api', OLD)])
+    await runPost(shell, {
+      phase: 'releasing',
+      adminContainer: 'texasca-api-admin',
+      previousImageId: OLD
+    })
+    expect(shell.ran(/docker tag|docker rm/)).toBe(false)
+  })
+})

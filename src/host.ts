@@ -1,0 +1,151 @@
+import * as docker from './docker.js'
+import { short } from './format.js'
+import type { Runner } from './runner.js'
+import { run, type Command, type ExecResult, type RemoteShell } from './shell.js'
+
+/** Bound for quick remote commands (docker ps, inspect, tag, rm): none should take near this. */
+export const QUICK_MS = 60_000
+/** docker commit writes a layer; fetch talks to origin. Bounded, but given room. */
+export const SLOW_MS = 10 * 60_000
+
+/** A failure the user can act on; `step` says where the deploy stopped. */
+export class DeployError extends Error {
+  step?: string
+  constructor(message: string) {
+    super(message)
+    this.name = 'DeployError'
+  }
+}
+
+/** Where the previous release stays during a deploy, so a rollback is one `docker tag`. */
+export function rollbackTag(repository: string): string {
+  return `${repository}:hermes-previous`
+}
+
+/** The remote shell with the deploy's conventions: every command bounded, shown in debug. */
+export class Host {
+  constructor(
+    readonly shell: RemoteShell,
+    private readonly runner: Runner
+  ) {}
+
+  /** Run; a non-zero exit is an error naming `label`. Returns stdout. */
+  run(command: Command, label: string, timeoutMs = QUICK_MS, stdin?: string): Promise<string> {
+    this.runner.debug(`$ ${command.join(' ')}`)
+    return run(this.shell, command, { label, timeoutMs, stdin })
+  }
+
+  /** Run and return the whole result, whatever the exit code. */
+  exec(command: Command, label: string, timeoutMs = QUICK_MS): Promise<ExecResult> {
+    this.runner.debug(`$ ${command.join(' ')}`)
+    return this.shell.exec(command, { label, timeoutMs })
+  }
+
+  async survey(image: string): Promise<docker.HostSurvey> {
+    return docker.parseSurvey(await this.run(docker.survey(image), 'docker ps'))
+  }
+}
+
+export interface ServeOptions {
+  respawnTimeoutSec: number
+  healthCommand?: string
+  healthTimeoutSec: number
+  /** A container of the image that does not count (the admin container). */
+  ignore: string
+}
+
+/**
+ * Wait for a container of exactly `imageId` that the supervisor started, then the health
+ * command. Returns the container's ID.
+ */
+export async function waitForServing(
+  host: Host,
+  runner: Runner,
+  imageId: string,
+  options: ServeOptions
+): Promise<string> {
+  const wait = await host.exec(
+    docker.waitForContainer(imageId, options.respawnTimeoutSec, options.ignore),
+    'wait for the new container',
+    options.respawnTimeoutSec * 1000 + QUICK_MS
+  )
+  if (wait.code !== 0) {
+    throw new NoContainerError(
+      wait.code === 124
+        ? `No container of ${short(imageId)} started within ${options.respawnTimeoutSec} s (\`respawn-timeout\`). Is the supervisor that restarts the container running on the host?`
+        : `Waiting for the new container failed (exit ${wait.code}): ${(wait.stderr || wait.stdout).trim()}`
+    )
+  }
+  const [containerId, name] = wait.stdout.trim().split(' ')
+  runner.info(`${name} (${short(containerId)}) runs ${short(imageId)}`)
+  if (options.healthCommand) {
+    const health = await host.exec(
+      docker.healthCheck(options.healthCommand, options.healthTimeoutSec),
+      'health command',
+      options.healthTimeoutSec * 1000 + QUICK_MS
+    )
+    if (health.code !== 0) {
+      throw new DeployError(
+        `The health command did not pass within ${options.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}`
+      )
+    }
+    runner.info(`Health command ${health.stdout.trim()}`)
+  }
+  return containerId
+}
+
+export class NoContainerError extends DeployError {}
+
+export interface Restore {
+  image: string
+  repository: string
+  previousImageId: string
+  failedImageId: string
+  /** The production container as it ran before, to start it again when no supervisor does. */
+  production?: docker.ContainerInfo
+  previousConfig?: docker.ImageConfig
+  serve: ServeOptions
+}
+
+/**
+ * Put the previous release back: the tag returns to it, every container of the failed release
+ * goes, and the supervisor starts the previous one. When no supervisor does, and we know how
+ * production was run, start it ourselves so production serves (and say it is unsupervised).
+ * Returns the ID of the container that serves the previous release.
+ */
+export async function restorePrevious(
+  host: Host,
+  runner: Runner,
+  restore: Restore
+): Promise<string> {
+  await host.run(docker.tag(restore.previousImageId, restore.image), 'docker tag (rollback)')
+  const { containers } = await host.survey(restore.image)
+  for (const failed of containers.filter(
+    c => c.imageId === restore.failedImageId && c.name !== restore.serve.ignore
+  )) {
+    await host.run(docker.removeContainer(failed.id), 'docker rm -f (failed release)')
+  }
+  try {
+    return await waitForServing(host, runner, restore.previousImageId, restore.serve)
+  } catch (error) {
+    if (!(error instanceof NoContainerError) || !restore.production || !restore.previousConfig)
+      throw error
+    runner.error(
+      `No supervisor restarted ${restore.production.name}: starting it from ${short(restore.previousImageId)} as it ran before, so production serves. ` +
+        'It is NOT supervised: start the supervisor on the host.',
+      'Supervisor not running'
+    )
+    const running = containers.find(c => c.name === restore.production!.name)
+    if (running) await host.run(docker.removeContainer(running.id), 'docker rm -f (leftover)')
+    await host.run(
+      docker.runLike(restore.production, restore.previousImageId, restore.previousConfig),
+      'docker run (production, by hand)',
+      QUICK_MS,
+      restore.production.env.filter(e => !e.includes('\n')).join('\n') + '\n'
+    )
+    return waitForServing(host, runner, restore.previousImageId, {
+      ...restore.serve,
+      respawnTimeoutSec: 15
+    })
+  }
+}

@@ -1,0 +1,43 @@
+import * as core from '@actions/core'
+
+/**
+ * What the main step records, as it goes, for the post step: enough to put the host right when
+ * the main step was cancelled or killed half-way. Written with core.saveState, which appends to
+ * GITHUB_STATE at once, so it survives a SIGKILL. Never holds a secret (the file is on the runner).
+ */
+export interface Progress {
+  /**
+   * started: connected, nothing changed yet · admin: the admin container may exist ·
+   * releasing: the image tag may point at the new release, production may be replaced ·
+   * done: the main step finished and cleaned up after itself.
+   */
+  phase: 'started' | 'admin' | 'releasing' | 'done'
+  adminContainer?: string
+  previousImageId?: string
+  releasedImageId?: string
+}
+
+export enum State {
+  IsPost = 'isPost',
+  Progress = 'progress'
+}
+
+export const isPost = (): boolean => core.getState(State.IsPost) === 'true'
+
+export function markMainStarted(): void {
+  core.saveState(State.IsPost, 'true')
+}
+
+export function saveProgress(progress: Progress): void {
+  core.saveState(State.Progress, JSON.stringify(progress))
+}
+
+export function readProgress(): Progress | undefined {
+  const raw = core.getState(State.Progress)
+  if (!raw) return undefined
+  try {
+    return JSON.parse(raw) as Progress
+  } catch {
+    return undefined
+  }
+}

@@ -1,7 +1,7 @@
 import { createRequire as __WEBPACK_EXTERNAL_createRequire } from "module";
 /******/ var __webpack_modules__ = ({
 
-/***/ 6656:
+/***/ 4928:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -21,16 +21,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7703:
+/***/ 3335:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
-var errors = __nccwpck_require__(6656);
-var types = __nccwpck_require__(254);
+var errors = __nccwpck_require__(4928);
+var types = __nccwpck_require__(62);
 
-var Reader = __nccwpck_require__(1996);
-var Writer = __nccwpck_require__(9816);
+var Reader = __nccwpck_require__(4444);
+var Writer = __nccwpck_require__(9384);
 
 
 // --- Exports
@@ -55,16 +55,16 @@ for (var e in errors) {
 
 /***/ }),
 
-/***/ 1996:
+/***/ 4444:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __nccwpck_require__(2613);
-var Buffer = (__nccwpck_require__(2803).Buffer);
+var Buffer = (__nccwpck_require__(227).Buffer);
 
-var ASN1 = __nccwpck_require__(254);
-var errors = __nccwpck_require__(6656);
+var ASN1 = __nccwpck_require__(62);
+var errors = __nccwpck_require__(4928);
 
 
 // --- Globals
@@ -324,7 +324,7 @@ module.exports = Reader;
 
 /***/ }),
 
-/***/ 254:
+/***/ 62:
 /***/ ((module) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -367,15 +367,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9816:
+/***/ 9384:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
 
 var assert = __nccwpck_require__(2613);
-var Buffer = (__nccwpck_require__(2803).Buffer);
-var ASN1 = __nccwpck_require__(254);
-var errors = __nccwpck_require__(6656);
+var Buffer = (__nccwpck_require__(227).Buffer);
+var ASN1 = __nccwpck_require__(62);
+var errors = __nccwpck_require__(4928);
 
 
 // --- Globals
@@ -691,7 +691,7 @@ module.exports = Writer;
 
 /***/ }),
 
-/***/ 9837:
+/***/ 3901:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Copyright 2011 Mark Cavage <mcavage@gmail.com> All rights reserved.
@@ -699,7 +699,7 @@ module.exports = Writer;
 // If you have no idea what ASN.1 or BER is, see this:
 // ftp://ftp.rsa.com/pub/pkcs/ascii/layman.asc
 
-var Ber = __nccwpck_require__(7703);
+var Ber = __nccwpck_require__(3335);
 
 
 
@@ -718,12 +718,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 686:
+/***/ 2158:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-var crypto_hash_sha512 = (__nccwpck_require__(668).lowlevel).crypto_hash;
+var crypto_hash_sha512 = (__nccwpck_require__(7900).lowlevel).crypto_hash;
 
 /*
  * This file is a 1:1 port from the OpenBSD blowfish.c and bcrypt_pbkdf.c. As a
@@ -1281,19 +1281,19 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4982:
+/***/ 6230:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const binding = __nccwpck_require__(5243);
+const binding = __nccwpck_require__(1104);
 
 module.exports = binding.getCPUInfo;
 
 
 /***/ }),
 
-/***/ 2803:
+/***/ 227:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* eslint-disable node/no-deprecated-api */
@@ -1377,7 +1377,7 @@ module.exports = safer
 
 /***/ }),
 
-/***/ 5683:
+/***/ 3907:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -1390,8 +1390,8 @@ const {
 
 const {
   CHANNEL_EXTENDED_DATATYPE: { STDERR },
-} = __nccwpck_require__(4020);
-const { bufferSlice } = __nccwpck_require__(2184);
+} = __nccwpck_require__(8628);
+const { bufferSlice } = __nccwpck_require__(2312);
 
 const PACKET_SIZE = 32 * 1024;
 const MAX_WINDOW = 2 * 1024 * 1024;
@@ -1679,7 +1679,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3849:
+/***/ 313:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -1690,14 +1690,14 @@ const { resolve } = __nccwpck_require__(6928);
 const { readFile } = __nccwpck_require__(9896);
 const { execFile, spawn } = __nccwpck_require__(5317);
 
-const { isParsedKey, parseKey } = __nccwpck_require__(1789);
+const { isParsedKey, parseKey } = __nccwpck_require__(4141);
 
 const {
   makeBufferParser,
   readUInt32BE,
   writeUInt32BE,
   writeUInt32LE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(2312);
 
 function once(cb) {
   let called = false;
@@ -2809,7 +2809,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6297:
+/***/ 681:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -2844,11 +2844,11 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __nccwpck_require__(4020);
-const { init: cryptoInit } = __nccwpck_require__(2888);
-const Protocol = __nccwpck_require__(7841);
-const { parseKey } = __nccwpck_require__(1789);
-const { SFTP } = __nccwpck_require__(4996);
+} = __nccwpck_require__(8628);
+const { init: cryptoInit } = __nccwpck_require__(1640);
+const Protocol = __nccwpck_require__(1409);
+const { parseKey } = __nccwpck_require__(4141);
+const { SFTP } = __nccwpck_require__(4724);
 const {
   bufferCopy,
   makeBufferParser,
@@ -2856,23 +2856,23 @@ const {
   readUInt32BE,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(2312);
 
-const { AgentContext, createAgent, isAgent } = __nccwpck_require__(3849);
+const { AgentContext, createAgent, isAgent } = __nccwpck_require__(313);
 const {
   Channel,
   MAX_WINDOW,
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __nccwpck_require__(5683);
+} = __nccwpck_require__(3907);
 const {
   ChannelManager,
   generateAlgorithmList,
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __nccwpck_require__(2137);
+} = __nccwpck_require__(1977);
 
 const bufferParser = makeBufferParser();
 const sigParser = makeBufferParser();
@@ -4992,7 +4992,7 @@ module.exports = Client;
 
 /***/ }),
 
-/***/ 137:
+/***/ 3721:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -5019,7 +5019,7 @@ for (const ctor of [HttpAgent, HttpsAgent]) {
       const dstPort = options.port;
 
       if (Client === undefined)
-        Client = __nccwpck_require__(6297);
+        Client = __nccwpck_require__(681);
 
       const client = new Client();
       let triedForward = false;
@@ -5083,7 +5083,7 @@ function decorateStream(stream, ctor, options) {
 
 /***/ }),
 
-/***/ 5472:
+/***/ 1936:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -5095,33 +5095,33 @@ const {
   CygwinAgent,
   OpenSSHAgent,
   PageantAgent,
-} = __nccwpck_require__(3849);
+} = __nccwpck_require__(313);
 const {
   SSHTTPAgent: HTTPAgent,
   SSHTTPSAgent: HTTPSAgent,
-} = __nccwpck_require__(137);
-const { parseKey } = __nccwpck_require__(1789);
+} = __nccwpck_require__(3721);
+const { parseKey } = __nccwpck_require__(4141);
 const {
   flagsToString,
   OPEN_MODE,
   STATUS_CODE,
   stringToFlags,
-} = __nccwpck_require__(4996);
+} = __nccwpck_require__(4724);
 
 module.exports = {
   AgentProtocol,
   BaseAgent,
   createAgent,
-  Client: __nccwpck_require__(6297),
+  Client: __nccwpck_require__(681),
   CygwinAgent,
   HTTPAgent,
   HTTPSAgent,
   OpenSSHAgent,
   PageantAgent,
-  Server: __nccwpck_require__(2605),
+  Server: __nccwpck_require__(1661),
   utils: {
     parseKey,
-    ...__nccwpck_require__(3489),
+    ...__nccwpck_require__(401),
     sftp: {
       flagsToString,
       OPEN_MODE,
@@ -5134,7 +5134,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3489:
+/***/ 401:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -5147,10 +5147,10 @@ const {
   randomBytes,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
-const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
+const { Ber } = __nccwpck_require__(3901);
+const bcrypt_pbkdf = (__nccwpck_require__(2158).pbkdf);
 
-const { CIPHER_INFO } = __nccwpck_require__(2888);
+const { CIPHER_INFO } = __nccwpck_require__(1640);
 
 const SALT_LEN = 16;
 const DEFAULT_ROUNDS = 16;
@@ -5723,7 +5723,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7841:
+/***/ 1409:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /*
@@ -5768,7 +5768,7 @@ module.exports = {
 
 const { inspect } = __nccwpck_require__(9023);
 
-const { bindingAvailable, NullCipher, NullDecipher } = __nccwpck_require__(2888);
+const { bindingAvailable, NullCipher, NullDecipher } = __nccwpck_require__(1640);
 const {
   COMPAT_CHECKS,
   DISCONNECT_REASON,
@@ -5776,18 +5776,18 @@ const {
   MESSAGE,
   SIGNALS,
   TERMINAL_MODE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(8628);
 const {
   DEFAULT_KEXINIT_CLIENT,
   DEFAULT_KEXINIT_SERVER,
   KexInit,
   kexinit,
   onKEXPayload,
-} = __nccwpck_require__(4637);
+} = __nccwpck_require__(8557);
 const {
   parseKey,
-} = __nccwpck_require__(1789);
-const MESSAGE_HANDLERS = __nccwpck_require__(9244);
+} = __nccwpck_require__(4141);
+const MESSAGE_HANDLERS = __nccwpck_require__(5324);
 const {
   bufferCopy,
   bufferFill,
@@ -5795,15 +5795,15 @@ const {
   convertSignature,
   sendPacket,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(2312);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __nccwpck_require__(4592);
+} = __nccwpck_require__(5072);
 
-const MODULE_VER = (__nccwpck_require__(8342)/* .version */ .rE);
+const MODULE_VER = (__nccwpck_require__(5413)/* .version */ .rE);
 
 const VALID_DISCONNECT_REASONS = new Map(
   Object.values(DISCONNECT_REASON).map((n) => [n, 1])
@@ -7866,7 +7866,7 @@ module.exports = Protocol;
 
 /***/ }),
 
-/***/ 4996:
+/***/ 4724:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -7887,7 +7887,7 @@ const {
   bufferSlice,
   makeBufferParser,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(2312);
 
 const ATTR = {
   SIZE: 0x00000001,
@@ -11467,7 +11467,7 @@ const {
   ERR_INVALID_ARG_TYPE,
   ERR_OUT_OF_RANGE,
   validateNumber
-} = __nccwpck_require__(3208);
+} = __nccwpck_require__(7032);
 
 const kMinPoolSpace = 128;
 
@@ -11925,7 +11925,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4020:
+/***/ 8628:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -11934,10 +11934,10 @@ const crypto = __nccwpck_require__(6982);
 
 let cpuInfo;
 try {
-  cpuInfo = __nccwpck_require__(4982)();
+  cpuInfo = __nccwpck_require__(6230)();
 } catch {}
 
-const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __nccwpck_require__(2888);
+const { bindingAvailable, CIPHER_INFO, MAC_INFO } = __nccwpck_require__(1640);
 
 const eddsaSupported = (() => {
   if (typeof crypto.sign === 'function'
@@ -12288,7 +12288,7 @@ module.exports.DISCONNECT_REASON_BY_VALUE =
 
 /***/ }),
 
-/***/ 2888:
+/***/ 1640:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -12303,7 +12303,7 @@ const {
   createCipheriv, createDecipheriv, createHmac, randomFillSync, timingSafeEqual
 } = __nccwpck_require__(6982);
 
-const { readUInt32BE, writeUInt32BE } = __nccwpck_require__(2184);
+const { readUInt32BE, writeUInt32BE } = __nccwpck_require__(2312);
 
 const FastBuffer = Buffer[Symbol.species];
 const MAX_SEQNO = 2 ** 32 - 1;
@@ -12320,7 +12320,7 @@ let AESGCMDecipher;
 let ChaChaPolyDecipher;
 let GenericDecipher;
 try {
-  binding = __nccwpck_require__(8440);
+  binding = __nccwpck_require__(1543);
   ({ AESGCMCipher, ChaChaPolyCipher, GenericCipher,
      AESGCMDecipher, ChaChaPolyDecipher, GenericDecipher } = binding);
 } catch {}
@@ -13874,7 +13874,7 @@ module.exports = {
     // eslint-disable-next-line no-async-promise-executor
     return new Promise(async (resolve, reject) => {
       try {
-        POLY1305_WASM_MODULE = await __nccwpck_require__(7830)();
+        POLY1305_WASM_MODULE = await __nccwpck_require__(8294)();
         POLY1305_RESULT_MALLOC = POLY1305_WASM_MODULE._malloc(16);
         poly1305_auth = POLY1305_WASM_MODULE.cwrap(
           'poly1305_auth',
@@ -13897,7 +13897,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7830:
+/***/ 8294:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13944,15 +13944,15 @@ else {}
 
 /***/ }),
 
-/***/ 9244:
+/***/ 5324:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const MESSAGE_HANDLERS = new Array(256);
 [
-  (__nccwpck_require__(4637).HANDLERS),
-  __nccwpck_require__(9964),
+  (__nccwpck_require__(8557).HANDLERS),
+  __nccwpck_require__(9516),
 ].forEach((handlers) => {
   // eslint-disable-next-line prefer-const
   for (let [type, handler] of Object.entries(handlers)) {
@@ -13967,7 +13967,7 @@ module.exports = MESSAGE_HANDLERS;
 
 /***/ }),
 
-/***/ 9964:
+/***/ 9516:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -13978,18 +13978,18 @@ const {
   doFatalError,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(2312);
 
 const {
   CHANNEL_OPEN_FAILURE,
   COMPAT,
   MESSAGE,
   TERMINAL_MODE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(8628);
 
 const {
   parseKey,
-} = __nccwpck_require__(1789);
+} = __nccwpck_require__(4141);
 
 const TERMINAL_MODE_BY_VALUE =
   Array.from(Object.entries(TERMINAL_MODE))
@@ -15259,7 +15259,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4637:
+/***/ 8557:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -15275,7 +15275,7 @@ const {
   randomFillSync,
 } = __nccwpck_require__(6982);
 
-const { Ber } = __nccwpck_require__(9837);
+const { Ber } = __nccwpck_require__(3901);
 
 const {
   COMPAT,
@@ -15287,14 +15287,14 @@ const {
   DEFAULT_COMPRESSION,
   DISCONNECT_REASON,
   MESSAGE,
-} = __nccwpck_require__(4020);
+} = __nccwpck_require__(8628);
 const {
   CIPHER_INFO,
   createCipher,
   createDecipher,
   MAC_INFO,
-} = __nccwpck_require__(2888);
-const { parseDERKey } = __nccwpck_require__(1789);
+} = __nccwpck_require__(1640);
+const { parseDERKey } = __nccwpck_require__(4141);
 const {
   bufferFill,
   bufferParser,
@@ -15303,13 +15303,13 @@ const {
   FastBuffer,
   sigSSHToASN1,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(2312);
 const {
   PacketReader,
   PacketWriter,
   ZlibPacketReader,
   ZlibPacketWriter,
-} = __nccwpck_require__(4592);
+} = __nccwpck_require__(5072);
 
 let MESSAGE_HANDLERS;
 
@@ -17053,7 +17053,7 @@ function onKEXPayload(state, payload) {
       case MESSAGE.UNIMPLEMENTED:
       case MESSAGE.DEBUG:
         if (!MESSAGE_HANDLERS)
-          MESSAGE_HANDLERS = __nccwpck_require__(9244);
+          MESSAGE_HANDLERS = __nccwpck_require__(5324);
         return MESSAGE_HANDLERS[type](this, payload);
     }
   }
@@ -17061,7 +17061,7 @@ function onKEXPayload(state, payload) {
   switch (type) {
     case MESSAGE.DISCONNECT:
       if (!MESSAGE_HANDLERS)
-        MESSAGE_HANDLERS = __nccwpck_require__(9244);
+        MESSAGE_HANDLERS = __nccwpck_require__(5324);
       return MESSAGE_HANDLERS[type](this, payload);
     case MESSAGE.KEXINIT:
       if (!state.firstPacket) {
@@ -17174,7 +17174,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1789:
+/***/ 4141:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -17196,18 +17196,18 @@ const {
 } = __nccwpck_require__(6982);
 const supportedOpenSSLCiphers = getCiphers();
 
-const { Ber } = __nccwpck_require__(9837);
-const bcrypt_pbkdf = (__nccwpck_require__(686).pbkdf);
+const { Ber } = __nccwpck_require__(3901);
+const bcrypt_pbkdf = (__nccwpck_require__(2158).pbkdf);
 
-const { CIPHER_INFO } = __nccwpck_require__(2888);
-const { eddsaSupported, SUPPORTED_CIPHER } = __nccwpck_require__(4020);
+const { CIPHER_INFO } = __nccwpck_require__(1640);
+const { eddsaSupported, SUPPORTED_CIPHER } = __nccwpck_require__(8628);
 const {
   bufferSlice,
   makeBufferParser,
   readString,
   readUInt32BE,
   writeUInt32BE,
-} = __nccwpck_require__(2184);
+} = __nccwpck_require__(2312);
 
 const SYM_HASH_ALGO = Symbol('Hash Algorithm');
 const SYM_PRIV_PEM = Symbol('Private key PEM');
@@ -18665,7 +18665,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3208:
+/***/ 7032:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
@@ -18787,12 +18787,12 @@ exports.validateNumber = function validateNumber(value, name) {
 
 /***/ }),
 
-/***/ 2184:
+/***/ 2312:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Ber = (__nccwpck_require__(9837).Ber);
+const Ber = (__nccwpck_require__(3901).Ber);
 
 let DISCONNECT_REASON;
 
@@ -18963,7 +18963,7 @@ module.exports = {
   doFatalError: (protocol, msg, level, reason) => {
     let err;
     if (DISCONNECT_REASON === undefined)
-      ({ DISCONNECT_REASON } = __nccwpck_require__(4020));
+      ({ DISCONNECT_REASON } = __nccwpck_require__(8628));
     if (msg instanceof Error) {
       // doFatalError(protocol, err[, reason])
       err = msg;
@@ -19150,7 +19150,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4592:
+/***/ 5072:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -19412,7 +19412,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2605:
+/***/ 1661:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // TODO:
@@ -19440,13 +19440,13 @@ const {
   SUPPORTED_KEX,
   SUPPORTED_MAC,
   SUPPORTED_SERVER_HOST_KEY,
-} = __nccwpck_require__(4020);
-const { init: cryptoInit } = __nccwpck_require__(2888);
-const { KexInit } = __nccwpck_require__(4637);
-const { parseKey } = __nccwpck_require__(1789);
-const Protocol = __nccwpck_require__(7841);
-const { SFTP } = __nccwpck_require__(4996);
-const { writeUInt32BE } = __nccwpck_require__(2184);
+} = __nccwpck_require__(8628);
+const { init: cryptoInit } = __nccwpck_require__(1640);
+const { KexInit } = __nccwpck_require__(8557);
+const { parseKey } = __nccwpck_require__(4141);
+const Protocol = __nccwpck_require__(1409);
+const { SFTP } = __nccwpck_require__(4724);
+const { writeUInt32BE } = __nccwpck_require__(2312);
 
 const {
   Channel,
@@ -19454,7 +19454,7 @@ const {
   PACKET_SIZE,
   windowAdjust,
   WINDOW_THRESHOLD,
-} = __nccwpck_require__(5683);
+} = __nccwpck_require__(3907);
 
 const {
   ChannelManager,
@@ -19462,7 +19462,7 @@ const {
   isWritable,
   onChannelOpenFailure,
   onCHANNEL_CLOSE,
-} = __nccwpck_require__(2137);
+} = __nccwpck_require__(1977);
 
 const MAX_PENDING_AUTHS = 10;
 
@@ -20799,12 +20799,12 @@ module.exports.IncomingClient = Client;
 
 /***/ }),
 
-/***/ 2137:
+/***/ 1977:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { SFTP } = __nccwpck_require__(4996);
+const { SFTP } = __nccwpck_require__(4724);
 
 const MAX_CHANNEL = 2 ** 32 - 1;
 
@@ -21142,15 +21142,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 770:
+/***/ 8258:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-/* unused reexport */ __nccwpck_require__(218);
+/* unused reexport */ __nccwpck_require__(5258);
 
 
 /***/ }),
 
-/***/ 218:
+/***/ 5258:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
@@ -21422,7 +21422,7 @@ __webpack_unused_export__ = debug; // for test
 
 /***/ }),
 
-/***/ 668:
+/***/ 7900:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 (function(nacl) {
@@ -23817,34 +23817,34 @@ nacl.setPRNG = function(fn) {
 
 /***/ }),
 
-/***/ 6752:
+/***/ 576:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 var __webpack_unused_export__;
 
 
-const Client = __nccwpck_require__(3701)
-const Dispatcher = __nccwpck_require__(883)
-const Pool = __nccwpck_require__(628)
-const BalancedPool = __nccwpck_require__(837)
-const Agent = __nccwpck_require__(7405)
-const ProxyAgent = __nccwpck_require__(6672)
-const EnvHttpProxyAgent = __nccwpck_require__(3137)
-const RetryAgent = __nccwpck_require__(50)
-const errors = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+const Client = __nccwpck_require__(5061)
+const Dispatcher = __nccwpck_require__(2243)
+const Pool = __nccwpck_require__(20)
+const BalancedPool = __nccwpck_require__(9989)
+const Agent = __nccwpck_require__(3389)
+const ProxyAgent = __nccwpck_require__(7408)
+const EnvHttpProxyAgent = __nccwpck_require__(2785)
+const RetryAgent = __nccwpck_require__(8610)
+const errors = __nccwpck_require__(1059)
+const util = __nccwpck_require__(2272)
 const { InvalidArgumentError } = errors
-const api = __nccwpck_require__(6615)
-const buildConnector = __nccwpck_require__(9136)
-const MockClient = __nccwpck_require__(7365)
-const MockAgent = __nccwpck_require__(7501)
-const MockPool = __nccwpck_require__(4004)
-const mockErrors = __nccwpck_require__(2429)
-const RetryHandler = __nccwpck_require__(7816)
-const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(2581)
-const DecoratorHandler = __nccwpck_require__(8155)
-const RedirectHandler = __nccwpck_require__(8754)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const api = __nccwpck_require__(6135)
+const buildConnector = __nccwpck_require__(1952)
+const MockClient = __nccwpck_require__(6197)
+const MockAgent = __nccwpck_require__(2781)
+const MockPool = __nccwpck_require__(9396)
+const mockErrors = __nccwpck_require__(9037)
+const RetryHandler = __nccwpck_require__(1131)
+const { getGlobalDispatcher, setGlobalDispatcher } = __nccwpck_require__(8085)
+const DecoratorHandler = __nccwpck_require__(5579)
+const RedirectHandler = __nccwpck_require__(9714)
+const createRedirectInterceptor = __nccwpck_require__(2276)
 
 Object.assign(Dispatcher.prototype, api)
 
@@ -23862,10 +23862,10 @@ __webpack_unused_export__ = DecoratorHandler
 __webpack_unused_export__ = RedirectHandler
 __webpack_unused_export__ = createRedirectInterceptor
 __webpack_unused_export__ = {
-  redirect: __nccwpck_require__(1514),
-  retry: __nccwpck_require__(2026),
-  dump: __nccwpck_require__(8060),
-  dns: __nccwpck_require__(379)
+  redirect: __nccwpck_require__(1530),
+  retry: __nccwpck_require__(7114),
+  dump: __nccwpck_require__(5596),
+  dns: __nccwpck_require__(1643)
 }
 
 __webpack_unused_export__ = buildConnector
@@ -23927,7 +23927,7 @@ function makeDispatcher (fn) {
 __webpack_unused_export__ = setGlobalDispatcher
 __webpack_unused_export__ = getGlobalDispatcher
 
-const fetchImpl = (__nccwpck_require__(4398).fetch)
+const fetchImpl = (__nccwpck_require__(3345).fetch)
 __webpack_unused_export__ = async function fetch (init, options = undefined) {
   try {
     return await fetchImpl(init, options)
@@ -23939,39 +23939,39 @@ __webpack_unused_export__ = async function fetch (init, options = undefined) {
     throw err
   }
 }
-/* unused reexport */ __nccwpck_require__(660).Headers
-/* unused reexport */ __nccwpck_require__(9051).Response
-/* unused reexport */ __nccwpck_require__(9967).Request
-/* unused reexport */ __nccwpck_require__(5910).FormData
+/* unused reexport */ __nccwpck_require__(548).Headers
+/* unused reexport */ __nccwpck_require__(1627).Response
+/* unused reexport */ __nccwpck_require__(268).Request
+/* unused reexport */ __nccwpck_require__(2134).FormData
 __webpack_unused_export__ = globalThis.File ?? (__nccwpck_require__(4573).File)
-/* unused reexport */ __nccwpck_require__(8355).FileReader
+/* unused reexport */ __nccwpck_require__(8755).FileReader
 
-const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(1059)
+const { setGlobalOrigin, getGlobalOrigin } = __nccwpck_require__(5779)
 
 __webpack_unused_export__ = setGlobalOrigin
 __webpack_unused_export__ = getGlobalOrigin
 
-const { CacheStorage } = __nccwpck_require__(3245)
-const { kConstruct } = __nccwpck_require__(109)
+const { CacheStorage } = __nccwpck_require__(4045)
+const { kConstruct } = __nccwpck_require__(3165)
 
 // Cache & CacheStorage are tightly coupled with fetch. Even if it may run
 // in an older version of Node, it doesn't have any use without fetch.
 __webpack_unused_export__ = new CacheStorage(kConstruct)
 
-const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(9061)
+const { deleteCookie, getCookies, getSetCookies, setCookie } = __nccwpck_require__(6693)
 
 __webpack_unused_export__ = deleteCookie
 __webpack_unused_export__ = getCookies
 __webpack_unused_export__ = getSetCookies
 __webpack_unused_export__ = setCookie
 
-const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(1900)
+const { parseMIMEType, serializeAMimeType } = __nccwpck_require__(428)
 
 __webpack_unused_export__ = parseMIMEType
 __webpack_unused_export__ = serializeAMimeType
 
-const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5188)
-/* unused reexport */ __nccwpck_require__(3726).WebSocket
+const { CloseEvent, ErrorEvent, MessageEvent } = __nccwpck_require__(5924)
+/* unused reexport */ __nccwpck_require__(5358).WebSocket
 __webpack_unused_export__ = CloseEvent
 __webpack_unused_export__ = ErrorEvent
 __webpack_unused_export__ = MessageEvent
@@ -23987,18 +23987,18 @@ __webpack_unused_export__ = MockPool
 __webpack_unused_export__ = MockAgent
 __webpack_unused_export__ = mockErrors
 
-const { EventSource } = __nccwpck_require__(1238)
+const { EventSource } = __nccwpck_require__(8742)
 
 __webpack_unused_export__ = EventSource
 
 
 /***/ }),
 
-/***/ 158:
+/***/ 3134:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { addAbortListener } = __nccwpck_require__(3440)
-const { RequestAbortedError } = __nccwpck_require__(8707)
+const { addAbortListener } = __nccwpck_require__(2272)
+const { RequestAbortedError } = __nccwpck_require__(1059)
 
 const kListener = Symbol('kListener')
 const kSignal = Symbol('kSignal')
@@ -24058,16 +24058,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2279:
+/***/ 6900:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(1059)
+const util = __nccwpck_require__(2272)
+const { addSignal, removeSignal } = __nccwpck_require__(3134)
 
 class ConnectHandler extends AsyncResource {
   constructor (opts, callback) {
@@ -24173,7 +24173,7 @@ module.exports = connect
 
 /***/ }),
 
-/***/ 6862:
+/***/ 9294:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -24187,10 +24187,10 @@ const {
   InvalidArgumentError,
   InvalidReturnValueError,
   RequestAbortedError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
+} = __nccwpck_require__(1059)
+const util = __nccwpck_require__(2272)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(3134)
 const assert = __nccwpck_require__(4589)
 
 const kResume = Symbol('resume')
@@ -24431,16 +24431,16 @@ module.exports = pipeline
 
 /***/ }),
 
-/***/ 4043:
+/***/ 5259:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { Readable } = __nccwpck_require__(9927)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { Readable } = __nccwpck_require__(2519)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(1059)
+const util = __nccwpck_require__(2272)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(7863)
 const { AsyncResource } = __nccwpck_require__(6698)
 
 class RequestHandler extends AsyncResource {
@@ -24652,18 +24652,18 @@ module.exports.RequestHandler = RequestHandler
 
 /***/ }),
 
-/***/ 3560:
+/***/ 792:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
 const { finished, PassThrough } = __nccwpck_require__(7075)
-const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { getResolveErrorBodyCallback } = __nccwpck_require__(7655)
+const { InvalidArgumentError, InvalidReturnValueError } = __nccwpck_require__(1059)
+const util = __nccwpck_require__(2272)
+const { getResolveErrorBodyCallback } = __nccwpck_require__(7863)
 const { AsyncResource } = __nccwpck_require__(6698)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const { addSignal, removeSignal } = __nccwpck_require__(3134)
 
 class StreamHandler extends AsyncResource {
   constructor (opts, factory, callback) {
@@ -24879,15 +24879,15 @@ module.exports = stream
 
 /***/ }),
 
-/***/ 1882:
+/***/ 1098:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError, SocketError } = __nccwpck_require__(8707)
+const { InvalidArgumentError, SocketError } = __nccwpck_require__(1059)
 const { AsyncResource } = __nccwpck_require__(6698)
-const util = __nccwpck_require__(3440)
-const { addSignal, removeSignal } = __nccwpck_require__(158)
+const util = __nccwpck_require__(2272)
+const { addSignal, removeSignal } = __nccwpck_require__(3134)
 const assert = __nccwpck_require__(4589)
 
 class UpgradeHandler extends AsyncResource {
@@ -24994,21 +24994,21 @@ module.exports = upgrade
 
 /***/ }),
 
-/***/ 6615:
+/***/ 6135:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-module.exports.request = __nccwpck_require__(4043)
-module.exports.stream = __nccwpck_require__(3560)
-module.exports.pipeline = __nccwpck_require__(6862)
-module.exports.upgrade = __nccwpck_require__(1882)
-module.exports.connect = __nccwpck_require__(2279)
+module.exports.request = __nccwpck_require__(5259)
+module.exports.stream = __nccwpck_require__(792)
+module.exports.pipeline = __nccwpck_require__(9294)
+module.exports.upgrade = __nccwpck_require__(1098)
+module.exports.connect = __nccwpck_require__(6900)
 
 
 /***/ }),
 
-/***/ 9927:
+/***/ 2519:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // Ported from https://github.com/nodejs/undici/pull/907
@@ -25017,9 +25017,9 @@ module.exports.connect = __nccwpck_require__(2279)
 
 const assert = __nccwpck_require__(4589)
 const { Readable } = __nccwpck_require__(7075)
-const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { ReadableStreamFrom } = __nccwpck_require__(3440)
+const { RequestAbortedError, NotSupportedError, InvalidArgumentError, AbortError } = __nccwpck_require__(1059)
+const util = __nccwpck_require__(2272)
+const { ReadableStreamFrom } = __nccwpck_require__(2272)
 
 const kConsume = Symbol('kConsume')
 const kReading = Symbol('kReading')
@@ -25400,15 +25400,15 @@ module.exports = { Readable: BodyReadable, chunksDecode }
 
 /***/ }),
 
-/***/ 7655:
+/***/ 7863:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 const assert = __nccwpck_require__(4589)
 const {
   ResponseStatusCodeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(1059)
 
-const { chunksDecode } = __nccwpck_require__(9927)
+const { chunksDecode } = __nccwpck_require__(2519)
 const CHUNK_LIMIT = 128 * 1024
 
 async function getResolveErrorBodyCallback ({ callback, body, contentType, statusCode, statusMessage, headers }) {
@@ -25500,16 +25500,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9136:
+/***/ 1952:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const net = __nccwpck_require__(7030)
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(8707)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(2272)
+const { InvalidArgumentError, ConnectTimeoutError } = __nccwpck_require__(1059)
+const timers = __nccwpck_require__(7787)
 
 function noop () {}
 
@@ -25747,7 +25747,7 @@ module.exports = buildConnector
 
 /***/ }),
 
-/***/ 735:
+/***/ 7887:
 /***/ ((module) => {
 
 
@@ -25872,7 +25872,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2414:
+/***/ 5726:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -26081,7 +26081,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8707:
+/***/ 1059:
 /***/ ((module) => {
 
 
@@ -26513,7 +26513,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4655:
+/***/ 2543:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -26521,7 +26521,7 @@ module.exports = {
 const {
   InvalidArgumentError,
   NotSupportedError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(1059)
 const assert = __nccwpck_require__(4589)
 const {
   isValidHTTPToken,
@@ -26536,9 +26536,9 @@ const {
   validateHandler,
   getServerName,
   normalizedMethodRecords
-} = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
+} = __nccwpck_require__(2272)
+const { channels } = __nccwpck_require__(5726)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(7887)
 
 // Verifies that a given path is valid does not contain control chars \x00 to \x20
 const invalidPathRegex = /[^\u0021-\u00ff]/
@@ -27002,7 +27002,7 @@ module.exports = Request
 
 /***/ }),
 
-/***/ 6443:
+/***/ 1003:
 /***/ ((module) => {
 
 module.exports = {
@@ -27076,7 +27076,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7752:
+/***/ 9112:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -27084,7 +27084,7 @@ module.exports = {
 const {
   wellknownHeaderNames,
   headerNameLowerCasedRecord
-} = __nccwpck_require__(735)
+} = __nccwpck_require__(7887)
 
 class TstNode {
   /** @type {any} */
@@ -27235,13 +27235,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3440:
+/***/ 2272:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(6443)
+const { kDestroyed, kBodyUsed, kListeners, kBody } = __nccwpck_require__(1003)
 const { IncomingMessage } = __nccwpck_require__(7067)
 const stream = __nccwpck_require__(7075)
 const net = __nccwpck_require__(7030)
@@ -27249,9 +27249,9 @@ const { Blob } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 const { stringify } = __nccwpck_require__(1792)
 const { EventEmitter: EE } = __nccwpck_require__(8474)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { headerNameLowerCasedRecord } = __nccwpck_require__(735)
-const { tree } = __nccwpck_require__(7752)
+const { InvalidArgumentError } = __nccwpck_require__(1059)
+const { headerNameLowerCasedRecord } = __nccwpck_require__(7887)
+const { tree } = __nccwpck_require__(9112)
 
 const [nodeMajor, nodeMinor] = process.versions.node.split('.').map(v => Number(v))
 
@@ -27961,18 +27961,18 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7405:
+/***/ 3389:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
-const DispatcherBase = __nccwpck_require__(1841)
-const Pool = __nccwpck_require__(628)
-const Client = __nccwpck_require__(3701)
-const util = __nccwpck_require__(3440)
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const { InvalidArgumentError } = __nccwpck_require__(1059)
+const { kClients, kRunning, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(1003)
+const DispatcherBase = __nccwpck_require__(8641)
+const Pool = __nccwpck_require__(20)
+const Client = __nccwpck_require__(5061)
+const util = __nccwpck_require__(2272)
+const createRedirectInterceptor = __nccwpck_require__(2276)
 
 const kOnConnect = Symbol('onConnect')
 const kOnDisconnect = Symbol('onDisconnect')
@@ -28101,7 +28101,7 @@ module.exports = Agent
 
 /***/ }),
 
-/***/ 837:
+/***/ 9989:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -28109,7 +28109,7 @@ module.exports = Agent
 const {
   BalancedPoolMissingUpstreamError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(1059)
 const {
   PoolBase,
   kClients,
@@ -28117,10 +28117,10 @@ const {
   kAddClient,
   kRemoveClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Pool = __nccwpck_require__(628)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const { parseOrigin } = __nccwpck_require__(3440)
+} = __nccwpck_require__(7632)
+const Pool = __nccwpck_require__(20)
+const { kUrl, kInterceptors } = __nccwpck_require__(1003)
+const { parseOrigin } = __nccwpck_require__(2272)
 const kFactory = Symbol('factory')
 
 const kOptions = Symbol('options')
@@ -28317,7 +28317,7 @@ module.exports = BalancedPool
 
 /***/ }),
 
-/***/ 637:
+/***/ 1021:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -28325,9 +28325,9 @@ module.exports = BalancedPool
 /* global WebAssembly */
 
 const assert = __nccwpck_require__(4589)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const timers = __nccwpck_require__(6603)
+const util = __nccwpck_require__(2272)
+const { channels } = __nccwpck_require__(5726)
+const timers = __nccwpck_require__(7787)
 const {
   RequestContentLengthMismatchError,
   ResponseContentLengthMismatchError,
@@ -28340,7 +28340,7 @@ const {
   BodyTimeoutError,
   HTTPParserError,
   ResponseExceededMaxSizeError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(1059)
 const {
   kUrl,
   kReset,
@@ -28373,9 +28373,9 @@ const {
   kOnError,
   kResume,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(1003)
 
-const constants = __nccwpck_require__(2824)
+const constants = __nccwpck_require__(3512)
 const EMPTY_BUF = Buffer.alloc(0)
 const FastBuffer = Buffer[Symbol.species]
 const addListener = util.addListener
@@ -28387,11 +28387,11 @@ const kSocketUsed = Symbol('kSocketUsed')
 let extractBody
 
 async function lazyllhttp () {
-  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(3870) : undefined
+  const llhttpWasmData = process.env.JEST_WORKER_ID ? __nccwpck_require__(1630) : undefined
 
   let mod
   try {
-    mod = await WebAssembly.compile(__nccwpck_require__(3434))
+    mod = await WebAssembly.compile(__nccwpck_require__(4826))
   } catch (e) {
     /* istanbul ignore next */
 
@@ -28399,7 +28399,7 @@ async function lazyllhttp () {
     // being enabled, but the occurring of this other error
     // * https://github.com/emscripten-core/emscripten/issues/11495
     // got me to remove that check to avoid breaking Node 12.
-    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(3870))
+    mod = await WebAssembly.compile(llhttpWasmData || __nccwpck_require__(1630))
   }
 
   return await WebAssembly.instantiate(mod, {
@@ -29314,7 +29314,7 @@ function writeH1 (client, request) {
 
   if (util.isFormDataLike(body)) {
     if (!extractBody) {
-      extractBody = (__nccwpck_require__(4492).extractBody)
+      extractBody = (__nccwpck_require__(9852).extractBody)
     }
 
     const [bodyStream, contentType] = extractBody(body)
@@ -29837,7 +29837,7 @@ module.exports = connectH1
 
 /***/ }),
 
-/***/ 8788:
+/***/ 2820:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -29845,13 +29845,13 @@ module.exports = connectH1
 const assert = __nccwpck_require__(4589)
 const { errorMonitor } = __nccwpck_require__(8474)
 const { pipeline } = __nccwpck_require__(7075)
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(2272)
 const {
   RequestContentLengthMismatchError,
   RequestAbortedError,
   SocketError,
   InformationalError
-} = __nccwpck_require__(8707)
+} = __nccwpck_require__(1059)
 const {
   kUrl,
   kReset,
@@ -29870,7 +29870,7 @@ const {
   kResume,
   kSize,
   kHTTPContext
-} = __nccwpck_require__(6443)
+} = __nccwpck_require__(1003)
 
 const kOpenStreams = Symbol('open streams')
 
@@ -30276,7 +30276,7 @@ function writeH2 (client, request) {
   let contentLength = util.bodyLength(body)
 
   if (util.isFormDataLike(body)) {
-    extractBody ??= (__nccwpck_require__(4492).extractBody)
+    extractBody ??= (__nccwpck_require__(9852).extractBody)
 
     const [bodyStream, contentType] = extractBody(body)
     headers['content-type'] = contentType
@@ -30636,7 +30636,7 @@ module.exports = connectH2
 
 /***/ }),
 
-/***/ 3701:
+/***/ 5061:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // @ts-check
@@ -30646,16 +30646,16 @@ module.exports = connectH2
 const assert = __nccwpck_require__(4589)
 const net = __nccwpck_require__(7030)
 const http = __nccwpck_require__(7067)
-const util = __nccwpck_require__(3440)
-const { channels } = __nccwpck_require__(2414)
-const Request = __nccwpck_require__(4655)
-const DispatcherBase = __nccwpck_require__(1841)
+const util = __nccwpck_require__(2272)
+const { channels } = __nccwpck_require__(5726)
+const Request = __nccwpck_require__(2543)
+const DispatcherBase = __nccwpck_require__(8641)
 const {
   InvalidArgumentError,
   InformationalError,
   ClientDestroyedError
-} = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(1059)
+const buildConnector = __nccwpck_require__(1952)
 const {
   kUrl,
   kServerName,
@@ -30697,9 +30697,9 @@ const {
   kHTTPContext,
   kMaxConcurrentStreams,
   kResume
-} = __nccwpck_require__(6443)
-const connectH1 = __nccwpck_require__(637)
-const connectH2 = __nccwpck_require__(8788)
+} = __nccwpck_require__(1003)
+const connectH1 = __nccwpck_require__(1021)
+const connectH2 = __nccwpck_require__(2820)
 let deprecatedInterceptorWarned = false
 
 const kClosedResolve = Symbol('kClosedResolve')
@@ -31007,7 +31007,7 @@ class Client extends DispatcherBase {
   }
 }
 
-const createRedirectInterceptor = __nccwpck_require__(5092)
+const createRedirectInterceptor = __nccwpck_require__(2276)
 
 function onError (client, err) {
   if (
@@ -31267,19 +31267,19 @@ module.exports = Client
 
 /***/ }),
 
-/***/ 1841:
+/***/ 8641:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const buffer = __nccwpck_require__(4573)
-const Dispatcher = __nccwpck_require__(883)
+const Dispatcher = __nccwpck_require__(2243)
 const {
   ClientDestroyedError,
   ClientClosedError,
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+} = __nccwpck_require__(1059)
+const { kDestroy, kClose, kClosed, kDestroyed, kDispatch, kInterceptors } = __nccwpck_require__(1003)
 
 const kOnDestroyed = Symbol('onDestroyed')
 const kOnClosed = Symbol('onClosed')
@@ -31482,7 +31482,7 @@ module.exports = DispatcherBase
 
 /***/ }),
 
-/***/ 883:
+/***/ 2243:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -31554,15 +31554,15 @@ module.exports = Dispatcher
 
 /***/ }),
 
-/***/ 3137:
+/***/ 2785:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(6443)
-const ProxyAgent = __nccwpck_require__(6672)
-const Agent = __nccwpck_require__(7405)
+const DispatcherBase = __nccwpck_require__(8641)
+const { kClose, kDestroy, kClosed, kDestroyed, kDispatch, kNoProxyAgent, kHttpProxyAgent, kHttpsProxyAgent } = __nccwpck_require__(1003)
+const ProxyAgent = __nccwpck_require__(7408)
+const Agent = __nccwpck_require__(3389)
 
 const DEFAULT_PORTS = {
   'http:': 80,
@@ -31721,7 +31721,7 @@ module.exports = EnvHttpProxyAgent
 
 /***/ }),
 
-/***/ 4660:
+/***/ 9220:
 /***/ ((module) => {
 
 /* eslint-disable */
@@ -31845,15 +31845,15 @@ module.exports = class FixedQueue {
 
 /***/ }),
 
-/***/ 2128:
+/***/ 7632:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const DispatcherBase = __nccwpck_require__(1841)
-const FixedQueue = __nccwpck_require__(4660)
-const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(6443)
-const PoolStats = __nccwpck_require__(3246)
+const DispatcherBase = __nccwpck_require__(8641)
+const FixedQueue = __nccwpck_require__(9220)
+const { kConnected, kSize, kRunning, kPending, kQueued, kBusy, kFree, kUrl, kClose, kDestroy, kDispatch } = __nccwpck_require__(1003)
+const PoolStats = __nccwpck_require__(398)
 
 const kClients = Symbol('clients')
 const kNeedDrain = Symbol('needDrain')
@@ -32046,10 +32046,10 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3246:
+/***/ 398:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
-const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(6443)
+const { kFree, kConnected, kPending, kQueued, kRunning, kSize } = __nccwpck_require__(1003)
 const kPool = Symbol('pool')
 
 class PoolStats {
@@ -32087,7 +32087,7 @@ module.exports = PoolStats
 
 /***/ }),
 
-/***/ 628:
+/***/ 20:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -32098,14 +32098,14 @@ const {
   kNeedDrain,
   kAddClient,
   kGetDispatcher
-} = __nccwpck_require__(2128)
-const Client = __nccwpck_require__(3701)
+} = __nccwpck_require__(7632)
+const Client = __nccwpck_require__(5061)
 const {
   InvalidArgumentError
-} = __nccwpck_require__(8707)
-const util = __nccwpck_require__(3440)
-const { kUrl, kInterceptors } = __nccwpck_require__(6443)
-const buildConnector = __nccwpck_require__(9136)
+} = __nccwpck_require__(1059)
+const util = __nccwpck_require__(2272)
+const { kUrl, kInterceptors } = __nccwpck_require__(1003)
+const buildConnector = __nccwpck_require__(1952)
 
 const kOptions = Symbol('options')
 const kConnections = Symbol('connections')
@@ -32201,19 +32201,19 @@ module.exports = Pool
 
 /***/ }),
 
-/***/ 6672:
+/***/ 7408:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(6443)
+const { kProxy, kClose, kDestroy, kDispatch, kInterceptors } = __nccwpck_require__(1003)
 const { URL } = __nccwpck_require__(3136)
-const Agent = __nccwpck_require__(7405)
-const Pool = __nccwpck_require__(628)
-const DispatcherBase = __nccwpck_require__(1841)
-const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(8707)
-const buildConnector = __nccwpck_require__(9136)
-const Client = __nccwpck_require__(3701)
+const Agent = __nccwpck_require__(3389)
+const Pool = __nccwpck_require__(20)
+const DispatcherBase = __nccwpck_require__(8641)
+const { InvalidArgumentError, RequestAbortedError, SecureProxyConnectionError } = __nccwpck_require__(1059)
+const buildConnector = __nccwpck_require__(1952)
+const Client = __nccwpck_require__(5061)
 
 const kAgent = Symbol('proxy agent')
 const kClient = Symbol('proxy client')
@@ -32482,13 +32482,13 @@ module.exports = ProxyAgent
 
 /***/ }),
 
-/***/ 50:
+/***/ 8610:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const Dispatcher = __nccwpck_require__(883)
-const RetryHandler = __nccwpck_require__(7816)
+const Dispatcher = __nccwpck_require__(2243)
+const RetryHandler = __nccwpck_require__(1131)
 
 class RetryAgent extends Dispatcher {
   #agent = null
@@ -32524,7 +32524,7 @@ module.exports = RetryAgent
 
 /***/ }),
 
-/***/ 2581:
+/***/ 8085:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -32532,8 +32532,8 @@ module.exports = RetryAgent
 // We include a version number for the Dispatcher API. In case of breaking changes,
 // this version number must be increased to avoid conflicts.
 const globalDispatcher = Symbol.for('undici.globalDispatcher.1')
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const Agent = __nccwpck_require__(7405)
+const { InvalidArgumentError } = __nccwpck_require__(1059)
+const Agent = __nccwpck_require__(3389)
 
 if (getGlobalDispatcher() === undefined) {
   setGlobalDispatcher(new Agent())
@@ -32563,7 +32563,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8155:
+/***/ 5579:
 /***/ ((module) => {
 
 
@@ -32614,15 +32614,15 @@ module.exports = class DecoratorHandler {
 
 /***/ }),
 
-/***/ 8754:
+/***/ 9714:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { kBodyUsed } = __nccwpck_require__(6443)
+const util = __nccwpck_require__(2272)
+const { kBodyUsed } = __nccwpck_require__(1003)
 const assert = __nccwpck_require__(4589)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+const { InvalidArgumentError } = __nccwpck_require__(1059)
 const EE = __nccwpck_require__(8474)
 
 const redirectableStatusCodes = [300, 301, 302, 303, 307, 308]
@@ -32853,20 +32853,20 @@ module.exports = RedirectHandler
 
 /***/ }),
 
-/***/ 7816:
+/***/ 1131:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const assert = __nccwpck_require__(4589)
 
-const { kRetryHandlerDefaultRetry } = __nccwpck_require__(6443)
-const { RequestRetryError } = __nccwpck_require__(8707)
+const { kRetryHandlerDefaultRetry } = __nccwpck_require__(1003)
+const { RequestRetryError } = __nccwpck_require__(1059)
 const {
   isDisturbed,
   parseHeaders,
   parseRangeHeader,
   wrapRequestBody
-} = __nccwpck_require__(3440)
+} = __nccwpck_require__(2272)
 
 function calculateRetryAfterHeader (retryAfter) {
   const current = Date.now()
@@ -33297,14 +33297,14 @@ module.exports = RetryHandler
 
 /***/ }),
 
-/***/ 379:
+/***/ 1643:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const { isIP } = __nccwpck_require__(7030)
 const { lookup } = __nccwpck_require__(610)
-const DecoratorHandler = __nccwpck_require__(8155)
-const { InvalidArgumentError, InformationalError } = __nccwpck_require__(8707)
+const DecoratorHandler = __nccwpck_require__(5579)
+const { InvalidArgumentError, InformationalError } = __nccwpck_require__(1059)
 const maxInt = Math.pow(2, 31) - 1
 
 class DNSInstance {
@@ -33679,14 +33679,14 @@ module.exports = interceptorOpts => {
 
 /***/ }),
 
-/***/ 8060:
+/***/ 5596:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
-const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(8707)
-const DecoratorHandler = __nccwpck_require__(8155)
+const util = __nccwpck_require__(2272)
+const { InvalidArgumentError, RequestAbortedError } = __nccwpck_require__(1059)
+const DecoratorHandler = __nccwpck_require__(5579)
 
 class DumpHandler extends DecoratorHandler {
   #maxSize = 1024 * 1024
@@ -33809,12 +33809,12 @@ module.exports = createDumpInterceptor
 
 /***/ }),
 
-/***/ 5092:
+/***/ 2276:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(9714)
 
 function createRedirectInterceptor ({ maxRedirections: defaultMaxRedirections }) {
   return (dispatch) => {
@@ -33837,11 +33837,11 @@ module.exports = createRedirectInterceptor
 
 /***/ }),
 
-/***/ 1514:
+/***/ 1530:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RedirectHandler = __nccwpck_require__(8754)
+const RedirectHandler = __nccwpck_require__(9714)
 
 module.exports = opts => {
   const globalMaxRedirections = opts?.maxRedirections
@@ -33868,11 +33868,11 @@ module.exports = opts => {
 
 /***/ }),
 
-/***/ 2026:
+/***/ 7114:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
-const RetryHandler = __nccwpck_require__(7816)
+const RetryHandler = __nccwpck_require__(1131)
 
 module.exports = globalOpts => {
   return dispatch => {
@@ -33894,13 +33894,13 @@ module.exports = globalOpts => {
 
 /***/ }),
 
-/***/ 2824:
+/***/ 3512:
 /***/ ((__unused_webpack_module, exports, __nccwpck_require__) => {
 
 
 Object.defineProperty(exports, "__esModule", ({ value: true }));
 exports.SPECIAL_HEADERS = exports.HEADER_STATE = exports.MINOR = exports.MAJOR = exports.CONNECTION_TOKEN_CHARS = exports.HEADER_CHARS = exports.TOKEN = exports.STRICT_TOKEN = exports.HEX = exports.URL_CHAR = exports.STRICT_URL_CHAR = exports.USERINFO_CHARS = exports.MARK = exports.ALPHANUM = exports.NUM = exports.HEX_MAP = exports.NUM_MAP = exports.ALPHA = exports.FINISH = exports.H_METHOD_MAP = exports.METHOD_MAP = exports.METHODS_RTSP = exports.METHODS_ICE = exports.METHODS_HTTP = exports.METHODS = exports.LENIENT_FLAGS = exports.FLAGS = exports.TYPE = exports.ERROR = void 0;
-const utils_1 = __nccwpck_require__(172);
+const utils_1 = __nccwpck_require__(6972);
 // C headers
 var ERROR;
 (function (ERROR) {
@@ -34178,7 +34178,7 @@ exports.SPECIAL_HEADERS = {
 
 /***/ }),
 
-/***/ 3870:
+/***/ 1630:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -34190,7 +34190,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 3434:
+/***/ 4826:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -34202,7 +34202,7 @@ module.exports = Buffer.from('AGFzbQEAAAABJwdgAX8Bf2ADf39/AX9gAX8AYAJ/fwBgBH9/f3
 
 /***/ }),
 
-/***/ 172:
+/***/ 6972:
 /***/ ((__unused_webpack_module, exports) => {
 
 
@@ -34223,13 +34223,13 @@ exports.enumToMap = enumToMap;
 
 /***/ }),
 
-/***/ 7501:
+/***/ 2781:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kClients } = __nccwpck_require__(6443)
-const Agent = __nccwpck_require__(7405)
+const { kClients } = __nccwpck_require__(1003)
+const Agent = __nccwpck_require__(3389)
 const {
   kAgent,
   kMockAgentSet,
@@ -34240,14 +34240,14 @@ const {
   kGetNetConnect,
   kOptions,
   kFactory
-} = __nccwpck_require__(1117)
-const MockClient = __nccwpck_require__(7365)
-const MockPool = __nccwpck_require__(4004)
-const { matchValue, buildMockOptions } = __nccwpck_require__(3397)
-const { InvalidArgumentError, UndiciError } = __nccwpck_require__(8707)
-const Dispatcher = __nccwpck_require__(883)
-const Pluralizer = __nccwpck_require__(1529)
-const PendingInterceptorsFormatter = __nccwpck_require__(6142)
+} = __nccwpck_require__(1501)
+const MockClient = __nccwpck_require__(6197)
+const MockPool = __nccwpck_require__(9396)
+const { matchValue, buildMockOptions } = __nccwpck_require__(1205)
+const { InvalidArgumentError, UndiciError } = __nccwpck_require__(1059)
+const Dispatcher = __nccwpck_require__(2243)
+const Pluralizer = __nccwpck_require__(8233)
+const PendingInterceptorsFormatter = __nccwpck_require__(6110)
 
 class MockAgent extends Dispatcher {
   constructor (opts) {
@@ -34390,14 +34390,14 @@ module.exports = MockAgent
 
 /***/ }),
 
-/***/ 7365:
+/***/ 6197:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Client = __nccwpck_require__(3701)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Client = __nccwpck_require__(5061)
+const { buildMockDispatch } = __nccwpck_require__(1205)
 const {
   kDispatches,
   kMockAgent,
@@ -34406,10 +34406,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(1501)
+const { MockInterceptor } = __nccwpck_require__(3319)
+const Symbols = __nccwpck_require__(1003)
+const { InvalidArgumentError } = __nccwpck_require__(1059)
 
 /**
  * MockClient provides an API that extends the Client to influence the mockDispatches.
@@ -34456,12 +34456,12 @@ module.exports = MockClient
 
 /***/ }),
 
-/***/ 2429:
+/***/ 9037:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { UndiciError } = __nccwpck_require__(8707)
+const { UndiciError } = __nccwpck_require__(1059)
 
 const kMockNotMatchedError = Symbol.for('undici.error.UND_MOCK_ERR_MOCK_NOT_MATCHED')
 
@@ -34491,12 +34491,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1511:
+/***/ 3319:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(3397)
+const { getResponseData, buildKey, addMockDispatch } = __nccwpck_require__(1205)
 const {
   kDispatches,
   kDispatchKey,
@@ -34504,9 +34504,9 @@ const {
   kDefaultTrailers,
   kContentLength,
   kMockDispatch
-} = __nccwpck_require__(1117)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(1501)
+const { InvalidArgumentError } = __nccwpck_require__(1059)
+const { buildURL } = __nccwpck_require__(2272)
 
 /**
  * Defines the scope API for an interceptor reply
@@ -34705,14 +34705,14 @@ module.exports.MockScope = MockScope
 
 /***/ }),
 
-/***/ 4004:
+/***/ 9396:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { promisify } = __nccwpck_require__(7975)
-const Pool = __nccwpck_require__(628)
-const { buildMockDispatch } = __nccwpck_require__(3397)
+const Pool = __nccwpck_require__(20)
+const { buildMockDispatch } = __nccwpck_require__(1205)
 const {
   kDispatches,
   kMockAgent,
@@ -34721,10 +34721,10 @@ const {
   kOrigin,
   kOriginalDispatch,
   kConnected
-} = __nccwpck_require__(1117)
-const { MockInterceptor } = __nccwpck_require__(1511)
-const Symbols = __nccwpck_require__(6443)
-const { InvalidArgumentError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(1501)
+const { MockInterceptor } = __nccwpck_require__(3319)
+const Symbols = __nccwpck_require__(1003)
+const { InvalidArgumentError } = __nccwpck_require__(1059)
 
 /**
  * MockPool provides an API that extends the Pool to influence the mockDispatches.
@@ -34771,7 +34771,7 @@ module.exports = MockPool
 
 /***/ }),
 
-/***/ 1117:
+/***/ 1501:
 /***/ ((module) => {
 
 
@@ -34801,20 +34801,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3397:
+/***/ 1205:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { MockNotMatchedError } = __nccwpck_require__(2429)
+const { MockNotMatchedError } = __nccwpck_require__(9037)
 const {
   kDispatches,
   kMockAgent,
   kOriginalDispatch,
   kOrigin,
   kGetNetConnect
-} = __nccwpck_require__(1117)
-const { buildURL } = __nccwpck_require__(3440)
+} = __nccwpck_require__(1501)
+const { buildURL } = __nccwpck_require__(2272)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const {
   types: {
@@ -35175,7 +35175,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6142:
+/***/ 6110:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -35225,7 +35225,7 @@ module.exports = class PendingInterceptorsFormatter {
 
 /***/ }),
 
-/***/ 1529:
+/***/ 8233:
 /***/ ((module) => {
 
 
@@ -35261,7 +35261,7 @@ module.exports = class Pluralizer {
 
 /***/ }),
 
-/***/ 6603:
+/***/ 7787:
 /***/ ((module) => {
 
 
@@ -35691,20 +35691,20 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9634:
+/***/ 3186:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { urlEquals, getFieldValues } = __nccwpck_require__(6798)
-const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(3440)
-const { webidl } = __nccwpck_require__(5893)
-const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(9051)
-const { Request, fromInnerRequest } = __nccwpck_require__(9967)
-const { kState } = __nccwpck_require__(3627)
-const { fetching } = __nccwpck_require__(4398)
-const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(3168)
+const { kConstruct } = __nccwpck_require__(3165)
+const { urlEquals, getFieldValues } = __nccwpck_require__(7406)
+const { kEnumerableProperty, isDisturbed } = __nccwpck_require__(2272)
+const { webidl } = __nccwpck_require__(1861)
+const { Response, cloneResponse, fromInnerResponse } = __nccwpck_require__(1627)
+const { Request, fromInnerRequest } = __nccwpck_require__(268)
+const { kState } = __nccwpck_require__(907)
+const { fetching } = __nccwpck_require__(3345)
+const { urlIsHttpHttpsScheme, createDeferredPromise, readAllBytes } = __nccwpck_require__(1168)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -36557,15 +36557,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3245:
+/***/ 4045:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConstruct } = __nccwpck_require__(109)
-const { Cache } = __nccwpck_require__(9634)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(3165)
+const { Cache } = __nccwpck_require__(3186)
+const { webidl } = __nccwpck_require__(1861)
+const { kEnumerableProperty } = __nccwpck_require__(2272)
 
 class CacheStorage {
   /**
@@ -36716,26 +36716,26 @@ module.exports = {
 
 /***/ }),
 
-/***/ 109:
+/***/ 3165:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 module.exports = {
-  kConstruct: (__nccwpck_require__(6443).kConstruct)
+  kConstruct: (__nccwpck_require__(1003).kConstruct)
 }
 
 
 /***/ }),
 
-/***/ 6798:
+/***/ 7406:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const assert = __nccwpck_require__(4589)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { isValidHeaderName } = __nccwpck_require__(3168)
+const { URLSerializer } = __nccwpck_require__(428)
+const { isValidHeaderName } = __nccwpck_require__(1168)
 
 /**
  * @see https://url.spec.whatwg.org/#concept-url-equals
@@ -36780,7 +36780,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1276:
+/***/ 2044:
 /***/ ((module) => {
 
 
@@ -36799,15 +36799,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9061:
+/***/ 6693:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { parseSetCookie } = __nccwpck_require__(1978)
-const { stringify } = __nccwpck_require__(7797)
-const { webidl } = __nccwpck_require__(5893)
-const { Headers } = __nccwpck_require__(660)
+const { parseSetCookie } = __nccwpck_require__(7818)
+const { stringify } = __nccwpck_require__(1061)
+const { webidl } = __nccwpck_require__(1861)
+const { Headers } = __nccwpck_require__(548)
 
 /**
  * @typedef {Object} Cookie
@@ -36990,14 +36990,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1978:
+/***/ 7818:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(1276)
-const { isCTLExcludingHtab } = __nccwpck_require__(7797)
-const { collectASequenceOfCodePointsFast } = __nccwpck_require__(1900)
+const { maxNameValuePairSize, maxAttributeValueSize } = __nccwpck_require__(2044)
+const { isCTLExcludingHtab } = __nccwpck_require__(1061)
+const { collectASequenceOfCodePointsFast } = __nccwpck_require__(428)
 const assert = __nccwpck_require__(4589)
 
 /**
@@ -37307,7 +37307,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 7797:
+/***/ 1061:
 /***/ ((module) => {
 
 
@@ -37666,13 +37666,13 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4031:
+/***/ 3535:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 const buffer = __nccwpck_require__(4573)
 const { Transform } = __nccwpck_require__(7075)
-const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(4811)
+const { isASCIINumber, isValidLastEventId } = __nccwpck_require__(9003)
 
 /**
  * @type {number[]} BOM
@@ -38247,23 +38247,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1238:
+/***/ 8742:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { pipeline } = __nccwpck_require__(7075)
-const { fetching } = __nccwpck_require__(4398)
-const { makeRequest } = __nccwpck_require__(9967)
-const { webidl } = __nccwpck_require__(5893)
-const { EventSourceStream } = __nccwpck_require__(4031)
-const { parseMIMEType } = __nccwpck_require__(1900)
-const { createFastMessageEvent } = __nccwpck_require__(5188)
-const { isNetworkError } = __nccwpck_require__(9051)
-const { delay } = __nccwpck_require__(4811)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+const { fetching } = __nccwpck_require__(3345)
+const { makeRequest } = __nccwpck_require__(268)
+const { webidl } = __nccwpck_require__(1861)
+const { EventSourceStream } = __nccwpck_require__(3535)
+const { parseMIMEType } = __nccwpck_require__(428)
+const { createFastMessageEvent } = __nccwpck_require__(5924)
+const { isNetworkError } = __nccwpck_require__(1627)
+const { delay } = __nccwpck_require__(9003)
+const { kEnumerableProperty } = __nccwpck_require__(2272)
+const { environmentSettingsObject } = __nccwpck_require__(1168)
+const { getGlobalDispatcher } = __nccwpck_require__(8085)
 
 let experimentalWarned = false
 
@@ -38737,7 +38737,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4811:
+/***/ 9003:
 /***/ ((module) => {
 
 
@@ -38781,12 +38781,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4492:
+/***/ 9852:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const util = __nccwpck_require__(3440)
+const util = __nccwpck_require__(2272)
 const {
   ReadableStreamFrom,
   isBlobLike,
@@ -38796,16 +38796,16 @@ const {
   fullyReadBody,
   extractMimeType,
   utf8DecodeBytes
-} = __nccwpck_require__(3168)
-const { FormData } = __nccwpck_require__(5910)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(1168)
+const { FormData } = __nccwpck_require__(2134)
+const { kState } = __nccwpck_require__(907)
+const { webidl } = __nccwpck_require__(1861)
 const { Blob } = __nccwpck_require__(4573)
 const assert = __nccwpck_require__(4589)
 const { isErrored, isDisturbed } = __nccwpck_require__(7075)
 const { isArrayBuffer } = __nccwpck_require__(3429)
-const { serializeAMimeType } = __nccwpck_require__(1900)
-const { multipartFormDataParser } = __nccwpck_require__(116)
+const { serializeAMimeType } = __nccwpck_require__(428)
+const { multipartFormDataParser } = __nccwpck_require__(948)
 let random
 
 try {
@@ -39317,7 +39317,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4495:
+/***/ 5055:
 /***/ ((module) => {
 
 
@@ -39448,7 +39448,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 1900:
+/***/ 428:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -40199,12 +40199,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6653:
+/***/ 8701:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kConnected, kSize } = __nccwpck_require__(6443)
+const { kConnected, kSize } = __nccwpck_require__(1003)
 
 class CompatWeakRef {
   constructor (value) {
@@ -40252,14 +40252,14 @@ module.exports = function () {
 
 /***/ }),
 
-/***/ 7114:
+/***/ 5114:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Blob, File } = __nccwpck_require__(4573)
-const { kState } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
+const { kState } = __nccwpck_require__(907)
+const { webidl } = __nccwpck_require__(1861)
 
 // TODO(@KhafraDev): remove
 class FileLike {
@@ -40385,16 +40385,16 @@ module.exports = { FileLike, isFileLike }
 
 /***/ }),
 
-/***/ 116:
+/***/ 948:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { utf8DecodeBytes } = __nccwpck_require__(3168)
-const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(1900)
-const { isFileLike } = __nccwpck_require__(7114)
-const { makeEntry } = __nccwpck_require__(5910)
+const { isUSVString, bufferToLowerCasedHeaderName } = __nccwpck_require__(2272)
+const { utf8DecodeBytes } = __nccwpck_require__(1168)
+const { HTTP_TOKEN_CODEPOINTS, isomorphicDecode } = __nccwpck_require__(428)
+const { isFileLike } = __nccwpck_require__(5114)
+const { makeEntry } = __nccwpck_require__(2134)
 const assert = __nccwpck_require__(4589)
 const { File: NodeFile } = __nccwpck_require__(4573)
 
@@ -40866,16 +40866,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5910:
+/***/ 2134:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { isBlobLike, iteratorMixin } = __nccwpck_require__(3168)
-const { kState } = __nccwpck_require__(3627)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { FileLike, isFileLike } = __nccwpck_require__(7114)
-const { webidl } = __nccwpck_require__(5893)
+const { isBlobLike, iteratorMixin } = __nccwpck_require__(1168)
+const { kState } = __nccwpck_require__(907)
+const { kEnumerableProperty } = __nccwpck_require__(2272)
+const { FileLike, isFileLike } = __nccwpck_require__(5114)
+const { webidl } = __nccwpck_require__(1861)
 const { File: NativeFile } = __nccwpck_require__(4573)
 const nodeUtil = __nccwpck_require__(7975)
 
@@ -41125,7 +41125,7 @@ module.exports = { FormData, makeEntry }
 
 /***/ }),
 
-/***/ 1059:
+/***/ 5779:
 /***/ ((module) => {
 
 
@@ -41172,21 +41172,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 660:
+/***/ 548:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
 
 
 
-const { kConstruct } = __nccwpck_require__(6443)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+const { kConstruct } = __nccwpck_require__(1003)
+const { kEnumerableProperty } = __nccwpck_require__(2272)
 const {
   iteratorMixin,
   isValidHeaderName,
   isValidHeaderValue
-} = __nccwpck_require__(3168)
-const { webidl } = __nccwpck_require__(5893)
+} = __nccwpck_require__(1168)
+const { webidl } = __nccwpck_require__(1861)
 const assert = __nccwpck_require__(4589)
 const util = __nccwpck_require__(7975)
 
@@ -41866,7 +41866,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 4398:
+/***/ 3345:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 // https://github.com/Ethan-Arrowood/undici-fetch
@@ -41879,9 +41879,9 @@ const {
   filterResponse,
   makeResponse,
   fromInnerResponse
-} = __nccwpck_require__(9051)
-const { HeadersList } = __nccwpck_require__(660)
-const { Request, cloneRequest } = __nccwpck_require__(9967)
+} = __nccwpck_require__(1627)
+const { HeadersList } = __nccwpck_require__(548)
+const { Request, cloneRequest } = __nccwpck_require__(268)
 const zlib = __nccwpck_require__(8522)
 const {
   bytesMatch,
@@ -41917,23 +41917,23 @@ const {
   buildContentRange,
   createInflate,
   extractMimeType
-} = __nccwpck_require__(3168)
-const { kState, kDispatcher } = __nccwpck_require__(3627)
+} = __nccwpck_require__(1168)
+const { kState, kDispatcher } = __nccwpck_require__(907)
 const assert = __nccwpck_require__(4589)
-const { safelyExtractBody, extractBody } = __nccwpck_require__(4492)
+const { safelyExtractBody, extractBody } = __nccwpck_require__(9852)
 const {
   redirectStatusSet,
   nullBodyStatus,
   safeMethodsSet,
   requestBodyHeader,
   subresourceSet
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(5055)
 const EE = __nccwpck_require__(8474)
 const { Readable, pipeline, finished } = __nccwpck_require__(7075)
-const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(3440)
-const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(1900)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
-const { webidl } = __nccwpck_require__(5893)
+const { addAbortListener, isErrored, isReadable, bufferToLowerCasedHeaderName } = __nccwpck_require__(2272)
+const { dataURLProcessor, serializeAMimeType, minimizeSupportedMimeType } = __nccwpck_require__(428)
+const { getGlobalDispatcher } = __nccwpck_require__(8085)
+const { webidl } = __nccwpck_require__(1861)
 const { STATUS_CODES } = __nccwpck_require__(7067)
 const GET_OR_HEAD = ['GET', 'HEAD']
 
@@ -44143,23 +44143,23 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9967:
+/***/ 268:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 /* globals AbortController */
 
 
 
-const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(4492)
-const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(660)
-const { FinalizationRegistry } = __nccwpck_require__(6653)()
-const util = __nccwpck_require__(3440)
+const { extractBody, mixinBody, cloneBody, bodyUnusable } = __nccwpck_require__(9852)
+const { Headers, fill: fillHeaders, HeadersList, setHeadersGuard, getHeadersGuard, setHeadersList, getHeadersList } = __nccwpck_require__(548)
+const { FinalizationRegistry } = __nccwpck_require__(8701)()
+const util = __nccwpck_require__(2272)
 const nodeUtil = __nccwpck_require__(7975)
 const {
   isValidHTTPToken,
   sameOrigin,
   environmentSettingsObject
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(1168)
 const {
   forbiddenMethodsSet,
   corsSafeListedMethodsSet,
@@ -44169,12 +44169,12 @@ const {
   requestCredentials,
   requestCache,
   requestDuplex
-} = __nccwpck_require__(4495)
+} = __nccwpck_require__(5055)
 const { kEnumerableProperty, normalizedMethodRecordsBase, normalizedMethodRecords } = util
-const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+const { kHeaders, kSignal, kState, kDispatcher } = __nccwpck_require__(907)
+const { webidl } = __nccwpck_require__(1861)
+const { URLSerializer } = __nccwpck_require__(428)
+const { kConstruct } = __nccwpck_require__(1003)
 const assert = __nccwpck_require__(4589)
 const { getMaxListeners, setMaxListeners, getEventListeners, defaultMaxListeners } = __nccwpck_require__(8474)
 
@@ -45187,14 +45187,14 @@ module.exports = { Request, makeRequest, fromInnerRequest, cloneRequest }
 
 /***/ }),
 
-/***/ 9051:
+/***/ 1627:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(660)
-const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(4492)
-const util = __nccwpck_require__(3440)
+const { Headers, HeadersList, fill, getHeadersGuard, setHeadersGuard, setHeadersList } = __nccwpck_require__(548)
+const { extractBody, cloneBody, mixinBody, hasFinalizationRegistry, streamRegistry, bodyUnusable } = __nccwpck_require__(9852)
+const util = __nccwpck_require__(2272)
 const nodeUtil = __nccwpck_require__(7975)
 const { kEnumerableProperty } = util
 const {
@@ -45206,16 +45206,16 @@ const {
   isErrorLike,
   isomorphicEncode,
   environmentSettingsObject: relevantRealm
-} = __nccwpck_require__(3168)
+} = __nccwpck_require__(1168)
 const {
   redirectStatusSet,
   nullBodyStatus
-} = __nccwpck_require__(4495)
-const { kState, kHeaders } = __nccwpck_require__(3627)
-const { webidl } = __nccwpck_require__(5893)
-const { FormData } = __nccwpck_require__(5910)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { kConstruct } = __nccwpck_require__(6443)
+} = __nccwpck_require__(5055)
+const { kState, kHeaders } = __nccwpck_require__(907)
+const { webidl } = __nccwpck_require__(1861)
+const { FormData } = __nccwpck_require__(2134)
+const { URLSerializer } = __nccwpck_require__(428)
+const { kConstruct } = __nccwpck_require__(1003)
 const assert = __nccwpck_require__(4589)
 const { types } = __nccwpck_require__(7975)
 
@@ -45804,7 +45804,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3627:
+/***/ 907:
 /***/ ((module) => {
 
 
@@ -45820,21 +45820,21 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3168:
+/***/ 1168:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Transform } = __nccwpck_require__(7075)
 const zlib = __nccwpck_require__(8522)
-const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(4495)
-const { getGlobalOrigin } = __nccwpck_require__(1059)
-const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(1900)
+const { redirectStatusSet, referrerPolicySet: referrerPolicyTokens, badPortsSet } = __nccwpck_require__(5055)
+const { getGlobalOrigin } = __nccwpck_require__(5779)
+const { collectASequenceOfCodePoints, collectAnHTTPQuotedString, removeChars, parseMIMEType } = __nccwpck_require__(428)
 const { performance } = __nccwpck_require__(643)
-const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(3440)
+const { isBlobLike, ReadableStreamFrom, isValidHTTPToken, normalizedMethodRecordsBase } = __nccwpck_require__(2272)
 const assert = __nccwpck_require__(4589)
 const { isUint8Array } = __nccwpck_require__(3429)
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(1861)
 
 let supportedHashes = []
 
@@ -47459,14 +47459,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5893:
+/***/ 1861:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { types, inspect } = __nccwpck_require__(7975)
 const { markAsUncloneable } = __nccwpck_require__(5919)
-const { toUSVString } = __nccwpck_require__(3440)
+const { toUSVString } = __nccwpck_require__(2272)
 
 /** @type {import('../../../types/webidl').Webidl} */
 const webidl = {}
@@ -48161,7 +48161,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 2607:
+/***/ 1727:
 /***/ ((module) => {
 
 
@@ -48458,7 +48458,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8355:
+/***/ 8755:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -48467,16 +48467,16 @@ const {
   staticPropertyDescriptors,
   readOperation,
   fireAProgressEvent
-} = __nccwpck_require__(3610)
+} = __nccwpck_require__(234)
 const {
   kState,
   kError,
   kResult,
   kEvents,
   kAborted
-} = __nccwpck_require__(961)
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
+} = __nccwpck_require__(9521)
+const { webidl } = __nccwpck_require__(1861)
+const { kEnumerableProperty } = __nccwpck_require__(2272)
 
 class FileReader extends EventTarget {
   constructor () {
@@ -48809,12 +48809,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8573:
+/***/ 7309:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
+const { webidl } = __nccwpck_require__(1861)
 
 const kState = Symbol('ProgressEvent state')
 
@@ -48894,7 +48894,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 961:
+/***/ 9521:
 /***/ ((module) => {
 
 
@@ -48911,7 +48911,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3610:
+/***/ 234:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
@@ -48922,10 +48922,10 @@ const {
   kResult,
   kAborted,
   kLastProgressEventFired
-} = __nccwpck_require__(961)
-const { ProgressEvent } = __nccwpck_require__(8573)
-const { getEncoding } = __nccwpck_require__(2607)
-const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(1900)
+} = __nccwpck_require__(9521)
+const { ProgressEvent } = __nccwpck_require__(7309)
+const { getEncoding } = __nccwpck_require__(1727)
+const { serializeAMimeType, parseMIMEType } = __nccwpck_require__(428)
 const { types } = __nccwpck_require__(7975)
 const { StringDecoder } = __nccwpck_require__(3193)
 const { btoa } = __nccwpck_require__(4573)
@@ -49309,27 +49309,27 @@ module.exports = {
 
 /***/ }),
 
-/***/ 6897:
+/***/ 3969:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(736)
+const { uid, states, sentCloseFrameState, emptyBuffer, opcodes } = __nccwpck_require__(6976)
 const {
   kReadyState,
   kSentClose,
   kByteParser,
   kReceivedClose,
   kResponse
-} = __nccwpck_require__(1216)
-const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(8625)
-const { channels } = __nccwpck_require__(2414)
-const { CloseEvent } = __nccwpck_require__(5188)
-const { makeRequest } = __nccwpck_require__(9967)
-const { fetching } = __nccwpck_require__(4398)
-const { Headers, getHeadersList } = __nccwpck_require__(660)
-const { getDecodeSplit } = __nccwpck_require__(3168)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
+} = __nccwpck_require__(4896)
+const { fireEvent, failWebsocketConnection, isClosing, isClosed, isEstablished, parseExtensions } = __nccwpck_require__(3105)
+const { channels } = __nccwpck_require__(5726)
+const { CloseEvent } = __nccwpck_require__(5924)
+const { makeRequest } = __nccwpck_require__(268)
+const { fetching } = __nccwpck_require__(3345)
+const { Headers, getHeadersList } = __nccwpck_require__(548)
+const { getDecodeSplit } = __nccwpck_require__(1168)
+const { WebsocketFrameSend } = __nccwpck_require__(9104)
 
 /** @type {import('crypto')} */
 let crypto
@@ -49687,7 +49687,7 @@ module.exports = {
 
 /***/ }),
 
-/***/ 736:
+/***/ 6976:
 /***/ ((module) => {
 
 
@@ -49760,14 +49760,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 5188:
+/***/ 5924:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { kEnumerableProperty } = __nccwpck_require__(3440)
-const { kConstruct } = __nccwpck_require__(6443)
+const { webidl } = __nccwpck_require__(1861)
+const { kEnumerableProperty } = __nccwpck_require__(2272)
+const { kConstruct } = __nccwpck_require__(1003)
 const { MessagePort } = __nccwpck_require__(5919)
 
 /**
@@ -50096,12 +50096,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3264:
+/***/ 9104:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { maxUnsigned16Bit } = __nccwpck_require__(736)
+const { maxUnsigned16Bit } = __nccwpck_require__(6976)
 
 const BUFFER_SIZE = 16386
 
@@ -50199,14 +50199,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9469:
+/***/ 8029:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { createInflateRaw, Z_DEFAULT_WINDOWBITS } = __nccwpck_require__(8522)
-const { isValidClientWindowBits } = __nccwpck_require__(8625)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+const { isValidClientWindowBits } = __nccwpck_require__(3105)
+const { MessageSizeExceededError } = __nccwpck_require__(1059)
 
 const tail = Buffer.from([0x00, 0x00, 0xff, 0xff])
 const kBuffer = Symbol('kBuffer')
@@ -50311,16 +50311,16 @@ module.exports = { PerMessageDeflate }
 
 /***/ }),
 
-/***/ 1652:
+/***/ 276:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
 const { Writable } = __nccwpck_require__(7075)
 const assert = __nccwpck_require__(4589)
-const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(736)
-const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(1216)
-const { channels } = __nccwpck_require__(2414)
+const { parserStates, opcodes, states, emptyBuffer, sentCloseFrameState } = __nccwpck_require__(6976)
+const { kReadyState, kSentClose, kResponse, kReceivedClose } = __nccwpck_require__(4896)
+const { channels } = __nccwpck_require__(5726)
 const {
   isValidStatusCode,
   isValidOpcode,
@@ -50330,11 +50330,11 @@ const {
   isControlFrame,
   isTextBinaryFrame,
   isContinuationFrame
-} = __nccwpck_require__(8625)
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { closeWebSocketConnection } = __nccwpck_require__(6897)
-const { PerMessageDeflate } = __nccwpck_require__(9469)
-const { MessageSizeExceededError } = __nccwpck_require__(8707)
+} = __nccwpck_require__(3105)
+const { WebsocketFrameSend } = __nccwpck_require__(9104)
+const { closeWebSocketConnection } = __nccwpck_require__(3969)
+const { PerMessageDeflate } = __nccwpck_require__(8029)
+const { MessageSizeExceededError } = __nccwpck_require__(1059)
 
 function failWebsocketConnectionWithCode (ws, code, reason) {
   closeWebSocketConnection(ws, code, reason, Buffer.byteLength(reason))
@@ -50845,14 +50845,14 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3900:
+/***/ 5388:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { WebsocketFrameSend } = __nccwpck_require__(3264)
-const { opcodes, sendHints } = __nccwpck_require__(736)
-const FixedQueue = __nccwpck_require__(4660)
+const { WebsocketFrameSend } = __nccwpck_require__(9104)
+const { opcodes, sendHints } = __nccwpck_require__(6976)
+const FixedQueue = __nccwpck_require__(9220)
 
 /** @type {typeof Uint8Array} */
 const FastBuffer = Buffer[Symbol.species]
@@ -50956,7 +50956,7 @@ module.exports = { SendQueue }
 
 /***/ }),
 
-/***/ 1216:
+/***/ 4896:
 /***/ ((module) => {
 
 
@@ -50975,16 +50975,16 @@ module.exports = {
 
 /***/ }),
 
-/***/ 8625:
+/***/ 3105:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(1216)
-const { states, opcodes } = __nccwpck_require__(736)
-const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(5188)
+const { kReadyState, kController, kResponse, kBinaryType, kWebSocketURL } = __nccwpck_require__(4896)
+const { states, opcodes } = __nccwpck_require__(6976)
+const { ErrorEvent, createFastMessageEvent } = __nccwpck_require__(5924)
 const { isUtf8 } = __nccwpck_require__(4573)
-const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(1900)
+const { collectASequenceOfCodePointsFast, removeHTTPWhitespace } = __nccwpck_require__(428)
 
 /* globals Blob */
 
@@ -51304,15 +51304,15 @@ module.exports = {
 
 /***/ }),
 
-/***/ 3726:
+/***/ 5358:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 
 
-const { webidl } = __nccwpck_require__(5893)
-const { URLSerializer } = __nccwpck_require__(1900)
-const { environmentSettingsObject } = __nccwpck_require__(3168)
-const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(736)
+const { webidl } = __nccwpck_require__(1861)
+const { URLSerializer } = __nccwpck_require__(428)
+const { environmentSettingsObject } = __nccwpck_require__(1168)
+const { staticPropertyDescriptors, states, sentCloseFrameState, sendHints } = __nccwpck_require__(6976)
 const {
   kWebSocketURL,
   kReadyState,
@@ -51321,21 +51321,21 @@ const {
   kResponse,
   kSentClose,
   kByteParser
-} = __nccwpck_require__(1216)
+} = __nccwpck_require__(4896)
 const {
   isConnecting,
   isEstablished,
   isClosing,
   isValidSubprotocol,
   fireEvent
-} = __nccwpck_require__(8625)
-const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(6897)
-const { ByteParser } = __nccwpck_require__(1652)
-const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(3440)
-const { getGlobalDispatcher } = __nccwpck_require__(2581)
+} = __nccwpck_require__(3105)
+const { establishWebSocketConnection, closeWebSocketConnection } = __nccwpck_require__(3969)
+const { ByteParser } = __nccwpck_require__(276)
+const { kEnumerableProperty, isBlobLike } = __nccwpck_require__(2272)
+const { getGlobalDispatcher } = __nccwpck_require__(8085)
 const { types } = __nccwpck_require__(7975)
-const { ErrorEvent, CloseEvent } = __nccwpck_require__(5188)
-const { SendQueue } = __nccwpck_require__(3900)
+const { ErrorEvent, CloseEvent } = __nccwpck_require__(5924)
+const { SendQueue } = __nccwpck_require__(5388)
 
 // https://websockets.spec.whatwg.org/#interface-definition
 class WebSocket extends EventTarget {
@@ -51906,12 +51906,12 @@ module.exports = {
 
 /***/ }),
 
-/***/ 9407:
+/***/ 7890:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
-/* harmony import */ var _shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(564);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(5680);
+/* harmony import */ var _shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(2680);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(4597);
 
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
@@ -51921,7 +51921,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 5680:
+/***/ 4597:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -51932,7 +51932,7 @@ __nccwpck_require__.d(__webpack_exports__, {
 
 ;// CONCATENATED MODULE: external "os"
 const external_os_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/utils.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/utils.js
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
 /**
@@ -51968,7 +51968,7 @@ function utils_toCommandProperties(annotationProperties) {
     };
 }
 //# sourceMappingURL=utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/command.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/command.js
 
 
 /**
@@ -52064,7 +52064,7 @@ function escapeProperty(s) {
 var external_crypto_ = __nccwpck_require__(6982);
 // EXTERNAL MODULE: external "fs"
 var external_fs_ = __nccwpck_require__(9896);
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/file-command.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/file-command.js
 // For internal use, subject to change.
 // We use any as a valid input type
 /* eslint-disable @typescript-eslint/no-explicit-any */
@@ -52105,7 +52105,7 @@ var external_path_ = __nccwpck_require__(6928);
 var external_http_ = __nccwpck_require__(8611);
 // EXTERNAL MODULE: external "https"
 var external_https_ = __nccwpck_require__(5692);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/proxy.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/http-client/lib/proxy.js
 function getProxyUrl(reqUrl) {
     const usingSsl = reqUrl.protocol === 'https:';
     if (checkBypass(reqUrl)) {
@@ -52196,11 +52196,11 @@ class DecodedURL extends URL {
     }
 }
 //# sourceMappingURL=proxy.js.map
-// EXTERNAL MODULE: ./node_modules/tunnel/index.js
-var node_modules_tunnel = __nccwpck_require__(770);
-// EXTERNAL MODULE: ./node_modules/undici/index.js
-var undici = __nccwpck_require__(6752);
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/index.js
+// EXTERNAL MODULE: ../../work/main/node_modules/tunnel/index.js
+var node_modules_tunnel = __nccwpck_require__(8258);
+// EXTERNAL MODULE: ../../work/main/node_modules/undici/index.js
+var undici = __nccwpck_require__(576);
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/http-client/lib/index.js
 /* eslint-disable @typescript-eslint/no-explicit-any */
 var __awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
@@ -52897,7 +52897,7 @@ class lib_HttpClient {
 }
 const lowercaseKeys = (obj) => Object.keys(obj).reduce((c, k) => ((c[k.toLowerCase()] = obj[k]), c), {});
 //# sourceMappingURL=index.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/http-client/lib/auth.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/http-client/lib/auth.js
 var auth_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -52973,7 +52973,7 @@ class PersonalAccessTokenCredentialHandler {
     }
 }
 //# sourceMappingURL=auth.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/oidc-utils.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/oidc-utils.js
 var oidc_utils_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -53047,7 +53047,7 @@ class oidc_utils_OidcClient {
     }
 }
 //# sourceMappingURL=oidc-utils.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/summary.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/summary.js
 var summary_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -53328,7 +53328,7 @@ const _summary = new Summary();
 const markdownSummary = (/* unused pure expression or super */ null && (_summary));
 const summary = _summary;
 //# sourceMappingURL=summary.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/path-utils.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/path-utils.js
 
 /**
  * toPosixPath converts the given path to the posix form. On Windows, \\ will be
@@ -53370,7 +53370,7 @@ var external_events_ = __nccwpck_require__(4434);
 var external_child_process_ = __nccwpck_require__(5317);
 // EXTERNAL MODULE: external "assert"
 var external_assert_ = __nccwpck_require__(2613);
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io-util.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/io/lib/io-util.js
 var io_util_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -53550,7 +53550,7 @@ function getCmdPath() {
     return (_a = process.env['COMSPEC']) !== null && _a !== void 0 ? _a : `cmd.exe`;
 }
 //# sourceMappingURL=io-util.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/io/lib/io.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/io/lib/io.js
 var io_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -53824,7 +53824,7 @@ function io_copyFile(srcFile, destFile, force) {
 //# sourceMappingURL=io.js.map
 ;// CONCATENATED MODULE: external "timers"
 const external_timers_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("timers");
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/toolrunner.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/exec/lib/toolrunner.js
 var toolrunner_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -54412,7 +54412,7 @@ class ExecState extends external_events_.EventEmitter {
     }
 }
 //# sourceMappingURL=toolrunner.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/exec/lib/exec.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/exec/lib/exec.js
 var exec_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -54492,7 +54492,7 @@ function getExecOutput(commandLine, args, options) {
     });
 }
 //# sourceMappingURL=exec.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/platform.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/platform.js
 var platform_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -54557,7 +54557,7 @@ function getDetails() {
     });
 }
 //# sourceMappingURL=platform.js.map
-;// CONCATENATED MODULE: ./node_modules/@actions/core/lib/core.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/@actions/core/lib/core.js
 var core_awaiter = (undefined && undefined.__awaiter) || function (thisArg, _arguments, P, generator) {
     function adopt(value) { return value instanceof P ? value : new P(function (resolve) { resolve(value); }); }
     return new (P || (P = Promise))(function (resolve, reject) {
@@ -54840,9 +54840,9 @@ function group(name, fn) {
 function saveState(name, value) {
     const filePath = process.env['GITHUB_STATE'] || '';
     if (filePath) {
-        return issueFileCommand('STATE', prepareKeyValueMessage(name, value));
+        return file_command_issueFileCommand('STATE', file_command_prepareKeyValueMessage(name, value));
     }
-    issueCommand('save-state', { name }, toCommandValue(value));
+    command_issueCommand('save-state', { name }, utils_toCommandValue(value));
 }
 /**
  * Gets the value of an state set by this action's main execution.
@@ -54875,7 +54875,281 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./node_modules/shlex/shlex.js
+;// CONCATENATED MODULE: ../../work/main/node_modules/is-network-error/index.js
+const objectToString = Object.prototype.toString;
+
+const isError = value => objectToString.call(value) === '[object Error]';
+
+const errorMessages = new Set([
+	'network error', // Chrome
+	'NetworkError when attempting to fetch resource.', // Firefox
+	'The Internet connection appears to be offline.', // Safari 16
+	'Network request failed', // `cross-fetch`
+	'fetch failed', // Undici (Node.js)
+	'terminated', // Undici (Node.js)
+	' A network error occurred.', // Bun (WebKit)
+	'Network connection lost', // Cloudflare Workers (fetch)
+]);
+
+function isNetworkError(error) {
+	const isValid = error
+		&& isError(error)
+		&& error.name === 'TypeError'
+		&& typeof error.message === 'string';
+
+	if (!isValid) {
+		return false;
+	}
+
+	const {message, stack} = error;
+
+	// Safari 17+ has generic message but no stack for network errors
+	if (message === 'Load failed' || (message.startsWith('Load failed (') && message.endsWith(')'))) {
+		return stack === undefined
+			// Sentry adds its own stack trace to the fetch error, so also check for that
+			|| '__sentry_captured__' in error;
+	}
+
+	// Deno network errors start with specific text
+	if (message.startsWith('error sending request for url')) {
+		return true;
+	}
+
+	// Chrome: exact "Failed to fetch" or with hostname: "Failed to fetch (example.com)"
+	if (message === 'Failed to fetch' || (message.startsWith('Failed to fetch (') && message.endsWith(')'))) {
+		return true;
+	}
+
+	// Standard network error messages
+	return errorMessages.has(message);
+}
+
+;// CONCATENATED MODULE: ../../work/main/node_modules/p-retry/index.js
+
+
+function validateRetries(retries) {
+	if (typeof retries === 'number') {
+		if (retries < 0) {
+			throw new TypeError('Expected `retries` to be a non-negative number.');
+		}
+
+		if (Number.isNaN(retries)) {
+			throw new TypeError('Expected `retries` to be a valid number or Infinity, got NaN.');
+		}
+	} else if (retries !== undefined) {
+		throw new TypeError('Expected `retries` to be a number or Infinity.');
+	}
+}
+
+function validateNumberOption(name, value, {min = 0, allowInfinity = false} = {}) {
+	if (value === undefined) {
+		return;
+	}
+
+	if (typeof value !== 'number' || Number.isNaN(value)) {
+		throw new TypeError(`Expected \`${name}\` to be a number${allowInfinity ? ' or Infinity' : ''}.`);
+	}
+
+	if (!allowInfinity && !Number.isFinite(value)) {
+		throw new TypeError(`Expected \`${name}\` to be a finite number.`);
+	}
+
+	if (value < min) {
+		throw new TypeError(`Expected \`${name}\` to be \u2265 ${min}.`);
+	}
+}
+
+class AbortError extends Error {
+	constructor(message) {
+		super();
+
+		if (message instanceof Error) {
+			this.originalError = message;
+			({message} = message);
+		} else {
+			this.originalError = new Error(message);
+			this.originalError.stack = this.stack;
+		}
+
+		this.name = 'AbortError';
+		this.message = message;
+	}
+}
+
+function calculateDelay(retriesConsumed, options) {
+	const attempt = Math.max(1, retriesConsumed + 1);
+	const random = options.randomize ? (Math.random() + 1) : 1;
+
+	let timeout = Math.round(random * options.minTimeout * (options.factor ** (attempt - 1)));
+	timeout = Math.min(timeout, options.maxTimeout);
+
+	return timeout;
+}
+
+function calculateRemainingTime(start, max) {
+	if (!Number.isFinite(max)) {
+		return max;
+	}
+
+	return max - (performance.now() - start);
+}
+
+async function onAttemptFailure({error, attemptNumber, retriesConsumed, startTime, options}) {
+	const normalizedError = error instanceof Error
+		? error
+		: new TypeError(`Non-error was thrown: "${error}". You should only throw errors.`);
+
+	if (normalizedError instanceof AbortError) {
+		throw normalizedError.originalError;
+	}
+
+	const retriesLeft = Number.isFinite(options.retries)
+		? Math.max(0, options.retries - retriesConsumed)
+		: options.retries;
+
+	const maxRetryTime = options.maxRetryTime ?? Number.POSITIVE_INFINITY;
+
+	const context = Object.freeze({
+		error: normalizedError,
+		attemptNumber,
+		retriesLeft,
+		retriesConsumed,
+	});
+
+	await options.onFailedAttempt(context);
+
+	if (calculateRemainingTime(startTime, maxRetryTime) <= 0) {
+		throw normalizedError;
+	}
+
+	const consumeRetry = await options.shouldConsumeRetry(context);
+
+	const remainingTime = calculateRemainingTime(startTime, maxRetryTime);
+
+	if (remainingTime <= 0 || retriesLeft <= 0) {
+		throw normalizedError;
+	}
+
+	if (normalizedError instanceof TypeError && !isNetworkError(normalizedError)) {
+		if (consumeRetry) {
+			throw normalizedError;
+		}
+
+		options.signal?.throwIfAborted();
+		return false;
+	}
+
+	if (!await options.shouldRetry(context)) {
+		throw normalizedError;
+	}
+
+	if (!consumeRetry) {
+		options.signal?.throwIfAborted();
+		return false;
+	}
+
+	const delayTime = calculateDelay(retriesConsumed, options);
+	const finalDelay = Math.min(delayTime, remainingTime);
+
+	options.signal?.throwIfAborted();
+
+	if (finalDelay > 0) {
+		await new Promise((resolve, reject) => {
+			const onAbort = () => {
+				clearTimeout(timeoutToken);
+				options.signal?.removeEventListener('abort', onAbort);
+				reject(options.signal.reason);
+			};
+
+			const timeoutToken = setTimeout(() => {
+				options.signal?.removeEventListener('abort', onAbort);
+				resolve();
+			}, finalDelay);
+
+			if (options.unref) {
+				timeoutToken.unref?.();
+			}
+
+			options.signal?.addEventListener('abort', onAbort, {once: true});
+		});
+	}
+
+	options.signal?.throwIfAborted();
+
+	return true;
+}
+
+async function pRetry(input, options = {}) {
+	options = {...options};
+
+	validateRetries(options.retries);
+
+	if (Object.hasOwn(options, 'forever')) {
+		throw new Error('The `forever` option is no longer supported. For many use-cases, you can set `retries: Infinity` instead.');
+	}
+
+	options.retries ??= 10;
+	options.factor ??= 2;
+	options.minTimeout ??= 1000;
+	options.maxTimeout ??= Number.POSITIVE_INFINITY;
+	options.maxRetryTime ??= Number.POSITIVE_INFINITY;
+	options.randomize ??= false;
+	options.onFailedAttempt ??= () => {};
+	options.shouldRetry ??= () => true;
+	options.shouldConsumeRetry ??= () => true;
+
+	// Validate numeric options and normalize edge cases
+	validateNumberOption('factor', options.factor, {min: 0, allowInfinity: false});
+	validateNumberOption('minTimeout', options.minTimeout, {min: 0, allowInfinity: false});
+	validateNumberOption('maxTimeout', options.maxTimeout, {min: 0, allowInfinity: true});
+	validateNumberOption('maxRetryTime', options.maxRetryTime, {min: 0, allowInfinity: true});
+
+	// Treat non-positive factor as 1 to avoid zero backoff or negative behavior
+	if (!(options.factor > 0)) {
+		options.factor = 1;
+	}
+
+	options.signal?.throwIfAborted();
+
+	let attemptNumber = 0;
+	let retriesConsumed = 0;
+	const startTime = performance.now();
+
+	while (Number.isFinite(options.retries) ? retriesConsumed <= options.retries : true) {
+		attemptNumber++;
+
+		try {
+			options.signal?.throwIfAborted();
+
+			const result = await input(attemptNumber);
+
+			options.signal?.throwIfAborted();
+
+			return result;
+		} catch (error) {
+			if (await onAttemptFailure({
+				error,
+				attemptNumber,
+				retriesConsumed,
+				startTime,
+				options,
+			})) {
+				retriesConsumed++;
+			}
+		}
+	}
+
+	// Should not reach here, but in case it does, throw an error
+	throw new Error('Retry attempts exhausted without throwing an error.');
+}
+
+function makeRetriable(function_, options) {
+	return function (...arguments_) {
+		return pRetry(() => function_.apply(this, arguments_), options);
+	};
+}
+
+;// CONCATENATED MODULE: ../../work/main/node_modules/shlex/shlex.js
 
 
 /*
@@ -55250,7 +55524,7 @@ ids=$(docker ps -aq --no-trunc) || exit $?
 # A container can vanish between ps and inspect (the supervisor at work): inspect the rest.
 [ -z "$ids" ] || docker inspect --format '{{json .}}' $ids 2>/dev/null || true
 `;
-function docker_survey(image) {
+function survey(image) {
     return shScript(SURVEY, image);
 }
 function parseSurvey(output) {
@@ -55282,7 +55556,13 @@ function parseContainer(raw) {
         created: raw.Created ?? '',
         networkMode: raw.HostConfig?.NetworkMode ?? 'default',
         env: raw.Config?.Env ?? [],
-        user: raw.Config?.User ?? ''
+        user: raw.Config?.User ?? '',
+        execIds: raw.ExecIDs ?? [],
+        cmd: raw.Config?.Cmd ?? null,
+        binds: raw.HostConfig?.Binds ?? [],
+        portBindings: raw.HostConfig?.PortBindings ?? {},
+        restartPolicy: raw.HostConfig?.RestartPolicy?.Name ?? '',
+        autoRemove: raw.HostConfig?.AutoRemove === true
     };
 }
 function inspectImage(ref) {
@@ -55348,6 +55628,30 @@ function commit(options) {
 function hasEntrypoint(config) {
     return Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0;
 }
+/**
+ * Start a container as `like` was started (name, network, user, volumes, ports, restart policy,
+ * command), from another image. Its environment is read from stdin as an env-file.
+ */
+function runLike(like, imageId, image) {
+    const args = ['docker', 'run', '--detach', '--name', like.name, '--env-file', '/dev/stdin'];
+    if (like.networkMode && like.networkMode !== 'default')
+        args.push('--network', like.networkMode);
+    if (like.user)
+        args.push('--user', like.user);
+    for (const bind of like.binds)
+        args.push('--volume', bind);
+    for (const [port, bindings] of Object.entries(like.portBindings)) {
+        for (const b of bindings ?? [])
+            args.push('--publish', `${b.HostIp ? `${b.HostIp}:` : ''}${b.HostPort ?? ''}:${port}`);
+    }
+    if (like.restartPolicy && like.restartPolicy !== 'no')
+        args.push('--restart', like.restartPolicy);
+    if (like.autoRemove)
+        args.push('--rm');
+    const cmdChanged = JSON.stringify(like.cmd ?? null) !== JSON.stringify(image.Cmd ?? null);
+    args.push(imageId, ...(cmdChanged && like.cmd ? like.cmd : []));
+    return args;
+}
 function tag(source, target) {
     return ['docker', 'tag', source, target];
 }
@@ -55412,6 +55716,37 @@ done
 /** Run the user's health command on the host until it passes or the timeout expires. */
 function healthCheck(command, timeoutSec) {
     return shScript(HEALTH, command, String(timeoutSec));
+}
+
+;// CONCATENATED MODULE: ./src/format.ts
+/** Image and container IDs as docker shows them. */
+function format_short(id) {
+    if (!id)
+        return '';
+    return id.replace(/^sha256:/, '').slice(0, 12);
+}
+function message(error) {
+    return error instanceof Error ? error.message : String(error);
+}
+function formatDuration(ms) {
+    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+/** Containers as `docker ps` lists them, for error messages. */
+function psTable(containers) {
+    if (containers.length === 0)
+        return '  (no containers are running)';
+    const rows = [
+        ['CONTAINER ID', 'IMAGE', 'STATUS', 'NAMES'],
+        ...containers.map(c => [format_short(c.id), c.imageName, c.status, c.name])
+    ];
+    const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)));
+    return rows
+        .map(r => '  ' +
+        r
+            .map((cell, i) => cell.padEnd(widths[i]))
+            .join('   ')
+            .trimEnd())
+        .join('\n');
 }
 
 ;// CONCATENATED MODULE: ./src/git.ts
@@ -55487,14 +55822,10 @@ function remoteTip(branch) {
     return shScript(REMOTE_TIP, branch);
 }
 
-;// CONCATENATED MODULE: ./src/deploy.ts
+;// CONCATENATED MODULE: ./src/host.ts
 
 
 
-/** Where the previous release stays during a deploy, so a rollback is one `docker tag`. */
-function rollbackTag(repository) {
-    return `${repository}:hermes-previous`;
-}
 /** Bound for quick remote commands (docker ps, inspect, tag, rm): none should take near this. */
 const QUICK_MS = 60_000;
 /** docker commit writes a layer; fetch talks to origin. Bounded, but given room. */
@@ -55507,15 +55838,232 @@ class DeployError extends Error {
         this.name = 'DeployError';
     }
 }
+/** Where the previous release stays during a deploy, so a rollback is one `docker tag`. */
+function rollbackTag(repository) {
+    return `${repository}:hermes-previous`;
+}
+/** The remote shell with the deploy's conventions: every command bounded, shown in debug. */
+class Host {
+    shell;
+    runner;
+    constructor(shell, runner) {
+        this.shell = shell;
+        this.runner = runner;
+    }
+    /** Run; a non-zero exit is an error naming `label`. Returns stdout. */
+    run(command, label, timeoutMs = QUICK_MS, stdin) {
+        this.runner.debug(`$ ${command.join(' ')}`);
+        return run(this.shell, command, { label, timeoutMs, stdin });
+    }
+    /** Run and return the whole result, whatever the exit code. */
+    exec(command, label, timeoutMs = QUICK_MS) {
+        this.runner.debug(`$ ${command.join(' ')}`);
+        return this.shell.exec(command, { label, timeoutMs });
+    }
+    async survey(image) {
+        return parseSurvey(await this.run(survey(image), 'docker ps'));
+    }
+}
+/**
+ * Wait for a container of exactly `imageId` that the supervisor started, then the health
+ * command. Returns the container's ID.
+ */
+async function waitForServing(host, runner, imageId, options) {
+    const wait = await host.exec(waitForContainer(imageId, options.respawnTimeoutSec, options.ignore), 'wait for the new container', options.respawnTimeoutSec * 1000 + QUICK_MS);
+    if (wait.code !== 0) {
+        throw new NoContainerError(wait.code === 124
+            ? `No container of ${format_short(imageId)} started within ${options.respawnTimeoutSec} s (\`respawn-timeout\`). Is the supervisor that restarts the container running on the host?`
+            : `Waiting for the new container failed (exit ${wait.code}): ${(wait.stderr || wait.stdout).trim()}`);
+    }
+    const [containerId, name] = wait.stdout.trim().split(' ');
+    runner.info(`${name} (${format_short(containerId)}) runs ${format_short(imageId)}`);
+    if (options.healthCommand) {
+        const health = await host.exec(healthCheck(options.healthCommand, options.healthTimeoutSec), 'health command', options.healthTimeoutSec * 1000 + QUICK_MS);
+        if (health.code !== 0) {
+            throw new DeployError(`The health command did not pass within ${options.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}`);
+        }
+        runner.info(`Health command ${health.stdout.trim()}`);
+    }
+    return containerId;
+}
+class NoContainerError extends DeployError {
+}
+/**
+ * Put the previous release back: the tag returns to it, every container of the failed release
+ * goes, and the supervisor starts the previous one. When no supervisor does, and we know how
+ * production was run, start it ourselves so production serves (and say it is unsupervised).
+ * Returns the ID of the container that serves the previous release.
+ */
+async function restorePrevious(host, runner, restore) {
+    await host.run(tag(restore.previousImageId, restore.image), 'docker tag (rollback)');
+    const { containers } = await host.survey(restore.image);
+    for (const failed of containers.filter(c => c.imageId === restore.failedImageId && c.name !== restore.serve.ignore)) {
+        await host.run(removeContainer(failed.id), 'docker rm -f (failed release)');
+    }
+    try {
+        return await waitForServing(host, runner, restore.previousImageId, restore.serve);
+    }
+    catch (error) {
+        if (!(error instanceof NoContainerError) || !restore.production || !restore.previousConfig)
+            throw error;
+        runner.error(`No supervisor restarted ${restore.production.name}: starting it from ${format_short(restore.previousImageId)} as it ran before, so production serves. ` +
+            'It is NOT supervised: start the supervisor on the host.', 'Supervisor not running');
+        const running = containers.find(c => c.name === restore.production.name);
+        if (running)
+            await host.run(removeContainer(running.id), 'docker rm -f (leftover)');
+        await host.run(runLike(restore.production, restore.previousImageId, restore.previousConfig), 'docker run (production, by hand)', QUICK_MS, restore.production.env.filter(e => !e.includes('\n')).join('\n') + '\n');
+        return waitForServing(host, runner, restore.previousImageId, {
+            ...restore.serve,
+            respawnTimeoutSec: 15
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lock.ts
+
+/** A holder that stops sending heartbeats for this long is taken to be gone (runner lost). */
+const STALE_AFTER_SEC = 60;
+const HEARTBEAT_MS = 10_000;
+/*
+ * The lock is a directory made with an atomic `mkdir` under ~/.hermes-deploy/locks on the host,
+ * one per image repository. The shell that made it stays running in this run's SSH channel and
+ * holds it: each line the runner sends is a heartbeat, and when the channel closes — the run
+ * ended, was killed, or its connection dropped — the holder sees end of input and removes the
+ * lock. A holder that is alive but silent (a runner cut off without the TCP connection closing)
+ * is taken over after STALE_AFTER_SEC.
+ */
+const LOCK = `
+set -u
+dir="$HOME/.hermes-deploy/locks"
+lock="$dir/$1"
+mkdir -p "$dir" || exit 70
+end=$(( $(date +%s) + $2 ))
+alive() { [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\\000' ' ' <"/proc/$1/cmdline" | grep -qF "$lock"; }
+last=
+while ! mkdir "$lock" 2>/dev/null; do
+  holder=$(cat "$lock/holder" 2>/dev/null)
+  pid=$(cat "$lock/pid" 2>/dev/null)
+  now=$(date +%s)
+  beat=$(stat -c %Y "$lock/heartbeat" 2>/dev/null || stat -c %Y "$lock" 2>/dev/null || echo "$now")
+  gone=
+  if [ -n "$pid" ] && ! alive "$pid"; then
+    gone="its process has ended"
+  elif [ $(( now - beat )) -gt "$3" ]; then
+    gone="no heartbeat for $(( now - beat )) s"
+    if alive "$pid"; then kill "$pid" 2>/dev/null; fi
+  fi
+  if [ -n "$gone" ] && mv "$lock" "$lock.stale.$$" 2>/dev/null; then
+    rm -rf "$lock.stale.$$"
+    echo "takeover $gone: $holder"
+    continue
+  fi
+  if [ "$holder" != "$last" ]; then echo "waiting $holder"; last=$holder; fi
+  [ "$now" -lt "$end" ] || { echo "timeout $holder"; exit 75; }
+  sleep 1
+done
+echo $$ >"$lock/pid"
+printf '%s\\n' "$4" >"$lock/holder"
+touch "$lock/heartbeat"
+echo acquired
+while IFS= read -r line; do
+  [ "$line" = release ] && break
+  touch "$lock/heartbeat"
+done
+# Remove it only if it is still ours: after a takeover it is someone else's.
+[ "$(cat "$lock/pid" 2>/dev/null)" = "$$" ] && rm -rf "$lock"
+echo released
+`;
+class LockTimeoutError extends Error {
+}
+function lockName(repository) {
+    return repository.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+/**
+ * Take the deploy lock for an image repository, waiting up to `timeoutSec` for a run that holds
+ * it. `onWait` hears who holds it; `onTakeover` hears when a dead holder's lock was taken over.
+ */
+async function acquireLock(shell, options) {
+    let buffered = '';
+    let acquired = () => { };
+    const ready = new Promise(resolve => (acquired = resolve));
+    const process = shell.spawn(shScript(LOCK, lockName(options.repository), String(options.timeoutSec), String(STALE_AFTER_SEC), JSON.stringify(options.holder)), {
+        label: 'deploy lock',
+        onOutput: (chunk, stream) => {
+            if (stream !== 'stdout')
+                return;
+            buffered += chunk;
+            let newline;
+            while ((newline = buffered.indexOf('\n')) >= 0) {
+                const line = buffered.slice(0, newline);
+                buffered = buffered.slice(newline + 1);
+                if (line === 'acquired')
+                    acquired();
+                else if (line.startsWith('waiting '))
+                    options.onWait(describeHolder(line.slice(8)));
+                else if (line.startsWith('takeover ')) {
+                    const [reason, ...rest] = line.slice(9).split(': ');
+                    options.onTakeover(`${reason}; it was held by ${describeHolder(rest.join(': '))}`);
+                }
+            }
+        }
+    });
+    const outcome = await Promise.race([ready.then(() => 'acquired'), process.done]);
+    if (outcome !== 'acquired') {
+        const holder = describeHolder(outcome.stdout
+            .split('\n')
+            .find(line => line.startsWith('timeout '))
+            ?.slice(8) ?? '');
+        if (outcome.code === 75) {
+            throw new LockTimeoutError(`Another deploy of ${options.repository} holds the lock on the host: ${holder}. Waited ${options.timeoutSec} s (\`lock-timeout\`). ` +
+                'Try again when it has finished, or raise `lock-timeout`.');
+        }
+        throw new Error(`Could not take the deploy lock (exit ${outcome.code}): ${(outcome.stderr || outcome.stdout).trim()}`);
+    }
+    const heartbeat = setInterval(() => process.write('\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    return {
+        release: async () => {
+            clearInterval(heartbeat);
+            process.write('release\n');
+            process.end();
+            // Closing the channel releases it on the host in any case; do not hang the job on it.
+            await Promise.race([
+                process.done.catch(() => undefined),
+                new Promise(resolve => setTimeout(resolve, 10_000).unref())
+            ]);
+        }
+    };
+}
+/** `owner/repo run 4242 (commit abc1234, by alice) since 2026-11-25T14:00:00Z` */
+function describeHolder(raw) {
+    try {
+        const holder = JSON.parse(raw);
+        const parts = [holder.repository, holder.run].filter(Boolean).join(' ') || 'a deploy';
+        const by = holder.actor ? `, by ${holder.actor}` : '';
+        return `${parts} (commit ${holder.commit.slice(0, 12)}${by}) since ${holder.since}`;
+    }
+    catch {
+        return raw.trim() || 'an unknown holder';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+
+
+
 /**
  * The runbook, step by step. Returns the report also when the deploy fails (outcome `failed` or
- * `rolled-back`, with the reason and the step). Every failure before "Replace production" leaves production exactly
- * as it was; a failure after it rolls back (when `rollback` is on). The admin container is
- * removed and the session closed whatever happens.
+ * `rolled-back`, with the reason and the step). Every failure before "Replace production" leaves
+ * production exactly as it was; a failure after it rolls back (when `rollback` is on). The admin
+ * container is removed, the lock released and the session closed whatever happens.
  */
 async function deploy(settings, deps) {
     const { runner } = deps;
     const now = deps.now ?? (() => performance.now());
+    const progress = deps.progress ?? (() => { });
     const report = {
         outcome: 'failed',
         image: settings.image.name,
@@ -55538,30 +56086,43 @@ async function deploy(settings, deps) {
                 const durationMs = now() - started;
                 report.steps.push({ name, status: 'failed', durationMs });
                 runner.info(`✗ ${name} (${formatDuration(durationMs)})`);
-                if (error instanceof DeployError)
-                    error.step ??= name;
-                else if (error instanceof Error)
-                    throw Object.assign(new DeployError(error.message), { step: name });
+                if (!(error instanceof DeployError))
+                    throw Object.assign(new DeployError(message(error)), { step: name });
+                error.step ??= name;
                 throw error;
             }
         });
     };
-    let shell;
-    let adminCreated = false;
-    const admin = { name: '' };
-    const exec = (command, label, timeoutMs = QUICK_MS, extra = {}) => {
-        runner.debug(`$ ${command.join(' ')}`);
-        return run(shell, command, { label, timeoutMs, ...extra });
-    };
+    let host;
+    let lock;
+    let adminName;
+    const serve = (ignore) => ({
+        respawnTimeoutSec: settings.respawnTimeoutSec,
+        healthCommand: settings.healthCommand,
+        healthTimeoutSec: settings.healthTimeoutSec,
+        ignore
+    });
     try {
         // 1. Connect over SSH: one connection for the whole deploy.
-        shell = await step('Connect', () => deps.connect());
-        const remote = shell;
+        host = new Host(await step('Connect', () => deps.connect()), runner);
+        const remote = host;
+        // Two runs must never interleave their steps; the lock comes before `docker ps` so that what
+        // this run sees is not changed under it by another.
+        if (!settings.dryRun) {
+            lock = await step('Take the deploy lock', () => acquireLock(remote.shell, {
+                repository: settings.image.repository,
+                holder: deps.holder,
+                timeoutSec: settings.lockTimeoutSec,
+                onWait: holder => runner.info(`Waiting for the deploy lock, held by ${holder}`),
+                onTakeover: detail => runner.warning(`Took over a deploy lock left by a run that is gone: ${detail}.`, 'Stale deploy lock')
+            }));
+            progress({ phase: 'started' });
+        }
         // 2. See what runs (the runbook's `docker ps`) and pick the production container.
         const { production, image, containers } = await step('Find the production container', async () => {
-            const survey = parseSurvey(await exec(docker_survey(settings.image.name), 'docker ps'));
+            const survey = await remote.survey(settings.image.name);
             const found = findProduction(settings, survey.containers, survey.image);
-            runner.info(`Production: container ${found.name} (${deploy_short(found.id)}) running ${deploy_short(found.imageId)}`);
+            runner.info(`Production: container ${found.name} (${format_short(found.id)}) running ${format_short(found.imageId)}`);
             if (!survey.image) {
                 throw new DeployError(`Image ${settings.image.name} is not on the host, yet ${found.name} runs ${found.imageName}. ` +
                     'Set `image` to the image the supervisor starts (see `docker ps` on the host).');
@@ -55570,63 +56131,66 @@ async function deploy(settings, deps) {
         });
         report.productionContainer = production.name;
         report.previousImageId = production.imageId;
-        admin.name = settings.adminContainer ?? `${production.name}-admin`;
+        const admin = settings.adminContainer ?? `${production.name}-admin`;
         // 3. Read what production runs: its image and the commit checked out at repo-path.
         const previousImage = await step('Read what production runs', async () => {
-            report.previousCommit = (await exec(docker_exec(production.name, currentCommit(), { workdir: settings.repoPath }), 'git rev-parse HEAD').catch(error => {
+            report.previousCommit = (await remote
+                .run(docker_exec(production.name, currentCommit(), { workdir: settings.repoPath }), 'git rev-parse HEAD')
+                .catch(error => {
                 throw new DeployError(`Could not read the commit at ${settings.repoPath} in ${production.name}: ${message(error)}\n` +
                     'Check `repo-path`: it must be the git checkout of the app inside the container.');
             })).trim();
             if (image.id !== production.imageId) {
-                runner.warning(`${production.name} runs ${deploy_short(production.imageId)}, not the image ${settings.image.name} now names (${deploy_short(image.id)}): ` +
+                runner.warning(`${production.name} runs ${format_short(production.imageId)}, not the image ${settings.image.name} now names (${format_short(image.id)}): ` +
                     'the release is built from what production runs.');
             }
             const previous = image.id === production.imageId
                 ? image
-                : parseImage(JSON.parse(await exec(inspectImage(production.imageId), 'docker image inspect')));
-            runner.info(`Image ${deploy_short(previous.id)}, commit ${report.previousCommit}, ${previous.layers} layers`);
+                : parseImage(JSON.parse(await remote.run(inspectImage(production.imageId), 'docker image inspect')));
+            runner.info(`Image ${format_short(previous.id)}, commit ${report.previousCommit}, ${previous.layers} layers`);
             return previous;
         });
         if (settings.dryRun) {
-            await step('Plan (dry run)', () => dryRun(settings, production, previousImage, admin.name, report, exec, runner));
+            await step('Plan (dry run)', () => dryRun(settings, production, previousImage, admin, report, remote, runner));
             report.outcome = 'dry-run';
             return report;
         }
         // 4. The admin container: a copy of production in which the release is made.
         await step('Create the admin container', async () => {
-            if (admin.name === production.name) {
-                throw new DeployError(`The admin container name ${admin.name} is the production container; set \`admin-container\` to another name.`);
+            const stale = containers.find(c => c.name === admin);
+            if (admin === production.name || stale?.id === production.id) {
+                throw new DeployError(`The admin container name ${admin} is the production container; set \`admin-container\` to another name.`);
             }
-            const stale = containers.find(c => c.name === admin.name);
+            if (stale?.running && stale.execIds.length > 0) {
+                throw new DeployError(`Someone is working in ${admin}: it has ${stale.execIds.length} open \`docker exec\` session(s), as when the runbook is followed by hand. ` +
+                    'Production is unchanged. Finish that session (or remove the container if it is abandoned), then deploy again.');
+            }
             if (stale) {
-                if (stale.id === production.id) {
-                    throw new DeployError(`The admin container ${admin.name} is the production container; set \`admin-container\` to another name.`);
-                }
-                runner.warning(`Removing ${admin.name} (${deploy_short(stale.id)}, ${stale.status}, created ${stale.created}): an admin container left by an earlier run. It is not production.`, 'Stale admin container');
-                await exec(removeContainer(stale.id), 'docker rm -f (stale admin container)');
+                runner.warning(`Removing ${admin} (${format_short(stale.id)}, ${stale.status}, created ${stale.created}): an admin container left by an earlier run. It is not production.`, 'Stale admin container');
+                await remote.run(removeContainer(stale.id), 'docker rm -f (stale admin container)');
             }
-            const imageUser = previousImage.config.User ?? '';
-            adminCreated = true;
-            await exec(runAdmin({
-                name: admin.name,
+            adminName = admin;
+            progress({ phase: 'admin', adminContainer: admin });
+            await remote.run(runAdmin({
+                name: admin,
                 imageId: previousImage.id,
                 hasEntrypoint: hasEntrypoint(previousImage.config),
                 networkMode: production.networkMode,
-                user: production.user !== imageUser ? production.user : undefined
+                user: adminUser(production, previousImage)
             }), 'docker run (admin container)');
-            runner.info(`Created ${admin.name} from ${deploy_short(previousImage.id)}`);
+            runner.info(`Created ${admin} from ${format_short(previousImage.id)}`);
         });
         // Production's own environment (what the supervisor adds beyond the image's) reaches the
         // build and git through an env-file on stdin: never on a command line, never baked into the image.
         const runtimeEnv = extraEnv(production.env, previousImage.config.Env ?? []);
-        const inAdmin = (command) => docker_exec(admin.name, command, {
+        const envStdin = runtimeEnv.length > 0 ? runtimeEnv.join('\n') + '\n' : undefined;
+        const inAdmin = (command) => docker_exec(admin, command, {
             workdir: settings.repoPath,
-            envFromStdin: runtimeEnv.length > 0
+            envFromStdin: envStdin !== undefined
         });
-        const envStdin = runtimeEnv.length > 0 ? { stdin: runtimeEnv.join('\n') + '\n' } : {};
         // 5. Check the tree: the runbook's `git diff` before pulling.
         await step('Check the checkout for local changes', async () => {
-            const changed = (await exec(inAdmin(changedFiles()), 'git status', QUICK_MS, envStdin)).trim();
+            const changed = (await remote.run(inAdmin(changedFiles()), 'git status', QUICK_MS, envStdin)).trim();
             if (changed) {
                 throw new DeployError(`The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${changed}\n` +
                     'They would be lost or shipped by accident. Commit them to the repository or discard them on the host, then deploy again.');
@@ -55635,16 +56199,18 @@ async function deploy(settings, deps) {
         });
         // 6. Update to the exact commit from origin, fast-forward only.
         const target = await step(`Update to ${settings.ref} from origin/${settings.branch}`, async () => {
-            const relation = parseRelation(await exec(inAdmin(fetchAndRelate(settings.branch, settings.ref)), `git fetch origin ${settings.branch}`, SLOW_MS, envStdin));
+            const relation = parseRelation(await remote.run(inAdmin(fetchAndRelate(settings.branch, settings.ref)), `git fetch origin ${settings.branch}`, SLOW_MS, envStdin));
             const decision = decideUpdate(settings, relation);
             if (decision.kind === 'refuse')
                 throw new DeployError(decision.message);
-            if (decision.kind === 'unchanged')
+            if (decision.kind === 'unchanged') {
+                report.reason = decision.message;
                 return undefined;
-            const range = parseRange(await exec(inAdmin(fastForward(relation.target)), 'git merge --ff-only', QUICK_MS, envStdin));
+            }
+            const range = parseRange(await remote.run(inAdmin(fastForward(relation.target)), 'git merge --ff-only', QUICK_MS, envStdin));
             report.commits = range.commits;
             report.diffStat = range.diffStat;
-            runner.info(`Deploying ${deploy_short(relation.head)}..${deploy_short(relation.target)} (${range.commits.length} commits):`);
+            runner.info(`Deploying ${format_short(relation.head)}..${format_short(relation.target)} (${range.commits.length} commits):`);
             for (const line of range.commits)
                 runner.info(`  ${line}`);
             if (range.diffStat)
@@ -55656,18 +56222,18 @@ async function deploy(settings, deps) {
             report.commit = report.previousCommit;
             report.imageId = report.previousImageId;
             report.containerId = production.id;
-            report.reason = `Production already runs ${report.previousCommit}; nothing to deploy.`;
             runner.info(report.reason);
             return report;
         }
         report.commit = target;
         // 7. Build, streaming the output as it comes.
         await step(`Build (${settings.buildCommand})`, async () => {
-            const result = await shell.exec(inAdmin(['sh', '-c', settings.buildCommand]), {
+            runner.debug(`$ ${inAdmin(['sh', '-c', settings.buildCommand]).join(' ')}`);
+            const result = await remote.shell.exec(inAdmin(['sh', '-c', settings.buildCommand]), {
                 label: `build command \`${settings.buildCommand}\``,
                 timeoutMs: settings.commandTimeoutSec * 1000,
                 onOutput: chunk => runner.stream(chunk),
-                ...envStdin
+                stdin: envStdin
             });
             if (result.code !== 0) {
                 throw new DeployError(`The build command \`${settings.buildCommand}\` exited with code ${result.code}; production is unchanged. ` +
@@ -55675,115 +56241,107 @@ async function deploy(settings, deps) {
             }
         });
         // 8. Commit the admin container as the image, keeping the current one for a rollback.
+        progress({ phase: 'releasing', adminContainer: admin, previousImageId: previousImage.id });
         const released = await step('Commit the release image', async () => {
-            await exec(tag(previousImage.id, rollbackTag(settings.image.repository)), 'docker tag (rollback tag)');
-            const committed = await exec(commit({
-                container: admin.name,
+            await remote.run(tag(previousImage.id, rollbackTag(settings.image.repository)), 'docker tag (rollback tag)');
+            const committed = await remote.run(commit({
+                container: admin,
                 image: settings.image.name,
                 original: previousImage.config,
-                adminUser: production.user !== (previousImage.config.User ?? '') ? production.user : undefined,
+                adminUser: adminUser(production, previousImage),
                 message: `hermes-deploy ${target}`
             }), 'docker commit', SLOW_MS);
-            const newImage = parseImage(JSON.parse(await exec(inspectImage(committed.trim()), 'docker image inspect')));
+            const newImage = parseImage(JSON.parse(await remote.run(inspectImage(committed.trim()), 'docker image inspect')));
+            progress({
+                phase: 'releasing',
+                adminContainer: admin,
+                previousImageId: previousImage.id,
+                releasedImageId: newImage.id
+            });
             const drift = configDrift(previousImage.config, newImage.config);
             if (drift.length > 0) {
-                await exec(tag(previousImage.id, settings.image.name), 'docker tag (restore)');
-                throw new DeployError(`The committed image changed the image config (${drift.join(', ')}); ${settings.image.name} was put back on ${deploy_short(previousImage.id)} and production is unchanged.`);
+                await remote.run(tag(previousImage.id, settings.image.name), 'docker tag (restore)');
+                throw new DeployError(`The committed image changed the image config (${drift.join(', ')}); ${settings.image.name} was put back on ${format_short(previousImage.id)} and production is unchanged.`);
             }
-            runner.info(`${settings.image.name} is now ${deploy_short(newImage.id)} (was ${deploy_short(previousImage.id)}, kept as ${rollbackTag(settings.image.repository)})`);
+            runner.info(`${settings.image.name} is now ${format_short(newImage.id)} (was ${format_short(previousImage.id)}, kept as ${rollbackTag(settings.image.repository)})`);
             return newImage;
         });
         report.imageId = released.id;
         // The admin container has done its work; removing it now keeps `docker ps` unambiguous.
-        await exec(removeContainer(admin.name), 'docker rm -f (admin container)');
-        adminCreated = false;
+        await remote.run(removeContainer(admin), 'docker rm -f (admin container)');
+        adminName = undefined;
         // 9. Replace production: the supervisor respawns it from the new image.
         await step('Replace production', async () => {
-            await exec(removeContainer(production.id), 'docker rm -f (production container)');
+            await remote.run(removeContainer(production.id), 'docker rm -f (production container)');
             try {
-                report.containerId = await waitForServing(released, production.id);
+                report.containerId = await waitForServing(remote, runner, released.id, serve(admin));
             }
             catch (error) {
                 await rollBack(error);
                 throw error;
             }
         });
+        progress({ phase: 'done' });
         report.outcome = 'deployed';
         return report;
-        // A container of `image` started by the supervisor, then the health command.
-        async function waitForServing(image, oldContainerId) {
-            const result = await remote.exec(waitForContainer(image.id, settings.respawnTimeoutSec, admin.name), {
-                label: 'wait for the new container',
-                timeoutMs: settings.respawnTimeoutSec * 1000 + QUICK_MS
-            });
-            if (result.code !== 0) {
-                throw new DeployError(result.code === 124
-                    ? `No container of ${deploy_short(image.id)} started within ${settings.respawnTimeoutSec} s (\`respawn-timeout\`) after ${deploy_short(oldContainerId)} was removed. Is the supervisor that restarts the container running on the host?`
-                    : new RemoteCommandError('wait for the new container', result).message);
-            }
-            const [containerId, name] = result.stdout.trim().split(' ');
-            runner.info(`${name} (${deploy_short(containerId)}) runs ${deploy_short(image.id)}`);
-            if (settings.healthCommand) {
-                const health = await remote.exec(healthCheck(settings.healthCommand, settings.healthTimeoutSec), {
-                    label: 'health command',
-                    timeoutMs: settings.healthTimeoutSec * 1000 + QUICK_MS
-                });
-                if (health.code !== 0) {
-                    throw new DeployError(`The health command did not pass within ${settings.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}`);
-                }
-                runner.info(`Health command ${health.stdout.trim()}`);
-            }
-            return containerId;
-        }
         async function rollBack(cause) {
             if (!settings.rollback) {
                 runner.error(`Rollback is off: production runs the failed release. To roll back by hand: docker tag ${rollbackTag(settings.image.repository)} ${settings.image.name} && docker rm -f <new container>`, 'Rollback skipped');
+                progress({ phase: 'done' });
                 return;
             }
-            runner.warning(`Rolling back to ${deploy_short(previousImage.id)}: ${message(cause)}`, 'Rolling back');
-            await exec(tag(previousImage.id, settings.image.name), 'docker tag (rollback)');
-            // Remove every container of the failed release; the supervisor starts the previous one.
-            const survey = parseSurvey(await exec(docker_survey(settings.image.name), 'docker ps'));
-            for (const failed of survey.containers.filter(c => c.imageId === released.id)) {
-                await exec(removeContainer(failed.id), 'docker rm -f (failed release)');
-            }
-            const restored = await waitForServing(previousImage, released.id).catch(error => {
-                throw new DeployError(`ROLLBACK FAILED: ${message(error)}\nProduction may be down. ${settings.image.name} is back on ${deploy_short(previousImage.id)}; check the supervisor on the host.`);
+            runner.warning(`Rolling back to ${format_short(previousImage.id)}: ${message(cause)}`, 'Rolling back');
+            const restored = await restorePrevious(remote, runner, {
+                image: settings.image.name,
+                repository: settings.image.repository,
+                previousImageId: previousImage.id,
+                failedImageId: released.id,
+                production,
+                previousConfig: previousImage.config,
+                serve: serve(admin)
+            }).catch(error => {
+                throw new DeployError(`ROLLBACK FAILED: ${message(error)}\nProduction may be down. ${settings.image.name} is back on ${format_short(previousImage.id)}; check the supervisor on the host.`);
             });
+            progress({ phase: 'done' });
             report.rolledBack = true;
             report.containerId = restored;
-            report.rollbackDetail = `${message(cause)}\nRestored ${deploy_short(previousImage.id)} (commit ${report.previousCommit}); container ${deploy_short(restored)} serves it.`;
+            report.rollbackDetail = `${message(cause)}\nRestored ${format_short(previousImage.id)} (commit ${report.previousCommit}); container ${format_short(restored)} serves it.`;
             report.outcome = 'rolled-back';
         }
     }
     catch (error) {
         // The report is the result either way: outputs and summary are written for a failure too.
         report.reason = message(error);
-        report.failedStep = error instanceof DeployError ? error.step : report.steps.at(-1)?.name;
+        report.failedStep = error instanceof DeployError ? error.step : undefined;
         if (report.outcome !== 'rolled-back')
             report.outcome = 'failed';
         return report;
     }
     finally {
-        // 10. Always: remove the admin container and end the session.
-        if (shell) {
-            await cleanUp(shell, admin.name, adminCreated, runner);
-            await shell.close();
-        }
+        // 10. Always: remove the admin container, release the lock, end the session.
+        if (host)
+            await cleanUp(host, adminName, lock, runner, progress, report);
     }
 }
-async function cleanUp(shell, adminName, created, runner) {
-    if (!created || !adminName)
-        return;
+async function cleanUp(host, adminName, lock, runner, progress, report) {
     try {
-        await run(shell, removeContainer(adminName), {
-            label: 'docker rm -f (admin container)',
-            timeoutMs: QUICK_MS
-        });
+        if (adminName)
+            await host.run(removeContainer(adminName), 'docker rm -f (admin container)');
+        // Nothing is half-done any more unless a release is out unconfirmed; then the post step checks.
+        if (report.outcome !== 'failed' || !report.imageId)
+            progress({ phase: 'done' });
     }
     catch (error) {
         runner.warning(`Could not remove the admin container ${adminName}: ${message(error)}. The next run removes it.`);
     }
+    await lock
+        ?.release()
+        .catch(error => runner.warning(`Could not release the deploy lock: ${message(error)}`));
+    await host.shell.close();
+}
+/** The user production runs as, when it differs from the image's own. */
+function adminUser(production, image) {
+    return production.user !== (image.config.User ?? '') ? production.user : undefined;
 }
 /** Pick the production container: the one named by `container`, or the one running `image`. */
 function findProduction(settings, containers, image) {
@@ -55812,7 +56370,7 @@ function findProduction(settings, containers, image) {
     }
     throw new DeployError(`${candidates.length} running containers run ${settings.image.name}:\n${psTable(candidates)}\nName the production one with \`container\`.`);
 }
-/** Only a fast-forward to a commit on the branch is deployed; anything else is refused. */
+/** Only a fast-forward to a commit on the branch is deployed. */
 function decideUpdate(settings, relation) {
     const where = `origin/${settings.branch}`;
     if (!relation.target) {
@@ -55821,49 +56379,54 @@ function decideUpdate(settings, relation) {
             message: `Commit ${settings.ref} was not found in ${where} after fetching. Push it first, or set \`ref\` (and \`branch\`) to a commit of the app's repository.`
         };
     }
-    if (relation.target === relation.head)
-        return { kind: 'unchanged' };
+    if (relation.target === relation.head) {
+        return {
+            kind: 'unchanged',
+            message: `Production already runs ${relation.target}; nothing to deploy.`
+        };
+    }
     if (!relation.onBranch) {
         return {
             kind: 'refuse',
-            message: `Commit ${deploy_short(relation.target)} is not on ${where}. Only commits of \`branch\` are deployed; set \`branch\` to the branch that holds it.`
+            message: `Commit ${format_short(relation.target)} is not on ${where}. Only commits of \`branch\` are deployed; set \`branch\` to the branch that holds it.`
         };
     }
     if (relation.behind) {
+        // Two merges deployed at once: the later one got there first and includes this one.
         return {
-            kind: 'refuse',
-            message: `Commit ${deploy_short(relation.target)} is older than what production runs (${deploy_short(relation.head)}). Deploying it would roll production back; deploy a newer commit.`
+            kind: 'unchanged',
+            message: `Production runs ${format_short(relation.head)}, which already contains ${format_short(relation.target)}: nothing to deploy. Going back to an older commit is a rollback, not a deploy.`
         };
     }
     if (!relation.fastForward) {
         return {
             kind: 'refuse',
-            message: `The checkout in production (${deploy_short(relation.head)}) has diverged from ${where}: it has commits that ${deploy_short(relation.target)} does not. ` +
+            message: `The checkout in production (${format_short(relation.head)}) has diverged from ${where}: it has commits that ${format_short(relation.target)} does not. ` +
                 'Deploying would drop them. Merge or push them to origin, or reset the checkout on the host, then deploy again.'
         };
     }
     return { kind: 'update' };
 }
-async function dryRun(settings, production, image, adminName, report, exec, runner) {
+async function dryRun(settings, production, image, adminName, report, host, runner) {
     const inProduction = (command) => docker_exec(production.name, command, { workdir: settings.repoPath });
-    const changed = (await exec(inProduction(changedFiles()), 'git status')).trim();
+    const changed = (await host.run(inProduction(changedFiles()), 'git status')).trim();
     if (changed)
         runner.warning(`The checkout in ${production.name} has uncommitted changes:\n${changed}`);
-    const tip = (await exec(inProduction(remoteTip(settings.branch)), `git ls-remote origin ${settings.branch}`, SLOW_MS)).split(/\s/)[0];
+    const tip = (await host.run(inProduction(remoteTip(settings.branch)), `git ls-remote origin ${settings.branch}`, SLOW_MS)).split(/\s/)[0];
     const rollback = rollbackTag(settings.image.repository);
+    const adminRun = runAdmin({
+        name: adminName,
+        imageId: format_short(image.id),
+        hasEntrypoint: hasEntrypoint(image.config),
+        networkMode: production.networkMode
+    });
     report.plan = [
-        `remove a stale ${adminName} if there is one, then docker run ${runAdmin({
-            name: adminName,
-            imageId: deploy_short(image.id),
-            hasEntrypoint: hasEntrypoint(image.config),
-            networkMode: production.networkMode
-        })
-            .slice(1)
-            .join(' ')}`,
+        `take the deploy lock for ${settings.image.repository} (wait up to ${settings.lockTimeoutSec} s)`,
+        `remove a stale ${adminName} if there is one, then ${adminRun.join(' ')}`,
         `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
         `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
         `build: ${settings.buildCommand}`,
-        `docker tag ${deploy_short(image.id)} ${rollback}; docker commit ${adminName} ${settings.image.name} (ENTRYPOINT and CMD restored)`,
+        `docker tag ${format_short(image.id)} ${rollback}; docker commit ${adminName} ${settings.image.name} (ENTRYPOINT and CMD restored)`,
         `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
             (settings.healthCommand ? `; health command up to ${settings.healthTimeoutSec} s` : ''),
         settings.rollback
@@ -55878,33 +56441,6 @@ function extraEnv(containerEnv, imageEnv) {
     const fromImage = new Set(imageEnv);
     // An env-file cannot carry a newline inside a value.
     return containerEnv.filter(entry => !fromImage.has(entry) && !entry.includes('\n'));
-}
-function psTable(containers) {
-    if (containers.length === 0)
-        return '  (no containers are running)';
-    const rows = [
-        ['CONTAINER ID', 'IMAGE', 'STATUS', 'NAMES'],
-        ...containers.map(c => [deploy_short(c.id), c.imageName, c.status, c.name])
-    ];
-    const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)));
-    return rows
-        .map(r => '  ' +
-        r
-            .map((cell, i) => cell.padEnd(widths[i]))
-            .join('   ')
-            .trimEnd())
-        .join('\n');
-}
-function deploy_short(id) {
-    if (!id)
-        return '';
-    return id.replace(/^sha256:/, '').slice(0, 12);
-}
-function message(error) {
-    return error instanceof Error ? error.message : String(error);
-}
-function formatDuration(ms) {
-    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 ;// CONCATENATED MODULE: external "node:fs"
@@ -55945,8 +56481,8 @@ function readEvent(path) {
 
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
-// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
-var lib = __nccwpck_require__(5472);
+// EXTERNAL MODULE: ../../work/main/node_modules/ssh2/lib/index.js
+var lib = __nccwpck_require__(1936);
 ;// CONCATENATED MODULE: ./src/inputs.ts
 
 
@@ -55997,6 +56533,8 @@ function readSettings(read, run) {
         healthTimeoutSec: integer('health-timeout', get('health-timeout') || '60', 1, 3600),
         respawnTimeoutSec: integer('respawn-timeout', get('respawn-timeout') || '120', 1, 3600),
         commandTimeoutSec: integer('command-timeout', get('command-timeout') || '1800', 1, 6 * 3600),
+        connectTimeoutSec: integer('connect-timeout', get('connect-timeout') || '30', 1, 600),
+        lockTimeoutSec: integer('lock-timeout', get('lock-timeout') || '300', 0, 6 * 3600),
         rollback: inputs_boolean('rollback', get('rollback') || 'true'),
         dryRun: inputs_boolean('dry-run', get('dry-run') || 'false'),
         githubToken: read('github-token').trim() || undefined
@@ -56119,6 +56657,71 @@ function checkKey(key, passphrase) {
         throw new InputError('ssh-passphrase', 'does not decrypt the key in `ssh-key`.');
     }
     throw new InputError('ssh-key', 'is not a private key this action can read. Paste the whole private key file (OpenSSH or PEM; ed25519, RSA or ECDSA), including its BEGIN and END lines.');
+}
+
+;// CONCATENATED MODULE: ./src/post.ts
+
+
+
+
+/**
+ * The post step: when the main step was cancelled or killed before it finished, connect again and
+ * put the host right — remove the admin container, and if a release was on its way out but never
+ * confirmed healthy, complete the rollback so production serves the previous image.
+ * Throws when production could not be put right.
+ */
+async function recover(settings, progress, deps) {
+    const { runner } = deps;
+    if (!progress || progress.phase === 'done') {
+        runner.info('The deploy step finished; nothing to clean up.');
+        return;
+    }
+    runner.warning(`The deploy step did not finish (it stopped in phase "${progress.phase}"): putting the host right.`, 'Recovering');
+    const host = new Host(await deps.connect(), runner);
+    const lock = await acquireLock(host.shell, {
+        repository: settings.image.repository,
+        holder: deps.holder,
+        timeoutSec: settings.lockTimeoutSec,
+        onWait: holder => runner.info(`Waiting for the deploy lock, held by ${holder}`),
+        onTakeover: detail => runner.info(`Took over the deploy lock of the stopped step: ${detail}.`)
+    });
+    try {
+        const survey = await host.survey(settings.image.name);
+        const admin = survey.containers.find(c => c.name === progress.adminContainer);
+        if (admin) {
+            await host.run(removeContainer(admin.id), 'docker rm -f (admin container)');
+            runner.info(`Removed the admin container ${admin.name}`);
+        }
+        if (progress.phase !== 'releasing' || !progress.previousImageId)
+            return;
+        const tagged = survey.image?.id;
+        const failed = progress.releasedImageId ?? (tagged !== progress.previousImageId ? tagged : undefined);
+        const releaseRuns = failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed);
+        if (tagged === progress.previousImageId && !releaseRuns) {
+            runner.info(`${settings.image.name} still names ${format_short(progress.previousImageId)} and no container runs the release: production is as it was.`);
+            return;
+        }
+        runner.warning(`The release ${format_short(failed)} was committed but never confirmed healthy: rolling back to ${format_short(progress.previousImageId)}.`, 'Rolling back');
+        const serving = await restorePrevious(host, runner, {
+            image: settings.image.name,
+            repository: settings.image.repository,
+            previousImageId: progress.previousImageId,
+            failedImageId: failed ?? '',
+            serve: {
+                respawnTimeoutSec: settings.respawnTimeoutSec,
+                healthCommand: settings.healthCommand,
+                healthTimeoutSec: settings.healthTimeoutSec,
+                ignore: progress.adminContainer ?? ''
+            }
+        }).catch(error => {
+            throw new DeployError(`ROLLBACK FAILED after the cancelled deploy: ${message(error)}\nProduction may be down: ${settings.image.name} is back on ${format_short(progress.previousImageId)}; check the supervisor on the host.`);
+        });
+        runner.info(`Rolled back: ${format_short(serving)} serves ${format_short(progress.previousImageId)}`);
+    }
+    finally {
+        await lock.release().catch(() => undefined);
+        await host.shell.close();
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/runner.ts
@@ -56380,30 +56983,37 @@ class SshShell {
     }
     exec(command, options) {
         const label = options.label ?? command.join(' ');
-        if (this.lostReason)
-            return Promise.reject(new Error(`${this.lostReason}; could not run ${label}.`));
-        return new Promise((resolve, reject) => {
-            const stdout = new Tail();
-            const stderr = new Tail();
-            let settled = false;
-            const finish = (fn) => {
-                if (settled)
-                    return;
-                settled = true;
-                clearTimeout(timer);
-                this.client.off('close', onClose);
-                fn();
-            };
-            const onClose = () => finish(() => reject(new Error(`${this.lostReason ?? `The SSH connection to ${this.where} closed`} while running ${label}.`)));
-            this.client.once('close', onClose);
-            const timer = setTimeout(() => {
-                finish(() => reject(new Error(`${label} did not finish within ${Math.round(options.timeoutMs / 1000)} s; it was abandoned.`)));
-                channel?.close();
+        const process = this.spawn(command, options);
+        process.end(options.stdin);
+        let timer;
+        const timeout = new Promise((_, reject) => {
+            timer = setTimeout(() => {
+                process.kill();
+                reject(new Error(`${label} did not finish within ${Math.round(options.timeoutMs / 1000)} s; it was abandoned.`));
             }, options.timeoutMs);
-            let channel;
+        });
+        return Promise.race([process.done, timeout]).finally(() => clearTimeout(timer));
+    }
+    spawn(command, options) {
+        const label = options.label ?? command.join(' ');
+        const stdout = new Tail();
+        const stderr = new Tail();
+        let channel;
+        const pending = {
+            data: [],
+            ended: false,
+            killed: false
+        };
+        const done = new Promise((resolve, reject) => {
+            if (this.lostReason)
+                return reject(new Error(`${this.lostReason}; could not run ${label}.`));
+            const onClose = () => reject(new Error(`${this.lostReason ?? `The SSH connection to ${this.where} closed`} while running ${label}.`));
+            this.client.once('close', onClose);
             this.client.exec(toShell(command), (error, stream) => {
-                if (error)
-                    return finish(() => reject(new Error(`Could not start ${label}: ${error.message}`)));
+                if (error) {
+                    this.client.off('close', onClose);
+                    return reject(new Error(`Could not start ${label}: ${error.message}`));
+                }
                 channel = stream;
                 let code = null;
                 // Decoders keep a multi-byte character that straddles two chunks whole.
@@ -56422,10 +57032,33 @@ class SshShell {
                 stream.on('exit', (exitCode, signal) => {
                     code = exitCode ?? (signal ? 128 : 255);
                 });
-                stream.on('close', () => finish(() => resolve({ code: code ?? 255, stdout: stdout.text(), stderr: stderr.text() })));
-                stream.end(options.stdin ?? '');
+                stream.on('close', () => {
+                    this.client.off('close', onClose);
+                    resolve({ code: code ?? 255, stdout: stdout.text(), stderr: stderr.text() });
+                });
+                for (const data of pending.data)
+                    stream.write(data);
+                if (pending.ended)
+                    stream.end();
+                if (pending.killed)
+                    stream.close();
             });
         });
+        done.catch(() => { }); // observed by the caller; never an unhandled rejection
+        return {
+            done,
+            write: (data) => (channel ? channel.write(data) : pending.data.push(data)),
+            end: (data) => {
+                if (!channel) {
+                    if (data)
+                        pending.data.push(data);
+                    pending.ended = true;
+                }
+                else
+                    channel.end(data);
+            },
+            kill: () => (channel ? channel.close() : (pending.killed = true))
+        };
     }
     async close() {
         if (this.closed)
@@ -56455,6 +57088,32 @@ class Tail {
     }
 }
 
+;// CONCATENATED MODULE: ./src/state.ts
+
+var State;
+(function (State) {
+    State["IsPost"] = "isPost";
+    State["Progress"] = "progress";
+})(State || (State = {}));
+const isPost = () => getState(State.IsPost) === 'true';
+function markMainStarted() {
+    saveState(State.IsPost, 'true');
+}
+function saveProgress(progress) {
+    saveState(State.Progress, JSON.stringify(progress));
+}
+function readProgress() {
+    const raw = getState(State.Progress);
+    if (!raw)
+        return undefined;
+    try {
+        return JSON.parse(raw);
+    }
+    catch {
+        return undefined;
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/summary.ts
 
 const HEADLINES = {
@@ -56472,9 +57131,9 @@ function renderSummary(report) {
         lines.push(report.outcome === 'unchanged' ? report.reason : quoteBlock(report.reason), '');
     lines.push('| | before | after |', '|---|---|---|');
     lines.push(`| commit | ${code(report.previousCommit)} | ${code(report.commit)} |`);
-    lines.push(`| image | ${code(deploy_short(report.previousImageId))} | ${code(deploy_short(report.imageId))} |`);
+    lines.push(`| image | ${code(format_short(report.previousImageId))} | ${code(format_short(report.imageId))} |`);
     if (report.productionContainer)
-        lines.push(`| container | ${report.productionContainer} | ${code(deploy_short(report.containerId))} |`);
+        lines.push(`| container | ${report.productionContainer} | ${code(format_short(report.containerId))} |`);
     lines.push('');
     if (report.rollbackDetail)
         lines.push('### Rollback', '', quoteBlock(report.rollbackDetail), '');
@@ -56514,37 +57173,47 @@ function escapeCell(text) {
 
 
 
-/** Read the inputs, run the deploy, write outputs and summary; fail the step on any error. */
+
+
+
+
+/** Entry point for both steps of action.yml: the deploy (main) and the clean-up (post). */
 async function main_run(runner = actionsRunner) {
+    const post = isPost();
+    if (!post)
+        markMainStarted();
+    const context = readRunContext();
     let settings;
     try {
         maskSecrets(runner);
-        settings = readSettings(name => getInput(name), readRunContext());
+        settings = readSettings(name => getInput(name), context);
     }
     catch (error) {
+        if (post)
+            return; // the main step already said what was wrong
         writeOutputs(runner, undefined);
-        setFailed(error instanceof InputError ? error.message : `Could not read the inputs: ${String(error)}`);
+        setFailed(error instanceof InputError ? error.message : `Could not read the inputs: ${message(error)}`);
         return;
     }
-    const report = await deploy(settings, {
+    const deps = {
         runner,
-        connect: () => connect({
-            host: settings.host,
-            port: settings.port,
-            username: settings.username,
-            privateKey: settings.sshKey,
-            passphrase: settings.sshPassphrase,
-            hostFingerprint: settings.hostFingerprint,
-            knownHosts: settings.knownHosts,
-            strictHostKey: settings.strictHostKey,
-            onWarning: message => runner.warning(message, 'Host key'),
-            onDebug: message => runner.debug(message)
-        })
-    });
+        connect: () => connectWithRetries(settings, runner),
+        holder: holder(settings, context)
+    };
+    if (post) {
+        try {
+            await recover(settings, readProgress(), deps);
+        }
+        catch (error) {
+            setFailed(`Clean-up after the deploy step failed: ${message(error)}`);
+        }
+        return;
+    }
+    const report = await deploy(settings, { ...deps, progress: saveProgress });
     writeOutputs(runner, report);
     await runner
         .writeSummary(renderSummary(report))
-        .catch(error => runner.warning(`Could not write the job summary: ${String(error)}`));
+        .catch(error => runner.warning(`Could not write the job summary: ${message(error)}`));
     if (report.outcome === 'failed' || report.outcome === 'rolled-back') {
         const step = report.failedStep ? ` at "${report.failedStep}"` : '';
         const rolledBack = report.rolledBack
@@ -56552,6 +57221,44 @@ async function main_run(runner = actionsRunner) {
             : '';
         setFailed(`Deploy failed${step}: ${report.reason}${rolledBack}`);
     }
+}
+/** A dropped packet or a droplet still booting deserves another try; a wrong key does not. */
+function connectWithRetries(settings, runner) {
+    return pRetry(() => connect({
+        host: settings.host,
+        port: settings.port,
+        username: settings.username,
+        privateKey: settings.sshKey,
+        passphrase: settings.sshPassphrase,
+        hostFingerprint: settings.hostFingerprint,
+        knownHosts: settings.knownHosts,
+        strictHostKey: settings.strictHostKey,
+        connectTimeoutMs: settings.connectTimeoutSec * 1000,
+        onWarning: text => runner.warning(text, 'Host key'),
+        onDebug: text => runner.debug(text)
+    }), {
+        retries: 2,
+        minTimeout: 2000,
+        factor: 2,
+        shouldRetry: ({ error }) => error instanceof ConnectionError && (error.phase === 'tcp' || error.phase === 'handshake'),
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+            if (retriesLeft > 0 &&
+                error instanceof ConnectionError &&
+                error.phase !== 'host-key' &&
+                error.phase !== 'authentication') {
+                runner.warning(`Connection attempt ${attemptNumber} failed: ${error.message} Retrying.`);
+            }
+        }
+    });
+}
+function holder(settings, context) {
+    return {
+        repository: context.repository,
+        run: context.runUrl,
+        commit: settings.ref,
+        actor: context.actor,
+        since: new Date().toISOString()
+    };
 }
 /** Every line of the key and the passphrase, before anything else can print them. */
 function maskSecrets(runner) {
@@ -56561,8 +57268,9 @@ function maskSecrets(runner) {
             continue;
         runner.setSecret(value);
         for (const line of value.split(/\r?\n/)) {
-            if (line.trim().length >= 8 && !/^-----(BEGIN|END) /.test(line.trim()))
-                runner.setSecret(line.trim());
+            const trimmed = line.trim();
+            if (trimmed.length >= 8 && !/^-----(BEGIN|END) /.test(trimmed))
+                runner.setSecret(trimmed);
         }
     }
 }
@@ -56579,7 +57287,7 @@ function writeOutputs(runner, report) {
 
 /***/ }),
 
-/***/ 564:
+/***/ 2680:
 /***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 
@@ -56598,14 +57306,14 @@ scope.__dirname ??= (0,external_node_path_namespaceObject.dirname)((0,external_n
 
 /***/ }),
 
-/***/ 5243:
+/***/ 1104:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)(__nccwpck_require__.ab + "build/Release/cpufeatures.node")
 
 /***/ }),
 
-/***/ 8440:
+/***/ 1543:
 /***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
 
 module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)(__nccwpck_require__.ab + "lib/protocol/crypto/build/Release/sshcrypto.node")
@@ -56864,7 +57572,7 @@ module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 
-/***/ 8342:
+/***/ 5413:
 /***/ ((module) => {
 
 module.exports = {"rE":"1.17.0"};
@@ -56998,6 +57706,6 @@ module.exports = {"rE":"1.17.0"};
 /******/ // startup
 /******/ // Load entry module and return exports
 /******/ // This entry module used 'module' so it can't be inlined
-/******/ var __webpack_exports__ = __nccwpck_require__(9407);
+/******/ var __webpack_exports__ = __nccwpck_require__(7890);
 /******/ __webpack_exports__ = await __webpack_exports__;
 /******/ 

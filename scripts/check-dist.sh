@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fresh="$(mktemp -d)"
 trap 'rm -rf "$fresh"' EXIT
-npx ncc build src/index.ts -o "$fresh" --license licenses.txt --transpile-only >/dev/null
+npx ncc build src/index.ts -o "$fresh" --license licenses.txt >/dev/null
 node scripts/strip-native.mjs "$fresh"
 if ! diff -r -q dist "$fresh" >/dev/null; then
   diff -r -q dist "$fresh" || true

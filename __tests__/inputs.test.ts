@@ -125,6 +125,18 @@ describe('reading the inputs', () => {
     ).toThrow(/Input `admin-container`/)
   })
 
+  it('refuses two host-key pins at once, naming both inputs', () => {
+    expect(() =>
+      readSettings(
+        reader({
+          'host-fingerprint': 'SHA256:' + 'a'.repeat(43),
+          'ssh-known-hosts': 'h ssh-ed25519 AAAA'
+        }),
+        push
+      )
+    ).toThrow(/Input `ssh-known-hosts`: is set together with `host-fingerprint`/)
+  })
+
   it('requires a commit when the event has none', () => {
     expect(() => readSettings(reader({}), { eventName: 'repository_dispatch', sha: '' })).toThrow(
       /Input `ref`/

@@ -71,9 +71,13 @@ export function pushCommit(
 
 export interface ActionRun {
   code: number
+  /** The signal that ended it, when killed. */
+  signal: NodeJS.Signals | null
   log: string
   outputs: Record<string, string>
   summary: string
+  /** What it saved for the post step (GITHUB_STATE), as the runner passes it on: STATE_<name>. */
+  state: Record<string, string>
 }
 
 export interface RunOptions {
@@ -81,6 +85,12 @@ export interface RunOptions {
   sha?: string
   before?: string
   env?: Record<string, string>
+  /** Send this signal when the log opens the group whose title starts with `group`. */
+  killAt?: { group: string; signal: NodeJS.Signals; delayMs?: number }
+  /** Run as the post step, with the state the main step saved. */
+  postOf?: ActionRun
+  /** Called with the log as it grows. */
+  onLog?: (log: string) => void
 }
 
 /** The inputs a workflow step would give, for this droplet. */
@@ -142,22 +152,38 @@ export async function runAction(
     ...options.env
   }
   for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
+  for (const [name, value] of Object.entries(options.postOf?.state ?? {}))
+    env[`STATE_${name}`] = value
 
   const child = spawn(process.execPath, [join(ROOT, 'dist', 'index.js')], {
     env,
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let log = ''
-  child.stdout.on('data', chunk => (log += chunk))
-  child.stderr.on('data', chunk => (log += chunk))
-  const code = await new Promise<number>(resolve => child.on('close', c => resolve(c ?? 1)))
+  let killed = false
+  const grow = (chunk: Buffer) => {
+    log += chunk
+    options.onLog?.(log)
+    if (options.killAt && !killed && log.includes(`::group::${options.killAt.group}`)) {
+      killed = true
+      const { signal, delayMs = 0 } = options.killAt
+      setTimeout(() => child.kill(signal), delayMs)
+    }
+  }
+  child.stdout.on('data', grow)
+  child.stderr.on('data', grow)
+  const [code, signal] = await new Promise<[number, NodeJS.Signals | null]>(resolve =>
+    child.on('close', (c, s) => resolve([c ?? 1, s]))
+  )
   log = asRunnerShows(log)
   if (process.env.HERMES_E2E_VERBOSE) process.stdout.write(log)
   return {
     code,
+    signal,
     log,
     outputs: parseOutputs(readFileSync(files.output, 'utf8')),
-    summary: readFileSync(files.summary, 'utf8')
+    summary: readFileSync(files.summary, 'utf8'),
+    state: parseOutputs(readFileSync(files.state, 'utf8'))
   }
 }
 
@@ -174,7 +200,7 @@ function asRunnerShows(raw: string): string {
     .join('\n')
 }
 
-/** GITHUB_OUTPUT holds `name<<DELIMITER\nvalue\nDELIMITER` records. */
+/** GITHUB_OUTPUT and GITHUB_STATE hold `name<<DELIMITER\nvalue\nDELIMITER` records; the last one counts. */
 function parseOutputs(text: string): Record<string, string> {
   const outputs: Record<string, string> = {}
   const pattern = /^([\w-]+)<<(\S+)\n([\s\S]*?)\n\2$/gm

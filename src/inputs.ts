@@ -107,6 +107,12 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
     dryRun: boolean('dry-run', get('dry-run') || 'false'),
     githubToken: read('github-token').trim() || undefined
   }
+  if (settings.hostFingerprint && settings.knownHosts) {
+    throw new InputError(
+      'ssh-known-hosts',
+      'is set together with `host-fingerprint`; set one of the two, so it is clear which pins the host key.'
+    )
+  }
   if (settings.container && settings.adminContainer === settings.container) {
     throw new InputError(
       'admin-container',

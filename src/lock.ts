@@ -23,11 +23,17 @@ const HEARTBEAT_MS = 10_000
  */
 const LOCK = `
 set -u
+name=$1
 dir="$HOME/.hermes-deploy/locks"
-lock="$dir/$1"
+lock="$dir/$name"
 mkdir -p "$dir" || exit 70
 end=$(( $(date +%s) + $2 ))
-alive() { [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\\000' ' ' <"/proc/$1/cmdline" | grep -qF "$lock"; }
+# The holder is alive when its pid is still this script holding this lock (pids are reused).
+alive() {
+  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] || return 1
+  args=$(tr '\\000' '\\n' <"/proc/$1/cmdline")
+  printf '%s\\n' "$args" | grep -qxF "$name" && printf '%s\\n' "$args" | grep -qF '.hermes-deploy/locks'
+}
 last=
 while ! mkdir "$lock" 2>/dev/null; do
   holder=$(cat "$lock/holder" 2>/dev/null)
@@ -69,6 +75,22 @@ export interface HeldLock {
 
 export class LockTimeoutError extends Error {}
 
+/** The lock's holder script, with its parameters: exported so tests can run it under a local sh. */
+export function lockCommand(
+  repository: string,
+  timeoutSec: number,
+  staleSec: number,
+  holder: LockHolder
+) {
+  return shScript(
+    LOCK,
+    lockName(repository),
+    String(timeoutSec),
+    String(staleSec),
+    JSON.stringify(holder)
+  )
+}
+
 export function lockName(repository: string): string {
   return repository.replace(/[^A-Za-z0-9._-]/g, '_')
 }
@@ -91,13 +113,7 @@ export async function acquireLock(
   let acquired: () => void = () => {}
   const ready = new Promise<void>(resolve => (acquired = resolve))
   const process: RemoteProcess = shell.spawn(
-    shScript(
-      LOCK,
-      lockName(options.repository),
-      String(options.timeoutSec),
-      String(STALE_AFTER_SEC),
-      JSON.stringify(options.holder)
-    ),
+    lockCommand(options.repository, options.timeoutSec, STALE_AFTER_SEC, options.holder),
     {
       label: 'deploy lock',
       onOutput: (chunk, stream) => {

@@ -1,0 +1,220 @@
+import { afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  baseInputs,
+  docker,
+  dropletReset,
+  dropletUp,
+  imageId,
+  pushCommit,
+  runAction,
+  runningContainers,
+  served,
+  sh,
+  type ActionRun,
+  type Droplet
+} from './harness.js'
+
+jest.setTimeout(300_000)
+
+let droplet: Droplet
+let inputs: Record<string, string>
+const LOCK_DIR = '/home/core/.hermes-deploy/locks/texasca_api'
+const PWNED = '/tmp/hermes-pwned'
+const BUILD = readFileSync(new URL('./sample-app/build.sh', import.meta.url), 'utf8')
+
+beforeAll(() => {
+  droplet = dropletUp()
+  inputs = baseInputs(droplet)
+})
+beforeEach(() => {
+  dropletReset()
+  sh(`rm -f ${PWNED}`)
+})
+
+/**
+ * The invariant of every fault: production serves a complete version (one it was given, built
+ * whole), exactly one production container runs, no admin container and no lock is left.
+ */
+async function expectSafe(versions: string[]) {
+  const page = await served(droplet)
+  expect(versions.some(sha => page.includes(`commit=${sha}`))).toBe(true)
+  expect(runningContainers().filter(c => c.name === droplet.CONTAINER)).toHaveLength(1)
+  expect(docker(`ps -a --format '{{.Names}}'`).split('\n')).not.toContain(
+    `${droplet.CONTAINER}-admin`
+  )
+  expect(existsSync(LOCK_DIR)).toBe(false)
+}
+
+/** A build that takes a few seconds, so a fault can land in the middle of it. */
+const slowBuild = (seconds: number) => ({
+  'build.sh': BUILD.replace('set -eu\n', `set -eu\necho "build.sh: slow start"\nsleep ${seconds}\n`)
+})
+
+describe('fail-safety on the local droplet', () => {
+  it('serialises two deploys started at once: one waits for the lock, the newer commit ends up serving', async () => {
+    const first = pushCommit(droplet, 'First merge', { 'greeting.txt': 'one\n', ...slowBuild(2) })
+    const second = pushCommit(droplet, 'Second merge', { 'greeting.txt': 'two\n' })
+    const [a, b] = await Promise.all([
+      runAction(inputs, { sha: first }),
+      runAction(inputs, { sha: second })
+    ])
+
+    expect([a.code, b.code]).toEqual([0, 0])
+    expect(a.log + b.log).toMatch(
+      /Waiting for the deploy lock, held by texasca\/api https:\/\/github\.com\/texasca\/api\/actions\/runs\/4242 \(commit [0-9a-f]{12}\) since /
+    )
+    expect(await served(droplet)).toContain(`commit=${second}`)
+    await expectSafe([second])
+  })
+
+  it('refuses to deploy while someone works in the admin container by hand', async () => {
+    docker(
+      `run -d --name ${droplet.CONTAINER}-admin --network host --entrypoint tail ${droplet.IMAGE} -f /dev/null`
+    )
+    docker(`exec -d ${droplet.CONTAINER}-admin sleep 60`)
+    const production = runningContainers().find(c => c.name === droplet.CONTAINER)!.id
+    const sha = pushCommit(droplet, 'While a person is in the admin container', {
+      'greeting.txt': 'busy\n'
+    })
+    const run = await runAction(inputs, { sha })
+    expect(run.code).not.toBe(0)
+    expect(run.log).toMatch(/Someone is working in texasca-api-admin/)
+    expect(runningContainers().find(c => c.name === droplet.CONTAINER)!.id).toBe(production)
+    docker(`rm -f ${droplet.CONTAINER}-admin`)
+  })
+
+  const steps = [
+    'Take the deploy lock',
+    'Find the production container',
+    'Create the admin container',
+    'Check the checkout',
+    'Update to',
+    'Build',
+    'Commit the release image',
+    'Replace production'
+  ]
+  for (const signal of ['SIGKILL', 'SIGTERM'] as const) {
+    it.each(steps)(`recovers in the post step after ${signal} at "%s"`, async step => {
+      const sha = pushCommit(droplet, `Killed at ${step}`, {
+        'greeting.txt': `${step}\n`,
+        ...slowBuild(step === 'Build' ? 3 : 0)
+      })
+      const main = await runAction(inputs, {
+        sha,
+        killAt: { group: step, signal, delayMs: step === 'Build' ? 1500 : 0 }
+      })
+      expect(main.signal).toBe(signal)
+      expect(main.state.isPost).toBe('true')
+
+      const post = await runAction(inputs, { sha, postOf: main })
+      expect(post.code).toBe(0)
+      await expectSafe([droplet.BASELINE_COMMIT, sha])
+      // Nothing is left that blocks the next run.
+      const next = pushCommit(droplet, 'After the recovery', { 'greeting.txt': 'next\n' })
+      expect((await runAction(inputs, { sha: next })).code).toBe(0)
+      await expectSafe([next])
+    })
+  }
+
+  it('fails naming the step when the connection drops mid-build; the next run recovers', async () => {
+    const sha = pushCommit(droplet, 'Cut mid-build', { 'greeting.txt': 'cut\n', ...slowBuild(4) })
+    let cutDone = false
+    const cut: Promise<ActionRun> = runAction(inputs, {
+      sha,
+      onLog: log => {
+        if (log.includes('build.sh: slow start') && !cutDone) {
+          cutDone = true
+          sh(`pkill -KILL -f 'sshd: core@nott[y]' || true`) // [y]: not this shell's own command line
+        }
+      }
+    })
+    const run = await cut
+    expect(run.code).not.toBe(0)
+    expect(run.log).toMatch(/Deploy failed at "Build \(\.\/build\.sh\)": .*connection/i)
+    expect(imageId(`${droplet.IMAGE}:latest`)).toBe(droplet.BASELINE_IMAGE)
+
+    const next = await runAction(inputs, { sha })
+    expect(next.code).toBe(0)
+    expect(await served(droplet)).toContain(`commit=${sha}`)
+    await expectSafe([sha])
+  })
+
+  describe('with the supervisor stopped', () => {
+    afterEach(() => {
+      dropletUp() // starts the supervisor again
+    })
+
+    it('rolls back and starts production itself, saying the supervisor is down', async () => {
+      const pid = readFileSync(join(droplet.STATE_DIR, 'supervisor.pid'), 'utf8').trim()
+      sh(`kill ${pid}; sleep 0.5`)
+      const sha = pushCommit(droplet, 'No one to respawn it', { 'greeting.txt': 'alone\n' })
+      const run = await runAction({ ...inputs, 'respawn-timeout': '5' }, { sha })
+
+      expect(run.code).not.toBe(0)
+      expect(run.outputs['rolled-back']).toBe('true')
+      expect(run.log).toMatch(
+        /No container of [0-9a-f]{12} started within 5 s \(`respawn-timeout`\)\. Is the supervisor/
+      )
+      expect(run.log).toMatch(
+        /No supervisor restarted texasca-api: starting it .* It is NOT supervised/
+      )
+      expect(imageId(`${droplet.IMAGE}:latest`)).toBe(droplet.BASELINE_IMAGE)
+      await expectSafe([droplet.BASELINE_COMMIT])
+      // Started as the supervisor starts it: same network, same runtime environment.
+      expect(docker(`inspect --format '{{json .Config.Env}}' ${droplet.CONTAINER}`)).toContain(
+        'RUNTIME_SECRET=from-supervisor'
+      )
+    })
+  })
+
+  it.each([
+    ['host', 'localhost;touch /tmp/hermes-pwned'],
+    ['port', '2222;touch /tmp/hermes-pwned'],
+    ['username', 'core;touch /tmp/hermes-pwned'],
+    ['image', 'texasca/api;touch /tmp/hermes-pwned'],
+    ['image', 'texasca/api:$(touch /tmp/hermes-pwned)'],
+    ['container', '$(touch /tmp/hermes-pwned)'],
+    ['admin-container', 'x`touch /tmp/hermes-pwned`'],
+    ['repo-path', "/srv/app'; touch /tmp/hermes-pwned; '"],
+    ['branch', 'master;touch /tmp/hermes-pwned'],
+    ['branch', '--upload-pack=touch /tmp/hermes-pwned'],
+    ['ref', '$(touch /tmp/hermes-pwned)'],
+    ['ref', '--output=/tmp/hermes-pwned'],
+    ['health-timeout', '5;touch /tmp/hermes-pwned'],
+    ['respawn-timeout', '$(touch /tmp/hermes-pwned)'],
+    ['lock-timeout', '`touch /tmp/hermes-pwned`'],
+    ['host-fingerprint', 'SHA256:$(touch /tmp/hermes-pwned)'],
+    ['ssh-known-hosts', '[127.0.0.1]:2222 ssh-ed25519 $(touch /tmp/hermes-pwned)'],
+    ['ssh-passphrase', "'; touch /tmp/hermes-pwned; '"]
+  ])('rejects a hostile %s without running it', async (name, value) => {
+    const production = runningContainers().find(c => c.name === droplet.CONTAINER)!.id
+    const { 'host-fingerprint': pin, ...unpinned } = inputs
+    const given = name === 'ssh-known-hosts' ? unpinned : { ...unpinned, 'host-fingerprint': pin }
+    const run = await runAction({ ...given, [name]: value }, { sha: droplet.BASELINE_COMMIT })
+    expect(existsSync(PWNED)).toBe(false)
+    expect(
+      docker(`exec ${droplet.CONTAINER} sh -c 'test -e ${PWNED} && echo yes || echo no'`)
+    ).toBe('no')
+    expect(runningContainers().find(c => c.name === droplet.CONTAINER)!.id).toBe(production)
+    if (name === 'ssh-passphrase') return // ignored for an unencrypted key: the run goes on harmlessly
+    expect(run.code).not.toBe(0)
+    expect(run.log).toMatch(
+      new RegExp(`Input \`${name}\`|${name === 'repo-path' ? 'repo-path' : 'ssh-known-hosts'}`)
+    )
+  })
+
+  it('never prints the key or the passphrase, even in debug mode', async () => {
+    const key = readFileSync(droplet.KEY_PASS_PATH, 'utf8')
+    const run = await runAction(
+      { ...inputs, 'ssh-key': key, 'ssh-passphrase': droplet.KEY_PASSPHRASE, 'dry-run': 'true' },
+      { sha: droplet.BASELINE_COMMIT, env: { RUNNER_DEBUG: '1', ACTIONS_STEP_DEBUG: 'true' } }
+    )
+    expect(run.code).toBe(0)
+    expect(run.log).toContain('::debug::')
+    for (const line of key.split('\n').filter(l => l.length > 8 && !l.startsWith('-----')))
+      expect(run.log).not.toContain(line)
+    expect(run.log).not.toContain(droplet.KEY_PASSPHRASE)
+  })
+})

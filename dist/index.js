@@ -55934,11 +55934,17 @@ const HEARTBEAT_MS = 10_000;
  */
 const LOCK = `
 set -u
+name=$1
 dir="$HOME/.hermes-deploy/locks"
-lock="$dir/$1"
+lock="$dir/$name"
 mkdir -p "$dir" || exit 70
 end=$(( $(date +%s) + $2 ))
-alive() { [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] && tr '\\000' ' ' <"/proc/$1/cmdline" | grep -qF "$lock"; }
+# The holder is alive when its pid is still this script holding this lock (pids are reused).
+alive() {
+  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] || return 1
+  args=$(tr '\\000' '\\n' <"/proc/$1/cmdline")
+  printf '%s\\n' "$args" | grep -qxF "$name" && printf '%s\\n' "$args" | grep -qF '.hermes-deploy/locks'
+}
 last=
 while ! mkdir "$lock" 2>/dev/null; do
   holder=$(cat "$lock/holder" 2>/dev/null)
@@ -55975,6 +55981,10 @@ echo released
 `;
 class LockTimeoutError extends Error {
 }
+/** The lock's holder script, with its parameters: exported so tests can run it under a local sh. */
+function lockCommand(repository, timeoutSec, staleSec, holder) {
+    return shScript(LOCK, lockName(repository), String(timeoutSec), String(staleSec), JSON.stringify(holder));
+}
 function lockName(repository) {
     return repository.replace(/[^A-Za-z0-9._-]/g, '_');
 }
@@ -55986,7 +55996,7 @@ async function acquireLock(shell, options) {
     let buffered = '';
     let acquired = () => { };
     const ready = new Promise(resolve => (acquired = resolve));
-    const process = shell.spawn(shScript(LOCK, lockName(options.repository), String(options.timeoutSec), String(STALE_AFTER_SEC), JSON.stringify(options.holder)), {
+    const process = shell.spawn(lockCommand(options.repository, options.timeoutSec, STALE_AFTER_SEC, options.holder), {
         label: 'deploy lock',
         onOutput: (chunk, stream) => {
             if (stream !== 'stdout')
@@ -56539,6 +56549,9 @@ function readSettings(read, run) {
         dryRun: inputs_boolean('dry-run', get('dry-run') || 'false'),
         githubToken: read('github-token').trim() || undefined
     };
+    if (settings.hostFingerprint && settings.knownHosts) {
+        throw new InputError('ssh-known-hosts', 'is set together with `host-fingerprint`; set one of the two, so it is clear which pins the host key.');
+    }
     if (settings.container && settings.adminContainer === settings.container) {
         throw new InputError('admin-container', `'${settings.adminContainer}' is the production container named by \`container\`; set \`admin-container\` to another name.`);
     }

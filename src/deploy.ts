@@ -439,7 +439,7 @@ async function cleanUp(
     if (report.outcome !== 'failed' || !report.imageId) progress({ phase: 'done' })
   } catch (error) {
     runner.warning(
-      `Could not remove the admin container ${adminName}: ${message(error)}. The next run removes it.`
+      `Could not remove the admin container ${adminName}: ${message(error).replace(/\.$/, '')}. The next run removes it.`
     )
   }
   await lock

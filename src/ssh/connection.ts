@@ -191,6 +191,8 @@ class SshShell implements RemoteShell {
           return reject(new Error(`Could not start ${label}: ${error.message}`))
         }
         channel = stream
+        // A write after the connection dropped must not crash the process: the close below reports it.
+        stream.on('error', () => undefined)
         let code: number | null = null
         // Decoders keep a multi-byte character that straddles two chunks whole.
         const outDecoder = new StringDecoder('utf8')
@@ -221,7 +223,10 @@ class SshShell implements RemoteShell {
 
     return {
       done,
-      write: (data: string) => (channel ? channel.write(data) : pending.data.push(data)),
+      write: (data: string) => {
+        if (!channel) pending.data.push(data)
+        else if (channel.writable) channel.write(data)
+      },
       end: (data?: string) => {
         if (!channel) {
           if (data) pending.data.push(data)

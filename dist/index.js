@@ -56342,7 +56342,7 @@ async function cleanUp(host, adminName, lock, runner, progress, report) {
             progress({ phase: 'done' });
     }
     catch (error) {
-        runner.warning(`Could not remove the admin container ${adminName}: ${message(error)}. The next run removes it.`);
+        runner.warning(`Could not remove the admin container ${adminName}: ${message(error).replace(/\.$/, '')}. The next run removes it.`);
     }
     await lock
         ?.release()
@@ -57028,6 +57028,8 @@ class SshShell {
                     return reject(new Error(`Could not start ${label}: ${error.message}`));
                 }
                 channel = stream;
+                // A write after the connection dropped must not crash the process: the close below reports it.
+                stream.on('error', () => undefined);
                 let code = null;
                 // Decoders keep a multi-byte character that straddles two chunks whole.
                 const outDecoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
@@ -57060,7 +57062,12 @@ class SshShell {
         done.catch(() => { }); // observed by the caller; never an unhandled rejection
         return {
             done,
-            write: (data) => (channel ? channel.write(data) : pending.data.push(data)),
+            write: (data) => {
+                if (!channel)
+                    pending.data.push(data);
+                else if (channel.writable)
+                    channel.write(data);
+            },
             end: (data) => {
                 if (!channel) {
                     if (data)

@@ -161,10 +161,12 @@ export async function acquireLock(
       process.write('release\n')
       process.end()
       // Closing the channel releases it on the host in any case; do not hang the job on it.
+      let timer: NodeJS.Timeout | undefined
       await Promise.race([
         process.done.catch(() => undefined),
-        new Promise(resolve => setTimeout(resolve, 10_000).unref())
+        new Promise(resolve => (timer = setTimeout(resolve, 10_000)))
       ])
+      clearTimeout(timer)
     }
   }
 }

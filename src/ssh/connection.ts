@@ -133,6 +133,7 @@ function describeConnectError(
 
 class SshShell implements RemoteShell {
   private closed = false
+  private disconnected = false
   private lostReason?: string
 
   constructor(
@@ -140,7 +141,8 @@ class SshShell implements RemoteShell {
     private readonly where: string
   ) {
     client.on('close', () => {
-      if (!this.closed) this.lostReason = `The SSH connection to ${where} was lost`
+      this.disconnected = true
+      if (!this.closed) this.lostReason ??= `The SSH connection to ${where} was lost`
     })
     client.on('error', (error: Error) => {
       this.lostReason = `The SSH connection to ${where} failed: ${error.message}`
@@ -240,11 +242,15 @@ class SshShell implements RemoteShell {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    if (this.disconnected) return
     await new Promise<void>(resolve => {
-      this.client.once('close', () => resolve())
-      this.client.end()
       // end() can wait on a peer that is gone; do not let closing hang the job.
-      setTimeout(resolve, 2000).unref()
+      const timer = setTimeout(resolve, 2000)
+      this.client.once('close', () => {
+        clearTimeout(timer)
+        resolve()
+      })
+      this.client.end()
     })
   }
 }

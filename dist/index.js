@@ -56037,10 +56037,12 @@ async function acquireLock(shell, options) {
             process.write('release\n');
             process.end();
             // Closing the channel releases it on the host in any case; do not hang the job on it.
+            let timer;
             await Promise.race([
                 process.done.catch(() => undefined),
-                new Promise(resolve => setTimeout(resolve, 10_000).unref())
+                new Promise(resolve => (timer = setTimeout(resolve, 10_000)))
             ]);
+            clearTimeout(timer);
         }
     };
 }
@@ -56982,13 +56984,15 @@ class SshShell {
     client;
     where;
     closed = false;
+    disconnected = false;
     lostReason;
     constructor(client, where) {
         this.client = client;
         this.where = where;
         client.on('close', () => {
+            this.disconnected = true;
             if (!this.closed)
-                this.lostReason = `The SSH connection to ${where} was lost`;
+                this.lostReason ??= `The SSH connection to ${where} was lost`;
         });
         client.on('error', (error) => {
             this.lostReason = `The SSH connection to ${where} failed: ${error.message}`;
@@ -57084,11 +57088,16 @@ class SshShell {
         if (this.closed)
             return;
         this.closed = true;
+        if (this.disconnected)
+            return;
         await new Promise(resolve => {
-            this.client.once('close', () => resolve());
-            this.client.end();
             // end() can wait on a peer that is gone; do not let closing hang the job.
-            setTimeout(resolve, 2000).unref();
+            const timer = setTimeout(resolve, 2000);
+            this.client.once('close', () => {
+                clearTimeout(timer);
+                resolve();
+            });
+            this.client.end();
         });
     }
 }

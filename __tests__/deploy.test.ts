@@ -184,6 +184,22 @@ describe('the deploy procedure', () => {
     expect(runner.warnings.join()).toMatch(/left by an earlier run/)
   })
 
+  it('removes its own admin container left with a build still running in it by a dead run', async () => {
+    const orphan = container({
+      Id: 'e'.repeat(64),
+      Name: '/texasca-api-admin',
+      ExecIDs: ['x1'],
+      Path: 'tail',
+      Args: ['-f', '/dev/null']
+    })
+    const shell = healthyHost().on(/#image/, {
+      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n${orphan}\n`
+    })
+    const { report } = await runDeploy(shell)
+    expect(report.outcome).toBe('deployed')
+    expect(shell.ran(new RegExp(`docker rm --force ${'e'.repeat(64)}`))).toBe(true)
+  })
+
   it('refuses an admin container name that is the production container', async () => {
     const shell = healthyHost()
     const { report } = await runDeploy(shell, { adminContainer: 'texasca-api' })
@@ -347,7 +363,13 @@ describe('the deploy procedure', () => {
   })
 
   it('does not touch an admin container someone is working in', async () => {
-    const busy = container({ Id: 'e'.repeat(64), Name: '/texasca-api-admin', ExecIDs: ['x1'] })
+    const busy = container({
+      Id: 'e'.repeat(64),
+      Name: '/texasca-api-admin',
+      ExecIDs: ['x1'],
+      Path: 'bash',
+      Args: []
+    })
     const shell = healthyHost().on(/#image/, {
       stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n${busy}\n`
     })
@@ -382,6 +404,7 @@ describe('finding the production container', () => {
     env: [],
     user: '',
     execIds: [],
+    process: [],
     cmd: null,
     binds: [],
     portBindings: {},

@@ -206,7 +206,8 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
           `The admin container name ${admin} is the production container; set \`admin-container\` to another name.`
         )
       }
-      if (stale?.running && stale.execIds.length > 0) {
+      // Under the lock, an admin container of ours is a dead run's, whatever still runs in it.
+      if (stale?.running && stale.execIds.length > 0 && !docker.isOurAdmin(stale)) {
         throw new DeployError(
           `Someone is working in ${admin}: it has ${stale.execIds.length} open \`docker exec\` session(s), as when the runbook is followed by hand. ` +
             'Production is unchanged. Finish that session (or remove the container if it is abandoned), then deploy again.'

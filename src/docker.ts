@@ -48,6 +48,8 @@ export interface ContainerInfo {
   user: string
   /** Open `docker exec` sessions: someone (or something) is working inside. */
   execIds: string[]
+  /** The process it runs, as started: [Path, ...Args]. */
+  process: string[]
   /** How it was run, to start it again when no supervisor does. */
   cmd: string[] | null
   binds: string[]
@@ -114,6 +116,9 @@ function parseContainer(raw: Json): ContainerInfo {
     env: raw.Config?.Env ?? [],
     user: raw.Config?.User ?? '',
     execIds: raw.ExecIDs ?? [],
+    process: [raw.Path, ...(raw.Args ?? [])].filter(
+      (part): part is string => typeof part === 'string'
+    ),
     cmd: raw.Config?.Cmd ?? null,
     binds: raw.HostConfig?.Binds ?? [],
     portBindings: raw.HostConfig?.PortBindings ?? {},
@@ -128,6 +133,11 @@ export function inspectImage(ref: string): Command {
 
 /** A keep-alive that any image with a shell userland has; the container only hosts `docker exec`s. */
 const KEEP_ALIVE = ['tail', '-f', '/dev/null']
+
+/** An admin container this action made (a person's, made by the runbook's script, runs a shell). */
+export function isOurAdmin(container: ContainerInfo): boolean {
+  return JSON.stringify(container.process) === JSON.stringify(KEEP_ALIVE)
+}
 
 /**
  * The admin container: a detached copy of production's image with production's network and user,

@@ -55558,6 +55558,7 @@ function parseContainer(raw) {
         env: raw.Config?.Env ?? [],
         user: raw.Config?.User ?? '',
         execIds: raw.ExecIDs ?? [],
+        process: [raw.Path, ...(raw.Args ?? [])].filter((part) => typeof part === 'string'),
         cmd: raw.Config?.Cmd ?? null,
         binds: raw.HostConfig?.Binds ?? [],
         portBindings: raw.HostConfig?.PortBindings ?? {},
@@ -55570,6 +55571,10 @@ function inspectImage(ref) {
 }
 /** A keep-alive that any image with a shell userland has; the container only hosts `docker exec`s. */
 const KEEP_ALIVE = ['tail', '-f', '/dev/null'];
+/** An admin container this action made (a person's, made by the runbook's script, runs a shell). */
+function isOurAdmin(container) {
+    return JSON.stringify(container.process) === JSON.stringify(KEEP_ALIVE);
+}
 /**
  * The admin container: a detached copy of production's image with production's network and user,
  * kept alive without a terminal. When the image has an ENTRYPOINT it is replaced by the keep-alive
@@ -56173,7 +56178,8 @@ async function deploy(settings, deps) {
             if (admin === production.name || stale?.id === production.id) {
                 throw new DeployError(`The admin container name ${admin} is the production container; set \`admin-container\` to another name.`);
             }
-            if (stale?.running && stale.execIds.length > 0) {
+            // Under the lock, an admin container of ours is a dead run's, whatever still runs in it.
+            if (stale?.running && stale.execIds.length > 0 && !isOurAdmin(stale)) {
                 throw new DeployError(`Someone is working in ${admin}: it has ${stale.execIds.length} open \`docker exec\` session(s), as when the runbook is followed by hand. ` +
                     'Production is unchanged. Finish that session (or remove the container if it is abandoned), then deploy again.');
             }

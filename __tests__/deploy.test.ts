@@ -38,6 +38,12 @@ const settings = (over: Partial<Settings> = {}): Settings => ({
   lockTimeoutSec: 5,
   rollback: true,
   dryRun: false,
+  paths: [],
+  maxLayers: 100,
+  keepReleases: 5,
+  canarySeconds: 0,
+  canaryTimeoutSec: 5,
+  stableSeconds: 0,
   ...over
 })
 
@@ -73,6 +79,10 @@ function healthyHost(): FakeShell {
     })
     .on(/awk -v image/, (_script, _o) => ({ stdout: `${NEW_PROD_ID} texasca-api\n` }))
     .on(/\$1" 2>&1\) && ok=1/, { stdout: 'passed on attempt 1\n' })
+    .on(/docker system df/, { stdout: 'before=1GB\nkept=222222222222\nafter=1GB\n' })
+    .on(/hermes-deploy\/history/, {
+      stdout: '{"time":"t","action":"deploy","result":"deployed","durationSec":3}\n'
+    })
 }
 
 const holder = { repository: 'texasca/api', commit: NEW_COMMIT, since: '2026-11-25T00:00:00Z' }

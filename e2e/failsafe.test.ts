@@ -71,7 +71,9 @@ describe('fail-safety on the local droplet', () => {
 
   it('refuses to deploy while someone works in the admin container by hand', async () => {
     // As the runbook's admin script makes it: an interactive shell, detached with Ctrl+P+Q.
-    docker(`run -dit --name ${droplet.CONTAINER}-admin --network host --entrypoint bash ${droplet.IMAGE}`)
+    docker(
+      `run -dit --name ${droplet.CONTAINER}-admin --network host --entrypoint bash ${droplet.IMAGE}`
+    )
     docker(`exec -d ${droplet.CONTAINER}-admin sleep 60`)
     const production = runningContainers().find(c => c.name === droplet.CONTAINER)!.id
     const sha = pushCommit(droplet, 'While a person is in the admin container', {

@@ -106,7 +106,10 @@ export function baseInputs(droplet: Droplet): Record<string, string> {
     'build-command': droplet.BUILD_COMMAND,
     'health-command': droplet.HEALTH_COMMAND,
     'health-timeout': '15',
-    'respawn-timeout': '30'
+    'respawn-timeout': '30',
+    // Short watches keep the suite fast; the canary and stability tests set their own.
+    'canary-seconds': '1',
+    'stable-seconds': '2'
   }
 }
 
@@ -221,8 +224,12 @@ export function imageId(ref: string): string {
 export function runningContainers(): { id: string; name: string; image: string }[] {
   const ids = docker('ps -q --no-trunc')
   if (!ids) return []
-  return docker(`inspect --format '{{.Id}} {{.Name}} {{.Image}}' ${ids.split('\n').join(' ')}`)
+  // A container may go between ps and inspect (the supervisor, another droplet on this daemon).
+  return sh(
+    `docker inspect --format '{{.Id}} {{.Name}} {{.Image}}' ${ids.split('\n').join(' ')} 2>/dev/null || true`
+  )
     .split('\n')
+    .filter(Boolean)
     .map(line => {
       const [id, name, image] = line.split(' ')
       return { id, name: name.replace(/^\//, ''), image }

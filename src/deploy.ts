@@ -1,7 +1,10 @@
+import { adminUser, decideUpdate, extraEnv, findProduction } from './decide.js'
 import * as docker from './docker.js'
 import type { ContainerInfo, ImageInfo } from './docker.js'
-import { formatDuration, message, psTable, short } from './format.js'
+import { formatDuration, message, short } from './format.js'
 import * as git from './git.js'
+import type { CommitRange } from './github/compare.js'
+import { decidePaths } from './github/paths.js'
 import {
   DeployError,
   Host,
@@ -13,12 +16,17 @@ import {
   type ServeOptions
 } from './host.js'
 import type { Settings } from './inputs.js'
-import { acquireLock, type HeldLock, type LockHolder } from './lock.js'
+import { acquireLock, lockName, type HeldLock, type LockHolder } from './lock.js'
+import { commitCarrier, createCarrier, exportImport, flatEnv } from './release/flatten.js'
+import { appendHistory, parseHistory, type HistoryEntry } from './release/history.js'
+import { parseRetention, releaseTag, retain, type Retention } from './release/retention.js'
+import { diagnose, formatDiagnosis, watchCanary } from './release/watch.js'
 import type { Runner } from './runner.js'
 import type { Command, RemoteShell } from './shell.js'
 import type { Progress } from './state.js'
 
 export { DeployError, rollbackTag } from './host.js'
+export { decideUpdate, findProduction } from './decide.js'
 
 export interface StepRecord {
   name: string
@@ -28,6 +36,8 @@ export interface StepRecord {
 
 export interface DeployReport {
   outcome: 'deployed' | 'unchanged' | 'dry-run' | 'failed' | 'rolled-back'
+  /** `rollback` for a `rollback-to` run. */
+  action: 'deploy' | 'rollback'
   /** Why nothing was deployed, or what failed. */
   reason?: string
   /** The step that failed. */
@@ -41,12 +51,29 @@ export interface DeployReport {
   previousCommit?: string
   commit?: string
   containerId?: string
+  /** `abc1234 Subject (author)`, oldest first. */
   commits: string[]
+  /** Where the commit list came from. */
+  rangeSource?: 'github' | 'git'
+  changedFiles?: string[]
   diffStat?: string
   rolledBack: boolean
   rollbackDetail?: string
+  /** Set when the release was written as a flattened image. */
+  flattened?: { layersBefore: number; layersAfter: number }
+  retention?: Retention
+  history?: HistoryEntry[]
   /** The plan printed by a dry run. */
   plan?: string[]
+}
+
+/** A GitHub deployment for the Environments page; every call is a courtesy that never throws. */
+export interface DeploymentRecord {
+  start(): Promise<{ ok: boolean; warning?: string }>
+  finish(
+    outcome: 'success' | 'failure',
+    description?: string
+  ): Promise<{ ok: boolean; warning?: string }>
 }
 
 export interface DeployDeps {
@@ -56,6 +83,10 @@ export interface DeployDeps {
   holder: LockHolder
   /** Called as the deploy passes each point the post step must know about. */
   progress?: (progress: Progress) => void
+  /** The commits and files from production's commit to `ref`, from GitHub's API. */
+  compare?: (base: string, head: string) => Promise<CommitRange>
+  /** With `environment`: the GitHub deployment to record. */
+  deployment?: DeploymentRecord
   now?: () => number
 }
 
@@ -68,9 +99,11 @@ export interface DeployDeps {
 export async function deploy(settings: Settings, deps: DeployDeps): Promise<DeployReport> {
   const { runner } = deps
   const now = deps.now ?? (() => performance.now())
+  const started = now()
   const progress = deps.progress ?? (() => {})
   const report: DeployReport = {
     outcome: 'failed',
+    action: settings.rollbackTo ? 'rollback' : 'deploy',
     image: settings.image.name,
     host: settings.host,
     steps: [],
@@ -79,16 +112,16 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
   }
 
   const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
-    const started = now()
+    const begun = now()
     return runner.group(name, async () => {
       try {
         const result = await fn()
-        const durationMs = now() - started
+        const durationMs = now() - begun
         report.steps.push({ name, status: 'ok', durationMs })
         runner.info(`✓ ${name} (${formatDuration(durationMs)})`)
         return result
       } catch (error) {
-        const durationMs = now() - started
+        const durationMs = now() - begun
         report.steps.push({ name, status: 'failed', durationMs })
         runner.info(`✗ ${name} (${formatDuration(durationMs)})`)
         if (!(error instanceof DeployError))
@@ -102,12 +135,20 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
   let host: Host | undefined
   let lock: HeldLock | undefined
   let adminName: string | undefined
-  const serve = (ignore: string): ServeOptions => ({
+  let deploymentStarted = false
+  const serve = (ignore: string, stableSeconds = settings.stableSeconds): ServeOptions => ({
     respawnTimeoutSec: settings.respawnTimeoutSec,
     healthCommand: settings.healthCommand,
     healthTimeoutSec: settings.healthTimeoutSec,
+    stableSeconds,
     ignore
   })
+  const startDeployment = async () => {
+    if (!deps.deployment) return
+    deploymentStarted = true
+    const result = await deps.deployment.start()
+    if (result.warning) runner.warning(result.warning, 'GitHub deployment')
+  }
 
   try {
     // 1. Connect over SSH: one connection for the whole deploy.
@@ -157,19 +198,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
 
     // 3. Read what production runs: its image and the commit checked out at repo-path.
     const previousImage = await step('Read what production runs', async () => {
-      report.previousCommit = (
-        await remote
-          .run(
-            docker.exec(production.name, git.currentCommit(), { workdir: settings.repoPath }),
-            'git rev-parse HEAD'
-          )
-          .catch(error => {
-            throw new DeployError(
-              `Could not read the commit at ${settings.repoPath} in ${production.name}: ${message(error)}\n` +
-                'Check `repo-path`: it must be the git checkout of the app inside the container.'
-            )
-          })
-      ).trim()
+      report.previousCommit = await readCommit(remote, production.name, settings.repoPath)
       if (image.id !== production.imageId) {
         runner.warning(
           `${production.name} runs ${short(production.imageId)}, not the image ${settings.image.name} now names (${short(image.id)}): ` +
@@ -198,7 +227,51 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       return report
     }
 
-    // 4. The admin container: a copy of production in which the release is made.
+    // Rolling back on demand: no build, a retained release is put back in production.
+    if (settings.rollbackTo) {
+      const target = await step(`Find the release to roll back to (${settings.rollbackTo})`, () =>
+        findRelease(remote, settings, previousImage)
+      )
+      await startDeployment()
+      await replaceProduction(target)
+      report.commit = await readCommit(
+        remote,
+        settings.container ?? production.name,
+        settings.repoPath
+      ).catch(() => undefined)
+      report.outcome = 'deployed'
+      return report
+    }
+
+    // 4. What is going out: the commits and files from production's commit to `ref`.
+    const skip = await step(
+      `Compare ${short(report.previousCommit)}..${short(settings.ref)}`,
+      async () => {
+        const range = deps.compare
+          ? await deps.compare(report.previousCommit!, settings.ref)
+          : undefined
+        if (range?.source === 'github') {
+          report.rangeSource = 'github'
+          report.commits = range.commits.map(c => `${c.sha.slice(0, 7)} ${c.subject} (${c.author})`)
+          report.changedFiles = range.files
+          runner.info(
+            `${range.commits.length} commits, ${range.files.length} files changed (GitHub compare: ${range.status})`
+          )
+          report.commits.forEach(line => runner.info(`  ${line}`))
+        } else if (range) {
+          runner.info(
+            `GitHub's compare API is not available (${range.reason}); the range comes from git on the host.`
+          )
+        }
+        const decision = decidePaths(settings.paths, range?.source === 'github' ? range : undefined)
+        if (decision.reason && decision.deploy) runner.info(decision.reason)
+        return decision.deploy ? undefined : decision.reason
+      }
+    )
+    if (skip) return unchanged(skip)
+    await startDeployment()
+
+    // 5. The admin container: a copy of production in which the release is made.
     await step('Create the admin container', async () => {
       const stale = containers.find(c => c.name === admin)
       if (admin === production.name || stale?.id === production.id) {
@@ -245,7 +318,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
         envFromStdin: envStdin !== undefined
       })
 
-    // 5. Check the tree: the runbook's `git diff` before pulling.
+    // 6. Check the tree: the runbook's `git diff` before pulling.
     await step('Check the checkout for local changes', async () => {
       const changed = (
         await remote.run(inAdmin(git.changedFiles()), 'git status', QUICK_MS, envStdin)
@@ -259,7 +332,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       runner.info('No local changes')
     })
 
-    // 6. Update to the exact commit from origin, fast-forward only.
+    // 7. Update to the exact commit from origin, fast-forward only.
     const target = await step(
       `Update to ${settings.ref} from origin/${settings.branch}`,
       async () => {
@@ -273,9 +346,22 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
         )
         const decision = decideUpdate(settings, relation)
         if (decision.kind === 'refuse') throw new DeployError(decision.message)
-        if (decision.kind === 'unchanged') {
-          report.reason = decision.message
-          return undefined
+        if (decision.kind === 'unchanged') return { skip: decision.message }
+        if (settings.paths.length > 0 && !report.changedFiles) {
+          // GitHub's API gave no file list: the path filter decides from git on the host.
+          const files = (
+            await remote.run(
+              inAdmin(git.filesBetween(relation.head, relation.target)),
+              'git diff --name-only',
+              QUICK_MS,
+              envStdin
+            )
+          )
+            .split('\n')
+            .filter(Boolean)
+          report.changedFiles = files
+          const paths = decidePaths(settings.paths, { files, truncated: false })
+          if (!paths.deploy) return { skip: paths.reason }
         }
         const range = git.parseRange(
           await remote.run(
@@ -285,27 +371,24 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
             envStdin
           )
         )
-        report.commits = range.commits
+        if (report.rangeSource !== 'github') {
+          report.rangeSource = 'git'
+          report.commits = range.commits
+        }
         report.diffStat = range.diffStat
         runner.info(
           `Deploying ${short(relation.head)}..${short(relation.target)} (${range.commits.length} commits):`
         )
         for (const line of range.commits) runner.info(`  ${line}`)
         if (range.diffStat) runner.info(range.diffStat)
-        return relation.target
+        return { commit: relation.target }
       }
     )
-    if (!target) {
-      report.outcome = 'unchanged'
-      report.commit = report.previousCommit
-      report.imageId = report.previousImageId
-      report.containerId = production.id
-      runner.info(report.reason!)
-      return report
-    }
-    report.commit = target
+    if (target.skip !== undefined) return unchanged(target.skip)
+    const commit = target.commit!
+    report.commit = commit
 
-    // 7. Build, streaming the output as it comes.
+    // 8. Build, streaming the output as it comes.
     await step(`Build (${settings.buildCommand})`, async () => {
       runner.debug(`$ ${inAdmin(['sh', '-c', settings.buildCommand]).join(' ')}`)
       const result = await remote.shell.exec(inAdmin(['sh', '-c', settings.buildCommand]), {
@@ -322,26 +405,34 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       }
     })
 
-    // 8. Commit the admin container as the image, keeping the current one for a rollback.
+    // 9. Commit the admin container as the image, keeping the current one for a rollback.
     progress({ phase: 'releasing', adminContainer: admin, previousImageId: previousImage.id })
     const released = await step('Commit the release image', async () => {
       await remote.run(
         docker.tag(previousImage.id, rollbackTag(settings.image.repository)),
         'docker tag (rollback tag)'
       )
-      const committed = await remote.run(
-        docker.commit({
-          container: admin,
-          image: settings.image.name,
-          original: previousImage.config,
-          adminUser: adminUser(production, previousImage),
-          message: `hermes-deploy ${target}`
-        }),
-        'docker commit',
-        SLOW_MS
-      )
+      const message = `hermes-deploy ${commit}`
+      let committed: string
+      if (previousImage.layers >= settings.maxLayers) {
+        committed = await flatten(remote, admin, settings.image.name, previousImage, message)
+      } else {
+        committed = (
+          await remote.run(
+            docker.commit({
+              container: admin,
+              image: settings.image.name,
+              original: previousImage.config,
+              adminUser: adminUser(production, previousImage),
+              message
+            }),
+            'docker commit',
+            SLOW_MS
+          )
+        ).trim()
+      }
       const newImage = docker.parseImage(
-        JSON.parse(await remote.run(docker.inspectImage(committed.trim()), 'docker image inspect'))
+        JSON.parse(await remote.run(docker.inspectImage(committed), 'docker image inspect'))
       )
       progress({
         phase: 'releasing',
@@ -356,6 +447,12 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
           `The committed image changed the image config (${drift.join(', ')}); ${settings.image.name} was put back on ${short(previousImage.id)} and production is unchanged.`
         )
       }
+      if (previousImage.layers >= settings.maxLayers) {
+        report.flattened = { layersBefore: previousImage.layers, layersAfter: newImage.layers }
+        runner.info(
+          `Flattened: the image had ${previousImage.layers} layers (\`max-layers\` ${settings.maxLayers}); the release has ${newImage.layers}.`
+        )
+      }
       runner.info(
         `${settings.image.name} is now ${short(newImage.id)} (was ${short(previousImage.id)}, kept as ${rollbackTag(settings.image.repository)})`
       )
@@ -366,22 +463,72 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     await remote.run(docker.removeContainer(admin), 'docker rm -f (admin container)')
     adminName = undefined
 
-    // 9. Replace production: the supervisor respawns it from the new image.
-    await step('Replace production', async () => {
-      await remote.run(docker.removeContainer(production.id), 'docker rm -f (production container)')
-      try {
-        report.containerId = await waitForServing(remote, runner, released.id, serve(admin))
-      } catch (error) {
-        await rollBack(error)
-        throw error
-      }
+    // 10. A canary before the swap: a release that cannot start never replaces production.
+    if (settings.canarySeconds > 0 || settings.canaryCommand) {
+      await step('Canary', () =>
+        canary(remote, runner, settings, production, previousImage, released)
+      )
+    }
+
+    // 11. Replace production: the supervisor respawns it from the new image.
+    await replaceProduction(released)
+
+    // 12. Keep the release (tagged with its commit) and the last few before it; prune the rest.
+    await step('Retain releases', async () => {
+      await remote.run(
+        docker.tag(released.id, releaseTag(settings.image.repository, commit)),
+        'docker tag (release)'
+      )
+      report.retention = parseRetention(
+        await remote.run(
+          retain(settings.image.repository, settings.keepReleases, [released.id, previousImage.id]),
+          'retention',
+          SLOW_MS
+        )
+      )
+      const { removed, pruned, diskBefore, diskAfter } = report.retention
+      runner.info(
+        `Kept ${report.retention.kept.length} releases; removed ${removed.length} old release tags and ${pruned} unused images. Images use ${diskAfter} (was ${diskBefore}).`
+      )
+    }).catch(error => {
+      // The release is out and healthy: a failed clean-up is worth a warning, not a failed job.
+      runner.warning(`Could not prune old releases: ${message(error)}`, 'Retention')
     })
 
-    progress({ phase: 'done' })
     report.outcome = 'deployed'
     return report
 
-    async function rollBack(cause: unknown): Promise<void> {
+    /** Remove production; the supervisor starts `release`; health, stability; roll back on failure. */
+    async function replaceProduction(release: ImageInfo): Promise<void> {
+      await step('Replace production', async () => {
+        if (settings.rollbackTo) {
+          progress({
+            phase: 'releasing',
+            previousImageId: previousImage.id,
+            releasedImageId: release.id
+          })
+          await remote.run(
+            docker.tag(previousImage.id, rollbackTag(settings.image.repository)),
+            'docker tag (rollback tag)'
+          )
+          await remote.run(docker.tag(release.id, settings.image.name), 'docker tag (release)')
+          report.imageId = release.id
+        }
+        await remote.run(
+          docker.removeContainer(production.id),
+          'docker rm -f (production container)'
+        )
+        try {
+          report.containerId = await waitForServing(remote, runner, release.id, serve(admin))
+          progress({ phase: 'done' })
+        } catch (error) {
+          await rollBack(error, release)
+          throw error
+        }
+      })
+    }
+
+    async function rollBack(cause: unknown, release: ImageInfo): Promise<void> {
       if (!settings.rollback) {
         runner.error(
           `Rollback is off: production runs the failed release. To roll back by hand: docker tag ${rollbackTag(settings.image.repository)} ${settings.image.name} && docker rm -f <new container>`,
@@ -398,10 +545,10 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
         image: settings.image.name,
         repository: settings.image.repository,
         previousImageId: previousImage.id,
-        failedImageId: released.id,
+        failedImageId: release.id,
         production,
         previousConfig: previousImage.config,
-        serve: serve(admin)
+        serve: serve(admin, 0)
       }).catch(error => {
         throw new DeployError(
           `ROLLBACK FAILED: ${message(error)}\nProduction may be down. ${settings.image.name} is back on ${short(previousImage.id)}; check the supervisor on the host.`
@@ -413,6 +560,16 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       report.rollbackDetail = `${message(cause)}\nRestored ${short(previousImage.id)} (commit ${report.previousCommit}); container ${short(restored)} serves it.`
       report.outcome = 'rolled-back'
     }
+
+    function unchanged(reason: string): DeployReport {
+      report.outcome = 'unchanged'
+      report.reason = reason
+      report.commit = report.previousCommit
+      report.imageId = report.previousImageId
+      report.containerId = production.id
+      runner.info(reason)
+      return report
+    }
   } catch (error) {
     // The report is the result either way: outputs and summary are written for a failure too.
     report.reason = message(error)
@@ -420,8 +577,191 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     if (report.outcome !== 'rolled-back') report.outcome = 'failed'
     return report
   } finally {
-    // 10. Always: remove the admin container, release the lock, end the session.
-    if (host) await cleanUp(host, adminName, lock, runner, progress, report)
+    // 13. Always: record the attempt, remove the admin container, release the lock, end the session.
+    if (host) {
+      if (lock && (report.outcome !== 'unchanged' || report.action === 'rollback')) {
+        await record(host, settings, deps, report, now() - started)
+      }
+      if (deploymentStarted && deps.deployment) {
+        const success = report.outcome === 'deployed' || report.outcome === 'unchanged'
+        const result = await deps.deployment.finish(
+          success ? 'success' : 'failure',
+          success ? undefined : report.reason?.split('\n')[0]
+        )
+        if (result.warning) runner.warning(result.warning, 'GitHub deployment')
+      }
+      await cleanUp(host, adminName, lock, runner, progress, report)
+    }
+  }
+}
+
+/** The commit checked out at repo-path in a container. */
+async function readCommit(host: Host, container: string, repoPath: string): Promise<string> {
+  try {
+    return (
+      await host.run(
+        docker.exec(container, git.currentCommit(), { workdir: repoPath }),
+        'git rev-parse HEAD'
+      )
+    ).trim()
+  } catch (error) {
+    throw new DeployError(
+      `Could not read the commit at ${repoPath} in ${container}: ${message(error)}\n` +
+        'Check `repo-path`: it must be the git checkout of the app inside the container.'
+    )
+  }
+}
+
+/** The admin container's filesystem as one layer, with the original image's config carried over. */
+async function flatten(
+  host: Host,
+  admin: string,
+  image: string,
+  previous: ImageInfo,
+  commitMessage: string
+): Promise<string> {
+  const flat = `${image.split(':')[0]}:hermes-flat`
+  const carrier = `${admin}-flat`
+  await host.run(exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS)
+  try {
+    await host
+      .run(docker.removeContainer(carrier), 'docker rm -f (stale carrier)')
+      .catch(() => undefined)
+    await host.run(
+      createCarrier(carrier, flat, previous.config),
+      'docker create (flattened release)',
+      QUICK_MS,
+      flatEnv(previous.config)
+    )
+    return (
+      await host.run(
+        commitCarrier({
+          container: carrier,
+          image,
+          original: previous.config,
+          message: commitMessage
+        }),
+        'docker commit (flattened release)',
+        SLOW_MS
+      )
+    ).trim()
+  } finally {
+    await host.run(docker.removeContainer(carrier), 'docker rm -f (carrier)').catch(() => undefined)
+    await host.run(['docker', 'rmi', flat], 'docker rmi (flat)').catch(() => undefined)
+  }
+}
+
+/** Start the release next to production, on no network, and watch it before the swap. */
+async function canary(
+  host: Host,
+  runner: Runner,
+  settings: Settings,
+  production: ContainerInfo,
+  previous: ImageInfo,
+  release: ImageInfo
+): Promise<void> {
+  const name = `${production.name}-canary`
+  await host.run(docker.removeContainer(name), 'docker rm -f (stale canary)').catch(() => undefined)
+  try {
+    await host.run(
+      docker.runLike(production, release.id, previous.config, { name }),
+      'docker run (canary)',
+      QUICK_MS,
+      production.env.filter(e => !e.includes('\n')).join('\n') + '\n'
+    )
+    const watched = await host.exec(
+      watchCanary(
+        name,
+        settings.canarySeconds,
+        settings.canaryCommand ?? '',
+        settings.canaryTimeoutSec
+      ),
+      'canary',
+      (settings.canarySeconds + settings.canaryTimeoutSec) * 1000 + QUICK_MS
+    )
+    if (watched.code !== 0) {
+      const why = formatDiagnosis(
+        watched.stdout +
+          (await host.run(diagnose(name), 'docker inspect and logs (canary)').catch(() => ''))
+      )
+      await host.run(docker.tag(previous.id, settings.image.name), 'docker tag (restore)')
+      throw new DeployError(
+        `The canary of ${short(release.id)} failed; production is untouched and ${settings.image.name} is back on ${short(previous.id)}.\n${why}`
+      )
+    }
+    runner.info(
+      `The release ran for ${settings.canarySeconds} s on no network${settings.canaryCommand ? ` and ${watched.stdout.trim()}` : ''}`
+    )
+  } finally {
+    await host.run(docker.removeContainer(name), 'docker rm -f (canary)').catch(() => undefined)
+  }
+}
+
+/** The release for `rollback-to`: `previous`, or a retained commit's tag. */
+async function findRelease(host: Host, settings: Settings, current: ImageInfo): Promise<ImageInfo> {
+  const tags = docker.parseTags(
+    await host.run(docker.listTags(settings.image.repository), 'docker image ls')
+  )
+  const wanted = settings.rollbackTo!
+  const found =
+    wanted === 'previous'
+      ? tags.find(t => t.tag === 'hermes-previous')
+      : tags.find(
+          t =>
+            /^[0-9a-f]{12}$/.test(t.tag) && (t.tag.startsWith(wanted) || wanted.startsWith(t.tag))
+        )
+  const retained = tags
+    .filter(t => /^[0-9a-f]{12}$/.test(t.tag))
+    .map(t => t.tag)
+    .join(', ')
+  if (!found) {
+    throw new DeployError(
+      `No retained release matches \`rollback-to: ${wanted}\`. Retained: ${retained || 'none'}${
+        tags.some(t => t.tag === 'hermes-previous') ? ', previous' : ''
+      }.`
+    )
+  }
+  if (found.id === current.id)
+    throw new DeployError(
+      `Production already runs ${wanted} (${short(found.id)}); nothing to roll back.`
+    )
+  return docker.parseImage(
+    JSON.parse(await host.run(docker.inspectImage(found.id), 'docker image inspect'))
+  )
+}
+
+/** One JSON line per attempt in the history on the host; the summary shows the last few. */
+async function record(
+  host: Host,
+  settings: Settings,
+  deps: DeployDeps,
+  report: DeployReport,
+  durationMs: number
+): Promise<void> {
+  const entry: HistoryEntry = {
+    time: new Date().toISOString(),
+    action: report.action,
+    result:
+      report.outcome === 'deployed'
+        ? 'deployed'
+        : report.outcome === 'rolled-back'
+          ? 'rolled-back'
+          : 'failed',
+    by: deps.holder.actor,
+    run: deps.holder.run,
+    fromCommit: report.previousCommit,
+    toCommit: report.commit,
+    fromImage: report.previousImageId,
+    toImage: report.imageId,
+    durationSec: Math.round(durationMs / 100) / 10,
+    ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
+  }
+  try {
+    report.history = parseHistory(
+      await host.run(appendHistory(lockName(settings.image.repository), entry, 5), 'history')
+    )
+  } catch (error) {
+    deps.runner.warning(`Could not write the deploy history on the host: ${message(error)}`)
   }
 }
 
@@ -447,94 +787,6 @@ async function cleanUp(
     ?.release()
     .catch(error => runner.warning(`Could not release the deploy lock: ${message(error)}`))
   await host.shell.close()
-}
-
-/** The user production runs as, when it differs from the image's own. */
-function adminUser(production: ContainerInfo, image: ImageInfo): string | undefined {
-  return production.user !== (image.config.User ?? '') ? production.user : undefined
-}
-
-/** Pick the production container: the one named by `container`, or the one running `image`. */
-export function findProduction(
-  settings: Settings,
-  containers: ContainerInfo[],
-  image?: ImageInfo
-): ContainerInfo {
-  const running = containers.filter(c => c.running)
-  if (settings.container) {
-    const named = running.find(
-      c => c.name === settings.container || c.id.startsWith(settings.container!)
-    )
-    if (named) return named
-    throw new DeployError(
-      `No running container is named ${settings.container} (\`container\`). Running now:\n${psTable(running)}`
-    )
-  }
-  const names = new Set([
-    settings.image.name,
-    settings.image.tag === 'latest' ? settings.image.repository : ''
-  ])
-  let candidates = running.filter(c => names.has(c.imageName) || (image && c.imageId === image.id))
-  if (candidates.length > 1) {
-    // An admin copy runs the same image: the one named by `admin-container`, or `<candidate>-admin`.
-    const candidateNames = new Set(candidates.map(c => c.name))
-    candidates = candidates.filter(
-      c =>
-        c.name !== settings.adminContainer &&
-        !(c.name.endsWith('-admin') && candidateNames.has(c.name.slice(0, -'-admin'.length)))
-    )
-  }
-  if (candidates.length === 1) return candidates[0]
-  if (candidates.length === 0) {
-    throw new DeployError(
-      `No running container runs ${settings.image.name}. Running now:\n${psTable(running)}\nCheck \`image\`, or name the container with \`container\`.`
-    )
-  }
-  throw new DeployError(
-    `${candidates.length} running containers run ${settings.image.name}:\n${psTable(candidates)}\nName the production one with \`container\`.`
-  )
-}
-
-export type UpdateDecision =
-  { kind: 'update' } | { kind: 'unchanged'; message: string } | { kind: 'refuse'; message: string }
-
-/** Only a fast-forward to a commit on the branch is deployed. */
-export function decideUpdate(settings: Settings, relation: git.Relation): UpdateDecision {
-  const where = `origin/${settings.branch}`
-  if (!relation.target) {
-    return {
-      kind: 'refuse',
-      message: `Commit ${settings.ref} was not found in ${where} after fetching. Push it first, or set \`ref\` (and \`branch\`) to a commit of the app's repository.`
-    }
-  }
-  if (relation.target === relation.head) {
-    return {
-      kind: 'unchanged',
-      message: `Production already runs ${relation.target}; nothing to deploy.`
-    }
-  }
-  if (!relation.onBranch) {
-    return {
-      kind: 'refuse',
-      message: `Commit ${short(relation.target)} is not on ${where}. Only commits of \`branch\` are deployed; set \`branch\` to the branch that holds it.`
-    }
-  }
-  if (relation.behind) {
-    // Two merges deployed at once: the later one got there first and includes this one.
-    return {
-      kind: 'unchanged',
-      message: `Production runs ${short(relation.head)}, which already contains ${short(relation.target)}: nothing to deploy. Going back to an older commit is a rollback, not a deploy.`
-    }
-  }
-  if (!relation.fastForward) {
-    return {
-      kind: 'refuse',
-      message:
-        `The checkout in production (${short(relation.head)}) has diverged from ${where}: it has commits that ${short(relation.target)} does not. ` +
-        'Deploying would drop them. Merge or push them to origin, or reset the checkout on the host, then deploy again.'
-    }
-  }
-  return { kind: 'update' }
 }
 
 async function dryRun(
@@ -571,20 +823,21 @@ async function dryRun(
     `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
     `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
     `build: ${settings.buildCommand}`,
-    `docker tag ${short(image.id)} ${rollback}; docker commit ${adminName} ${settings.image.name} (ENTRYPOINT and CMD restored)`,
+    `docker tag ${short(image.id)} ${rollback}; ` +
+      (image.layers >= settings.maxLayers
+        ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
+        : `docker commit ${adminName} ${settings.image.name} (ENTRYPOINT and CMD restored)`),
+    settings.canarySeconds > 0 || settings.canaryCommand
+      ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
+      : 'no canary (canary-seconds: 0)',
     `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
-      (settings.healthCommand ? `; health command up to ${settings.healthTimeoutSec} s` : ''),
+      (settings.healthCommand ? `; health command up to ${settings.healthTimeoutSec} s` : '') +
+      (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
     settings.rollback
       ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
-      : 'on failure: no rollback (rollback: false)'
+      : 'on failure: no rollback (rollback: false)',
+    `tag the release with its commit; keep ${settings.keepReleases} releases`
   ]
   runner.info('Dry run: nothing was changed. The deploy would:')
   report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`))
-}
-
-/** Variables production has that its image does not define: the supervisor's own settings. */
-export function extraEnv(containerEnv: string[], imageEnv: string[]): string[] {
-  const fromImage = new Set(imageEnv)
-  // An env-file cannot carry a newline inside a value.
-  return containerEnv.filter(entry => !fromImage.has(entry) && !entry.includes('\n'))
 }

@@ -213,22 +213,68 @@ export function hasEntrypoint(config: ImageConfig): boolean {
 
 /**
  * Start a container as `like` was started (name, network, user, volumes, ports, restart policy,
- * command), from another image. Its environment is read from stdin as an env-file.
+ * command), from another image. Its environment is read from stdin as an env-file. A `canary`
+ * is a throwaway copy: its own name, no network at all, nothing published, no restarts.
  */
-export function runLike(like: ContainerInfo, imageId: string, image: ImageConfig): Command {
-  const args = ['docker', 'run', '--detach', '--name', like.name, '--env-file', '/dev/stdin']
-  if (like.networkMode && like.networkMode !== 'default') args.push('--network', like.networkMode)
+export function runLike(
+  like: ContainerInfo,
+  imageId: string,
+  image: ImageConfig,
+  canary?: { name: string }
+): Command {
+  const args = [
+    'docker',
+    'run',
+    '--detach',
+    '--name',
+    canary?.name ?? like.name,
+    '--env-file',
+    '/dev/stdin'
+  ]
+  if (canary) args.push('--network', 'none')
+  else if (like.networkMode && like.networkMode !== 'default')
+    args.push('--network', like.networkMode)
   if (like.user) args.push('--user', like.user)
-  for (const bind of like.binds) args.push('--volume', bind)
-  for (const [port, bindings] of Object.entries(like.portBindings)) {
-    for (const b of bindings ?? [])
+  for (const bind of canary ? [] : like.binds) args.push('--volume', bind)
+  for (const [port, bindings] of Object.entries(canary ? {} : like.portBindings)) {
+    for (const b of bindings ?? []) {
       args.push('--publish', `${b.HostIp ? `${b.HostIp}:` : ''}${b.HostPort ?? ''}:${port}`)
+    }
   }
-  if (like.restartPolicy && like.restartPolicy !== 'no') args.push('--restart', like.restartPolicy)
-  if (like.autoRemove) args.push('--rm')
+  if (!canary && like.restartPolicy && like.restartPolicy !== 'no')
+    args.push('--restart', like.restartPolicy)
+  if (!canary && like.autoRemove) args.push('--rm')
   const cmdChanged = JSON.stringify(like.cmd ?? null) !== JSON.stringify(image.Cmd ?? null)
   args.push(imageId, ...(cmdChanged && like.cmd ? like.cmd : []))
   return args
+}
+
+/** The tags of a repository with their image IDs and commit messages, newest first. */
+export function listTags(repository: string): Command {
+  return shScript(
+    `docker image ls --no-trunc --format '{{.Tag}} {{.ID}}' "$1" | while read -r tag id; do
+  echo "$tag $id $(docker image inspect --format '{{.Comment}}' "$id")"
+done`,
+    repository
+  )
+}
+
+export interface TagInfo {
+  tag: string
+  id: string
+  /** The commit message: `hermes-deploy <sha>` for a release this action made. */
+  comment: string
+}
+
+export function parseTags(output: string): TagInfo[] {
+  return output
+    .split('\n')
+    .map(line => line.trim())
+    .filter(Boolean)
+    .map(line => {
+      const [tag, id, ...comment] = line.split(' ')
+      return { tag, id, comment: comment.join(' ') }
+    })
 }
 
 export function tag(source: string, target: string): Command {

@@ -91,3 +91,8 @@ const REMOTE_TIP = `${GIT} ls-remote --exit-code origin "refs/heads/$1"`
 export function remoteTip(branch: string): Command {
   return shScript(REMOTE_TIP, branch)
 }
+
+/** The files changed between two commits, for the path filter when GitHub's API gave none. */
+export function filesBetween(from: string, to: string): Command {
+  return shScript(`${GIT} diff --name-only "$1" "$2"`, from, to)
+}

@@ -1,5 +1,6 @@
 import * as docker from './docker.js'
 import { short } from './format.js'
+import { diagnose, formatDiagnosis, watchStable } from './release/watch.js'
 import type { Runner } from './runner.js'
 import { run, type Command, type ExecResult, type RemoteShell } from './shell.js'
 
@@ -50,6 +51,8 @@ export interface ServeOptions {
   respawnTimeoutSec: number
   healthCommand?: string
   healthTimeoutSec: number
+  /** After the health command, the container must keep running this long (0: no watch). */
+  stableSeconds: number
   /** A container of the image that does not count (the admin container). */
   ignore: string
 }
@@ -85,11 +88,28 @@ export async function waitForServing(
       options.healthTimeoutSec * 1000 + QUICK_MS
     )
     if (health.code !== 0) {
+      const why = formatDiagnosis(
+        await host.run(diagnose(containerId), 'docker inspect and logs').catch(() => '')
+      )
       throw new DeployError(
-        `The health command did not pass within ${options.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}`
+        `The health command did not pass within ${options.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}` +
+          (why ? `\nThe container ${short(containerId)}: ${why}` : '')
       )
     }
     runner.info(`Health command ${health.stdout.trim()}`)
+  }
+  if (options.stableSeconds > 0) {
+    const stable = await host.exec(
+      watchStable(containerId, options.stableSeconds),
+      'stability window',
+      options.stableSeconds * 1000 + QUICK_MS
+    )
+    if (stable.code !== 0) {
+      throw new DeployError(
+        `The new container ${short(containerId)} did not stay up for ${options.stableSeconds} s (\`stable-seconds\`). ${formatDiagnosis(stable.stdout)}`
+      )
+    }
+    runner.info(`Stayed up for ${options.stableSeconds} s`)
   }
   return containerId
 }

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { utils as sshUtils } from 'ssh2'
 import type { RunContext } from './github/context.js'
+import { parsePatterns } from './github/paths.js'
 
 /** Every input of action.yml, read and checked into one object before anything connects. */
 export interface Settings {
@@ -28,6 +29,19 @@ export interface Settings {
   rollback: boolean
   dryRun: boolean
   githubToken?: string
+  /** Deploy only when a changed file matches (GitHub's `on.push.paths` rules). */
+  paths: string[]
+  environment?: string
+  environmentUrl?: string
+  /** Past this many layers the release is written as a flattened image. */
+  maxLayers: number
+  keepReleases: number
+  canarySeconds: number
+  canaryCommand?: string
+  canaryTimeoutSec: number
+  stableSeconds: number
+  /** `previous` or a retained commit: roll back instead of deploying. */
+  rollbackTo?: string
 }
 
 export interface ImageRef {
@@ -105,7 +119,19 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
     lockTimeoutSec: integer('lock-timeout', get('lock-timeout') || '300', 0, 6 * 3600),
     rollback: boolean('rollback', get('rollback') || 'true'),
     dryRun: boolean('dry-run', get('dry-run') || 'false'),
-    githubToken: read('github-token').trim() || undefined
+    githubToken: read('github-token').trim() || undefined,
+    paths: parsePatterns(read('paths')),
+    environment: optional('environment'),
+    environmentUrl: url('environment-url', get('environment-url')),
+    maxLayers: integer('max-layers', get('max-layers') || '100', 2, 120),
+    keepReleases: integer('keep-releases', get('keep-releases') || '5', 1, 1000),
+    canarySeconds: integer('canary-seconds', get('canary-seconds') || '5', 0, 600),
+    canaryCommand: read('canary-command').trim()
+      ? command('canary-command', read('canary-command').trim())
+      : undefined,
+    canaryTimeoutSec: integer('canary-timeout', get('canary-timeout') || '30', 1, 3600),
+    stableSeconds: integer('stable-seconds', get('stable-seconds') || '10', 0, 3600),
+    rollbackTo: rollbackTarget(get('rollback-to'))
   }
   if (settings.hostFingerprint && settings.knownHosts) {
     throw new InputError(
@@ -225,6 +251,26 @@ export function gitRef(name: string, value: string): string {
     )
   }
   return value
+}
+
+function url(name: string, value: string): string | undefined {
+  if (!value) return undefined
+  try {
+    const parsed = new URL(value)
+    if (parsed.protocol === 'https:' || parsed.protocol === 'http:') return value
+  } catch {
+    // reported below
+  }
+  throw new InputError(name, `'${value}' is not an http(s) URL.`)
+}
+
+function rollbackTarget(value: string): string | undefined {
+  if (!value) return undefined
+  if (value === 'previous' || /^[0-9a-f]{7,40}$/.test(value)) return value
+  throw new InputError(
+    'rollback-to',
+    `'${value}' is neither \`previous\` nor a commit SHA (7 to 40 hex digits).`
+  )
 }
 
 function command(name: string, value: string): string {

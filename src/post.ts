@@ -68,6 +68,7 @@ export async function recover(
         respawnTimeoutSec: settings.respawnTimeoutSec,
         healthCommand: settings.healthCommand,
         healthTimeoutSec: settings.healthTimeoutSec,
+        stableSeconds: 0,
         ignore: progress.adminContainer ?? ''
       }
     }).catch(error => {

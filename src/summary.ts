@@ -12,7 +12,11 @@ const HEADLINES: Record<DeployReport['outcome'], string> = {
 /** The job summary: what went out, how long each step took, and what to do when it failed. */
 export function renderSummary(report: DeployReport): string {
   const lines: string[] = []
-  lines.push(`## ${HEADLINES[report.outcome]}: \`${report.image}\` on ${report.host}`, '')
+  const headline =
+    report.action === 'rollback' && report.outcome === 'deployed'
+      ? '↩️ Rolled back'
+      : HEADLINES[report.outcome]
+  lines.push(`## ${headline}: \`${report.image}\` on ${report.host}`, '')
   if (report.reason)
     lines.push(report.outcome === 'unchanged' ? report.reason : quoteBlock(report.reason), '')
 
@@ -21,15 +25,51 @@ export function renderSummary(report: DeployReport): string {
   lines.push(`| image | ${code(short(report.previousImageId))} | ${code(short(report.imageId))} |`)
   if (report.productionContainer)
     lines.push(`| container | ${report.productionContainer} | ${code(short(report.containerId))} |`)
+  if (report.retention)
+    lines.push(
+      `| disk used by images | ${report.retention.diskBefore} | ${report.retention.diskAfter} |`
+    )
   lines.push('')
 
   if (report.rollbackDetail) lines.push('### Rollback', '', quoteBlock(report.rollbackDetail), '')
+  if (report.flattened) {
+    lines.push(
+      `The image had ${report.flattened.layersBefore} layers, so the release was written flattened: ${report.flattened.layersAfter} layers, config carried over.`,
+      ''
+    )
+  }
 
   if (report.commits.length > 0) {
-    lines.push(`### ${report.commits.length} commit${report.commits.length === 1 ? '' : 's'}`, '')
+    const source =
+      report.rangeSource === 'github'
+        ? ' (from GitHub)'
+        : report.rangeSource === 'git'
+          ? ' (from git on the host)'
+          : ''
+    lines.push(
+      `### ${report.commits.length} commit${report.commits.length === 1 ? '' : 's'}${source}`,
+      ''
+    )
     lines.push('```', ...report.commits, '```', '')
   }
-  if (report.diffStat)
+  if (report.changedFiles?.length) {
+    const files = report.changedFiles.slice(0, 100)
+    const more =
+      report.changedFiles.length > files.length
+        ? [`… and ${report.changedFiles.length - files.length} more`]
+        : []
+    lines.push(
+      `<details><summary>${report.changedFiles.length} changed files</summary>`,
+      '',
+      '```',
+      ...files,
+      ...more,
+      '```',
+      '',
+      '</details>',
+      ''
+    )
+  } else if (report.diffStat) {
     lines.push(
       '<details><summary>Changed files</summary>',
       '',
@@ -40,13 +80,35 @@ export function renderSummary(report: DeployReport): string {
       '</details>',
       ''
     )
+  }
+  if (report.retention && (report.retention.removed.length > 0 || report.retention.pruned > 0)) {
+    lines.push(
+      `Retention: kept ${report.retention.kept.join(', ')}; removed ${report.retention.removed.join(', ') || 'no tags'} and ${report.retention.pruned} unused images.`,
+      ''
+    )
+  }
   if (report.plan)
     lines.push('### Plan', '', ...report.plan.map((line, i) => `${i + 1}. ${line}`), '')
 
   lines.push('### Steps', '', '| step | result | time |', '|---|---|---|')
   for (const step of report.steps) {
-    const mark = step.status === 'ok' ? '✓' : step.status === 'failed' ? '✗' : '–'
+    const mark = step.status === 'ok' ? '✓' : '✗'
     lines.push(`| ${escapeCell(step.name)} | ${mark} | ${formatDuration(step.durationMs)} |`)
+  }
+  if (report.history?.length) {
+    lines.push(
+      '',
+      '### Recent deploys on this host',
+      '',
+      '| when | action | result | from | to | by | time |',
+      '|---|---|---|---|---|---|---|'
+    )
+    for (const entry of [...report.history].reverse()) {
+      const run = entry.run ? `[${entry.by ?? 'run'}](${entry.run})` : (entry.by ?? '')
+      lines.push(
+        `| ${entry.time} | ${entry.action} | ${entry.result} | ${code(entry.fromCommit?.slice(0, 7))} | ${code(entry.toCommit?.slice(0, 7))} | ${run} | ${entry.durationSec} s |`
+      )
+    }
   }
   return lines.join('\n') + '\n'
 }

@@ -29,10 +29,11 @@ fi
 stop_pidfile "$SUPERVISOR_PIDFILE" "$SUPERVISOR_ID" group
 
 if docker_ok; then
-  mapfile -t containers < <(docker ps -aq --filter "name=^${CONTAINER}" --filter name=^hermes-e2e-)
+  # Only this instance's: another one may share the daemon.
+  mapfile -t containers < <(own_containers)
   if [ "${#containers[@]}" -gt 0 ]; then
-    log "removing containers: $(docker ps -a --format '{{.Names}}' --filter "name=^${CONTAINER}" --filter name=^hermes-e2e- | tr '\n' ' ')"
-    docker rm -f "${containers[@]}" >/dev/null
+    log "removing containers: $(docker inspect --format '{{.Name}}' "${containers[@]}" 2>/dev/null | sed 's|^/||' | tr '\n' ' ')"
+    docker rm -f "${containers[@]}" >/dev/null 2>&1 || true
   fi
 fi
 

@@ -15,7 +15,18 @@ SSH_USER=core
 LOOPBACK=127.0.0.1
 APP_URL="http://${LOOPBACK}:${APP_PORT}/"
 ORIGIN_URL="git://${LOOPBACK}:${GIT_PORT}/app.git"
-BASELINE_TAG=hermes-e2e/baseline:api
+# Per production image: a second instance (another HERMES_DROPLET_IMAGE) keeps its own.
+if [ "$IMAGE" = texasca/api ]; then
+  BASELINE_TAG=hermes-e2e/baseline:api
+else
+  BASELINE_TAG="hermes-e2e/baseline:$(printf '%s' "$IMAGE" | tr -c 'A-Za-z0-9_.-' '-')"
+fi
+# The container up.sh builds the production image in; per instance, like CONTAINER.
+if [ "$CONTAINER" = texasca-api ]; then
+  BUILDER=hermes-e2e-build
+else
+  BUILDER="$CONTAINER-build"
+fi
 KEY_PASSPHRASE='correct horse battery staple'
 
 ORIGIN_DIR="$STATE/origin/app.git"
@@ -93,6 +104,29 @@ app_ok() { curl -fsS --max-time 2 -o /dev/null "$APP_URL" 2>/dev/null; }
 
 # app_serves COMMIT: the production app answers and was built from COMMIT.
 app_serves() { curl -fsS --max-time 2 "$APP_URL" 2>/dev/null | grep -qx "commit=$1"; }
+
+# own_containers: IDs of this instance's containers, and only those (another
+# instance may share the docker daemon): the production container, names
+# starting with "$CONTAINER-" (admin, canary, ...), the builder, and containers
+# of the production image (by name, or by the ID of one of its tags or of the
+# baseline).
+own_containers() {
+  local id name ref image
+  local -A ours=()
+  while read -r id; do
+    [ -n "$id" ] && ours[$id]=1
+  done < <(docker image ls --no-trunc -q "$IMAGE" 2>/dev/null; cat "$STATE/baseline_image" 2>/dev/null)
+  # A container can vanish between ps and inspect: inspect the rest.
+  docker ps -aq --no-trunc | xargs -r docker inspect --format '{{.Id}} {{.Name}} {{.Config.Image}} {{.Image}}' 2>/dev/null |
+    while read -r id name ref image; do
+      name="${name#/}"
+      if [ "$name" = "$CONTAINER" ] || [[ "$name" == "$CONTAINER"-* ]] || [ "$name" = "$BUILDER" ] ||
+        [ "$ref" = "$IMAGE" ] || [[ "$ref" == "$IMAGE":* || "$ref" == "$IMAGE"@* ]] || [ -n "${ours[$image]:-}" ]; then
+        printf '%s\n' "$id"
+      fi
+    done
+  return 0
+}
 
 # tail_log FILE: last lines of a log, for error messages.
 tail_log() { [ -f "$1" ] && tail -n 20 "$1" | sed 's/^/    | /' >&2; return 0; }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Puts the droplet back to its baseline between tests: only the production
 # container, texasca/api:latest = baseline image, origin and the working clone
-# at the baseline commit, no dangling images. Takes a few seconds.
+# at the baseline commit, no dangling images. Takes a few seconds. Touches only
+# this instance's containers and images (see own_containers in lib.sh).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -22,9 +23,10 @@ image_exists "$BASELINE_IMAGE" ||
 docker tag "$BASELINE_IMAGE" "$IMAGE:latest"
 docker tag "$BASELINE_IMAGE" "$BASELINE_TAG"
 
-# Every container goes (admin containers, leftovers, and the production one,
-# which the supervisor respawns from the baseline).
-mapfile -t containers < <(docker ps -aq)
+# Every container of this instance goes (admin containers, leftovers, and the
+# production one, which the supervisor respawns from the baseline). Another
+# instance's containers on the same daemon are left alone.
+mapfile -t containers < <(own_containers)
 if [ "${#containers[@]}" -gt 0 ]; then
   docker rm -f "${containers[@]}" >/dev/null 2>&1 || true
 fi
@@ -52,7 +54,8 @@ done < <(git -C "$WORK_DIR" for-each-ref --format='%(refname)')
 git -C "$WORK_DIR" update-ref refs/remotes/origin/master "$BASELINE_COMMIT"
 git -C "$WORK_DIR" branch -q --set-upstream-to=origin/master master
 
-docker image prune -f >/dev/null
+# Dangling images of this instance only: all of its images carry its label.
+docker image prune -f --filter "label=org.opencontainers.image.title=$CONTAINER" >/dev/null
 
 # If the supervisor resolved the old tag just before the re-tag, what answers
 # is not the baseline: remove it again and let the supervisor respawn.

@@ -11,7 +11,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SAMPLE_APP="$(cd "$HERE/../sample-app" && pwd)"
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it creates a user and runs sshd/dockerd)"
-for cmd in docker dockerd /usr/sbin/sshd ssh ssh-keygen git curl debootstrap setsid; do
+for cmd in docker dockerd /usr/sbin/sshd ssh ssh-keygen git curl debootstrap setsid flock; do
   command -v "$cmd" >/dev/null || die "'$cmd' not found; run scripts/install-deps.sh first"
 done
 
@@ -64,12 +64,24 @@ setup_user_and_keys() {
   chown "$SSH_USER:$SSH_USER" "$home"
   chmod 755 "$home"
   install -d -o "$SSH_USER" -g "$SSH_USER" -m 700 "$home/.ssh"
-  if [ "$(cat "$home/.ssh/authorized_keys" 2>/dev/null)" != "$wanted" ]; then
-    log "writing $home/.ssh/authorized_keys"
-    printf '%s\n' "$wanted" >"$home/.ssh/authorized_keys"
+  # Another droplet instance (another HERMES_DROPLET_STATE) may have its keys
+  # there too: add ours, keep every other line. Under a lock, so two up.sh
+  # never drop each other's keys, and replaced whole, so an sshd reading it
+  # never sees half a file.
+  local ak="$home/.ssh/authorized_keys" merged lock_fd
+  exec {lock_fd}>/tmp/hermes-droplet-authorized_keys.lock
+  flock "$lock_fd"
+  merged="$({ cat "$ak" 2>/dev/null || true; printf '%s\n' "$wanted"; } | awk 'NF && !seen[$0]++')"
+  if [ "$(cat "$ak" 2>/dev/null)" != "$merged" ]; then
+    log "adding the keys of $KEYS_DIR to $ak"
+    printf '%s\n' "$merged" >"$ak.tmp"
+    chown "$SSH_USER:$SSH_USER" "$ak.tmp"
+    chmod 600 "$ak.tmp"
+    mv -f "$ak.tmp" "$ak"
   fi
-  chown "$SSH_USER:$SSH_USER" "$home/.ssh/authorized_keys"
-  chmod 600 "$home/.ssh/authorized_keys"
+  chown "$SSH_USER:$SSH_USER" "$ak"
+  chmod 600 "$ak"
+  exec {lock_fd}>&-
 }
 
 # --- sshd --------------------------------------------------------------------
@@ -207,6 +219,7 @@ find_mirror() {
 
 ensure_base_image() {
   local codename
+  # shellcheck source=/dev/null
   codename="$(. /etc/os-release && echo "${VERSION_CODENAME:-}")"
   [ -n "$codename" ] || die "VERSION_CODENAME missing from /etc/os-release"
   BASE_IMAGE="hermes-e2e/base:$codename"
@@ -296,7 +309,7 @@ ensure_production_image() {
     return
   fi
 
-  local builder=hermes-e2e-build
+  local builder="$BUILDER"
   log "building $IMAGE:latest from $ORIGIN_URL (docker run + docker commit; log: $STATE/build.log)"
   docker rm -f "$builder" >/dev/null 2>&1 || true
   if ! docker run --pull=never --name "$builder" --network host "$BASE_IMAGE" \
@@ -311,7 +324,7 @@ ensure_production_image() {
     --change 'ENV APP_ENV=production' \
     --change 'WORKDIR /srv/app' \
     --change "EXPOSE $APP_PORT" \
-    --change 'LABEL org.opencontainers.image.title=texasca-api' \
+    --change "LABEL org.opencontainers.image.title=$CONTAINER" \
     "$builder" "$IMAGE:latest")"
   docker rm -f "$builder" >/dev/null
   docker tag "$baseline" "$BASELINE_TAG"

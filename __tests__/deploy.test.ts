@@ -39,6 +39,7 @@ const settings = (over: Partial<Settings> = {}): Settings => ({
   rollback: true,
   dryRun: false,
   paths: [],
+  buildEnv: [],
   maxLayers: 100,
   keepReleases: 5,
   canarySeconds: 0,

@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from '@jest/globals'
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { imageRef, readSettings, type InputReader } from '../src/inputs.js'
@@ -152,5 +152,65 @@ describe('image references', () => {
     ['api', 'api', 'latest']
   ])('reads %s', (value, repository, tag) => {
     expect(imageRef(value)).toMatchObject({ repository, tag })
+  })
+})
+
+describe('connection and build inputs', () => {
+  it('takes a key from a file on the runner, or a password alone', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hermes-keyfile-'))
+    const path = join(dir, 'id')
+    writeFileSync(path, key)
+    expect(readSettings(reader({ 'ssh-key': '', 'ssh-key-path': path }), push).sshKey).toBe(key)
+    expect(readSettings(reader({ 'ssh-key': '', password: 'hunter22' }), push)).toMatchObject({
+      password: 'hunter22',
+      sshKey: undefined
+    })
+    expect(() =>
+      readSettings(reader({ 'ssh-key': '', 'ssh-key-path': join(dir, 'missing') }), push)
+    ).toThrow(/Input `ssh-key-path`: cannot read '.*missing' on the runner: ENOENT/)
+    expect(() => readSettings(reader({ 'ssh-key': '' }), push)).toThrow(
+      /Input `ssh-key`: is required \(or `ssh-key-path`, or `password`\)/
+    )
+  })
+
+  it('reads a bastion, defaulting its user and key to the droplet’s', () => {
+    const settings = readSettings(
+      reader({
+        'proxy-host': 'bastion.example.com',
+        'proxy-host-fingerprint': 'SHA256:' + 'b'.repeat(43)
+      }),
+      push
+    )
+    expect(settings.proxy).toMatchObject({
+      host: 'bastion.example.com',
+      port: 22,
+      username: 'core',
+      sshKey: undefined
+    })
+    expect(() => readSettings(reader({ 'proxy-port': '2200' }), push)).toThrow(
+      /Input `proxy-port`: is set but `proxy-host` is not/
+    )
+    expect(() => readSettings(reader({ 'proxy-host': 'b;id' }), push)).toThrow(/Input `proxy-host`/)
+    expect(() =>
+      readSettings(reader({ 'proxy-host': 'b', 'proxy-ssh-key': 'nope' }), push)
+    ).toThrow(/Input `proxy-ssh-key`: is not a private key/)
+  })
+
+  it('reads ciphers and build-env, rejecting what is not a name', () => {
+    const settings = readSettings(
+      reader({
+        ciphers: 'aes256-ctr, aes128-cbc',
+        'build-env': 'API_TOKEN=s3cr=t\n# a comment\nMODE=x'
+      }),
+      push
+    )
+    expect(settings.ciphers).toEqual(['aes256-ctr', 'aes128-cbc'])
+    expect(() => readSettings(reader({ 'build-env': 'BAD NAME=x' }), push)).toThrow(
+      /Input `build-env`: a line for 'BAD NAME' is not NAME=value/
+    )
+    expect(readSettings(reader({ 'build-env': 'API_TOKEN=s3cr=t' }), push).buildEnv).toEqual([
+      'API_TOKEN=s3cr=t'
+    ])
+    expect(() => readSettings(reader({ ciphers: 'aes;id' }), push)).toThrow(/Input `ciphers`/)
   })
 })

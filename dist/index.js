@@ -59481,11 +59481,14 @@ function filesBetween(from, to) {
 // EXTERNAL MODULE: ./node_modules/picomatch/index.js
 var picomatch = __nccwpck_require__(4006);
 var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
 // EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
 var lib = __nccwpck_require__(5472);
 ;// CONCATENATED MODULE: ./src/inputs.ts
+
 
 
 
@@ -59501,12 +59504,16 @@ class InputError extends Error {
 function readSettings(read, run) {
     const get = (name) => clean(name, read(name));
     const optional = (name) => get(name) || undefined;
-    const sshKey = normalizeKey(read('ssh-key'));
     const sshPassphrase = read('ssh-passphrase') || undefined;
-    checkKey(sshKey, sshPassphrase);
-    const hostFingerprint = optional('host-fingerprint');
-    if (hostFingerprint && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(hostFingerprint)) {
-        throw new InputError('host-fingerprint', `'${hostFingerprint}' is not a SHA256 fingerprint. Expected the form ssh-keygen -lf prints, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s.`);
+    const password = read('password') || undefined;
+    const sshKey = privateKey(read, 'ssh-key', 'ssh-key-path', 'ssh-passphrase', sshPassphrase);
+    if (!sshKey && !password) {
+        throw new InputError('ssh-key', 'is required (or `ssh-key-path`, or `password`): the private deploy key, OpenSSH or PEM format.');
+    }
+    const hostFingerprint = fingerprint('host-fingerprint', optional('host-fingerprint'));
+    const knownHosts = read('ssh-known-hosts').trim() || undefined;
+    if (hostFingerprint && knownHosts) {
+        throw new InputError('ssh-known-hosts', 'is set together with `host-fingerprint`; set one of the two, so it is clear which pins the host key.');
     }
     const ref = optional('ref') ?? run.sha;
     if (!ref) {
@@ -59515,13 +59522,17 @@ function readSettings(read, run) {
     const container = optional('container');
     const adminContainer = optional('admin-container');
     const settings = {
-        host: host(get('host')),
+        host: hostName('host', get('host')),
         port: integer('port', get('port') || '22', 1, 65535),
-        username: username(get('username') || 'core'),
+        username: username('username', get('username') || 'core'),
         sshKey,
         sshPassphrase,
+        password,
+        proxy: proxy(read, get),
+        ciphers: list(read('ciphers')),
+        buildEnv: buildEnv(read('build-env')),
         hostFingerprint,
-        knownHosts: read('ssh-known-hosts').trim() || undefined,
+        knownHosts,
         strictHostKey: inputs_boolean('ssh-strict', get('ssh-strict') || 'true'),
         image: imageRef(get('image')),
         container: container && containerName('container', container),
@@ -59554,9 +59565,6 @@ function readSettings(read, run) {
         stableSeconds: integer('stable-seconds', get('stable-seconds') || '10', 0, 3600),
         rollbackTo: rollbackTarget(get('rollback-to'))
     };
-    if (settings.hostFingerprint && settings.knownHosts) {
-        throw new InputError('ssh-known-hosts', 'is set together with `host-fingerprint`; set one of the two, so it is clear which pins the host key.');
-    }
     if (settings.container && settings.adminContainer === settings.container) {
         throw new InputError('admin-container', `'${settings.adminContainer}' is the production container named by \`container\`; set \`admin-container\` to another name.`);
     }
@@ -59571,19 +59579,19 @@ function clean(name, value) {
     }
     return trimmed;
 }
-function host(value) {
+function hostName(name, value) {
     if (!value)
-        throw new InputError('host', 'is required: the droplet IP address or host name.');
+        throw new InputError(name, 'is required: the droplet IP address or host name.');
     const bare = value.replace(/^\[(.*)\]$/, '$1');
     const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
     if ((0,external_node_net_.isIP)(bare) || (bare.length <= 253 && bare.split('.').every(part => label.test(part))))
         return bare;
-    throw new InputError('host', `'${value}' is not an IP address or host name.`);
+    throw new InputError(name, `'${value}' is not an IP address or host name.`);
 }
-function username(value) {
+function username(name, value) {
     if (/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(value))
         return value;
-    throw new InputError('username', `'${value}' is not a valid user name.`);
+    throw new InputError(name, `'${value}' is not a valid user name.`);
 }
 function integer(name, value, min, max) {
     if (/^\d+$/.test(value)) {
@@ -59671,30 +59679,113 @@ function command(name, value) {
         throw new InputError(name, 'contains a NUL byte.');
     return value;
 }
+function fingerprint(name, value) {
+    if (value && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(value)) {
+        throw new InputError(name, `'${value}' is not a SHA256 fingerprint. Expected the form ssh-keygen -lf prints, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s.`);
+    }
+    return value;
+}
+/** The key pasted in `keyInput`, or read from the runner's file at `pathInput`; checked. */
+function privateKey(read, keyInput, pathInput, passphraseInput, passphrase) {
+    const pasted = normalizeKey(read(keyInput));
+    const path = read(pathInput).trim();
+    if (pasted && path)
+        throw new InputError(pathInput, `is set together with \`${keyInput}\`; give the key one way.`);
+    let key = pasted;
+    if (path) {
+        try {
+            key = normalizeKey((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+        }
+        catch (error) {
+            throw new InputError(pathInput, `cannot read '${path}' on the runner: ${error.code ?? String(error)}.`);
+        }
+    }
+    if (!key)
+        return undefined;
+    checkKey(key, passphrase, path ? pathInput : keyInput, passphraseInput);
+    return key;
+}
+function proxy(read, get) {
+    const host = get('proxy-host');
+    const others = [
+        'proxy-port',
+        'proxy-username',
+        'proxy-ssh-key',
+        'proxy-ssh-passphrase',
+        'proxy-password',
+        'proxy-host-fingerprint',
+        'proxy-known-hosts'
+    ];
+    if (!host) {
+        const stray = others.find(name => read(name).trim());
+        if (stray)
+            throw new InputError(stray, 'is set but `proxy-host` is not; set `proxy-host` to the bastion, or remove it.');
+        return undefined;
+    }
+    const sshPassphrase = read('proxy-ssh-passphrase') || undefined;
+    const settings = {
+        host: hostName('proxy-host', host),
+        port: integer('proxy-port', get('proxy-port') || '22', 1, 65535),
+        username: username('proxy-username', get('proxy-username') || get('username') || 'core'),
+        sshKey: privateKey(read, 'proxy-ssh-key', 'proxy-ssh-key-path', 'proxy-ssh-passphrase', sshPassphrase),
+        sshPassphrase,
+        password: read('proxy-password') || undefined,
+        hostFingerprint: fingerprint('proxy-host-fingerprint', get('proxy-host-fingerprint') || undefined),
+        knownHosts: read('proxy-known-hosts').trim() || undefined
+    };
+    if (settings.hostFingerprint && settings.knownHosts) {
+        throw new InputError('proxy-known-hosts', 'is set together with `proxy-host-fingerprint`; set one of the two.');
+    }
+    return settings;
+}
+/** Comma- or line-separated names. */
+function list(value) {
+    const items = value
+        .split(/[\s,]+/)
+        .map(item => item.trim())
+        .filter(Boolean);
+    for (const item of items) {
+        if (!/^[a-z0-9@.+-]+$/i.test(item))
+            throw new InputError('ciphers', `'${item}' is not a cipher name (e.g. aes256-ctr).`);
+    }
+    return items.length > 0 ? items : undefined;
+}
+/** `NAME=value` lines; the values are secrets to the log. */
+function buildEnv(value) {
+    return value
+        .split(/\r?\n/)
+        .filter(line => line.trim() && !line.trim().startsWith('#'))
+        .map(line => {
+        const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+        if (!match) {
+            const name = line.split('=')[0].trim();
+            throw new InputError('build-env', `a line for '${name.slice(0, 40)}' is not NAME=value (NAME of letters, digits and _).`);
+        }
+        return `${match[1]}=${match[2]}`;
+    });
+}
 /** Keys pasted into secrets often carry CRLF line ends or lost their final newline. */
 function normalizeKey(value) {
     const key = value.replace(/\r\n?/g, '\n').trim();
     return key ? `${key}\n` : '';
 }
-function checkKey(key, passphrase) {
-    if (!key)
-        throw new InputError('ssh-key', 'is required: the private deploy key (OpenSSH or PEM format).');
+function checkKey(key, passphrase, keyInput, passphraseInput) {
     const parsed = lib.utils.parseKey(key, passphrase);
     if (!(parsed instanceof Error)) {
         if (Array.isArray(parsed) ? parsed.length === 0 : !parsed) {
-            throw new InputError('ssh-key', 'holds no private key.');
+            throw new InputError(keyInput, 'holds no private key.');
         }
         return;
     }
     // Name the cause without echoing anything of the key itself.
     const reason = parsed.message;
     if (/no passphrase/i.test(reason)) {
-        throw new InputError('ssh-passphrase', 'the key in `ssh-key` is encrypted; set `ssh-passphrase` to its passphrase.');
+        throw new InputError(passphraseInput, `the key in \`${keyInput}\` is encrypted; set \`${passphraseInput}\` to its passphrase.`);
     }
     if (/passphrase|decrypt|bad decrypt/i.test(reason) && passphrase) {
-        throw new InputError('ssh-passphrase', 'does not decrypt the key in `ssh-key`.');
+        throw new InputError(passphraseInput, `does not decrypt the key in \`${keyInput}\`.`);
     }
-    throw new InputError('ssh-key', 'is not a private key this action can read. Paste the whole private key file (OpenSSH or PEM; ed25519, RSA or ECDSA), including its BEGIN and END lines.');
+    throw new InputError(keyInput, 'is not a private key this action can read. Give the whole private key file (OpenSSH or PEM; ed25519, RSA or ECDSA), including its BEGIN and END lines.');
 }
 
 ;// CONCATENATED MODULE: ./src/github/paths.ts
@@ -60439,14 +60530,20 @@ async function deploy(settings, deps) {
             return unchanged(target.skip);
         const commit = target.commit;
         report.commit = commit;
-        // 8. Build, streaming the output as it comes.
+        // 8. Build, streaming the output as it comes. `build-env` joins production's environment on
+        // stdin: the values never appear on a command line on the host.
         await step(`Build (${settings.buildCommand})`, async () => {
-            runner.debug(`$ ${inAdmin(['sh', '-c', settings.buildCommand]).join(' ')}`);
-            const result = await remote.shell.exec(inAdmin(['sh', '-c', settings.buildCommand]), {
+            const env = [...runtimeEnv, ...settings.buildEnv];
+            const build = docker_exec(admin, ['sh', '-c', settings.buildCommand], {
+                workdir: settings.repoPath,
+                envFromStdin: env.length > 0
+            });
+            runner.debug(`$ ${build.join(' ')}`);
+            const result = await remote.shell.exec(build, {
                 label: `build command \`${settings.buildCommand}\``,
                 timeoutMs: settings.commandTimeoutSec * 1000,
                 onOutput: chunk => runner.stream(chunk),
-                stdin: envStdin
+                stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
             });
             if (result.code !== 0) {
                 throw new DeployError(`The build command \`${settings.buildCommand}\` exited with code ${result.code}; production is unchanged. ` +
@@ -65886,8 +65983,6 @@ function compare_short(sha) {
     return /^[0-9a-f]{40,64}$/i.test(sha) ? sha.slice(0, 12) : sha;
 }
 
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
 ;// CONCATENATED MODULE: ./src/github/context.ts
 
 function readRunContext(env = process.env) {
@@ -66156,10 +66251,10 @@ var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/ssh/host-key.ts
 
 function describeKey(blob) {
-    return { type: keyType(blob), fingerprint: fingerprint(blob) };
+    return { type: keyType(blob), fingerprint: host_key_fingerprint(blob) };
 }
 /** `SHA256:<base64 without padding>`, as `ssh-keygen -lf` prints it. */
-function fingerprint(blob) {
+function host_key_fingerprint(blob) {
     return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
 }
 /** The key type is the first string of the SSH wire-format key blob. */
@@ -66261,7 +66356,7 @@ function checkHostKey(policy, blob, where) {
                 return { ok: true };
             const expected = policy.keys
                 .filter(k => !k.revoked)
-                .map(k => `${k.type} ${fingerprint(k.blob)}`);
+                .map(k => `${k.type} ${host_key_fingerprint(k.blob)}`);
             return {
                 ok: false,
                 reason: `The host key of ${where} is not one listed in \`ssh-known-hosts\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
@@ -66299,26 +66394,55 @@ class ConnectionError extends Error {
         this.name = 'ConnectionError';
     }
 }
-/** One SSH connection to the host: every remote command of a deploy runs over it. */
+/** Ciphers a server may still need but that are weak: warned about when chosen. */
+const WEAK_CIPHER = /cbc$|3des|arcfour|blowfish|cast128/;
+/** One SSH connection to the host (through the bastion, if any): every remote command runs over it. */
 async function connect(options) {
-    const where = `${options.username}@${options.host}:${options.port}`;
-    const policy = hostKeyPolicy(options);
+    const weak = options.ciphers?.filter(c => WEAK_CIPHER.test(c)) ?? [];
+    if (weak.length > 0) {
+        options.onWarning?.(`\`ciphers\` offers weak ciphers (${weak.join(', ')}): upgrade the server's OpenSSH and drop them.`);
+    }
+    if (!options.proxy) {
+        const client = await connection_open(options.target, options);
+        return new SshShell(client, where(options.target));
+    }
+    const bastion = await connection_open(options.proxy, options);
+    try {
+        const tunnel = await new Promise((resolve, reject) => bastion.forwardOut('127.0.0.1', 0, options.target.host, options.target.port, (error, stream) => error
+            ? reject(new ConnectionError('tcp', `The bastion ${where(options.proxy)} could not reach ${options.target.host}:${options.target.port}: ${error.message}. Check \`host\` and \`port\` as the bastion sees them, and that it allows TCP forwarding.`))
+            : resolve(stream)));
+        const client = await connection_open(options.target, options, tunnel);
+        client.on('close', () => bastion.end());
+        return new SshShell(client, `${where(options.target)} via ${where(options.proxy)}`);
+    }
+    catch (error) {
+        bastion.end();
+        throw error;
+    }
+}
+function where(endpoint) {
+    return `${endpoint.username}@${endpoint.host}:${endpoint.port}`;
+}
+/** Log in to one endpoint, over `sock` when it is behind a bastion, checking its host key. */
+async function connection_open(endpoint, options, sock) {
+    const at = where(endpoint);
+    const policy = hostKeyPolicy(endpoint, options.strictHostKey);
     const client = new lib.Client();
     let hostKeyFailure;
     const config = {
-        host: options.host,
-        port: options.port,
-        username: options.username,
-        privateKey: options.privateKey,
-        passphrase: options.passphrase,
+        ...(sock ? { sock } : { host: endpoint.host, port: endpoint.port }),
+        username: endpoint.username,
+        privateKey: endpoint.privateKey,
+        passphrase: endpoint.passphrase,
+        password: endpoint.password,
         readyTimeout: options.connectTimeoutMs ?? 30_000,
         keepaliveInterval: 10_000,
         keepaliveCountMax: 3,
-        // Only public-key authentication: never fall back to an agent or keyboard prompts on a runner.
+        // Only what the inputs give: never an agent or keyboard prompts on a runner.
         agent: undefined,
         tryKeyboard: false,
         hostVerifier: (key) => {
-            const verdict = checkHostKey(policy, key, where);
+            const verdict = checkHostKey(policy, key, at);
             if (!verdict.ok) {
                 hostKeyFailure = verdict.reason;
                 return false;
@@ -66328,48 +66452,68 @@ async function connect(options) {
             return true;
         }
     };
+    const algorithms = {};
     if (policy.kind === 'known-hosts') {
         const types = [...new Set(policy.keys.filter(k => !k.revoked).map(k => k.type))];
         if (types.length > 0)
-            config.algorithms = { serverHostKey: algorithmsFor(types) };
+            algorithms.serverHostKey = algorithmsFor(types);
     }
+    if (options.ciphers?.length)
+        algorithms.cipher = options.ciphers;
+    if (Object.keys(algorithms).length > 0)
+        config.algorithms = algorithms;
     await new Promise((resolve, reject) => {
         client.once('ready', () => resolve());
         client.once('error', (error) => {
             client.end();
-            reject(describeConnectError(error, where, hostKeyFailure));
+            reject(describeConnectError(error, endpoint, hostKeyFailure));
         });
         client.connect(config);
     });
-    options.onDebug?.(`Connected to ${where}`);
-    return new SshShell(client, where);
+    options.onDebug?.(`Connected to ${at}`);
+    return client;
 }
-function hostKeyPolicy(options) {
-    if (options.hostFingerprint)
-        return { kind: 'fingerprint', fingerprint: options.hostFingerprint };
-    if (options.knownHosts) {
-        const keys = knownKeysFor(options.knownHosts, options.host, options.port);
+function hostKeyPolicy(endpoint, strict) {
+    if (endpoint.hostFingerprint)
+        return { kind: 'fingerprint', fingerprint: endpoint.hostFingerprint };
+    if (endpoint.knownHosts) {
+        const keys = knownKeysFor(endpoint.knownHosts, endpoint.host, endpoint.port);
         if (keys.length === 0) {
-            throw new ConnectionError('host-key', `\`ssh-known-hosts\` has no line for ${options.port === 22 ? options.host : `[${options.host}]:${options.port}`}; add the host's keys (ssh-keyscan -p ${options.port} ${options.host} prints them).`);
+            const name = endpoint.port === 22 ? endpoint.host : `[${endpoint.host}]:${endpoint.port}`;
+            throw new ConnectionError('host-key', `\`${endpoint.inputs.knownHosts}\` has no line for ${name}; add the host's keys (ssh-keyscan -p ${endpoint.port} ${endpoint.host} prints them).`);
         }
         return { kind: 'known-hosts', keys };
     }
-    return options.strictHostKey ? { kind: 'refuse' } : { kind: 'unchecked' };
+    return strict ? { kind: 'refuse' } : { kind: 'unchecked' };
 }
-function describeConnectError(error, where, hostKeyFailure) {
+function describeConnectError(error, endpoint, hostKeyFailure) {
+    const at = where(endpoint);
     if (hostKeyFailure)
         return new ConnectionError('host-key', hostKeyFailure);
     if (error.level === 'client-authentication') {
-        return new ConnectionError('authentication', `Authentication as ${where} failed: the server refused the key in \`ssh-key\` (method tried: publickey). ` +
-            'Check that its public key is in ~/.ssh/authorized_keys of that user on the host and that `username` is right.');
+        const tried = [endpoint.privateKey && 'publickey', endpoint.password && 'password']
+            .filter(Boolean)
+            .join(', ');
+        const advice = [
+            endpoint.privateKey &&
+                `that the public key of \`${endpoint.inputs.key}\` is in ~/.ssh/authorized_keys of that user`,
+            endpoint.password &&
+                `that \`${endpoint.inputs.password}\` is right and the server allows password login`
+        ]
+            .filter(Boolean)
+            .join(', and ');
+        return new ConnectionError('authentication', `Authentication as ${at} failed: the server refused every method tried (${tried}). Check ${advice}, and that the user name is right.`);
     }
     if (error.level === 'client-timeout') {
-        return new ConnectionError('tcp', `Timed out connecting to ${where}: no SSH handshake completed. Check \`host\` and \`port\`, and that a firewall lets the runner reach the droplet.`);
+        return new ConnectionError('tcp', `Timed out connecting to ${at}: no SSH handshake completed. Check the host and port, and that a firewall lets the runner reach it.`);
+    }
+    if (/no matching/i.test(error.message)) {
+        return new ConnectionError('handshake', `SSH handshake with ${at} failed: ${error.message}. The server needs an algorithm ssh2 does not offer by default; set \`ciphers\` to one the server accepts (see its sshd_config).`);
     }
     if (error.level === 'client-socket' || error.code) {
-        return new ConnectionError('tcp', `Could not reach ${where}: ${error.message}. Check \`host\` and \`port\`, and that sshd runs on the droplet.`);
+        return new ConnectionError('tcp', `Could not reach ${at}: ${error.message}. Check the host and port, and that sshd runs there.`);
     }
-    return new ConnectionError('handshake', `SSH handshake with ${where} failed: ${error.message}`);
+    return new ConnectionError('handshake', `SSH handshake with ${at} failed: ${error.message}`);
 }
 class SshShell {
     client;
@@ -66700,16 +66844,42 @@ async function main_run(runner = actionsRunner) {
 /** A dropped packet or a droplet still booting deserves another try; a wrong key does not. */
 function connectWithRetries(settings, runner) {
     return pRetry(() => connect({
-        host: settings.host,
-        port: settings.port,
-        username: settings.username,
-        privateKey: settings.sshKey,
-        passphrase: settings.sshPassphrase,
-        hostFingerprint: settings.hostFingerprint,
-        knownHosts: settings.knownHosts,
+        target: {
+            host: settings.host,
+            port: settings.port,
+            username: settings.username,
+            privateKey: settings.sshKey,
+            passphrase: settings.sshPassphrase,
+            password: settings.password,
+            hostFingerprint: settings.hostFingerprint,
+            knownHosts: settings.knownHosts,
+            inputs: {
+                key: 'ssh-key',
+                fingerprint: 'host-fingerprint',
+                knownHosts: 'ssh-known-hosts',
+                password: 'password'
+            }
+        },
+        proxy: settings.proxy && {
+            host: settings.proxy.host,
+            port: settings.proxy.port,
+            username: settings.proxy.username,
+            privateKey: settings.proxy.sshKey ?? settings.sshKey,
+            passphrase: settings.proxy.sshKey ? settings.proxy.sshPassphrase : settings.sshPassphrase,
+            password: settings.proxy.password,
+            hostFingerprint: settings.proxy.hostFingerprint,
+            knownHosts: settings.proxy.knownHosts,
+            inputs: {
+                key: settings.proxy.sshKey ? 'proxy-ssh-key' : 'ssh-key',
+                fingerprint: 'proxy-host-fingerprint',
+                knownHosts: 'proxy-known-hosts',
+                password: 'proxy-password'
+            }
+        },
         strictHostKey: settings.strictHostKey,
+        ciphers: settings.ciphers,
         connectTimeoutMs: settings.connectTimeoutSec * 1000,
-        onWarning: text => runner.warning(text, 'Host key'),
+        onWarning: text => runner.warning(text, 'SSH'),
         onDebug: text => runner.debug(text)
     }), {
         retries: 2,
@@ -66735,9 +66905,17 @@ function holder(settings, context) {
         since: new Date().toISOString()
     };
 }
-/** Every line of the key and the passphrase, before anything else can print them. */
+/** Every secret input, whole and line by line, before anything else can print them. */
 function maskSecrets(runner) {
-    for (const name of ['ssh-key', 'ssh-passphrase']) {
+    const secrets = [
+        'ssh-key',
+        'ssh-passphrase',
+        'password',
+        'proxy-ssh-key',
+        'proxy-ssh-passphrase',
+        'proxy-password'
+    ];
+    for (const name of secrets) {
         const value = getInput(name, { trimWhitespace: false });
         if (!value)
             continue;
@@ -66747,6 +66925,12 @@ function maskSecrets(runner) {
             if (trimmed.length >= 8 && !/^-----(BEGIN|END) /.test(trimmed))
                 runner.setSecret(trimmed);
         }
+    }
+    // build-env: the values are secret, the names are not.
+    for (const line of getInput('build-env').split(/\r?\n/)) {
+        const value = line.slice(line.indexOf('=') + 1).trim();
+        if (line.includes('=') && value)
+            runner.setSecret(value);
     }
 }
 function writeOutputs(runner, report) {

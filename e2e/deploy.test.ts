@@ -151,8 +151,9 @@ describe('deploying to the local droplet over SSH', () => {
         'echo "start.sh: crashing" >&2; exit 1; exec busybox httpd'
       )
     })
+    // No canary, so the failure is met after the swap, where the health check and rollback are.
     const run = await runAction(
-      { ...inputs, 'health-timeout': '5', 'respawn-timeout': '10' },
+      { ...inputs, 'health-timeout': '5', 'respawn-timeout': '10', 'canary-seconds': '0' },
       { sha }
     )
 

@@ -388,14 +388,20 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     const commit = target.commit!
     report.commit = commit
 
-    // 8. Build, streaming the output as it comes.
+    // 8. Build, streaming the output as it comes. `build-env` joins production's environment on
+    // stdin: the values never appear on a command line on the host.
     await step(`Build (${settings.buildCommand})`, async () => {
-      runner.debug(`$ ${inAdmin(['sh', '-c', settings.buildCommand]).join(' ')}`)
-      const result = await remote.shell.exec(inAdmin(['sh', '-c', settings.buildCommand]), {
+      const env = [...runtimeEnv, ...settings.buildEnv]
+      const build = docker.exec(admin, ['sh', '-c', settings.buildCommand], {
+        workdir: settings.repoPath,
+        envFromStdin: env.length > 0
+      })
+      runner.debug(`$ ${build.join(' ')}`)
+      const result = await remote.shell.exec(build, {
         label: `build command \`${settings.buildCommand}\``,
         timeoutMs: settings.commandTimeoutSec * 1000,
         onOutput: chunk => runner.stream(chunk),
-        stdin: envStdin
+        stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
       })
       if (result.code !== 0) {
         throw new DeployError(

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { utils as sshUtils } from 'ssh2'
 import type { RunContext } from './github/context.js'
@@ -8,7 +9,14 @@ export interface Settings {
   host: string
   port: number
   username: string
-  sshKey: string
+  /** From `ssh-key`, or read from `ssh-key-path`; absent when only `password` is given. */
+  sshKey?: string
+  password?: string
+  /** A bastion to connect through (`proxy-*` inputs). */
+  proxy?: ProxySettings
+  ciphers?: string[]
+  /** `NAME=value` lines given to the build command only. */
+  buildEnv: string[]
   sshPassphrase?: string
   hostFingerprint?: string
   knownHosts?: string
@@ -44,6 +52,17 @@ export interface Settings {
   rollbackTo?: string
 }
 
+export interface ProxySettings {
+  host: string
+  port: number
+  username: string
+  sshKey?: string
+  sshPassphrase?: string
+  password?: string
+  hostFingerprint?: string
+  knownHosts?: string
+}
+
 export interface ImageRef {
   /** `texasca/api` */
   repository: string
@@ -71,18 +90,23 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
   const get = (name: string) => clean(name, read(name))
   const optional = (name: string) => get(name) || undefined
 
-  const sshKey = normalizeKey(read('ssh-key'))
   const sshPassphrase = read('ssh-passphrase') || undefined
-  checkKey(sshKey, sshPassphrase)
-
-  const hostFingerprint = optional('host-fingerprint')
-  if (hostFingerprint && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(hostFingerprint)) {
+  const password = read('password') || undefined
+  const sshKey = privateKey(read, 'ssh-key', 'ssh-key-path', 'ssh-passphrase', sshPassphrase)
+  if (!sshKey && !password) {
     throw new InputError(
-      'host-fingerprint',
-      `'${hostFingerprint}' is not a SHA256 fingerprint. Expected the form ssh-keygen -lf prints, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s.`
+      'ssh-key',
+      'is required (or `ssh-key-path`, or `password`): the private deploy key, OpenSSH or PEM format.'
     )
   }
-
+  const hostFingerprint = fingerprint('host-fingerprint', optional('host-fingerprint'))
+  const knownHosts = read('ssh-known-hosts').trim() || undefined
+  if (hostFingerprint && knownHosts) {
+    throw new InputError(
+      'ssh-known-hosts',
+      'is set together with `host-fingerprint`; set one of the two, so it is clear which pins the host key.'
+    )
+  }
   const ref = optional('ref') ?? run.sha
   if (!ref) {
     throw new InputError(
@@ -94,13 +118,17 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
   const container = optional('container')
   const adminContainer = optional('admin-container')
   const settings: Settings = {
-    host: host(get('host')),
+    host: hostName('host', get('host')),
     port: integer('port', get('port') || '22', 1, 65535),
-    username: username(get('username') || 'core'),
+    username: username('username', get('username') || 'core'),
     sshKey,
     sshPassphrase,
+    password,
+    proxy: proxy(read, get),
+    ciphers: list(read('ciphers')),
+    buildEnv: buildEnv(read('build-env')),
     hostFingerprint,
-    knownHosts: read('ssh-known-hosts').trim() || undefined,
+    knownHosts,
     strictHostKey: boolean('ssh-strict', get('ssh-strict') || 'true'),
     image: imageRef(get('image')),
     container: container && containerName('container', container),
@@ -133,12 +161,6 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
     stableSeconds: integer('stable-seconds', get('stable-seconds') || '10', 0, 3600),
     rollbackTo: rollbackTarget(get('rollback-to'))
   }
-  if (settings.hostFingerprint && settings.knownHosts) {
-    throw new InputError(
-      'ssh-known-hosts',
-      'is set together with `host-fingerprint`; set one of the two, so it is clear which pins the host key.'
-    )
-  }
   if (settings.container && settings.adminContainer === settings.container) {
     throw new InputError(
       'admin-container',
@@ -161,18 +183,18 @@ function clean(name: string, value: string): string {
   return trimmed
 }
 
-function host(value: string): string {
-  if (!value) throw new InputError('host', 'is required: the droplet IP address or host name.')
+function hostName(name: string, value: string): string {
+  if (!value) throw new InputError(name, 'is required: the droplet IP address or host name.')
   const bare = value.replace(/^\[(.*)\]$/, '$1')
   const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/
   if (isIP(bare) || (bare.length <= 253 && bare.split('.').every(part => label.test(part))))
     return bare
-  throw new InputError('host', `'${value}' is not an IP address or host name.`)
+  throw new InputError(name, `'${value}' is not an IP address or host name.`)
 }
 
-function username(value: string): string {
+function username(name: string, value: string): string {
   if (/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(value)) return value
-  throw new InputError('username', `'${value}' is not a valid user name.`)
+  throw new InputError(name, `'${value}' is not a valid user name.`)
 }
 
 function integer(name: string, value: string, min: number, max: number): number {
@@ -278,19 +300,140 @@ function command(name: string, value: string): string {
   return value
 }
 
+function fingerprint(name: string, value: string | undefined): string | undefined {
+  if (value && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(value)) {
+    throw new InputError(
+      name,
+      `'${value}' is not a SHA256 fingerprint. Expected the form ssh-keygen -lf prints, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s.`
+    )
+  }
+  return value
+}
+
+/** The key pasted in `keyInput`, or read from the runner's file at `pathInput`; checked. */
+function privateKey(
+  read: InputReader,
+  keyInput: string,
+  pathInput: string,
+  passphraseInput: string,
+  passphrase: string | undefined
+): string | undefined {
+  const pasted = normalizeKey(read(keyInput))
+  const path = read(pathInput).trim()
+  if (pasted && path)
+    throw new InputError(pathInput, `is set together with \`${keyInput}\`; give the key one way.`)
+  let key = pasted
+  if (path) {
+    try {
+      key = normalizeKey(readFileSync(path, 'utf8'))
+    } catch (error) {
+      throw new InputError(
+        pathInput,
+        `cannot read '${path}' on the runner: ${(error as NodeJS.ErrnoException).code ?? String(error)}.`
+      )
+    }
+  }
+  if (!key) return undefined
+  checkKey(key, passphrase, path ? pathInput : keyInput, passphraseInput)
+  return key
+}
+
+function proxy(read: InputReader, get: (name: string) => string): ProxySettings | undefined {
+  const host = get('proxy-host')
+  const others = [
+    'proxy-port',
+    'proxy-username',
+    'proxy-ssh-key',
+    'proxy-ssh-passphrase',
+    'proxy-password',
+    'proxy-host-fingerprint',
+    'proxy-known-hosts'
+  ]
+  if (!host) {
+    const stray = others.find(name => read(name).trim())
+    if (stray)
+      throw new InputError(
+        stray,
+        'is set but `proxy-host` is not; set `proxy-host` to the bastion, or remove it.'
+      )
+    return undefined
+  }
+  const sshPassphrase = read('proxy-ssh-passphrase') || undefined
+  const settings: ProxySettings = {
+    host: hostName('proxy-host', host),
+    port: integer('proxy-port', get('proxy-port') || '22', 1, 65535),
+    username: username('proxy-username', get('proxy-username') || get('username') || 'core'),
+    sshKey: privateKey(
+      read,
+      'proxy-ssh-key',
+      'proxy-ssh-key-path',
+      'proxy-ssh-passphrase',
+      sshPassphrase
+    ),
+    sshPassphrase,
+    password: read('proxy-password') || undefined,
+    hostFingerprint: fingerprint(
+      'proxy-host-fingerprint',
+      get('proxy-host-fingerprint') || undefined
+    ),
+    knownHosts: read('proxy-known-hosts').trim() || undefined
+  }
+  if (settings.hostFingerprint && settings.knownHosts) {
+    throw new InputError(
+      'proxy-known-hosts',
+      'is set together with `proxy-host-fingerprint`; set one of the two.'
+    )
+  }
+  return settings
+}
+
+/** Comma- or line-separated names. */
+function list(value: string): string[] | undefined {
+  const items = value
+    .split(/[\s,]+/)
+    .map(item => item.trim())
+    .filter(Boolean)
+  for (const item of items) {
+    if (!/^[a-z0-9@.+-]+$/i.test(item))
+      throw new InputError('ciphers', `'${item}' is not a cipher name (e.g. aes256-ctr).`)
+  }
+  return items.length > 0 ? items : undefined
+}
+
+/** `NAME=value` lines; the values are secrets to the log. */
+function buildEnv(value: string): string[] {
+  return value
+    .split(/\r?\n/)
+    .filter(line => line.trim() && !line.trim().startsWith('#'))
+    .map(line => {
+      const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
+      if (!match) {
+        const name = line.split('=')[0].trim()
+        throw new InputError(
+          'build-env',
+          `a line for '${name.slice(0, 40)}' is not NAME=value (NAME of letters, digits and _).`
+        )
+      }
+      return `${match[1]}=${match[2]}`
+    })
+}
+
 /** Keys pasted into secrets often carry CRLF line ends or lost their final newline. */
 function normalizeKey(value: string): string {
   const key = value.replace(/\r\n?/g, '\n').trim()
   return key ? `${key}\n` : ''
 }
 
-function checkKey(key: string, passphrase: string | undefined): void {
-  if (!key)
-    throw new InputError('ssh-key', 'is required: the private deploy key (OpenSSH or PEM format).')
+function checkKey(
+  key: string,
+  passphrase: string | undefined,
+  keyInput: string,
+  passphraseInput: string
+): void {
   const parsed = sshUtils.parseKey(key, passphrase)
   if (!(parsed instanceof Error)) {
     if (Array.isArray(parsed) ? parsed.length === 0 : !parsed) {
-      throw new InputError('ssh-key', 'holds no private key.')
+      throw new InputError(keyInput, 'holds no private key.')
     }
     return
   }
@@ -298,15 +441,15 @@ function checkKey(key: string, passphrase: string | undefined): void {
   const reason = parsed.message
   if (/no passphrase/i.test(reason)) {
     throw new InputError(
-      'ssh-passphrase',
-      'the key in `ssh-key` is encrypted; set `ssh-passphrase` to its passphrase.'
+      passphraseInput,
+      `the key in \`${keyInput}\` is encrypted; set \`${passphraseInput}\` to its passphrase.`
     )
   }
   if (/passphrase|decrypt|bad decrypt/i.test(reason) && passphrase) {
-    throw new InputError('ssh-passphrase', 'does not decrypt the key in `ssh-key`.')
+    throw new InputError(passphraseInput, `does not decrypt the key in \`${keyInput}\`.`)
   }
   throw new InputError(
-    'ssh-key',
-    'is not a private key this action can read. Paste the whole private key file (OpenSSH or PEM; ed25519, RSA or ECDSA), including its BEGIN and END lines.'
+    keyInput,
+    'is not a private key this action can read. Give the whole private key file (OpenSSH or PEM; ed25519, RSA or ECDSA), including its BEGIN and END lines.'
   )
 }

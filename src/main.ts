@@ -88,16 +88,42 @@ function connectWithRetries(settings: Settings, runner: Runner): Promise<RemoteS
   return pRetry(
     () =>
       connect({
-        host: settings.host,
-        port: settings.port,
-        username: settings.username,
-        privateKey: settings.sshKey,
-        passphrase: settings.sshPassphrase,
-        hostFingerprint: settings.hostFingerprint,
-        knownHosts: settings.knownHosts,
+        target: {
+          host: settings.host,
+          port: settings.port,
+          username: settings.username,
+          privateKey: settings.sshKey,
+          passphrase: settings.sshPassphrase,
+          password: settings.password,
+          hostFingerprint: settings.hostFingerprint,
+          knownHosts: settings.knownHosts,
+          inputs: {
+            key: 'ssh-key',
+            fingerprint: 'host-fingerprint',
+            knownHosts: 'ssh-known-hosts',
+            password: 'password'
+          }
+        },
+        proxy: settings.proxy && {
+          host: settings.proxy.host,
+          port: settings.proxy.port,
+          username: settings.proxy.username,
+          privateKey: settings.proxy.sshKey ?? settings.sshKey,
+          passphrase: settings.proxy.sshKey ? settings.proxy.sshPassphrase : settings.sshPassphrase,
+          password: settings.proxy.password,
+          hostFingerprint: settings.proxy.hostFingerprint,
+          knownHosts: settings.proxy.knownHosts,
+          inputs: {
+            key: settings.proxy.sshKey ? 'proxy-ssh-key' : 'ssh-key',
+            fingerprint: 'proxy-host-fingerprint',
+            knownHosts: 'proxy-known-hosts',
+            password: 'proxy-password'
+          }
+        },
         strictHostKey: settings.strictHostKey,
+        ciphers: settings.ciphers,
         connectTimeoutMs: settings.connectTimeoutSec * 1000,
-        onWarning: text => runner.warning(text, 'Host key'),
+        onWarning: text => runner.warning(text, 'SSH'),
         onDebug: text => runner.debug(text)
       }),
     {
@@ -130,9 +156,17 @@ function holder(settings: Settings, context: RunContext): LockHolder {
   }
 }
 
-/** Every line of the key and the passphrase, before anything else can print them. */
+/** Every secret input, whole and line by line, before anything else can print them. */
 function maskSecrets(runner: Runner): void {
-  for (const name of ['ssh-key', 'ssh-passphrase']) {
+  const secrets = [
+    'ssh-key',
+    'ssh-passphrase',
+    'password',
+    'proxy-ssh-key',
+    'proxy-ssh-passphrase',
+    'proxy-password'
+  ]
+  for (const name of secrets) {
     const value = core.getInput(name, { trimWhitespace: false })
     if (!value) continue
     runner.setSecret(value)
@@ -140,6 +174,11 @@ function maskSecrets(runner: Runner): void {
       const trimmed = line.trim()
       if (trimmed.length >= 8 && !/^-----(BEGIN|END) /.test(trimmed)) runner.setSecret(trimmed)
     }
+  }
+  // build-env: the values are secret, the names are not.
+  for (const line of core.getInput('build-env').split(/\r?\n/)) {
+    const value = line.slice(line.indexOf('=') + 1).trim()
+    if (line.includes('=') && value) runner.setSecret(value)
   }
 }
 

@@ -17,15 +17,27 @@ interface SshProcess extends RemoteProcess {
   kill(): void
 }
 
-export interface ConnectionOptions {
+/** One SSH server to log in to: the droplet, or the bastion in front of it. */
+export interface Endpoint {
   host: string
   port: number
   username: string
-  privateKey: string
+  privateKey?: string
   passphrase?: string
+  password?: string
   hostFingerprint?: string
   knownHosts?: string
+  /** The input names to cite in errors: `ssh-key`/`proxy-ssh-key`, and so on. */
+  inputs: { key: string; fingerprint: string; knownHosts: string; password: string }
+}
+
+export interface ConnectionOptions {
+  target: Endpoint
+  /** A bastion to go through, as `ssh -J` does: the target is reached over a forwarded channel. */
+  proxy?: Endpoint
   strictHostKey: boolean
+  /** Cipher names to offer instead of ssh2's defaults, for servers that need an older one. */
+  ciphers?: string[]
   connectTimeoutMs?: number
   onWarning?: (message: string) => void
   onDebug?: (message: string) => void
@@ -42,27 +54,77 @@ export class ConnectionError extends Error {
   }
 }
 
-/** One SSH connection to the host: every remote command of a deploy runs over it. */
+/** Ciphers a server may still need but that are weak: warned about when chosen. */
+const WEAK_CIPHER = /cbc$|3des|arcfour|blowfish|cast128/
+
+/** One SSH connection to the host (through the bastion, if any): every remote command runs over it. */
 export async function connect(options: ConnectionOptions): Promise<RemoteShell> {
-  const where = `${options.username}@${options.host}:${options.port}`
-  const policy = hostKeyPolicy(options)
+  const weak = options.ciphers?.filter(c => WEAK_CIPHER.test(c)) ?? []
+  if (weak.length > 0) {
+    options.onWarning?.(
+      `\`ciphers\` offers weak ciphers (${weak.join(', ')}): upgrade the server's OpenSSH and drop them.`
+    )
+  }
+  if (!options.proxy) {
+    const client = await open(options.target, options)
+    return new SshShell(client, where(options.target))
+  }
+  const bastion = await open(options.proxy, options)
+  try {
+    const tunnel = await new Promise<ClientChannel>((resolve, reject) =>
+      bastion.forwardOut(
+        '127.0.0.1',
+        0,
+        options.target.host,
+        options.target.port,
+        (error, stream) =>
+          error
+            ? reject(
+                new ConnectionError(
+                  'tcp',
+                  `The bastion ${where(options.proxy!)} could not reach ${options.target.host}:${options.target.port}: ${error.message}. Check \`host\` and \`port\` as the bastion sees them, and that it allows TCP forwarding.`
+                )
+              )
+            : resolve(stream)
+      )
+    )
+    const client = await open(options.target, options, tunnel)
+    client.on('close', () => bastion.end())
+    return new SshShell(client, `${where(options.target)} via ${where(options.proxy)}`)
+  } catch (error) {
+    bastion.end()
+    throw error
+  }
+}
+
+function where(endpoint: Endpoint): string {
+  return `${endpoint.username}@${endpoint.host}:${endpoint.port}`
+}
+
+/** Log in to one endpoint, over `sock` when it is behind a bastion, checking its host key. */
+async function open(
+  endpoint: Endpoint,
+  options: ConnectionOptions,
+  sock?: ClientChannel
+): Promise<Client> {
+  const at = where(endpoint)
+  const policy = hostKeyPolicy(endpoint, options.strictHostKey)
   const client = new Client()
   let hostKeyFailure: string | undefined
-
   const config: ConnectConfig = {
-    host: options.host,
-    port: options.port,
-    username: options.username,
-    privateKey: options.privateKey,
-    passphrase: options.passphrase,
+    ...(sock ? { sock } : { host: endpoint.host, port: endpoint.port }),
+    username: endpoint.username,
+    privateKey: endpoint.privateKey,
+    passphrase: endpoint.passphrase,
+    password: endpoint.password,
     readyTimeout: options.connectTimeoutMs ?? 30_000,
     keepaliveInterval: 10_000,
     keepaliveCountMax: 3,
-    // Only public-key authentication: never fall back to an agent or keyboard prompts on a runner.
+    // Only what the inputs give: never an agent or keyboard prompts on a runner.
     agent: undefined,
     tryKeyboard: false,
     hostVerifier: (key: Buffer) => {
-      const verdict = checkHostKey(policy, key, where)
+      const verdict = checkHostKey(policy, key, at)
       if (!verdict.ok) {
         hostKeyFailure = verdict.reason
         return false
@@ -71,64 +133,86 @@ export async function connect(options: ConnectionOptions): Promise<RemoteShell> 
       return true
     }
   }
+  const algorithms: NonNullable<ConnectConfig['algorithms']> = {}
   if (policy.kind === 'known-hosts') {
     const types = [...new Set(policy.keys.filter(k => !k.revoked).map(k => k.type))]
-    if (types.length > 0) config.algorithms = { serverHostKey: algorithmsFor(types) as never }
+    if (types.length > 0) algorithms.serverHostKey = algorithmsFor(types) as never
   }
+  if (options.ciphers?.length) algorithms.cipher = options.ciphers as never
+  if (Object.keys(algorithms).length > 0) config.algorithms = algorithms
 
   await new Promise<void>((resolve, reject) => {
     client.once('ready', () => resolve())
     client.once('error', (error: Error & { level?: string; code?: string }) => {
       client.end()
-      reject(describeConnectError(error, where, hostKeyFailure))
+      reject(describeConnectError(error, endpoint, hostKeyFailure))
     })
     client.connect(config)
   })
-  options.onDebug?.(`Connected to ${where}`)
-  return new SshShell(client, where)
+  options.onDebug?.(`Connected to ${at}`)
+  return client
 }
 
-function hostKeyPolicy(options: ConnectionOptions): HostKeyPolicy {
-  if (options.hostFingerprint) return { kind: 'fingerprint', fingerprint: options.hostFingerprint }
-  if (options.knownHosts) {
-    const keys = knownKeysFor(options.knownHosts, options.host, options.port)
+function hostKeyPolicy(endpoint: Endpoint, strict: boolean): HostKeyPolicy {
+  if (endpoint.hostFingerprint)
+    return { kind: 'fingerprint', fingerprint: endpoint.hostFingerprint }
+  if (endpoint.knownHosts) {
+    const keys = knownKeysFor(endpoint.knownHosts, endpoint.host, endpoint.port)
     if (keys.length === 0) {
+      const name = endpoint.port === 22 ? endpoint.host : `[${endpoint.host}]:${endpoint.port}`
       throw new ConnectionError(
         'host-key',
-        `\`ssh-known-hosts\` has no line for ${options.port === 22 ? options.host : `[${options.host}]:${options.port}`}; add the host's keys (ssh-keyscan -p ${options.port} ${options.host} prints them).`
+        `\`${endpoint.inputs.knownHosts}\` has no line for ${name}; add the host's keys (ssh-keyscan -p ${endpoint.port} ${endpoint.host} prints them).`
       )
     }
     return { kind: 'known-hosts', keys }
   }
-  return options.strictHostKey ? { kind: 'refuse' } : { kind: 'unchecked' }
+  return strict ? { kind: 'refuse' } : { kind: 'unchecked' }
 }
 
 function describeConnectError(
   error: Error & { level?: string; code?: string },
-  where: string,
+  endpoint: Endpoint,
   hostKeyFailure?: string
 ): ConnectionError {
+  const at = where(endpoint)
   if (hostKeyFailure) return new ConnectionError('host-key', hostKeyFailure)
   if (error.level === 'client-authentication') {
+    const tried = [endpoint.privateKey && 'publickey', endpoint.password && 'password']
+      .filter(Boolean)
+      .join(', ')
+    const advice = [
+      endpoint.privateKey &&
+        `that the public key of \`${endpoint.inputs.key}\` is in ~/.ssh/authorized_keys of that user`,
+      endpoint.password &&
+        `that \`${endpoint.inputs.password}\` is right and the server allows password login`
+    ]
+      .filter(Boolean)
+      .join(', and ')
     return new ConnectionError(
       'authentication',
-      `Authentication as ${where} failed: the server refused the key in \`ssh-key\` (method tried: publickey). ` +
-        'Check that its public key is in ~/.ssh/authorized_keys of that user on the host and that `username` is right.'
+      `Authentication as ${at} failed: the server refused every method tried (${tried}). Check ${advice}, and that the user name is right.`
     )
   }
   if (error.level === 'client-timeout') {
     return new ConnectionError(
       'tcp',
-      `Timed out connecting to ${where}: no SSH handshake completed. Check \`host\` and \`port\`, and that a firewall lets the runner reach the droplet.`
+      `Timed out connecting to ${at}: no SSH handshake completed. Check the host and port, and that a firewall lets the runner reach it.`
+    )
+  }
+  if (/no matching/i.test(error.message)) {
+    return new ConnectionError(
+      'handshake',
+      `SSH handshake with ${at} failed: ${error.message}. The server needs an algorithm ssh2 does not offer by default; set \`ciphers\` to one the server accepts (see its sshd_config).`
     )
   }
   if (error.level === 'client-socket' || error.code) {
     return new ConnectionError(
       'tcp',
-      `Could not reach ${where}: ${error.message}. Check \`host\` and \`port\`, and that sshd runs on the droplet.`
+      `Could not reach ${at}: ${error.message}. Check the host and port, and that sshd runs there.`
     )
   }
-  return new ConnectionError('handshake', `SSH handshake with ${where} failed: ${error.message}`)
+  return new ConnectionError('handshake', `SSH handshake with ${at} failed: ${error.message}`)
 }
 
 class SshShell implements RemoteShell {

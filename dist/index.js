@@ -66330,7 +66330,7 @@ function algorithmsFor(types) {
     return [...algorithms];
 }
 /** Decide whether to trust the presented host key. Fails closed. */
-function checkHostKey(policy, blob, where) {
+function checkHostKey(policy, blob, where, inputs = { fingerprint: 'host-fingerprint', knownHosts: 'ssh-known-hosts' }) {
     const presented = describeKey(blob);
     const shown = `${presented.type} ${presented.fingerprint}`;
     switch (policy.kind) {
@@ -66339,7 +66339,7 @@ function checkHostKey(policy, blob, where) {
                 return { ok: true };
             return {
                 ok: false,
-                reason: `The host key of ${where} does not match \`host-fingerprint\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
+                reason: `The host key of ${where} does not match \`${inputs.fingerprint}\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
                     `  expected:  ${policy.fingerprint}\n  presented: ${shown}\n` +
                     'If the host was rebuilt or the pinned fingerprint is of another key type, check the key on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and update the input, or pin all its keys with `ssh-known-hosts`.'
             };
@@ -66350,7 +66350,7 @@ function checkHostKey(policy, blob, where) {
             if (same?.revoked)
                 return {
                     ok: false,
-                    reason: `The host key of ${where} (${shown}) is marked @revoked in \`ssh-known-hosts\`.`
+                    reason: `The host key of ${where} (${shown}) is marked @revoked in \`${inputs.knownHosts}\`.`
                 };
             if (same)
                 return { ok: true };
@@ -66359,22 +66359,22 @@ function checkHostKey(policy, blob, where) {
                 .map(k => `${k.type} ${host_key_fingerprint(k.blob)}`);
             return {
                 ok: false,
-                reason: `The host key of ${where} is not one listed in \`ssh-known-hosts\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
+                reason: `The host key of ${where} is not one listed in \`${inputs.knownHosts}\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
                     `  expected:  ${expected.join(', ') || '(no usable key for this host)'}\n  presented: ${shown}\n` +
-                    'Check the key on the host and update `ssh-known-hosts` (ssh-keyscan prints the lines).'
+                    `Check the key on the host and update \`${inputs.knownHosts}\` (ssh-keyscan prints the lines).`
             };
         }
         case 'unchecked':
             return {
                 ok: true,
-                warning: `Host key of ${where} NOT verified (ssh-strict: false). It presented ${shown}; set \`host-fingerprint: ${presented.fingerprint}\` to pin it.`
+                warning: `Host key of ${where} NOT verified (ssh-strict: false). It presented ${shown}; set \`${inputs.fingerprint}: ${presented.fingerprint}\` to pin it.`
             };
         case 'refuse':
             return {
                 ok: false,
-                reason: `Refusing to connect to ${where}: no \`host-fingerprint\` or \`ssh-known-hosts\` is set, so its identity cannot be checked.\n` +
+                reason: `Refusing to connect to ${where}: no \`${inputs.fingerprint}\` or \`${inputs.knownHosts}\` is set, so its identity cannot be checked.\n` +
                     `It presented ${shown}. If that is your droplet's key (compare with ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it), set\n` +
-                    `  host-fingerprint: ${presented.fingerprint}\n` +
+                    `  ${inputs.fingerprint}: ${presented.fingerprint}\n` +
                     'or set `ssh-strict: false` to connect without checking (not recommended).'
             };
     }
@@ -66442,7 +66442,7 @@ async function connection_open(endpoint, options, sock) {
         agent: undefined,
         tryKeyboard: false,
         hostVerifier: (key) => {
-            const verdict = checkHostKey(policy, key, at);
+            const verdict = checkHostKey(policy, key, at, endpoint.inputs);
             if (!verdict.ok) {
                 hostKeyFailure = verdict.reason;
                 return false;

@@ -82,7 +82,7 @@ describe('connection options', () => {
     )
     expect(wrong.code).not.toBe(0)
     expect(wrong.log).toMatch(
-      /host key of jump@127\.0\.0\.1:2223 does not match `host-fingerprint`\. POSSIBLE ATTACK/
+      /host key of jump@127\.0\.0\.1:2223 does not match `proxy-host-fingerprint`\. POSSIBLE ATTACK/
     )
   })
 

@@ -124,7 +124,7 @@ async function open(
     agent: undefined,
     tryKeyboard: false,
     hostVerifier: (key: Buffer) => {
-      const verdict = checkHostKey(policy, key, at)
+      const verdict = checkHostKey(policy, key, at, endpoint.inputs)
       if (!verdict.ok) {
         hostKeyFailure = verdict.reason
         return false

@@ -100,7 +100,12 @@ export type HostKeyPolicy =
 export type HostKeyVerdict = { ok: true; warning?: string } | { ok: false; reason: string }
 
 /** Decide whether to trust the presented host key. Fails closed. */
-export function checkHostKey(policy: HostKeyPolicy, blob: Buffer, where: string): HostKeyVerdict {
+export function checkHostKey(
+  policy: HostKeyPolicy,
+  blob: Buffer,
+  where: string,
+  inputs = { fingerprint: 'host-fingerprint', knownHosts: 'ssh-known-hosts' }
+): HostKeyVerdict {
   const presented = describeKey(blob)
   const shown = `${presented.type} ${presented.fingerprint}`
   switch (policy.kind) {
@@ -109,7 +114,7 @@ export function checkHostKey(policy: HostKeyPolicy, blob: Buffer, where: string)
       return {
         ok: false,
         reason:
-          `The host key of ${where} does not match \`host-fingerprint\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
+          `The host key of ${where} does not match \`${inputs.fingerprint}\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
           `  expected:  ${policy.fingerprint}\n  presented: ${shown}\n` +
           'If the host was rebuilt or the pinned fingerprint is of another key type, check the key on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and update the input, or pin all its keys with `ssh-known-hosts`.'
       }
@@ -121,7 +126,7 @@ export function checkHostKey(policy: HostKeyPolicy, blob: Buffer, where: string)
       if (same?.revoked)
         return {
           ok: false,
-          reason: `The host key of ${where} (${shown}) is marked @revoked in \`ssh-known-hosts\`.`
+          reason: `The host key of ${where} (${shown}) is marked @revoked in \`${inputs.knownHosts}\`.`
         }
       if (same) return { ok: true }
       const expected = policy.keys
@@ -130,23 +135,23 @@ export function checkHostKey(policy: HostKeyPolicy, blob: Buffer, where: string)
       return {
         ok: false,
         reason:
-          `The host key of ${where} is not one listed in \`ssh-known-hosts\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
+          `The host key of ${where} is not one listed in \`${inputs.knownHosts}\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
           `  expected:  ${expected.join(', ') || '(no usable key for this host)'}\n  presented: ${shown}\n` +
-          'Check the key on the host and update `ssh-known-hosts` (ssh-keyscan prints the lines).'
+          `Check the key on the host and update \`${inputs.knownHosts}\` (ssh-keyscan prints the lines).`
       }
     }
     case 'unchecked':
       return {
         ok: true,
-        warning: `Host key of ${where} NOT verified (ssh-strict: false). It presented ${shown}; set \`host-fingerprint: ${presented.fingerprint}\` to pin it.`
+        warning: `Host key of ${where} NOT verified (ssh-strict: false). It presented ${shown}; set \`${inputs.fingerprint}: ${presented.fingerprint}\` to pin it.`
       }
     case 'refuse':
       return {
         ok: false,
         reason:
-          `Refusing to connect to ${where}: no \`host-fingerprint\` or \`ssh-known-hosts\` is set, so its identity cannot be checked.\n` +
+          `Refusing to connect to ${where}: no \`${inputs.fingerprint}\` or \`${inputs.knownHosts}\` is set, so its identity cannot be checked.\n` +
           `It presented ${shown}. If that is your droplet's key (compare with ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it), set\n` +
-          `  host-fingerprint: ${presented.fingerprint}\n` +
+          `  ${inputs.fingerprint}: ${presented.fingerprint}\n` +
           'or set `ssh-strict: false` to connect without checking (not recommended).'
       }
   }

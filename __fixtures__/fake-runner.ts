@@ -23,7 +23,9 @@ export class FakeRunner implements Runner {
   debug() {}
   stream(chunk: string) {
     this.streamed += chunk
+    return true
   }
+  async drained() {}
   async group<T>(title: string, fn: () => Promise<T>): Promise<T> {
     this.groups.push(title)
     return fn()

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
 import { FakeRunner } from '../__fixtures__/fake-runner.js'
 import { FakeShell } from '../__fixtures__/fake-shell.js'
 import { deploy, findProduction, decideUpdate } from '../src/deploy.js'
@@ -63,27 +64,33 @@ const container = (over: Record<string, unknown> = {}) =>
 const image = (id: string, config: object = CONFIG) =>
   JSON.stringify({ Id: id, Config: config, RootFS: { Layers: ['x', 'y'] } })
 
+/** What the status-and-fetch command prints: local changes, then how the commit relates. */
+const fetched = (relation: string, changed = '') => `#changed\n${changed}#relation\n${relation}`
+const committed = (imageJson: string) => `${NEW_IMAGE}\n${imageJson}\ntexasca-api-admin\n`
+
 /** A host where production runs OLD_IMAGE at OLD_COMMIT and everything succeeds. */
 function healthyHost(): FakeShell {
-  return new FakeShell()
-    .on(/\.hermes-deploy\/locks/, { stdout: 'acquired\n' })
-    .on(/docker image inspect/, { stdout: image(OLD_IMAGE) })
-    .on(/#image/, { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n` })
-    .on(/rev-parse --verify HEAD' sh$/, { stdout: `${OLD_COMMIT}\n` })
-    .on(/fetch --quiet origin/, {
-      stdout: `head=${OLD_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=no\non_branch=yes\n`
-    })
-    .on(/merge --ff-only/, { stdout: `#log\n2222222 Add feature\n#stat\n app.js | 2 +-\n` })
-    .on(/docker commit/, { stdout: `${NEW_IMAGE}\n` })
-    .on(new RegExp(`docker image inspect --format '\\{\\{json \\.\\}\\}' ${NEW_IMAGE}`), {
-      stdout: image(NEW_IMAGE)
-    })
-    .on(/awk -v image/, (_script, _o) => ({ stdout: `${NEW_PROD_ID} texasca-api\n` }))
-    .on(/\$1" 2>&1\) && ok=1/, { stdout: 'passed on attempt 1\n' })
-    .on(/docker system df/, { stdout: 'before=1GB\nkept=222222222222\nafter=1GB\n' })
-    .on(/hermes-deploy\/history/, {
-      stdout: '{"time":"t","action":"deploy","result":"deployed","durationSec":3}\n'
-    })
+  return (
+    new FakeShell()
+      .on(/\.hermes-deploy\/locks/, { stdout: 'acquired\n' })
+      .on(/docker image inspect/, { stdout: image(OLD_IMAGE) })
+      .on(/#image/, { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n` })
+      .on(/rev-parse --verify HEAD' sh$/, { stdout: `${OLD_COMMIT}\n` })
+      .on(/fetch --quiet origin/, {
+        stdout: fetched(
+          `head=${OLD_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=no\non_branch=yes\n`
+        )
+      })
+      .on(/merge --ff-only/, { stdout: `#log\n2222222 Add feature\n#stat\n app.js | 2 +-\n` })
+      // tag, commit, inspect and rm of the admin container go in one round trip.
+      .on(/docker commit/, { stdout: committed(image(NEW_IMAGE)) })
+      .on(/awk -v image/, (_script, _o) => ({ stdout: `${NEW_PROD_ID} texasca-api\n` }))
+      .on(/\$1" 2>&1\) && ok=1/, { stdout: 'passed on attempt 1\n' })
+      .on(/docker system df/, { stdout: 'before=1GB\nkept=222222222222\nafter=1GB\n' })
+      .on(/hermes-deploy\/history/, {
+        stdout: '{"time":"t","action":"deploy","result":"deployed","durationSec":3}\n'
+      })
+  )
 }
 
 const holder = { repository: 'texasca/api', commit: NEW_COMMIT, since: '2026-11-25T00:00:00Z' }
@@ -119,8 +126,7 @@ describe('the deploy procedure', () => {
       /\.hermes-deploy\/locks/,
       /#image/,
       /docker run --detach --name texasca-api-admin --network host --entrypoint tail/,
-      /status --porcelain/,
-      /fetch --quiet origin/,
+      /status --porcelain[\s\S]*fetch --quiet origin/,
       /merge --ff-only/,
       /docker exec .* texasca-api-admin sh -c 'grunt build'/,
       /docker tag .* texasca\/api:hermes-previous/,
@@ -141,11 +147,19 @@ describe('the deploy procedure', () => {
   it('restores the image ENTRYPOINT and CMD on commit instead of the keep-alive', async () => {
     const shell = healthyHost()
     await runDeploy(shell)
-    const commit = shell.commands.find(c => c.startsWith('docker commit'))!
-    expect(commit).toContain(
+    const commit = shell.commands.find(c => c.includes('docker commit'))!
+    expect(commit).toContain('ENTRYPOINT ["/srv/app/start.sh"]')
+    expect(commit).toContain('CMD ["--port","18080"]')
+    expect(commit.indexOf('ENTRYPOINT')).toBeLessThan(commit.indexOf('CMD'))
+    // What a real shell receives: the change is one argument, exactly.
+    const argv = execFileSync(
+      'sh',
+      ['-c', `set -- ${commit.replace(/^sh -c /, '')}; printf '%s' "$1"`],
+      { encoding: 'utf8' }
+    )
+    expect(argv).toContain(
       `--change 'ENTRYPOINT ["/srv/app/start.sh"]' --change 'CMD ["--port","18080"]'`
     )
-    expect(commit.indexOf('ENTRYPOINT')).toBeLessThan(commit.indexOf('CMD'))
   })
 
   it('passes the supervisor’s own environment to the build on stdin, never on a command line', async () => {
@@ -173,11 +187,16 @@ describe('the deploy procedure', () => {
   })
 
   it('refuses a checkout with local changes and names the files', async () => {
-    const shell = healthyHost().on(/status --porcelain/, { stdout: ' M Gruntfile.js\n' })
+    const shell = healthyHost().on(/fetch --quiet origin/, {
+      stdout: fetched(
+        `head=${OLD_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=no\non_branch=yes\n`,
+        ' M Gruntfile.js\n'
+      )
+    })
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('failed')
     expect(report.reason).toContain('M Gruntfile.js')
-    expect(shell.ran(/fetch/)).toBe(false)
+    expect(shell.ran(/merge --ff-only|grunt build|docker commit/)).toBe(false)
   })
 
   it('removes a stale admin container but never the production one', async () => {
@@ -275,12 +294,9 @@ describe('the deploy procedure', () => {
   })
 
   it('puts the tag back when the committed image config drifted', async () => {
-    const shell = healthyHost().on(
-      new RegExp(`inspect --format '\\{\\{json \\.\\}\\}' ${NEW_IMAGE}`),
-      {
-        stdout: image(NEW_IMAGE, { ...CONFIG, Cmd: ['-f', '/dev/null'] })
-      }
-    )
+    const shell = healthyHost().on(/docker commit/, {
+      stdout: committed(image(NEW_IMAGE, { ...CONFIG, Cmd: ['-f', '/dev/null'] }))
+    })
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('failed')
     expect(report.reason).toMatch(/changed the image config \(Cmd\)/)
@@ -290,7 +306,9 @@ describe('the deploy procedure', () => {
 
   it('does nothing when production already runs the commit', async () => {
     const shell = healthyHost().on(/fetch --quiet origin/, {
-      stdout: `head=${NEW_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=yes\non_branch=yes\n`
+      stdout: fetched(
+        `head=${NEW_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=yes\non_branch=yes\n`
+      )
     })
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('unchanged')
@@ -393,7 +411,9 @@ describe('the deploy procedure', () => {
 
   it('deploys nothing, without failing, when production already contains the commit', async () => {
     const shell = healthyHost().on(/fetch --quiet origin/, {
-      stdout: `head=${NEW_COMMIT}\ntarget=${OLD_COMMIT}\nfast_forward=no\nbehind=yes\non_branch=yes\n`
+      stdout: fetched(
+        `head=${NEW_COMMIT}\ntarget=${OLD_COMMIT}\nfast_forward=no\nbehind=yes\non_branch=yes\n`
+      )
     })
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('unchanged')
@@ -457,7 +477,7 @@ describe('deciding the update', () => {
     [{ onBranch: false }, /is not on origin\/master/],
     [{ fastForward: false }, /has diverged from origin\/master/]
   ])('refuses %p', (over, pattern) => {
-    const decision = decideUpdate(settings(), { ...relation, ...over })
+    const decision = decideUpdate(settings(), { changed: '', ...relation, ...over })
     expect(decision.kind).toBe('refuse')
     expect(decision.kind === 'refuse' && decision.message).toMatch(pattern)
   })

@@ -127,7 +127,8 @@ describe('fail-safety on the local droplet', () => {
       onLog: log => {
         if (log.includes('build.sh: slow start') && !cutDone) {
           cutDone = true
-          sh(`pkill -KILL -f 'sshd: core@nott[y]' || true`) // [y]: not this shell's own command line
+          // Only the sessions of this droplet's sshd (the benchmark's droplet has its own).
+          sh(`pkill -KILL -P $(cat ${droplet.STATE_DIR}/sshd/sshd.pid) -f 'sshd: core' || true`)
         }
       }
     })

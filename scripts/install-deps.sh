@@ -14,6 +14,8 @@ PACKAGES=(
   curl               # health checks
   ca-certificates
   procps
+  iptables           # isolates the droplet behind the bastion in the connection tests
+  jq                 # the benchmark's plain-ssh peer script
 )
 
 die() { printf 'install-deps: ERROR: %s\n' "$*" >&2; exit 1; }

@@ -22,7 +22,7 @@ import { appendHistory, parseHistory, type HistoryEntry } from './release/histor
 import { parseRetention, releaseTag, retain, type Retention } from './release/retention.js'
 import { diagnose, formatDiagnosis, watchCanary } from './release/watch.js'
 import type { Runner } from './runner.js'
-import type { Command, RemoteShell } from './shell.js'
+import { chain, type Command, type RemoteShell } from './shell.js'
 import type { Progress } from './state.js'
 
 export { DeployError, rollbackTag } from './host.js'
@@ -318,32 +318,30 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
         envFromStdin: envStdin !== undefined
       })
 
-    // 6. Check the tree: the runbook's `git diff` before pulling.
-    await step('Check the checkout for local changes', async () => {
-      const changed = (
-        await remote.run(inAdmin(git.changedFiles()), 'git status', QUICK_MS, envStdin)
-      ).trim()
-      if (changed) {
+    // 6. Check the tree (the runbook's `git diff` before pulling), and fetch.
+    const relation = await step('Check the checkout for local changes', async () => {
+      const found = git.parseRelation(
+        await remote.run(
+          inAdmin(git.fetchAndRelate(settings.branch, settings.ref)),
+          `git status; git fetch origin ${settings.branch}`,
+          SLOW_MS,
+          envStdin
+        )
+      )
+      if (found.changed) {
         throw new DeployError(
-          `The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${changed}\n` +
+          `The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${found.changed}\n` +
             'They would be lost or shipped by accident. Commit them to the repository or discard them on the host, then deploy again.'
         )
       }
       runner.info('No local changes')
+      return found
     })
 
     // 7. Update to the exact commit from origin, fast-forward only.
     const target = await step(
       `Update to ${settings.ref} from origin/${settings.branch}`,
       async () => {
-        const relation = git.parseRelation(
-          await remote.run(
-            inAdmin(git.fetchAndRelate(settings.branch, settings.ref)),
-            `git fetch origin ${settings.branch}`,
-            SLOW_MS,
-            envStdin
-          )
-        )
         const decision = decideUpdate(settings, relation)
         if (decision.kind === 'refuse') throw new DeployError(decision.message)
         if (decision.kind === 'unchanged') return { skip: decision.message }
@@ -401,6 +399,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
         label: `build command \`${settings.buildCommand}\``,
         timeoutMs: settings.commandTimeoutSec * 1000,
         onOutput: chunk => runner.stream(chunk),
+        drained: () => runner.drained(),
         stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
       })
       if (result.code !== 0) {
@@ -414,17 +413,21 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     // 9. Commit the admin container as the image, keeping the current one for a rollback.
     progress({ phase: 'releasing', adminContainer: admin, previousImageId: previousImage.id })
     const released = await step('Commit the release image', async () => {
-      await remote.run(
-        docker.tag(previousImage.id, rollbackTag(settings.image.repository)),
-        'docker tag (rollback tag)'
-      )
+      const keepPrevious = docker.tag(previousImage.id, rollbackTag(settings.image.repository))
       const message = `hermes-deploy ${commit}`
-      let committed: string
+      let newImage: ImageInfo
       if (previousImage.layers >= settings.maxLayers) {
-        committed = await flatten(remote, admin, settings.image.name, previousImage, message)
+        await remote.run(keepPrevious, 'docker tag (rollback tag)')
+        const flat = await flatten(remote, admin, settings.image.name, previousImage, message)
+        newImage = docker.parseImage(
+          JSON.parse(await remote.run(docker.inspectImage(flat), 'docker image inspect'))
+        )
+        await remote.run(docker.removeContainer(admin), 'docker rm -f (admin container)')
       } else {
-        committed = (
-          await remote.run(
+        // One round trip: keep the previous image, commit, read the result, drop the admin container.
+        const out = await remote.run(
+          chain(
+            keepPrevious,
             docker.commit({
               container: admin,
               image: settings.image.name,
@@ -432,14 +435,17 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
               adminUser: adminUser(production, previousImage),
               message
             }),
-            'docker commit',
-            SLOW_MS
-          )
-        ).trim()
+            docker.inspectImage(settings.image.name),
+            docker.removeContainer(admin)
+          ),
+          'docker tag; docker commit; docker image inspect; docker rm -f (admin container)',
+          SLOW_MS
+        )
+        newImage = docker.parseImage(
+          JSON.parse(out.split('\n').find(line => line.startsWith('{'))!)
+        )
       }
-      const newImage = docker.parseImage(
-        JSON.parse(await remote.run(docker.inspectImage(committed), 'docker image inspect'))
-      )
+      adminName = undefined
       progress({
         phase: 'releasing',
         adminContainer: admin,
@@ -465,9 +471,6 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       return newImage
     })
     report.imageId = released.id
-    // The admin container has done its work; removing it now keeps `docker ps` unambiguous.
-    await remote.run(docker.removeContainer(admin), 'docker rm -f (admin container)')
-    adminName = undefined
 
     // 10. A canary before the swap: a release that cannot start never replaces production.
     if (settings.canarySeconds > 0 || settings.canaryCommand) {
@@ -481,14 +484,15 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
 
     // 12. Keep the release (tagged with its commit) and the last few before it; prune the rest.
     await step('Retain releases', async () => {
-      await remote.run(
-        docker.tag(released.id, releaseTag(settings.image.repository, commit)),
-        'docker tag (release)'
-      )
       report.retention = parseRetention(
         await remote.run(
-          retain(settings.image.repository, settings.keepReleases, [released.id, previousImage.id]),
-          'retention',
+          retain(
+            settings.image.repository,
+            settings.keepReleases,
+            { id: released.id, tag: releaseTag(commit) },
+            [released.id, previousImage.id]
+          ),
+          'docker tag (release); retention',
           SLOW_MS
         )
       )
@@ -520,12 +524,14 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
           await remote.run(docker.tag(release.id, settings.image.name), 'docker tag (release)')
           report.imageId = release.id
         }
-        await remote.run(
-          docker.removeContainer(production.id),
-          'docker rm -f (production container)'
-        )
         try {
-          report.containerId = await waitForServing(remote, runner, release.id, serve(admin))
+          report.containerId = await waitForServing(
+            remote,
+            runner,
+            release.id,
+            serve(admin),
+            docker.removeContainer(production.id)
+          )
           progress({ phase: 'done' })
         } catch (error) {
           await rollBack(error, release)

@@ -308,8 +308,10 @@ while :; do
     if [ -n "$found" ]; then echo "$found"; exit 0; fi
   fi
   [ "$(date +%s)" -lt "$end" ] || exit 124
+  # Every 0.1 s for the first 10 s (a respawn is usually that quick), then every 0.5 s.
+  polls=$((\${polls:-0} + 1))
+  [ "$polls" -lt 100 ] || pause=0.5
   sleep "$pause"
-  case $pause in 0.1) pause=0.25 ;; 0.25) pause=0.5 ;; *) pause=1 ;; esac
 done
 `
 

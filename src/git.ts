@@ -13,8 +13,13 @@ export function changedFiles(): Command {
   return shScript(`${GIT} status --porcelain --untracked-files=no`)
 }
 
+// The checkout's local changes are listed first (the runbook's `git diff`, before the pull); the
+// fetch only moves remote-tracking refs, so doing both in one round trip changes nothing either way.
 const FETCH_AND_RELATE = `
 set -e
+echo '#changed'
+${GIT} status --porcelain --untracked-files=no
+echo '#relation'
 ${GIT} fetch --quiet origin "+refs/heads/$1:refs/remotes/origin/$1"
 head=$(${GIT} rev-parse --verify HEAD)
 target=
@@ -31,12 +36,17 @@ echo "behind=$(relation "$target" "$head")"
 echo "on_branch=$(relation "$target" "refs/remotes/origin/$1")"
 `
 
-/** Fetch the branch from origin and say how the wanted commit relates to what is checked out. */
+/**
+ * List local changes, fetch the branch from origin, and say how the wanted commit relates to what
+ * is checked out (see `parseRelation`).
+ */
 export function fetchAndRelate(branch: string, ref: string): Command {
   return shScript(FETCH_AND_RELATE, branch, ref)
 }
 
 export interface Relation {
+  /** `git status --porcelain` lines of tracked files with local changes. */
+  changed: string
   head: string
   /** Empty when the ref was not found after the fetch. */
   target: string
@@ -46,14 +56,16 @@ export interface Relation {
 }
 
 export function parseRelation(output: string): Relation {
+  const [, changed = '', relation = ''] = output.split(/^#(?:changed|relation)$/m)
   const values = new Map(
-    output
+    relation
       .split('\n')
       .map(line => line.trim().split('='))
       .filter(parts => parts.length === 2)
       .map(([key, value]) => [key, value] as const)
   )
   return {
+    changed: changed.replace(/^\n+|\s+$/g, ''),
     head: values.get('head') ?? '',
     target: values.get('target') ?? '',
     fastForward: values.get('fast_forward') === 'yes',

@@ -2,7 +2,7 @@ import * as docker from './docker.js'
 import { short } from './format.js'
 import { diagnose, formatDiagnosis, watchStable } from './release/watch.js'
 import type { Runner } from './runner.js'
-import { run, type Command, type ExecResult, type RemoteShell } from './shell.js'
+import { chain, run, type Command, type ExecResult, type RemoteShell } from './shell.js'
 
 /** Bound for quick remote commands (docker ps, inspect, tag, rm): none should take near this. */
 export const QUICK_MS = 60_000
@@ -65,11 +65,14 @@ export async function waitForServing(
   host: Host,
   runner: Runner,
   imageId: string,
-  options: ServeOptions
+  options: ServeOptions,
+  /** Run first, in the same round trip (removing the production container). */
+  before?: Command
 ): Promise<string> {
+  const waiting = docker.waitForContainer(imageId, options.respawnTimeoutSec, options.ignore)
   const wait = await host.exec(
-    docker.waitForContainer(imageId, options.respawnTimeoutSec, options.ignore),
-    'wait for the new container',
+    before ? chain(before, waiting) : waiting,
+    before ? `${before.join(' ')}; wait for the new container` : 'wait for the new container',
     options.respawnTimeoutSec * 1000 + QUICK_MS
   )
   if (wait.code !== 0) {

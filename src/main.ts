@@ -2,9 +2,8 @@ import * as core from '@actions/core'
 import pRetry from 'p-retry'
 import { deploy, type DeployReport } from './deploy.js'
 import { message } from './format.js'
-import { compareCommits, rangeBase } from './github/compare.js'
 import { readRunContext, type RunContext } from './github/context.js'
-import { GitHubDeployment } from './github/deployments.js'
+import { githubSide } from './github/side.js'
 import { InputError, readSettings, type Settings } from './inputs.js'
 import type { LockHolder } from './lock.js'
 import { recover } from './post.js'
@@ -49,26 +48,7 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
   const report = await deploy(settings, {
     ...deps,
     progress: saveProgress,
-    compare: (base, head) =>
-      compareCommits({
-        token: settings.githubToken,
-        apiUrl: process.env.GITHUB_API_URL,
-        repository: context.repository ?? '',
-        base: rangeBase(base, context.before)?.sha ?? base,
-        head
-      }),
-    deployment: settings.environment
-      ? new GitHubDeployment({
-          token: settings.githubToken,
-          apiUrl: process.env.GITHUB_API_URL,
-          repository: context.repository ?? '',
-          environment: settings.environment,
-          sha: settings.ref,
-          environmentUrl: settings.environmentUrl,
-          logUrl: context.runUrl,
-          description: `${settings.rollbackTo ? 'Roll back' : 'Deploy'} ${settings.image.name} on ${settings.host}`
-        })
-      : undefined
+    ...githubSide(settings, context)
   })
   writeOutputs(runner, report)
   await runner

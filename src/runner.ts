@@ -9,8 +9,10 @@ export interface Runner {
   warning(message: string, title?: string): void
   error(message: string, title?: string): void
   debug(message: string): void
-  /** Raw live output (the build's), passed through as it arrives. */
-  stream(chunk: string): void
+  /** Raw live output (the build's), passed through as it arrives; `false` when the log is backed up. */
+  stream(chunk: string): boolean
+  /** Resolves when the log can take more output. */
+  drained(): Promise<void>
   /** A collapsible log group around one step. */
   group<T>(title: string, fn: () => Promise<T>): Promise<T>
   setOutput(name: string, value: string): void
@@ -23,7 +25,8 @@ export const actionsRunner: Runner = {
   warning: (message, title) => core.warning(message, title ? { title } : {}),
   error: (message, title) => core.error(message, title ? { title } : {}),
   debug: message => core.debug(message),
-  stream: chunk => void process.stdout.write(chunk),
+  stream: chunk => process.stdout.write(chunk),
+  drained: () => new Promise(resolve => process.stdout.once('drain', () => resolve())),
   group: (title, fn) => core.group(title, fn),
   setOutput: (name, value) => core.setOutput(name, value),
   setSecret: value => core.setSecret(value),

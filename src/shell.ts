@@ -21,6 +21,14 @@ export function toShell(command: Command): string {
 }
 
 /**
+ * Commands run one after another in one channel (one round trip), stopping at the first that
+ * fails. Each is quoted by `toShell`, and the whole by it again as one argument of `sh -c`.
+ */
+export function chain(...commands: Command[]): Command {
+  return ['sh', '-c', commands.map(toShell).join(' && ')]
+}
+
+/**
  * Run a fixed POSIX sh script with values as positional parameters ($1, $2, …). The script text
  * is ours and constant; the values never become code.
  */
@@ -31,8 +39,10 @@ export function shScript(script: string, ...args: string[]): Command {
 export interface ExecOptions {
   /** Bytes sent to the command's standard input, then closed. */
   stdin?: string
-  /** Live output, as it arrives. */
-  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => void
+  /** Live output, as it arrives; `false` asks to hold the stream back until `drained`. */
+  onOutput?: (chunk: string, stream: 'stdout' | 'stderr') => boolean | void
+  /** Resolves when the reader of `onOutput` can take more. */
+  drained?: () => Promise<void>
   /** Upper bound for the command; it is abandoned and an error raised after this. */
   timeoutMs: number
   /** What the command is, for error messages ("docker commit"). */

@@ -1,19 +1,22 @@
 import { shScript, type Command } from '../shell.js'
 
 /** Releases are tagged `<repository>:<first 12 hex digits of the commit>`. */
-export function releaseTag(repository: string, commit: string): string {
-  return `${repository}:${commit.slice(0, 12)}`
+export function releaseTag(commit: string): string {
+  return commit.slice(0, 12)
 }
 
 const RETAIN = `
 repo=$1
 keep=$2
-shift 2
+docker tag "$3" "$repo:$4" || exit 1
+shift 4
 disk() { docker system df --format '{{.Type}} {{.Size}}' | awk '$1 == "Images" { print $2 }'; }
-echo "before=$(disk)"
 n=0
+doomed=
 # Newest first, as docker image ls lists them.
-docker image ls --no-trunc --format '{{.Tag}} {{.ID}}' "$repo" | while read -r tag id; do
+for line in $(docker image ls --no-trunc --format '{{.Tag}}/{{.ID}}' "$repo"); do
+  tag=\${line%%/*}
+  id=\${line#*/}
   case $tag in ''|*[!0-9a-f]*) continue ;; esac
   [ \${#tag} -eq 12 ] || continue
   n=$((n + 1))
@@ -21,9 +24,19 @@ docker image ls --no-trunc --format '{{.Tag}} {{.ID}}' "$repo" | while read -r t
   for protected in "$@"; do
     if [ "$id" = "$protected" ]; then echo "protected=$tag"; continue 2; fi
   done
-  docker rmi "$repo:$tag" >/dev/null && echo "removed=$tag"
+  doomed="$doomed $tag"
 done
-# Images this action made (its commit message) that are now untagged and unused.
+# Images this action made (its commit message) that are untagged and unused.
+ours=
+for id in $(docker images -q --no-trunc --filter dangling=true); do
+  case $(docker image inspect --format '{{.Comment}}' "$id" 2>/dev/null) in hermes-deploy*) ours="$ours $id" ;; esac
+done
+before=$(disk)
+echo "before=$before"
+[ -n "$doomed$ours" ] || { echo "after=$before"; exit 0; }
+for tag in $doomed; do docker rmi "$repo:$tag" >/dev/null && echo "removed=$tag"; done
+for id in $ours; do docker rmi "$id" >/dev/null 2>&1 && echo "pruned=$id"; done
+# Removing release tags can leave more of ours dangling.
 for id in $(docker images -q --no-trunc --filter dangling=true); do
   case $(docker image inspect --format '{{.Comment}}' "$id" 2>/dev/null) in
     hermes-deploy*) docker rmi "$id" >/dev/null 2>&1 && echo "pruned=$id" ;;
@@ -33,12 +46,18 @@ echo "after=$(disk)"
 `
 
 /**
- * Keep the newest `keep` releases of the repository; remove older release tags (never one on a
- * protected image: the running one, the rollback target) and the dangling images of ours they
- * leave. Prints what it did and the disk images use before and after.
+ * Tag the release `<repository>:<tag>`, keep the newest `keep` releases of the repository, and
+ * remove older release tags (never one on a protected image: the running one, the rollback
+ * target) and the dangling images of ours they leave. Prints what it did and the disk images
+ * use before and after. One round trip.
  */
-export function retain(repository: string, keep: number, protectedIds: string[]): Command {
-  return shScript(RETAIN, repository, String(keep), ...protectedIds)
+export function retain(
+  repository: string,
+  keep: number,
+  release: { id: string; tag: string },
+  protectedIds: string[]
+): Command {
+  return shScript(RETAIN, repository, String(keep), release.id, release.tag, ...protectedIds)
 }
 
 export interface Retention {

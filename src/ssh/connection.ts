@@ -148,6 +148,8 @@ async function open(
       reject(describeConnectError(error, endpoint, hostKeyFailure))
     })
     client.connect(config)
+    // Without it, each small SSH packet waits on the peer's delayed ACK: ~40 ms per command.
+    if (!sock) client.setNoDelay(true)
   })
   options.onDebug?.(`Connected to ${at}`)
   return client
@@ -251,7 +253,10 @@ class SshShell implements RemoteShell {
     return Promise.race([process.done, timeout]).finally(() => clearTimeout(timer))
   }
 
-  spawn(command: Command, options: Pick<ExecOptions, 'onOutput' | 'label'>): SshProcess {
+  spawn(
+    command: Command,
+    options: Pick<ExecOptions, 'onOutput' | 'drained' | 'label'>
+  ): SshProcess {
     const label = options.label ?? command.join(' ')
     const stdout = new Tail()
     const stderr = new Tail()
@@ -286,13 +291,27 @@ class SshShell implements RemoteShell {
         stream.on('data', (chunk: Buffer) => {
           const text = outDecoder.write(chunk)
           stdout.push(text)
-          options.onOutput?.(text, 'stdout')
+          if (options.onOutput?.(text, 'stdout') === false) pauseUntilDrained()
         })
         stream.stderr.on('data', (chunk: Buffer) => {
           const text = errDecoder.write(chunk)
           stderr.push(text)
-          options.onOutput?.(text, 'stderr')
+          if (options.onOutput?.(text, 'stderr') === false) pauseUntilDrained()
         })
+        // A reader slower than the build (the runner's log) holds the channel back instead of
+        // letting output pile up in memory: SSH flow control then slows the build's writes.
+        let paused = false
+        const pauseUntilDrained = () => {
+          if (paused || !options.drained) return
+          paused = true
+          stream.pause()
+          stream.stderr.pause()
+          void options.drained().then(() => {
+            paused = false
+            stream.resume()
+            stream.stderr.resume()
+          })
+        }
         stream.on('exit', (exitCode: number | null, signal?: string) => {
           code = exitCode ?? (signal ? 128 : 255)
         })

@@ -1,0 +1,48 @@
+import type { DeployDeps } from '../deploy.js'
+import type { Settings } from '../inputs.js'
+import type { RunContext } from './context.js'
+
+/**
+ * What the deploy needs from GitHub's API: the commit range and, with `environment`, a deployment
+ * record. Octokit is loaded only when a token is there to use it: most of the bundle's start-up
+ * time would otherwise go to a client that a run without a token never calls.
+ */
+export function githubSide(
+  settings: Settings,
+  context: RunContext
+): Pick<DeployDeps, 'compare' | 'deployment'> {
+  const api = {
+    token: settings.githubToken,
+    apiUrl: process.env.GITHUB_API_URL,
+    repository: context.repository ?? ''
+  }
+  const compare: DeployDeps['compare'] = settings.githubToken
+    ? async (base, head) => {
+        const { compareCommits, rangeBase } = await import('./compare.js')
+        return compareCommits({ ...api, base: rangeBase(base, context.before)?.sha ?? base, head })
+      }
+    : undefined
+  if (!settings.environment) return { compare }
+  const options = {
+    ...api,
+    environment: settings.environment,
+    sha: settings.ref,
+    environmentUrl: settings.environmentUrl,
+    logUrl: context.runUrl,
+    description: `${settings.rollbackTo ? 'Roll back' : 'Deploy'} ${settings.image.name} on ${settings.host}`
+  }
+  let started: Promise<import('./deployments.js').GitHubDeployment> | undefined
+  return {
+    compare,
+    deployment: {
+      start: async () => {
+        started = import('./deployments.js').then(
+          ({ GitHubDeployment }) => new GitHubDeployment(options)
+        )
+        return (await started).start()
+      },
+      finish: async (outcome, description) =>
+        started ? (await started).finish(outcome, description) : { ok: true }
+    }
+  }
+}

@@ -84,7 +84,10 @@ function healthyHost(): FakeShell {
       .on(/merge --ff-only/, { stdout: `#log\n2222222 Add feature\n#stat\n app.js | 2 +-\n` })
       // tag, commit, inspect and rm of the admin container go in one round trip.
       .on(/docker commit/, { stdout: committed(image(NEW_IMAGE)) })
-      .on(/awk -v image/, (_script, _o) => ({ stdout: `${NEW_PROD_ID} texasca-api\n` }))
+      .on(/awk -v image/, script => ({
+        // docker rm, run first in the same round trip, prints the ID it removed.
+        stdout: `${script.includes('docker rm --force') ? `${PROD_ID}\n` : ''}${NEW_PROD_ID} texasca-api\n`
+      }))
       .on(/\$1" 2>&1\) && ok=1/, { stdout: 'passed on attempt 1\n' })
       .on(/docker system df/, { stdout: 'before=1GB\nkept=222222222222\nafter=1GB\n' })
       .on(/hermes-deploy\/history/, {

@@ -58437,7 +58437,8 @@ before) {
             ? `No container of ${format_short(imageId)} started within ${options.respawnTimeoutSec} s (\`respawn-timeout\`). Is the supervisor that restarts the container running on the host?`
             : `Waiting for the new container failed (exit ${wait.code}): ${(wait.stderr || wait.stdout).trim()}`);
     }
-    const [containerId, name] = wait.stdout.trim().split(' ');
+    // The last line: `before` may have printed too (docker rm prints the removed ID).
+    const [containerId, name] = wait.stdout.trim().split('\n').at(-1).split(' ');
     runner.info(`${name} (${format_short(containerId)}) runs ${format_short(imageId)}`);
     if (options.healthCommand) {
         const health = await host.exec(healthCheck(options.healthCommand, options.healthTimeoutSec), 'health command', options.healthTimeoutSec * 1000 + QUICK_MS);

@@ -82,7 +82,8 @@ export async function waitForServing(
         : `Waiting for the new container failed (exit ${wait.code}): ${(wait.stderr || wait.stdout).trim()}`
     )
   }
-  const [containerId, name] = wait.stdout.trim().split(' ')
+  // The last line: `before` may have printed too (docker rm prints the removed ID).
+  const [containerId, name] = wait.stdout.trim().split('\n').at(-1)!.split(' ')
   runner.info(`${name} (${short(containerId)}) runs ${short(imageId)}`)
   if (options.healthCommand) {
     const health = await host.exec(

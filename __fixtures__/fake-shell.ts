@@ -3,9 +3,11 @@ import {
   type Command,
   type ExecOptions,
   type ExecResult,
+  type RemoteChannel,
   type RemoteProcess,
   type RemoteShell
 } from '../src/shell.js'
+import { Duplex, Readable } from 'node:stream'
 
 type Reply = Partial<ExecResult> | ((script: string, options: ExecOptions) => Partial<ExecResult>)
 
@@ -64,6 +66,43 @@ export class FakeShell implements RemoteShell {
   }
 
   readonly spawned: { script: string; written: string[] }[] = []
+
+  /** A byte channel: its reply's stdout is what it prints; what is piped in is kept in `piped`. */
+  async channel(command: Command): Promise<RemoteChannel> {
+    const script = toShell(command)
+    this.commands.push(script)
+    this.stdins.push(undefined)
+    const rule = this.rules.find(r => r.pattern.test(script))
+    const reply = rule
+      ? typeof rule.reply === 'function'
+        ? rule.reply(script, { timeoutMs: 0 })
+        : rule.reply
+      : {}
+    const chunks: Buffer[] = []
+    let ended: () => void = () => {}
+    const finished = new Promise<void>(resolve => (ended = resolve))
+    const stream = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, callback) {
+        chunks.push(chunk)
+        callback()
+      },
+      final(callback) {
+        ended()
+        callback()
+      }
+    })
+    stream.push(reply.stdout ?? '')
+    stream.push(null)
+    const input = /docker load/.test(script)
+    const exit = (input ? finished : Promise.resolve()).then(() => {
+      this.piped.set(script, Buffer.concat(chunks).toString())
+      return reply.code ?? 0
+    })
+    return { stream, stderr: Readable.from([reply.stderr ?? '']), exit }
+  }
+
+  readonly piped = new Map<string, string>()
 
   async close(): Promise<void> {
     this.closed = true

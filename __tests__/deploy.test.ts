@@ -22,6 +22,8 @@ const CONFIG = {
 
 const settings = (over: Partial<Settings> = {}): Settings => ({
   host: '127.0.0.1',
+  hosts: [{ host: '127.0.0.1', port: 22 }],
+  maxParallel: 1,
   port: 22,
   username: 'core',
   sshKey: 'key',

@@ -214,3 +214,29 @@ describe('connection and build inputs', () => {
     expect(() => readSettings(reader({ ciphers: 'aes;id' }), push)).toThrow(/Input `ciphers`/)
   })
 })
+
+describe('several hosts', () => {
+  it('reads one host per line, each with its own port if given, and wants known_hosts to pin them', () => {
+    const settings = readSettings(
+      reader({
+        host: '10.0.0.1\n10.0.0.2:2200\n[::1]:2201',
+        port: '2222',
+        'ssh-known-hosts': 'x ssh-ed25519 AAAA'
+      }),
+      push
+    )
+    expect(settings.hosts).toEqual([
+      { host: '10.0.0.1', port: 2222 },
+      { host: '10.0.0.2', port: 2200 },
+      { host: '::1', port: 2201 }
+    ])
+    expect(settings).toMatchObject({ host: '10.0.0.1', port: 2222 })
+    expect(() =>
+      readSettings(reader({ host: 'a\nb', 'host-fingerprint': 'SHA256:' + 'a'.repeat(43) }), push)
+    ).toThrow(/Input `host-fingerprint`: pins one host key, but `host` lists several hosts/)
+    expect(() => readSettings(reader({ host: 'a\na' }), push)).toThrow(
+      /Input `host`: lists a host twice/
+    )
+    expect(() => readSettings(reader({ host: 'a\nb;id' }), push)).toThrow(/Input `host`/)
+  })
+})

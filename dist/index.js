@@ -54413,7 +54413,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(564);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6783);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1250);
 
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
@@ -54423,7 +54423,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6783:
+/***/ 1250:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58672,6 +58672,10 @@ var lib = __nccwpck_require__(5472);
 
 
 
+/** `host:port` as people write it; `[v6]:port` for IPv6. */
+function addressLabel(address) {
+    return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+}
 /** A bad input: names the input, says what is wrong and what is expected. */
 class InputError extends Error {
     input;
@@ -58690,7 +58694,29 @@ function readSettings(read, run) {
     if (!sshKey && !password) {
         throw new InputError('ssh-key', 'is required (or `ssh-key-path`, or `password`): the private deploy key, OpenSSH or PEM format.');
     }
+    // One host per line (or comma-separated), each `host` or `host:port`; the first builds the release.
+    const port = integer('port', get('port') || '22', 1, 65535);
+    const hosts = read('host')
+        .split(/[\n,]/)
+        .map(h => h.trim())
+        .filter(Boolean)
+        .map(line => {
+        const withPort = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(line);
+        if (!withPort)
+            return { host: hostName('host', line), port };
+        return {
+            host: hostName('host', withPort[1] ?? withPort[2]),
+            port: integer('host', withPort[3], 1, 65535)
+        };
+    });
+    if (hosts.length === 0)
+        hostName('host', '');
+    if (new Set(hosts.map(addressLabel)).size !== hosts.length)
+        throw new InputError('host', 'lists a host twice.');
     const hostFingerprint = fingerprint('host-fingerprint', optional('host-fingerprint'));
+    if (hostFingerprint && hosts.length > 1) {
+        throw new InputError('host-fingerprint', 'pins one host key, but `host` lists several hosts: pin each with `ssh-known-hosts` (one line per host key, as ssh-keyscan prints them).');
+    }
     const knownHosts = read('ssh-known-hosts').trim() || undefined;
     if (hostFingerprint && knownHosts) {
         throw new InputError('ssh-known-hosts', 'is set together with `host-fingerprint`; set one of the two, so it is clear which pins the host key.');
@@ -58702,8 +58728,10 @@ function readSettings(read, run) {
     const container = optional('container');
     const adminContainer = optional('admin-container');
     const settings = {
-        host: hostName('host', get('host')),
-        port: integer('port', get('port') || '22', 1, 65535),
+        host: hosts[0].host,
+        hosts,
+        maxParallel: integer('max-parallel', get('max-parallel') || '1', 1, 100),
+        port: hosts[0].port,
         username: username('username', get('username') || 'core'),
         sshKey,
         sshPassphrase,
@@ -59303,7 +59331,33 @@ function describeHolder(raw) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/release/canary.ts
+
+
+
+
+/** Start the release next to production, on no network, and watch it before the swap. */
+async function canary(host, runner, settings, production, previous, release) {
+    const name = `${production.name}-canary`;
+    await host.run(removeContainer(name), 'docker rm -f (stale canary)').catch(() => undefined);
+    try {
+        await host.run(runLike(production, release.id, previous.config, { name }), 'docker run (canary)', QUICK_MS, production.env.filter(e => !e.includes('\n')).join('\n') + '\n');
+        const watched = await host.exec(watchCanary(name, settings.canarySeconds, settings.canaryCommand ?? '', settings.canaryTimeoutSec), 'canary', (settings.canarySeconds + settings.canaryTimeoutSec) * 1000 + QUICK_MS);
+        if (watched.code !== 0) {
+            const why = formatDiagnosis(watched.stdout +
+                (await host.run(diagnose(name), 'docker inspect and logs (canary)').catch(() => '')));
+            await host.run(tag(previous.id, settings.image.name), 'docker tag (restore)');
+            throw new DeployError(`The canary of ${format_short(release.id)} failed; production is untouched and ${settings.image.name} is back on ${format_short(previous.id)}.\n${why}`);
+        }
+        runner.info(`The release ran for ${settings.canarySeconds} s on no network${settings.canaryCommand ? ` and ${watched.stdout.trim()}` : ''}`);
+    }
+    finally {
+        await host.run(removeContainer(name), 'docker rm -f (canary)').catch(() => undefined);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/release/flatten.ts
+
 
 
 /*
@@ -59387,8 +59441,30 @@ function healthcheckChange(raw) {
     const test = kind === 'CMD-SHELL' ? rest.join(' ') : JSON.stringify(rest);
     return ['HEALTHCHECK', ...options, 'CMD', test].join(' ');
 }
+/** The admin container's filesystem as one layer, with the original image's config carried over. */
+async function flatten(host, admin, image, previous, commitMessage) {
+    const flat = `${image.split(':')[0]}:hermes-flat`;
+    const carrier = `${admin}-flat`;
+    await host.run(exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS);
+    try {
+        await host.run(removeContainer(carrier), 'docker rm -f (stale carrier)').catch(() => undefined);
+        await host.run(createCarrier(carrier, flat, previous.config), 'docker create (flattened release)', QUICK_MS, flatEnv(previous.config));
+        return (await host.run(commitCarrier({
+            container: carrier,
+            image,
+            original: previous.config,
+            message: commitMessage
+        }), 'docker commit (flattened release)', SLOW_MS)).trim();
+    }
+    finally {
+        await host.run(removeContainer(carrier), 'docker rm -f (carrier)').catch(() => undefined);
+        await host.run(['docker', 'rmi', flat], 'docker rmi (flat)').catch(() => undefined);
+    }
+}
 
 ;// CONCATENATED MODULE: ./src/release/history.ts
+
+
 
 const APPEND = `
 dir="$HOME/.hermes-deploy/history"
@@ -59413,6 +59489,99 @@ function parseHistory(output) {
             return [];
         }
     });
+}
+/** One JSON line per attempt in the history on the host; the summary shows the last few. */
+async function recordAttempt(host, settings, deps, report, durationMs) {
+    const entry = {
+        time: new Date().toISOString(),
+        action: report.action,
+        result: report.outcome === 'deployed'
+            ? 'deployed'
+            : report.outcome === 'rolled-back'
+                ? 'rolled-back'
+                : 'failed',
+        by: deps.holder.actor,
+        run: deps.holder.run,
+        fromCommit: report.previousCommit,
+        toCommit: report.commit,
+        fromImage: report.previousImageId,
+        toImage: report.imageId,
+        durationSec: Math.round(durationMs / 100) / 10,
+        ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
+    };
+    try {
+        report.history = parseHistory(await host.run(appendHistory(lockName(settings.image.repository), entry, 5), 'history'));
+    }
+    catch (error) {
+        deps.runner.warning(`Could not write the deploy history on the host: ${message(error)}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/release/rollback.ts
+
+
+
+/** The release for `rollback-to`: `previous`, or a retained commit's tag. */
+async function findRelease(host, settings, current) {
+    const tags = parseTags(await host.run(listTags(settings.image.repository), 'docker image ls'));
+    const wanted = settings.rollbackTo;
+    const found = wanted === 'previous'
+        ? tags.find(t => t.tag === 'hermes-previous')
+        : tags.find(t => /^[0-9a-f]{12}$/.test(t.tag) && (t.tag.startsWith(wanted) || wanted.startsWith(t.tag)));
+    const retained = tags
+        .filter(t => /^[0-9a-f]{12}$/.test(t.tag))
+        .map(t => t.tag)
+        .join(', ');
+    if (!found) {
+        throw new DeployError(`No retained release matches \`rollback-to: ${wanted}\`. Retained: ${retained || 'none'}${tags.some(t => t.tag === 'hermes-previous') ? ', previous' : ''}.`);
+    }
+    if (found.id === current.id)
+        throw new DeployError(`Production already runs ${wanted} (${format_short(found.id)}); nothing to roll back.`);
+    return parseImage(JSON.parse(await host.run(inspectImage(found.id), 'docker image inspect')));
+}
+
+;// CONCATENATED MODULE: ./src/plan.ts
+
+
+
+
+/** A dry run: check what can be checked without changing anything, and print what would happen. */
+async function planDeploy(settings, production, image, adminName, report, host, runner) {
+    const inProduction = (command) => docker_exec(production.name, command, { workdir: settings.repoPath });
+    const changed = (await host.run(inProduction(changedFiles()), 'git status')).trim();
+    if (changed)
+        runner.warning(`The checkout in ${production.name} has uncommitted changes:\n${changed}`);
+    const tip = (await host.run(inProduction(remoteTip(settings.branch)), `git ls-remote origin ${settings.branch}`, SLOW_MS)).split(/\s/)[0];
+    const rollback = rollbackTag(settings.image.repository);
+    const adminRun = runAdmin({
+        name: adminName,
+        imageId: format_short(image.id),
+        hasEntrypoint: hasEntrypoint(image.config),
+        networkMode: production.networkMode
+    });
+    report.plan = [
+        `take the deploy lock for ${settings.image.repository} (wait up to ${settings.lockTimeoutSec} s)`,
+        `remove a stale ${adminName} if there is one, then ${adminRun.join(' ')}`,
+        `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
+        `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
+        `build: ${settings.buildCommand}`,
+        `docker tag ${format_short(image.id)} ${rollback}; ` +
+            (image.layers >= settings.maxLayers
+                ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
+                : `docker commit ${adminName} ${settings.image.name} (ENTRYPOINT and CMD restored)`),
+        settings.canarySeconds > 0 || settings.canaryCommand
+            ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
+            : 'no canary (canary-seconds: 0)',
+        `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
+            (settings.healthCommand ? `; health command up to ${settings.healthTimeoutSec} s` : '') +
+            (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
+        settings.rollback
+            ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
+            : 'on failure: no rollback (rollback: false)',
+        `tag the release with its commit; keep ${settings.keepReleases} releases`
+    ];
+    runner.info('Dry run: nothing was changed. The deploy would:');
+    report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`));
 }
 
 ;// CONCATENATED MODULE: ./src/release/retention.ts
@@ -59507,6 +59676,9 @@ function parseRetention(output) {
 
 
 
+
+
+
 /**
  * The runbook, step by step. Returns the report also when the deploy fails (outcome `failed` or
  * `rolled-back`, with the reason and the step). Every failure before "Replace production" leaves
@@ -59522,7 +59694,7 @@ async function deploy(settings, deps) {
         outcome: 'failed',
         action: settings.rollbackTo ? 'rollback' : 'deploy',
         image: settings.image.name,
-        host: settings.host,
+        host: settings.hosts.length > 1 ? addressLabel(settings.hosts[0]) : settings.host,
         steps: [],
         commits: [],
         rolledBack: false
@@ -59611,7 +59783,7 @@ async function deploy(settings, deps) {
             return previous;
         });
         if (settings.dryRun) {
-            await step('Plan (dry run)', () => dryRun(settings, production, previousImage, admin, report, remote, runner));
+            await step('Plan (dry run)', () => planDeploy(settings, production, previousImage, admin, report, remote, runner));
             report.outcome = 'dry-run';
             return report;
         }
@@ -59875,7 +60047,7 @@ async function deploy(settings, deps) {
         // 13. Always: record the attempt, remove the admin container, release the lock, end the session.
         if (host) {
             if (lock && (report.outcome !== 'unchanged' || report.action === 'rollback')) {
-                await record(host, settings, deps, report, now() - started);
+                await recordAttempt(host, settings, deps, report, now() - started);
             }
             if (deploymentStarted && deps.deployment) {
                 const success = report.outcome === 'deployed' || report.outcome === 'unchanged';
@@ -59897,91 +60069,6 @@ async function readCommit(host, container, repoPath) {
             'Check `repo-path`: it must be the git checkout of the app inside the container.');
     }
 }
-/** The admin container's filesystem as one layer, with the original image's config carried over. */
-async function flatten(host, admin, image, previous, commitMessage) {
-    const flat = `${image.split(':')[0]}:hermes-flat`;
-    const carrier = `${admin}-flat`;
-    await host.run(exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS);
-    try {
-        await host
-            .run(removeContainer(carrier), 'docker rm -f (stale carrier)')
-            .catch(() => undefined);
-        await host.run(createCarrier(carrier, flat, previous.config), 'docker create (flattened release)', QUICK_MS, flatEnv(previous.config));
-        return (await host.run(commitCarrier({
-            container: carrier,
-            image,
-            original: previous.config,
-            message: commitMessage
-        }), 'docker commit (flattened release)', SLOW_MS)).trim();
-    }
-    finally {
-        await host.run(removeContainer(carrier), 'docker rm -f (carrier)').catch(() => undefined);
-        await host.run(['docker', 'rmi', flat], 'docker rmi (flat)').catch(() => undefined);
-    }
-}
-/** Start the release next to production, on no network, and watch it before the swap. */
-async function canary(host, runner, settings, production, previous, release) {
-    const name = `${production.name}-canary`;
-    await host.run(removeContainer(name), 'docker rm -f (stale canary)').catch(() => undefined);
-    try {
-        await host.run(runLike(production, release.id, previous.config, { name }), 'docker run (canary)', QUICK_MS, production.env.filter(e => !e.includes('\n')).join('\n') + '\n');
-        const watched = await host.exec(watchCanary(name, settings.canarySeconds, settings.canaryCommand ?? '', settings.canaryTimeoutSec), 'canary', (settings.canarySeconds + settings.canaryTimeoutSec) * 1000 + QUICK_MS);
-        if (watched.code !== 0) {
-            const why = formatDiagnosis(watched.stdout +
-                (await host.run(diagnose(name), 'docker inspect and logs (canary)').catch(() => '')));
-            await host.run(tag(previous.id, settings.image.name), 'docker tag (restore)');
-            throw new DeployError(`The canary of ${format_short(release.id)} failed; production is untouched and ${settings.image.name} is back on ${format_short(previous.id)}.\n${why}`);
-        }
-        runner.info(`The release ran for ${settings.canarySeconds} s on no network${settings.canaryCommand ? ` and ${watched.stdout.trim()}` : ''}`);
-    }
-    finally {
-        await host.run(removeContainer(name), 'docker rm -f (canary)').catch(() => undefined);
-    }
-}
-/** The release for `rollback-to`: `previous`, or a retained commit's tag. */
-async function findRelease(host, settings, current) {
-    const tags = parseTags(await host.run(listTags(settings.image.repository), 'docker image ls'));
-    const wanted = settings.rollbackTo;
-    const found = wanted === 'previous'
-        ? tags.find(t => t.tag === 'hermes-previous')
-        : tags.find(t => /^[0-9a-f]{12}$/.test(t.tag) && (t.tag.startsWith(wanted) || wanted.startsWith(t.tag)));
-    const retained = tags
-        .filter(t => /^[0-9a-f]{12}$/.test(t.tag))
-        .map(t => t.tag)
-        .join(', ');
-    if (!found) {
-        throw new DeployError(`No retained release matches \`rollback-to: ${wanted}\`. Retained: ${retained || 'none'}${tags.some(t => t.tag === 'hermes-previous') ? ', previous' : ''}.`);
-    }
-    if (found.id === current.id)
-        throw new DeployError(`Production already runs ${wanted} (${format_short(found.id)}); nothing to roll back.`);
-    return parseImage(JSON.parse(await host.run(inspectImage(found.id), 'docker image inspect')));
-}
-/** One JSON line per attempt in the history on the host; the summary shows the last few. */
-async function record(host, settings, deps, report, durationMs) {
-    const entry = {
-        time: new Date().toISOString(),
-        action: report.action,
-        result: report.outcome === 'deployed'
-            ? 'deployed'
-            : report.outcome === 'rolled-back'
-                ? 'rolled-back'
-                : 'failed',
-        by: deps.holder.actor,
-        run: deps.holder.run,
-        fromCommit: report.previousCommit,
-        toCommit: report.commit,
-        fromImage: report.previousImageId,
-        toImage: report.imageId,
-        durationSec: Math.round(durationMs / 100) / 10,
-        ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
-    };
-    try {
-        report.history = parseHistory(await host.run(appendHistory(lockName(settings.image.repository), entry, 5), 'history'));
-    }
-    catch (error) {
-        deps.runner.warning(`Could not write the deploy history on the host: ${message(error)}`);
-    }
-}
 async function cleanUp(host, adminName, lock, runner, progress, report) {
     try {
         if (adminName)
@@ -59997,43 +60084,6 @@ async function cleanUp(host, adminName, lock, runner, progress, report) {
         ?.release()
         .catch(error => runner.warning(`Could not release the deploy lock: ${message(error)}`));
     await host.shell.close();
-}
-async function dryRun(settings, production, image, adminName, report, host, runner) {
-    const inProduction = (command) => docker_exec(production.name, command, { workdir: settings.repoPath });
-    const changed = (await host.run(inProduction(changedFiles()), 'git status')).trim();
-    if (changed)
-        runner.warning(`The checkout in ${production.name} has uncommitted changes:\n${changed}`);
-    const tip = (await host.run(inProduction(remoteTip(settings.branch)), `git ls-remote origin ${settings.branch}`, SLOW_MS)).split(/\s/)[0];
-    const rollback = rollbackTag(settings.image.repository);
-    const adminRun = runAdmin({
-        name: adminName,
-        imageId: format_short(image.id),
-        hasEntrypoint: hasEntrypoint(image.config),
-        networkMode: production.networkMode
-    });
-    report.plan = [
-        `take the deploy lock for ${settings.image.repository} (wait up to ${settings.lockTimeoutSec} s)`,
-        `remove a stale ${adminName} if there is one, then ${adminRun.join(' ')}`,
-        `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
-        `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
-        `build: ${settings.buildCommand}`,
-        `docker tag ${format_short(image.id)} ${rollback}; ` +
-            (image.layers >= settings.maxLayers
-                ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
-                : `docker commit ${adminName} ${settings.image.name} (ENTRYPOINT and CMD restored)`),
-        settings.canarySeconds > 0 || settings.canaryCommand
-            ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
-            : 'no canary (canary-seconds: 0)',
-        `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
-            (settings.healthCommand ? `; health command up to ${settings.healthTimeoutSec} s` : '') +
-            (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
-        settings.rollback
-            ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
-            : 'on failure: no rollback (rollback: false)',
-        `tag the release with its commit; keep ${settings.keepReleases} releases`
-    ];
-    runner.info('Dry run: nothing was changed. The deploy would:');
-    report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`));
 }
 
 ;// CONCATENATED MODULE: ./src/github/context.ts
@@ -60175,6 +60225,165 @@ async function recover(settings, progress, deps) {
         await lock.release().catch(() => undefined);
         await host.shell.close();
     }
+}
+
+;// CONCATENATED MODULE: ./src/rollout.ts
+
+
+
+
+
+
+
+
+/**
+ * After the first host built, released and checked the image, the others get the identical
+ * image, one at a time (`max-parallel` at once): the image streams from the first host's
+ * `docker save` into each host's `docker load` through the action's SSH connections — never
+ * whole on the runner's disk or in its memory — then each host replaces production under its own
+ * lock and health check. The first failure rolls that host back and stops the rollout; hosts not
+ * yet reached are left untouched.
+ */
+async function rollOut(settings, release, source, deps) {
+    const { runner } = deps;
+    const others = settings.hosts.slice(1);
+    const results = [];
+    for (let i = 0; i < others.length; i += settings.maxParallel) {
+        const batch = others.slice(i, i + settings.maxParallel);
+        const outcomes = await Promise.all(batch.map(address => runner.group(`Roll out to ${addressLabel(address)}`, () => toHost(address, settings, release, source, deps).catch((error) => ({
+            host: addressLabel(address),
+            outcome: error instanceof RolledBack ? 'rolled-back' : 'failed',
+            detail: message(error)
+        })))));
+        results.push(...outcomes);
+        if (outcomes.some(r => r.outcome === 'failed' || r.outcome === 'rolled-back')) {
+            results.push(...others
+                .slice(i + batch.length)
+                .map(address => ({ host: addressLabel(address), outcome: 'not reached' })));
+            break;
+        }
+    }
+    return results;
+}
+class RolledBack extends DeployError {
+}
+async function toHost(address, settings, release, source, deps) {
+    const { runner } = deps;
+    const hostName = addressLabel(address);
+    const host = new Host(await deps.connectTo(address), runner);
+    try {
+        const lock = await acquireLock(host.shell, {
+            repository: settings.image.repository,
+            holder: deps.holder,
+            timeoutSec: settings.lockTimeoutSec,
+            onWait: holder => runner.info(`Waiting for the deploy lock on ${hostName}, held by ${holder}`),
+            onTakeover: detail => runner.warning(`Took over a deploy lock on ${hostName} left by a run that is gone: ${detail}.`)
+        });
+        try {
+            const survey = await host.survey(settings.image.name);
+            const production = findProduction(settings, survey.containers, survey.image);
+            if (production.imageId === release.imageId) {
+                runner.info(`${hostName} already runs ${format_short(release.imageId)}`);
+                return {
+                    host: hostName,
+                    outcome: 'unchanged',
+                    imageId: release.imageId,
+                    containerId: production.id
+                };
+            }
+            const present = await host.exec(inspectImage(release.imageId), 'docker image inspect');
+            if (present.code !== 0)
+                await copyImage(source, host.shell, release.imageId, hostName, runner);
+            await host.run(chain(tag(production.imageId, rollbackTag(settings.image.repository)), tag(release.imageId, settings.image.name)), 'docker tag (rollback tag, release)');
+            const serve = {
+                respawnTimeoutSec: settings.respawnTimeoutSec,
+                healthCommand: settings.healthCommand,
+                healthTimeoutSec: settings.healthTimeoutSec,
+                stableSeconds: settings.stableSeconds,
+                ignore: ''
+            };
+            let containerId;
+            try {
+                containerId = await waitForServing(host, runner, release.imageId, serve, removeContainer(production.id));
+            }
+            catch (error) {
+                if (!settings.rollback)
+                    throw error;
+                runner.warning(`Rolling back ${hostName} to ${format_short(production.imageId)}: ${message(error)}`, 'Rolling back');
+                const previousConfig = survey.image?.id === production.imageId ? survey.image.config : undefined;
+                const restored = await restorePrevious(host, runner, {
+                    image: settings.image.name,
+                    repository: settings.image.repository,
+                    previousImageId: production.imageId,
+                    failedImageId: release.imageId,
+                    production,
+                    previousConfig,
+                    serve: { ...serve, stableSeconds: 0 }
+                });
+                throw new RolledBack(`${message(error)}\nRolled back: ${format_short(restored)} serves ${format_short(production.imageId)} again.`);
+            }
+            if (release.commit) {
+                await host
+                    .run(retain(settings.image.repository, settings.keepReleases, { id: release.imageId, tag: releaseTag(release.commit) }, [release.imageId, production.imageId]), 'docker tag (release); retention', SLOW_MS)
+                    .catch(error => runner.warning(`Could not prune old releases on ${hostName}: ${message(error)}`));
+            }
+            return { host: hostName, outcome: 'deployed', imageId: release.imageId, containerId };
+        }
+        finally {
+            await lock.release().catch(() => undefined);
+        }
+    }
+    finally {
+        await host.shell.close();
+    }
+}
+/** Stream `docker save` on the first host into `docker load` on another, with backpressure. */
+async function copyImage(from, to, imageId, hostName, runner) {
+    const started = performance.now();
+    const save = await from.channel(['docker', 'save', imageId], 'docker save');
+    const load = await to.channel(['docker', 'load'], 'docker load');
+    let bytes = 0;
+    let errors = '';
+    save.stream.on('data', (chunk) => (bytes += chunk.length));
+    save.stderr.on('data', (chunk) => (errors += chunk));
+    load.stderr.on('data', (chunk) => (errors += chunk));
+    let loaded = '';
+    load.stream.on('data', (chunk) => (loaded += chunk));
+    save.stream.pipe(load.stream);
+    let timer;
+    const [saved, imported] = await Promise.race([
+        Promise.all([save.exit, load.exit]),
+        new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new DeployError(`Copying the image to ${hostName} did not finish within ${SLOW_MS / 60_000} min.`)), SLOW_MS);
+        })
+    ]).finally(() => clearTimeout(timer));
+    if (saved !== 0 || imported !== 0) {
+        throw new DeployError(`Copying ${format_short(imageId)} to ${hostName} failed (docker save exited ${saved}, docker load exited ${imported}): ${errors.trim()}`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    runner.info(`Copied ${format_short(imageId)} to ${hostName}: ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s (${loaded.trim()})`);
+}
+/** The rollout's result folded into the report: the deploy succeeded only if every host did. */
+function foldRollout(report, results) {
+    report.hosts = [
+        {
+            host: report.host,
+            outcome: report.outcome === 'deployed' ? 'deployed' : 'unchanged',
+            imageId: report.imageId,
+            containerId: report.containerId
+        },
+        ...results
+    ];
+    const failed = results.find(r => r.outcome === 'failed' || r.outcome === 'rolled-back');
+    if (!failed)
+        return;
+    report.outcome = 'failed';
+    report.failedStep = `Roll out to ${failed.host}`;
+    const untouched = results.filter(r => r.outcome === 'not reached').map(r => r.host);
+    report.reason =
+        `The rollout stopped at ${failed.host}: ${failed.detail}` +
+            (untouched.length ? `\nNot reached, left as they were: ${untouched.join(', ')}.` : '') +
+            `\n${report.host} and the hosts before ${failed.host} run the new release.`;
 }
 
 ;// CONCATENATED MODULE: ./src/runner.ts
@@ -60592,6 +60801,19 @@ class SshShell {
             kill: () => (channel ? channel.close() : (pending.killed = true))
         };
     }
+    channel(command, label) {
+        if (this.lostReason)
+            return Promise.reject(new Error(`${this.lostReason}; could not run ${label}.`));
+        return new Promise((resolve, reject) => this.client.exec(toShell(command), (error, stream) => {
+            if (error)
+                return reject(new Error(`Could not start ${label}: ${error.message}`));
+            stream.on('error', () => undefined);
+            let code = null;
+            stream.on('exit', (exitCode) => (code = exitCode));
+            const exit = new Promise(done => stream.on('close', () => done(code ?? 255)));
+            resolve({ stream, stderr: stream.stderr, exit });
+        }));
+    }
     async close() {
         if (this.closed)
             return;
@@ -60677,6 +60899,13 @@ function renderSummary(report) {
     if (report.retention)
         lines.push(`| disk used by images | ${report.retention.diskBefore} | ${report.retention.diskAfter} |`);
     lines.push('');
+    if (report.hosts) {
+        lines.push('### Hosts', '', '| host | result | image | container |', '|---|---|---|---|');
+        for (const host of report.hosts) {
+            lines.push(`| ${host.host} | ${host.outcome} | ${code(format_short(host.imageId))} | ${code(format_short(host.containerId))} |`);
+        }
+        lines.push('');
+    }
     if (report.rollbackDetail)
         lines.push('### Rollback', '', quoteBlock(report.rollbackDetail), '');
     if (report.flattened) {
@@ -60746,6 +60975,7 @@ function escapeCell(text) {
 
 
 
+
 /** Entry point for both steps of action.yml: the deploy (main) and the clean-up (post). */
 async function main_run(runner = actionsRunner) {
     const post = isPost();
@@ -60766,7 +60996,7 @@ async function main_run(runner = actionsRunner) {
     }
     const deps = {
         runner,
-        connect: () => connectWithRetries(settings, runner),
+        connect: () => connectWithRetries(settings, settings.hosts[0], runner),
         holder: holder(settings, context)
     };
     if (post) {
@@ -60778,11 +61008,24 @@ async function main_run(runner = actionsRunner) {
         }
         return;
     }
+    // With several hosts, the first host's connection outlives its deploy: the image streams from it.
+    const first = settings.hosts.length > 1 ? keepOpen() : undefined;
     const report = await deploy(settings, {
         ...deps,
+        connect: first ? () => first.open(deps.connect) : deps.connect,
         progress: saveProgress,
         ...githubSide(settings, context)
     });
+    if (first?.shell &&
+        report.imageId &&
+        (report.outcome === 'deployed' || report.outcome === 'unchanged')) {
+        const results = await rollOut(settings, { imageId: report.imageId, commit: report.commit }, first.shell, {
+            ...deps,
+            connectTo: host => connectWithRetries(settings, host, runner)
+        });
+        foldRollout(report, results);
+    }
+    await first?.close();
     writeOutputs(runner, report);
     await runner
         .writeSummary(renderSummary(report))
@@ -60796,11 +61039,11 @@ async function main_run(runner = actionsRunner) {
     }
 }
 /** A dropped packet or a droplet still booting deserves another try; a wrong key does not. */
-function connectWithRetries(settings, runner) {
+function connectWithRetries(settings, address, runner) {
     return pRetry(() => connect({
         target: {
-            host: settings.host,
-            port: settings.port,
+            host: address.host,
+            port: address.port,
             username: settings.username,
             privateKey: settings.sshKey,
             passphrase: settings.sshPassphrase,
@@ -60849,6 +61092,23 @@ function connectWithRetries(settings, runner) {
             }
         }
     });
+}
+/** A connection whose `close()` from the deploy is put off until the rollout is done with it. */
+function keepOpen() {
+    const kept = {
+        open: async (connect) => {
+            const shell = await connect();
+            kept.shell = shell;
+            return {
+                exec: shell.exec.bind(shell),
+                spawn: shell.spawn.bind(shell),
+                channel: shell.channel.bind(shell),
+                close: async () => { }
+            };
+        },
+        close: async () => kept.shell?.close()
+    };
+    return kept;
 }
 function holder(settings, context) {
     return {

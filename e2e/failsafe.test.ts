@@ -127,8 +127,11 @@ describe('fail-safety on the local droplet', () => {
       onLog: log => {
         if (log.includes('build.sh: slow start') && !cutDone) {
           cutDone = true
-          // Only the sessions of this droplet's sshd (the benchmark's droplet has its own).
-          sh(`pkill -KILL -P $(cat ${droplet.STATE_DIR}/sshd/sshd.pid) -f 'sshd: core' || true`)
+          // The user side of each session of this droplet's sshd (the benchmark's droplet has
+          // its own): killing it drops the connection, as a network fault would.
+          sh(
+            `for p in $(pgrep -P $(cat ${droplet.STATE_DIR}/sshd/sshd.pid) -f 'sshd: core'); do pkill -KILL -P $p; done; true`
+          )
         }
       }
     })

@@ -70,7 +70,7 @@ describe('the GitHub side, against a fake GitHub API on loopback', () => {
     expect(run.code).toBe(0)
     expect(await served(droplet)).toContain(`commit=${sha}`)
     expect(run.summary).toMatch(/1 commit \(from GitHub\)[\s\S]*Change the API \(Ada\)/)
-    const created = api.deployments.at(-1)!
+    const created = api.requestsTo('POST', /\/deployments$/).at(-1)!.body
     expect(created).toMatchObject({
       ref: sha,
       environment: 'production',

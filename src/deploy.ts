@@ -1,6 +1,6 @@
 import { adminUser, decideUpdate, extraEnv, findProduction } from './decide.js'
 import * as docker from './docker.js'
-import type { ContainerInfo, ImageInfo } from './docker.js'
+import type { ImageInfo } from './docker.js'
 import { formatDuration, message, short } from './format.js'
 import * as git from './git.js'
 import type { CommitRange } from './github/compare.js'
@@ -15,12 +15,14 @@ import {
   waitForServing,
   type ServeOptions
 } from './host.js'
-import type { Settings } from './inputs.js'
-import { acquireLock, lockName, type HeldLock, type LockHolder } from './lock.js'
-import { commitCarrier, createCarrier, exportImport, flatEnv } from './release/flatten.js'
-import { appendHistory, parseHistory, type HistoryEntry } from './release/history.js'
+import { addressLabel, type Settings } from './inputs.js'
+import { acquireLock, type HeldLock, type LockHolder } from './lock.js'
+import { canary } from './release/canary.js'
+import { flatten } from './release/flatten.js'
+import { recordAttempt, type HistoryEntry } from './release/history.js'
+import { findRelease } from './release/rollback.js'
+import { planDeploy } from './plan.js'
 import { parseRetention, releaseTag, retain, type Retention } from './release/retention.js'
-import { diagnose, formatDiagnosis, watchCanary } from './release/watch.js'
 import type { Runner } from './runner.js'
 import { chain, type Command, type RemoteShell } from './shell.js'
 import type { Progress } from './state.js'
@@ -65,6 +67,8 @@ export interface DeployReport {
   history?: HistoryEntry[]
   /** The plan printed by a dry run. */
   plan?: string[]
+  /** With several hosts: where the rollout left each. */
+  hosts?: import('./rollout.js').HostResult[]
 }
 
 /** A GitHub deployment for the Environments page; every call is a courtesy that never throws. */
@@ -105,7 +109,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     outcome: 'failed',
     action: settings.rollbackTo ? 'rollback' : 'deploy',
     image: settings.image.name,
-    host: settings.host,
+    host: settings.hosts.length > 1 ? addressLabel(settings.hosts[0]) : settings.host,
     steps: [],
     commits: [],
     rolledBack: false
@@ -221,7 +225,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
 
     if (settings.dryRun) {
       await step('Plan (dry run)', () =>
-        dryRun(settings, production, previousImage, admin, report, remote, runner)
+        planDeploy(settings, production, previousImage, admin, report, remote, runner)
       )
       report.outcome = 'dry-run'
       return report
@@ -592,7 +596,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     // 13. Always: record the attempt, remove the admin container, release the lock, end the session.
     if (host) {
       if (lock && (report.outcome !== 'unchanged' || report.action === 'rollback')) {
-        await record(host, settings, deps, report, now() - started)
+        await recordAttempt(host, settings, deps, report, now() - started)
       }
       if (deploymentStarted && deps.deployment) {
         const success = report.outcome === 'deployed' || report.outcome === 'unchanged'
@@ -624,159 +628,6 @@ async function readCommit(host: Host, container: string, repoPath: string): Prom
   }
 }
 
-/** The admin container's filesystem as one layer, with the original image's config carried over. */
-async function flatten(
-  host: Host,
-  admin: string,
-  image: string,
-  previous: ImageInfo,
-  commitMessage: string
-): Promise<string> {
-  const flat = `${image.split(':')[0]}:hermes-flat`
-  const carrier = `${admin}-flat`
-  await host.run(exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS)
-  try {
-    await host
-      .run(docker.removeContainer(carrier), 'docker rm -f (stale carrier)')
-      .catch(() => undefined)
-    await host.run(
-      createCarrier(carrier, flat, previous.config),
-      'docker create (flattened release)',
-      QUICK_MS,
-      flatEnv(previous.config)
-    )
-    return (
-      await host.run(
-        commitCarrier({
-          container: carrier,
-          image,
-          original: previous.config,
-          message: commitMessage
-        }),
-        'docker commit (flattened release)',
-        SLOW_MS
-      )
-    ).trim()
-  } finally {
-    await host.run(docker.removeContainer(carrier), 'docker rm -f (carrier)').catch(() => undefined)
-    await host.run(['docker', 'rmi', flat], 'docker rmi (flat)').catch(() => undefined)
-  }
-}
-
-/** Start the release next to production, on no network, and watch it before the swap. */
-async function canary(
-  host: Host,
-  runner: Runner,
-  settings: Settings,
-  production: ContainerInfo,
-  previous: ImageInfo,
-  release: ImageInfo
-): Promise<void> {
-  const name = `${production.name}-canary`
-  await host.run(docker.removeContainer(name), 'docker rm -f (stale canary)').catch(() => undefined)
-  try {
-    await host.run(
-      docker.runLike(production, release.id, previous.config, { name }),
-      'docker run (canary)',
-      QUICK_MS,
-      production.env.filter(e => !e.includes('\n')).join('\n') + '\n'
-    )
-    const watched = await host.exec(
-      watchCanary(
-        name,
-        settings.canarySeconds,
-        settings.canaryCommand ?? '',
-        settings.canaryTimeoutSec
-      ),
-      'canary',
-      (settings.canarySeconds + settings.canaryTimeoutSec) * 1000 + QUICK_MS
-    )
-    if (watched.code !== 0) {
-      const why = formatDiagnosis(
-        watched.stdout +
-          (await host.run(diagnose(name), 'docker inspect and logs (canary)').catch(() => ''))
-      )
-      await host.run(docker.tag(previous.id, settings.image.name), 'docker tag (restore)')
-      throw new DeployError(
-        `The canary of ${short(release.id)} failed; production is untouched and ${settings.image.name} is back on ${short(previous.id)}.\n${why}`
-      )
-    }
-    runner.info(
-      `The release ran for ${settings.canarySeconds} s on no network${settings.canaryCommand ? ` and ${watched.stdout.trim()}` : ''}`
-    )
-  } finally {
-    await host.run(docker.removeContainer(name), 'docker rm -f (canary)').catch(() => undefined)
-  }
-}
-
-/** The release for `rollback-to`: `previous`, or a retained commit's tag. */
-async function findRelease(host: Host, settings: Settings, current: ImageInfo): Promise<ImageInfo> {
-  const tags = docker.parseTags(
-    await host.run(docker.listTags(settings.image.repository), 'docker image ls')
-  )
-  const wanted = settings.rollbackTo!
-  const found =
-    wanted === 'previous'
-      ? tags.find(t => t.tag === 'hermes-previous')
-      : tags.find(
-          t =>
-            /^[0-9a-f]{12}$/.test(t.tag) && (t.tag.startsWith(wanted) || wanted.startsWith(t.tag))
-        )
-  const retained = tags
-    .filter(t => /^[0-9a-f]{12}$/.test(t.tag))
-    .map(t => t.tag)
-    .join(', ')
-  if (!found) {
-    throw new DeployError(
-      `No retained release matches \`rollback-to: ${wanted}\`. Retained: ${retained || 'none'}${
-        tags.some(t => t.tag === 'hermes-previous') ? ', previous' : ''
-      }.`
-    )
-  }
-  if (found.id === current.id)
-    throw new DeployError(
-      `Production already runs ${wanted} (${short(found.id)}); nothing to roll back.`
-    )
-  return docker.parseImage(
-    JSON.parse(await host.run(docker.inspectImage(found.id), 'docker image inspect'))
-  )
-}
-
-/** One JSON line per attempt in the history on the host; the summary shows the last few. */
-async function record(
-  host: Host,
-  settings: Settings,
-  deps: DeployDeps,
-  report: DeployReport,
-  durationMs: number
-): Promise<void> {
-  const entry: HistoryEntry = {
-    time: new Date().toISOString(),
-    action: report.action,
-    result:
-      report.outcome === 'deployed'
-        ? 'deployed'
-        : report.outcome === 'rolled-back'
-          ? 'rolled-back'
-          : 'failed',
-    by: deps.holder.actor,
-    run: deps.holder.run,
-    fromCommit: report.previousCommit,
-    toCommit: report.commit,
-    fromImage: report.previousImageId,
-    toImage: report.imageId,
-    durationSec: Math.round(durationMs / 100) / 10,
-    ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
-  }
-  try {
-    report.history = parseHistory(
-      await host.run(appendHistory(lockName(settings.image.repository), entry, 5), 'history')
-    )
-  } catch (error) {
-    deps.runner.warning(`Could not write the deploy history on the host: ${message(error)}`)
-  }
-}
-
 async function cleanUp(
   host: Host,
   adminName: string | undefined,
@@ -799,57 +650,4 @@ async function cleanUp(
     ?.release()
     .catch(error => runner.warning(`Could not release the deploy lock: ${message(error)}`))
   await host.shell.close()
-}
-
-async function dryRun(
-  settings: Settings,
-  production: ContainerInfo,
-  image: ImageInfo,
-  adminName: string,
-  report: DeployReport,
-  host: Host,
-  runner: Runner
-): Promise<void> {
-  const inProduction = (command: Command) =>
-    docker.exec(production.name, command, { workdir: settings.repoPath })
-  const changed = (await host.run(inProduction(git.changedFiles()), 'git status')).trim()
-  if (changed)
-    runner.warning(`The checkout in ${production.name} has uncommitted changes:\n${changed}`)
-  const tip = (
-    await host.run(
-      inProduction(git.remoteTip(settings.branch)),
-      `git ls-remote origin ${settings.branch}`,
-      SLOW_MS
-    )
-  ).split(/\s/)[0]
-  const rollback = rollbackTag(settings.image.repository)
-  const adminRun = docker.runAdmin({
-    name: adminName,
-    imageId: short(image.id),
-    hasEntrypoint: docker.hasEntrypoint(image.config),
-    networkMode: production.networkMode
-  })
-  report.plan = [
-    `take the deploy lock for ${settings.image.repository} (wait up to ${settings.lockTimeoutSec} s)`,
-    `remove a stale ${adminName} if there is one, then ${adminRun.join(' ')}`,
-    `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
-    `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
-    `build: ${settings.buildCommand}`,
-    `docker tag ${short(image.id)} ${rollback}; ` +
-      (image.layers >= settings.maxLayers
-        ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
-        : `docker commit ${adminName} ${settings.image.name} (ENTRYPOINT and CMD restored)`),
-    settings.canarySeconds > 0 || settings.canaryCommand
-      ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
-      : 'no canary (canary-seconds: 0)',
-    `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
-      (settings.healthCommand ? `; health command up to ${settings.healthTimeoutSec} s` : '') +
-      (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
-    settings.rollback
-      ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
-      : 'on failure: no rollback (rollback: false)',
-    `tag the release with its commit; keep ${settings.keepReleases} releases`
-  ]
-  runner.info('Dry run: nothing was changed. The deploy would:')
-  report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`))
 }

@@ -6,7 +6,12 @@ import { parsePatterns } from './github/paths.js'
 
 /** Every input of action.yml, read and checked into one object before anything connects. */
 export interface Settings {
+  /** The first of `hosts`: where the release is built. */
   host: string
+  /** Every host to deploy to, in order, each with its SSH port (`port` unless given as host:port). */
+  hosts: HostAddress[]
+  /** Hosts replaced at once after the first. */
+  maxParallel: number
   port: number
   username: string
   /** From `ssh-key`, or read from `ssh-key-path`; absent when only `password` is given. */
@@ -50,6 +55,16 @@ export interface Settings {
   stableSeconds: number
   /** `previous` or a retained commit: roll back instead of deploying. */
   rollbackTo?: string
+}
+
+export interface HostAddress {
+  host: string
+  port: number
+}
+
+/** `host:port` as people write it; `[v6]:port` for IPv6. */
+export function addressLabel(address: HostAddress): string {
+  return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`
 }
 
 export interface ProxySettings {
@@ -99,7 +114,30 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
       'is required (or `ssh-key-path`, or `password`): the private deploy key, OpenSSH or PEM format.'
     )
   }
+  // One host per line (or comma-separated), each `host` or `host:port`; the first builds the release.
+  const port = integer('port', get('port') || '22', 1, 65535)
+  const hosts = read('host')
+    .split(/[\n,]/)
+    .map(h => h.trim())
+    .filter(Boolean)
+    .map(line => {
+      const withPort = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(line)
+      if (!withPort) return { host: hostName('host', line), port }
+      return {
+        host: hostName('host', withPort[1] ?? withPort[2]),
+        port: integer('host', withPort[3], 1, 65535)
+      }
+    })
+  if (hosts.length === 0) hostName('host', '')
+  if (new Set(hosts.map(addressLabel)).size !== hosts.length)
+    throw new InputError('host', 'lists a host twice.')
   const hostFingerprint = fingerprint('host-fingerprint', optional('host-fingerprint'))
+  if (hostFingerprint && hosts.length > 1) {
+    throw new InputError(
+      'host-fingerprint',
+      'pins one host key, but `host` lists several hosts: pin each with `ssh-known-hosts` (one line per host key, as ssh-keyscan prints them).'
+    )
+  }
   const knownHosts = read('ssh-known-hosts').trim() || undefined
   if (hostFingerprint && knownHosts) {
     throw new InputError(
@@ -118,8 +156,10 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
   const container = optional('container')
   const adminContainer = optional('admin-container')
   const settings: Settings = {
-    host: hostName('host', get('host')),
-    port: integer('port', get('port') || '22', 1, 65535),
+    host: hosts[0].host,
+    hosts,
+    maxParallel: integer('max-parallel', get('max-parallel') || '1', 1, 100),
+    port: hosts[0].port,
     username: username('username', get('username') || 'core'),
     sshKey,
     sshPassphrase,

@@ -4,9 +4,10 @@ import { deploy, type DeployReport } from './deploy.js'
 import { message } from './format.js'
 import { readRunContext, type RunContext } from './github/context.js'
 import { githubSide } from './github/side.js'
-import { InputError, readSettings, type Settings } from './inputs.js'
+import { InputError, readSettings, type HostAddress, type Settings } from './inputs.js'
 import type { LockHolder } from './lock.js'
 import { recover } from './post.js'
+import { foldRollout, rollOut } from './rollout.js'
 import { actionsRunner, type Runner } from './runner.js'
 import { connect, ConnectionError } from './ssh/connection.js'
 import type { RemoteShell } from './shell.js'
@@ -32,7 +33,7 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
   }
   const deps = {
     runner,
-    connect: () => connectWithRetries(settings, runner),
+    connect: () => connectWithRetries(settings, settings.hosts[0], runner),
     holder: holder(settings, context)
   }
 
@@ -45,11 +46,31 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
     return
   }
 
+  // With several hosts, the first host's connection outlives its deploy: the image streams from it.
+  const first = settings.hosts.length > 1 ? keepOpen() : undefined
   const report = await deploy(settings, {
     ...deps,
+    connect: first ? () => first.open(deps.connect) : deps.connect,
     progress: saveProgress,
     ...githubSide(settings, context)
   })
+  if (
+    first?.shell &&
+    report.imageId &&
+    (report.outcome === 'deployed' || report.outcome === 'unchanged')
+  ) {
+    const results = await rollOut(
+      settings,
+      { imageId: report.imageId, commit: report.commit },
+      first.shell,
+      {
+        ...deps,
+        connectTo: host => connectWithRetries(settings, host, runner)
+      }
+    )
+    foldRollout(report, results)
+  }
+  await first?.close()
   writeOutputs(runner, report)
   await runner
     .writeSummary(renderSummary(report))
@@ -64,13 +85,17 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
 }
 
 /** A dropped packet or a droplet still booting deserves another try; a wrong key does not. */
-function connectWithRetries(settings: Settings, runner: Runner): Promise<RemoteShell> {
+function connectWithRetries(
+  settings: Settings,
+  address: HostAddress,
+  runner: Runner
+): Promise<RemoteShell> {
   return pRetry(
     () =>
       connect({
         target: {
-          host: settings.host,
-          port: settings.port,
+          host: address.host,
+          port: address.port,
           username: settings.username,
           privateKey: settings.sshKey,
           passphrase: settings.sshPassphrase,
@@ -124,6 +149,28 @@ function connectWithRetries(settings: Settings, runner: Runner): Promise<RemoteS
       }
     }
   )
+}
+
+/** A connection whose `close()` from the deploy is put off until the rollout is done with it. */
+function keepOpen() {
+  const kept: {
+    shell?: RemoteShell
+    open: (connect: () => Promise<RemoteShell>) => Promise<RemoteShell>
+    close: () => Promise<void>
+  } = {
+    open: async connect => {
+      const shell = await connect()
+      kept.shell = shell
+      return {
+        exec: shell.exec.bind(shell),
+        spawn: shell.spawn.bind(shell),
+        channel: shell.channel.bind(shell),
+        close: async () => {}
+      }
+    },
+    close: async () => kept.shell?.close()
+  }
+  return kept
 }
 
 function holder(settings: Settings, context: RunContext): LockHolder {

@@ -1,3 +1,4 @@
+import type { Duplex, Readable } from 'node:stream'
 import { quote as shlexQuote } from 'shlex'
 
 /**
@@ -67,10 +68,20 @@ export interface RemoteProcess {
   readonly done: Promise<ExecResult>
 }
 
+/** A command's raw byte streams, for piping one host's output into another's input. */
+export interface RemoteChannel {
+  /** Its standard output (readable) and standard input (writable). */
+  stream: Duplex
+  stderr: Readable
+  /** Its exit code, once it ended. */
+  exit: Promise<number>
+}
+
 /** A shell on the Docker host. The SSH connection implements it; unit tests pass a fake. */
 export interface RemoteShell {
   exec(command: Command, options: ExecOptions): Promise<ExecResult>
   spawn(command: Command, options: Pick<ExecOptions, 'onOutput' | 'label'>): RemoteProcess
+  channel(command: Command, label: string): Promise<RemoteChannel>
   close(): Promise<void>
 }
 

@@ -31,6 +31,15 @@ export function renderSummary(report: DeployReport): string {
     )
   lines.push('')
 
+  if (report.hosts) {
+    lines.push('### Hosts', '', '| host | result | image | container |', '|---|---|---|---|')
+    for (const host of report.hosts) {
+      lines.push(
+        `| ${host.host} | ${host.outcome} | ${code(short(host.imageId))} | ${code(short(host.containerId))} |`
+      )
+    }
+    lines.push('')
+  }
   if (report.rollbackDetail) lines.push('### Rollback', '', quoteBlock(report.rollbackDetail), '')
   if (report.flattened) {
     lines.push(

@@ -1,4 +1,5 @@
-import { commit, type ImageConfig } from '../docker.js'
+import { commit, removeContainer, type ImageConfig, type ImageInfo } from '../docker.js'
+import { QUICK_MS, SLOW_MS, type Host } from '../host.js'
 import { shScript, type Command } from '../shell.js'
 
 /*
@@ -86,4 +87,41 @@ export function healthcheckChange(raw: unknown): string | undefined {
   if (health.Retries) options.push(`--retries=${health.Retries}`)
   const test = kind === 'CMD-SHELL' ? rest.join(' ') : JSON.stringify(rest)
   return ['HEALTHCHECK', ...options, 'CMD', test].join(' ')
+}
+
+/** The admin container's filesystem as one layer, with the original image's config carried over. */
+export async function flatten(
+  host: Host,
+  admin: string,
+  image: string,
+  previous: ImageInfo,
+  commitMessage: string
+): Promise<string> {
+  const flat = `${image.split(':')[0]}:hermes-flat`
+  const carrier = `${admin}-flat`
+  await host.run(exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS)
+  try {
+    await host.run(removeContainer(carrier), 'docker rm -f (stale carrier)').catch(() => undefined)
+    await host.run(
+      createCarrier(carrier, flat, previous.config),
+      'docker create (flattened release)',
+      QUICK_MS,
+      flatEnv(previous.config)
+    )
+    return (
+      await host.run(
+        commitCarrier({
+          container: carrier,
+          image,
+          original: previous.config,
+          message: commitMessage
+        }),
+        'docker commit (flattened release)',
+        SLOW_MS
+      )
+    ).trim()
+  } finally {
+    await host.run(removeContainer(carrier), 'docker rm -f (carrier)').catch(() => undefined)
+    await host.run(['docker', 'rmi', flat], 'docker rmi (flat)').catch(() => undefined)
+  }
 }

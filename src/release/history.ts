@@ -1,3 +1,8 @@
+import type { DeployDeps, DeployReport } from '../deploy.js'
+import { message } from '../format.js'
+import type { Host } from '../host.js'
+import type { Settings } from '../inputs.js'
+import { lockName } from '../lock.js'
 import { shScript, type Command } from '../shell.js'
 
 /** One line per deploy, rollback and failed attempt, in ~/.hermes-deploy/history on the host. */
@@ -39,4 +44,39 @@ export function parseHistory(output: string): HistoryEntry[] {
         return []
       }
     })
+}
+
+/** One JSON line per attempt in the history on the host; the summary shows the last few. */
+export async function recordAttempt(
+  host: Host,
+  settings: Settings,
+  deps: DeployDeps,
+  report: DeployReport,
+  durationMs: number
+): Promise<void> {
+  const entry: HistoryEntry = {
+    time: new Date().toISOString(),
+    action: report.action,
+    result:
+      report.outcome === 'deployed'
+        ? 'deployed'
+        : report.outcome === 'rolled-back'
+          ? 'rolled-back'
+          : 'failed',
+    by: deps.holder.actor,
+    run: deps.holder.run,
+    fromCommit: report.previousCommit,
+    toCommit: report.commit,
+    fromImage: report.previousImageId,
+    toImage: report.imageId,
+    durationSec: Math.round(durationMs / 100) / 10,
+    ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
+  }
+  try {
+    report.history = parseHistory(
+      await host.run(appendHistory(lockName(settings.image.repository), entry, 5), 'history')
+    )
+  } catch (error) {
+    deps.runner.warning(`Could not write the deploy history on the host: ${message(error)}`)
+  }
 }

@@ -6,6 +6,7 @@ import {
   type Command,
   type ExecOptions,
   type ExecResult,
+  type RemoteChannel,
   type RemoteProcess,
   type RemoteShell
 } from '../shell.js'
@@ -340,6 +341,21 @@ class SshShell implements RemoteShell {
       },
       kill: () => (channel ? channel.close() : (pending.killed = true))
     }
+  }
+
+  channel(command: Command, label: string): Promise<RemoteChannel> {
+    if (this.lostReason)
+      return Promise.reject(new Error(`${this.lostReason}; could not run ${label}.`))
+    return new Promise((resolve, reject) =>
+      this.client.exec(toShell(command), (error, stream) => {
+        if (error) return reject(new Error(`Could not start ${label}: ${error.message}`))
+        stream.on('error', () => undefined)
+        let code: number | null = null
+        stream.on('exit', (exitCode: number | null) => (code = exitCode))
+        const exit = new Promise<number>(done => stream.on('close', () => done(code ?? 255)))
+        resolve({ stream, stderr: stream.stderr, exit })
+      })
+    )
   }
 
   async close(): Promise<void> {

@@ -1,0 +1,63 @@
+import * as docker from './docker.js'
+import type { ContainerInfo, ImageInfo } from './docker.js'
+import type { DeployReport } from './deploy.js'
+import { short } from './format.js'
+import * as git from './git.js'
+import { rollbackTag, SLOW_MS, type Host } from './host.js'
+import type { Settings } from './inputs.js'
+import type { Runner } from './runner.js'
+import type { Command } from './shell.js'
+
+/** A dry run: check what can be checked without changing anything, and print what would happen. */
+export async function planDeploy(
+  settings: Settings,
+  production: ContainerInfo,
+  image: ImageInfo,
+  adminName: string,
+  report: DeployReport,
+  host: Host,
+  runner: Runner
+): Promise<void> {
+  const inProduction = (command: Command) =>
+    docker.exec(production.name, command, { workdir: settings.repoPath })
+  const changed = (await host.run(inProduction(git.changedFiles()), 'git status')).trim()
+  if (changed)
+    runner.warning(`The checkout in ${production.name} has uncommitted changes:\n${changed}`)
+  const tip = (
+    await host.run(
+      inProduction(git.remoteTip(settings.branch)),
+      `git ls-remote origin ${settings.branch}`,
+      SLOW_MS
+    )
+  ).split(/\s/)[0]
+  const rollback = rollbackTag(settings.image.repository)
+  const adminRun = docker.runAdmin({
+    name: adminName,
+    imageId: short(image.id),
+    hasEntrypoint: docker.hasEntrypoint(image.config),
+    networkMode: production.networkMode
+  })
+  report.plan = [
+    `take the deploy lock for ${settings.image.repository} (wait up to ${settings.lockTimeoutSec} s)`,
+    `remove a stale ${adminName} if there is one, then ${adminRun.join(' ')}`,
+    `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
+    `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
+    `build: ${settings.buildCommand}`,
+    `docker tag ${short(image.id)} ${rollback}; ` +
+      (image.layers >= settings.maxLayers
+        ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
+        : `docker commit ${adminName} ${settings.image.name} (ENTRYPOINT and CMD restored)`),
+    settings.canarySeconds > 0 || settings.canaryCommand
+      ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
+      : 'no canary (canary-seconds: 0)',
+    `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
+      (settings.healthCommand ? `; health command up to ${settings.healthTimeoutSec} s` : '') +
+      (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
+    settings.rollback
+      ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
+      : 'on failure: no rollback (rollback: false)',
+    `tag the release with its commit; keep ${settings.keepReleases} releases`
+  ]
+  runner.info('Dry run: nothing was changed. The deploy would:')
+  report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`))
+}

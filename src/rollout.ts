@@ -1,0 +1,251 @@
+import { findProduction } from './decide.js'
+import type { DeployReport } from './deploy.js'
+import * as docker from './docker.js'
+import { message, short } from './format.js'
+import {
+  DeployError,
+  Host,
+  restorePrevious,
+  rollbackTag,
+  SLOW_MS,
+  waitForServing,
+  type ServeOptions
+} from './host.js'
+import { addressLabel, type HostAddress, type Settings } from './inputs.js'
+import { acquireLock, type LockHolder } from './lock.js'
+import { releaseTag, retain } from './release/retention.js'
+import type { Runner } from './runner.js'
+import { chain, type RemoteShell } from './shell.js'
+
+/** Where the rollout left one host. */
+export interface HostResult {
+  host: string
+  outcome: 'deployed' | 'unchanged' | 'rolled-back' | 'failed' | 'not reached'
+  imageId?: string
+  containerId?: string
+  detail?: string
+}
+
+export interface RolloutDeps {
+  connectTo: (address: HostAddress) => Promise<RemoteShell>
+  runner: Runner
+  holder: LockHolder
+}
+
+/**
+ * After the first host built, released and checked the image, the others get the identical
+ * image, one at a time (`max-parallel` at once): the image streams from the first host's
+ * `docker save` into each host's `docker load` through the action's SSH connections — never
+ * whole on the runner's disk or in its memory — then each host replaces production under its own
+ * lock and health check. The first failure rolls that host back and stops the rollout; hosts not
+ * yet reached are left untouched.
+ */
+export async function rollOut(
+  settings: Settings,
+  release: { imageId: string; commit?: string },
+  source: RemoteShell,
+  deps: RolloutDeps
+): Promise<HostResult[]> {
+  const { runner } = deps
+  const others = settings.hosts.slice(1)
+  const results: HostResult[] = []
+  for (let i = 0; i < others.length; i += settings.maxParallel) {
+    const batch = others.slice(i, i + settings.maxParallel)
+    const outcomes = await Promise.all(
+      batch.map(address =>
+        runner.group(`Roll out to ${addressLabel(address)}`, () =>
+          toHost(address, settings, release, source, deps).catch((error): HostResult => ({
+            host: addressLabel(address),
+            outcome: error instanceof RolledBack ? 'rolled-back' : 'failed',
+            detail: message(error)
+          }))
+        )
+      )
+    )
+    results.push(...outcomes)
+    if (outcomes.some(r => r.outcome === 'failed' || r.outcome === 'rolled-back')) {
+      results.push(
+        ...others
+          .slice(i + batch.length)
+          .map(address => ({ host: addressLabel(address), outcome: 'not reached' as const }))
+      )
+      break
+    }
+  }
+  return results
+}
+
+class RolledBack extends DeployError {}
+
+async function toHost(
+  address: HostAddress,
+  settings: Settings,
+  release: { imageId: string; commit?: string },
+  source: RemoteShell,
+  deps: RolloutDeps
+): Promise<HostResult> {
+  const { runner } = deps
+  const hostName = addressLabel(address)
+  const host = new Host(await deps.connectTo(address), runner)
+  try {
+    const lock = await acquireLock(host.shell, {
+      repository: settings.image.repository,
+      holder: deps.holder,
+      timeoutSec: settings.lockTimeoutSec,
+      onWait: holder =>
+        runner.info(`Waiting for the deploy lock on ${hostName}, held by ${holder}`),
+      onTakeover: detail =>
+        runner.warning(
+          `Took over a deploy lock on ${hostName} left by a run that is gone: ${detail}.`
+        )
+    })
+    try {
+      const survey = await host.survey(settings.image.name)
+      const production = findProduction(settings, survey.containers, survey.image)
+      if (production.imageId === release.imageId) {
+        runner.info(`${hostName} already runs ${short(release.imageId)}`)
+        return {
+          host: hostName,
+          outcome: 'unchanged',
+          imageId: release.imageId,
+          containerId: production.id
+        }
+      }
+      const present = await host.exec(docker.inspectImage(release.imageId), 'docker image inspect')
+      if (present.code !== 0) await copyImage(source, host.shell, release.imageId, hostName, runner)
+
+      await host.run(
+        chain(
+          docker.tag(production.imageId, rollbackTag(settings.image.repository)),
+          docker.tag(release.imageId, settings.image.name)
+        ),
+        'docker tag (rollback tag, release)'
+      )
+      const serve: ServeOptions = {
+        respawnTimeoutSec: settings.respawnTimeoutSec,
+        healthCommand: settings.healthCommand,
+        healthTimeoutSec: settings.healthTimeoutSec,
+        stableSeconds: settings.stableSeconds,
+        ignore: ''
+      }
+      let containerId: string
+      try {
+        containerId = await waitForServing(
+          host,
+          runner,
+          release.imageId,
+          serve,
+          docker.removeContainer(production.id)
+        )
+      } catch (error) {
+        if (!settings.rollback) throw error
+        runner.warning(
+          `Rolling back ${hostName} to ${short(production.imageId)}: ${message(error)}`,
+          'Rolling back'
+        )
+        const previousConfig =
+          survey.image?.id === production.imageId ? survey.image.config : undefined
+        const restored = await restorePrevious(host, runner, {
+          image: settings.image.name,
+          repository: settings.image.repository,
+          previousImageId: production.imageId,
+          failedImageId: release.imageId,
+          production,
+          previousConfig,
+          serve: { ...serve, stableSeconds: 0 }
+        })
+        throw new RolledBack(
+          `${message(error)}\nRolled back: ${short(restored)} serves ${short(production.imageId)} again.`
+        )
+      }
+      if (release.commit) {
+        await host
+          .run(
+            retain(
+              settings.image.repository,
+              settings.keepReleases,
+              { id: release.imageId, tag: releaseTag(release.commit) },
+              [release.imageId, production.imageId]
+            ),
+            'docker tag (release); retention',
+            SLOW_MS
+          )
+          .catch(error =>
+            runner.warning(`Could not prune old releases on ${hostName}: ${message(error)}`)
+          )
+      }
+      return { host: hostName, outcome: 'deployed', imageId: release.imageId, containerId }
+    } finally {
+      await lock.release().catch(() => undefined)
+    }
+  } finally {
+    await host.shell.close()
+  }
+}
+
+/** Stream `docker save` on the first host into `docker load` on another, with backpressure. */
+export async function copyImage(
+  from: RemoteShell,
+  to: RemoteShell,
+  imageId: string,
+  hostName: string,
+  runner: Runner
+): Promise<void> {
+  const started = performance.now()
+  const save = await from.channel(['docker', 'save', imageId], 'docker save')
+  const load = await to.channel(['docker', 'load'], 'docker load')
+  let bytes = 0
+  let errors = ''
+  save.stream.on('data', (chunk: Buffer) => (bytes += chunk.length))
+  save.stderr.on('data', (chunk: Buffer) => (errors += chunk))
+  load.stderr.on('data', (chunk: Buffer) => (errors += chunk))
+  let loaded = ''
+  load.stream.on('data', (chunk: Buffer) => (loaded += chunk))
+  save.stream.pipe(load.stream)
+  let timer: NodeJS.Timeout | undefined
+  const [saved, imported] = await Promise.race([
+    Promise.all([save.exit, load.exit]),
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new DeployError(
+              `Copying the image to ${hostName} did not finish within ${SLOW_MS / 60_000} min.`
+            )
+          ),
+        SLOW_MS
+      )
+    })
+  ]).finally(() => clearTimeout(timer))
+  if (saved !== 0 || imported !== 0) {
+    throw new DeployError(
+      `Copying ${short(imageId)} to ${hostName} failed (docker save exited ${saved}, docker load exited ${imported}): ${errors.trim()}`
+    )
+  }
+  const seconds = (performance.now() - started) / 1000
+  runner.info(
+    `Copied ${short(imageId)} to ${hostName}: ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s (${loaded.trim()})`
+  )
+}
+
+/** The rollout's result folded into the report: the deploy succeeded only if every host did. */
+export function foldRollout(report: DeployReport, results: HostResult[]): void {
+  report.hosts = [
+    {
+      host: report.host,
+      outcome: report.outcome === 'deployed' ? 'deployed' : 'unchanged',
+      imageId: report.imageId,
+      containerId: report.containerId
+    },
+    ...results
+  ]
+  const failed = results.find(r => r.outcome === 'failed' || r.outcome === 'rolled-back')
+  if (!failed) return
+  report.outcome = 'failed'
+  report.failedStep = `Roll out to ${failed.host}`
+  const untouched = results.filter(r => r.outcome === 'not reached').map(r => r.host)
+  report.reason =
+    `The rollout stopped at ${failed.host}: ${failed.detail}` +
+    (untouched.length ? `\nNot reached, left as they were: ${untouched.join(', ')}.` : '') +
+    `\n${report.host} and the hosts before ${failed.host} run the new release.`
+}

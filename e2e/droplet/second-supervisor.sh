@@ -21,7 +21,7 @@ while true; do
   # --pull=never: a missing image must fail here, never reach for a registry. The arguments
   # after the image replace its CMD (--port 18080) and go to its ENTRYPOINT, start.sh.
   docker run --rm --pull=never --name "$CONTAINER" --network host \
-    -e RUNTIME_SECRET=from-supervisor "$IMAGE_REF" --port "$PORT"
+    -e RUNTIME_SECRET=from-supervisor -e DROPLET_NAME=second "$IMAGE_REF" --port "$PORT"
   rc=$?
   echo "second-supervisor: $(date -u +%FT%TZ) $CONTAINER exited with status $rc"
   sleep "$DELAY"

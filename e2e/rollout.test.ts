@@ -1,0 +1,99 @@
+import { beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
+import { execFileSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  baseInputs,
+  dropletReset,
+  dropletUp,
+  pushCommit,
+  ROOT,
+  runAction,
+  sh,
+  type Droplet
+} from './harness.js'
+
+jest.setTimeout(300_000)
+
+interface SecondHost {
+  PORT: string
+  KNOWN_HOSTS: string
+  DOCKER_HOST: string
+  APP_URL: string
+  BASELINE_IMAGE: string
+}
+
+const SECOND = join(ROOT, 'e2e', 'droplet', 'second.sh')
+function second(command: string): void {
+  execFileSync('bash', [SECOND, command], { stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
+let droplet: Droplet
+let other: SecondHost
+let inputs: Record<string, string>
+const START = readFileSync(new URL('./sample-app/start.sh', import.meta.url), 'utf8')
+
+beforeAll(() => {
+  droplet = dropletUp()
+  second('down') // its supervisor restarts with the current script
+  second('up')
+  other = JSON.parse(readFileSync(join(droplet.STATE_DIR, 'second.json'), 'utf8')) as SecondHost
+  const { 'host-fingerprint': _pin, ...rest } = baseInputs(droplet)
+  inputs = {
+    ...rest,
+    host: `${droplet.HOST}:${droplet.PORT}\n${droplet.HOST}:${other.PORT}`,
+    'ssh-known-hosts': readFileSync(droplet.KNOWN_HOSTS_PATH, 'utf8') + other.KNOWN_HOSTS + '\n',
+    // Each host's app listens on the port its supervisor passes (--port): check that one.
+    'health-command': `port=$(docker inspect --format '{{index .Config.Cmd 1}}' ${droplet.CONTAINER}) && curl -fsS --max-time 5 http://127.0.0.1:$port/ >/dev/null`
+  }
+})
+beforeEach(() => {
+  dropletReset()
+  second('reset')
+})
+
+const onSecond = (command: string) => sh(`DOCKER_HOST=${other.DOCKER_HOST} ${command}`)
+const page = (url: string) => sh(`curl -fsS --max-time 5 ${url} || true`)
+
+describe('one build rolled out to two hosts', () => {
+  it('builds once on the first host and runs the identical image on both', async () => {
+    const sha = pushCommit(droplet, 'Release for two hosts', { 'greeting.txt': 'two\n' })
+    const run = await runAction(inputs, { sha })
+
+    expect(run.code).toBe(0)
+    expect(page(droplet.APP_URL)).toContain(`commit=${sha}`)
+    expect(page(other.APP_URL)).toContain(`commit=${sha}`)
+    const first = sh(`docker image inspect --format '{{.Id}}' ${droplet.IMAGE}:latest`)
+    expect(onSecond(`docker image inspect --format '{{.Id}}' ${droplet.IMAGE}:latest`)).toBe(first)
+    expect(run.log).toMatch(/Copied [0-9a-f]{12} to 127\.0\.0\.1:\d+: [\d.]+ MB/)
+    // Built once: only the first host ever had an admin container.
+    expect(run.log.match(/::group::Build/g)).toHaveLength(1)
+    expect(run.summary).toMatch(
+      /### Hosts[\s\S]*127\.0\.0\.1:2222 \| deployed[\s\S]*127\.0\.0\.1:\d+ \| deployed/
+    )
+  })
+
+  it('stops at a host where the release fails, rolls that host back, and says where each host is', async () => {
+    // A release that cannot start with the second host's configuration.
+    const sha = pushCommit(droplet, 'Release that fails on the second host', {
+      'start.sh': START.replace(
+        'exec busybox httpd',
+        '[ "${DROPLET_NAME:-}" != second ] || { echo "start.sh: no config for second" >&2; exit 3; }\nexec busybox httpd'
+      )
+    })
+    const run = await runAction(
+      { ...inputs, 'respawn-timeout': '8', 'health-timeout': '5' },
+      { sha }
+    )
+
+    expect(run.code).not.toBe(0)
+    expect(run.outputs.deployed).toBe('false')
+    expect(run.log).toMatch(/The rollout stopped at 127\.0\.0\.1:\d+: /)
+    expect(page(droplet.APP_URL)).toContain(`commit=${sha}`) // as documented: hosts before the failure keep it
+    expect(page(other.APP_URL)).toContain(`commit=${droplet.BASELINE_COMMIT}`)
+    expect(onSecond(`docker image inspect --format '{{.Id}}' ${droplet.IMAGE}:latest`)).toBe(
+      other.BASELINE_IMAGE
+    )
+    expect(run.summary).toMatch(/127\.0\.0\.1:\d+ \| rolled-back/)
+  })
+})

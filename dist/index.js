@@ -60991,7 +60991,7 @@ async function main_run(runner = actionsRunner) {
         if (post)
             return; // the main step already said what was wrong
         writeOutputs(runner, undefined);
-        setFailed(error instanceof InputError ? error.message : `Could not read the inputs: ${message(error)}`);
+        fail(runner, error instanceof InputError ? `Bad input \`${error.input}\`` : 'Bad input', error instanceof InputError ? error.message : `Could not read the inputs: ${message(error)}`);
         return;
     }
     const deps = {
@@ -61004,7 +61004,7 @@ async function main_run(runner = actionsRunner) {
             await recover(settings, readProgress(), deps);
         }
         catch (error) {
-            setFailed(`Clean-up after the deploy step failed: ${message(error)}`);
+            fail(runner, 'Clean-up failed', `Clean-up after the deploy step failed: ${message(error)}`);
         }
         return;
     }
@@ -61035,8 +61035,14 @@ async function main_run(runner = actionsRunner) {
         const rolledBack = report.rolledBack
             ? ' Production was rolled back to the previous release.'
             : '';
-        setFailed(`Deploy failed${step}: ${report.reason}${rolledBack}`);
+        const title = report.rolledBack ? 'Deploy failed and was rolled back' : `Deploy failed${step}`;
+        fail(runner, title, `Deploy failed${step}: ${report.reason}${rolledBack}`);
     }
+}
+/** Fail the step with an annotation whose title says what failed (core.setFailed gives none). */
+function fail(runner, title, text) {
+    runner.error(text, title);
+    process.exitCode = ExitCode.Failure;
 }
 /** A dropped packet or a droplet still booting deserves another try; a wrong key does not. */
 function connectWithRetries(settings, address, runner) {

@@ -26,7 +26,9 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
   } catch (error) {
     if (post) return // the main step already said what was wrong
     writeOutputs(runner, undefined)
-    core.setFailed(
+    fail(
+      runner,
+      error instanceof InputError ? `Bad input \`${error.input}\`` : 'Bad input',
       error instanceof InputError ? error.message : `Could not read the inputs: ${message(error)}`
     )
     return
@@ -41,7 +43,7 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
     try {
       await recover(settings, readProgress(), deps)
     } catch (error) {
-      core.setFailed(`Clean-up after the deploy step failed: ${message(error)}`)
+      fail(runner, 'Clean-up failed', `Clean-up after the deploy step failed: ${message(error)}`)
     }
     return
   }
@@ -80,8 +82,15 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
     const rolledBack = report.rolledBack
       ? ' Production was rolled back to the previous release.'
       : ''
-    core.setFailed(`Deploy failed${step}: ${report.reason}${rolledBack}`)
+    const title = report.rolledBack ? 'Deploy failed and was rolled back' : `Deploy failed${step}`
+    fail(runner, title, `Deploy failed${step}: ${report.reason}${rolledBack}`)
   }
+}
+
+/** Fail the step with an annotation whose title says what failed (core.setFailed gives none). */
+function fail(runner: Runner, title: string, text: string): void {
+  runner.error(text, title)
+  process.exitCode = core.ExitCode.Failure
 }
 
 /** A dropped packet or a droplet still booting deserves another try; a wrong key does not. */

@@ -23,6 +23,13 @@ start_dockerd() {
   if docker_ok; then
     return
   fi
+  pid_alive "$DOCKERD_PIDFILE" "$DOCKERD_ID" &&
+    die "dockerd (pid $(cat "$DOCKERD_PIDFILE")) runs but does not answer; see $STATE/dockerd.log"
+  # A dockerd or containerd that was killed (the end of a session) leaves pidfiles behind,
+  # and a new dockerd refuses to start beside its own.
+  rm -f "$DOCKERD_PIDFILE"
+  local cpid=/var/run/docker/containerd/containerd.pid
+  if [ -f "$cpid" ] && ! kill -0 "$(cat "$cpid")" 2>/dev/null; then rm -f "$cpid"; fi
   log "starting dockerd (log: $STATE/dockerd.log)"
   # No bridge and no iptables: every container uses the host's network, and
   # nothing but loopback is ever touched.

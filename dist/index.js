@@ -58423,6 +58423,16 @@ class Host {
         return parseSurvey(await this.run(survey(image), 'docker ps'));
     }
 }
+/** How to wait for a release to serve, from the inputs; `stableSeconds` 0 for a rollback. */
+function serveOptions(settings, ignore, stableSeconds = settings.stableSeconds) {
+    return {
+        respawnTimeoutSec: settings.respawnTimeoutSec,
+        healthCommand: settings.healthCommand,
+        healthTimeoutSec: settings.healthTimeoutSec,
+        stableSeconds,
+        ignore
+    };
+}
 /**
  * Wait for a container of exactly `imageId` that the supervisor started, then the health
  * command. Returns the container's ID.
@@ -59318,6 +59328,21 @@ async function acquireLock(shell, options) {
         }
     };
 }
+/**
+ * The deploy lock for `settings.image`, with what every caller tells the user: who holds it while
+ * waiting, and a warning when a dead holder's lock is taken over. `where` names the host when
+ * there are several.
+ */
+function takeDeployLock(shell, settings, holder, runner, where = '') {
+    const on = where ? ` on ${where}` : '';
+    return acquireLock(shell, {
+        repository: settings.image.repository,
+        holder,
+        timeoutSec: settings.lockTimeoutSec,
+        onWait: held => runner.info(`Waiting for the deploy lock${on}, held by ${held}`),
+        onTakeover: detail => runner.warning(`Took over a deploy lock${on} left by a run that is gone: ${detail}.`, 'Stale deploy lock')
+    });
+}
 /** `owner/repo run 4242 (commit abc1234, by alice) since 2026-11-25T14:00:00Z` */
 function describeHolder(raw) {
     try {
@@ -59724,13 +59749,7 @@ async function deploy(settings, deps) {
     let lock;
     let adminName;
     let deploymentStarted = false;
-    const serve = (ignore, stableSeconds = settings.stableSeconds) => ({
-        respawnTimeoutSec: settings.respawnTimeoutSec,
-        healthCommand: settings.healthCommand,
-        healthTimeoutSec: settings.healthTimeoutSec,
-        stableSeconds,
-        ignore
-    });
+    const serve = (ignore, stableSeconds) => serveOptions(settings, ignore, stableSeconds);
     const startDeployment = async () => {
         if (!deps.deployment)
             return;
@@ -59746,13 +59765,7 @@ async function deploy(settings, deps) {
         // Two runs must never interleave their steps; the lock comes before `docker ps` so that what
         // this run sees is not changed under it by another.
         if (!settings.dryRun) {
-            lock = await step('Take the deploy lock', () => acquireLock(remote.shell, {
-                repository: settings.image.repository,
-                holder: deps.holder,
-                timeoutSec: settings.lockTimeoutSec,
-                onWait: holder => runner.info(`Waiting for the deploy lock, held by ${holder}`),
-                onTakeover: detail => runner.warning(`Took over a deploy lock left by a run that is gone: ${detail}.`, 'Stale deploy lock')
-            }));
+            lock = await step('Take the deploy lock', () => takeDeployLock(remote.shell, settings, deps.holder, runner));
             progress({ phase: 'started' });
         }
         // 2. See what runs (the runbook's `docker ps`) and pick the production container.
@@ -59792,7 +59805,8 @@ async function deploy(settings, deps) {
             const target = await step(`Find the release to roll back to (${settings.rollbackTo})`, () => findRelease(remote, settings, previousImage));
             await startDeployment();
             await replaceProduction(target);
-            report.commit = await readCommit(remote, settings.container ?? production.name, settings.repoPath).catch(() => undefined);
+            // The commit the restored release holds, read from the container now serving it.
+            report.commit = await readCommit(remote, report.containerId ?? production.name, settings.repoPath).catch(() => undefined);
             report.outcome = 'deployed';
             return report;
         }
@@ -60180,13 +60194,7 @@ async function recover(settings, progress, deps) {
     }
     runner.warning(`The deploy step did not finish (it stopped in phase "${progress.phase}"): putting the host right.`, 'Recovering');
     const host = new Host(await deps.connect(), runner);
-    const lock = await acquireLock(host.shell, {
-        repository: settings.image.repository,
-        holder: deps.holder,
-        timeoutSec: settings.lockTimeoutSec,
-        onWait: holder => runner.info(`Waiting for the deploy lock, held by ${holder}`),
-        onTakeover: detail => runner.info(`Took over the deploy lock of the stopped step: ${detail}.`)
-    });
+    const lock = await takeDeployLock(host.shell, settings, deps.holder, runner);
     try {
         const survey = await host.survey(settings.image.name);
         const admin = survey.containers.find(c => c.name === progress.adminContainer);
@@ -60209,13 +60217,7 @@ async function recover(settings, progress, deps) {
             repository: settings.image.repository,
             previousImageId: progress.previousImageId,
             failedImageId: failed ?? '',
-            serve: {
-                respawnTimeoutSec: settings.respawnTimeoutSec,
-                healthCommand: settings.healthCommand,
-                healthTimeoutSec: settings.healthTimeoutSec,
-                stableSeconds: 0,
-                ignore: progress.adminContainer ?? ''
-            }
+            serve: serveOptions(settings, progress.adminContainer ?? '', 0)
         }).catch(error => {
             throw new DeployError(`ROLLBACK FAILED after the cancelled deploy: ${message(error)}\nProduction may be down: ${settings.image.name} is back on ${format_short(progress.previousImageId)}; check the supervisor on the host.`);
         });
@@ -60272,13 +60274,7 @@ async function toHost(address, settings, release, source, deps) {
     const hostName = addressLabel(address);
     const host = new Host(await deps.connectTo(address), runner);
     try {
-        const lock = await acquireLock(host.shell, {
-            repository: settings.image.repository,
-            holder: deps.holder,
-            timeoutSec: settings.lockTimeoutSec,
-            onWait: holder => runner.info(`Waiting for the deploy lock on ${hostName}, held by ${holder}`),
-            onTakeover: detail => runner.warning(`Took over a deploy lock on ${hostName} left by a run that is gone: ${detail}.`)
-        });
+        const lock = await takeDeployLock(host.shell, settings, deps.holder, runner, hostName);
         try {
             const survey = await host.survey(settings.image.name);
             const production = findProduction(settings, survey.containers, survey.image);
@@ -60295,13 +60291,7 @@ async function toHost(address, settings, release, source, deps) {
             if (present.code !== 0)
                 await copyImage(source, host.shell, release.imageId, hostName, runner);
             await host.run(chain(tag(production.imageId, rollbackTag(settings.image.repository)), tag(release.imageId, settings.image.name)), 'docker tag (rollback tag, release)');
-            const serve = {
-                respawnTimeoutSec: settings.respawnTimeoutSec,
-                healthCommand: settings.healthCommand,
-                healthTimeoutSec: settings.healthTimeoutSec,
-                stableSeconds: settings.stableSeconds,
-                ignore: ''
-            };
+            const serve = serveOptions(settings, '');
             let containerId;
             try {
                 containerId = await waitForServing(host, runner, release.imageId, serve, removeContainer(production.id));

@@ -13,10 +13,10 @@ import {
   rollbackTag,
   SLOW_MS,
   waitForServing,
-  type ServeOptions
+  serveOptions
 } from './host.js'
 import { addressLabel, type Settings } from './inputs.js'
-import { acquireLock, type HeldLock, type LockHolder } from './lock.js'
+import { takeDeployLock, type HeldLock, type LockHolder } from './lock.js'
 import { canary } from './release/canary.js'
 import { flatten } from './release/flatten.js'
 import { recordAttempt, type HistoryEntry } from './release/history.js'
@@ -140,13 +140,8 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
   let lock: HeldLock | undefined
   let adminName: string | undefined
   let deploymentStarted = false
-  const serve = (ignore: string, stableSeconds = settings.stableSeconds): ServeOptions => ({
-    respawnTimeoutSec: settings.respawnTimeoutSec,
-    healthCommand: settings.healthCommand,
-    healthTimeoutSec: settings.healthTimeoutSec,
-    stableSeconds,
-    ignore
-  })
+  const serve = (ignore: string, stableSeconds?: number) =>
+    serveOptions(settings, ignore, stableSeconds)
   const startDeployment = async () => {
     if (!deps.deployment) return
     deploymentStarted = true
@@ -163,17 +158,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     // this run sees is not changed under it by another.
     if (!settings.dryRun) {
       lock = await step('Take the deploy lock', () =>
-        acquireLock(remote.shell, {
-          repository: settings.image.repository,
-          holder: deps.holder,
-          timeoutSec: settings.lockTimeoutSec,
-          onWait: holder => runner.info(`Waiting for the deploy lock, held by ${holder}`),
-          onTakeover: detail =>
-            runner.warning(
-              `Took over a deploy lock left by a run that is gone: ${detail}.`,
-              'Stale deploy lock'
-            )
-        })
+        takeDeployLock(remote.shell, settings, deps.holder, runner)
       )
       progress({ phase: 'started' })
     }
@@ -238,9 +223,10 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       )
       await startDeployment()
       await replaceProduction(target)
+      // The commit the restored release holds, read from the container now serving it.
       report.commit = await readCommit(
         remote,
-        settings.container ?? production.name,
+        report.containerId ?? production.name,
         settings.repoPath
       ).catch(() => undefined)
       report.outcome = 'deployed'

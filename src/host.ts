@@ -1,4 +1,5 @@
 import * as docker from './docker.js'
+import type { Settings } from './inputs.js'
 import { short } from './format.js'
 import { diagnose, formatDiagnosis, watchStable } from './release/watch.js'
 import type { Runner } from './runner.js'
@@ -44,6 +45,24 @@ export class Host {
 
   async survey(image: string): Promise<docker.HostSurvey> {
     return docker.parseSurvey(await this.run(docker.survey(image), 'docker ps'))
+  }
+}
+
+/** How to wait for a release to serve, from the inputs; `stableSeconds` 0 for a rollback. */
+export function serveOptions(
+  settings: Pick<
+    Settings,
+    'respawnTimeoutSec' | 'healthCommand' | 'healthTimeoutSec' | 'stableSeconds'
+  >,
+  ignore: string,
+  stableSeconds = settings.stableSeconds
+): ServeOptions {
+  return {
+    respawnTimeoutSec: settings.respawnTimeoutSec,
+    healthCommand: settings.healthCommand,
+    healthTimeoutSec: settings.healthTimeoutSec,
+    stableSeconds,
+    ignore
   }
 }
 

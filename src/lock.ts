@@ -171,6 +171,32 @@ export async function acquireLock(
   }
 }
 
+/**
+ * The deploy lock for `settings.image`, with what every caller tells the user: who holds it while
+ * waiting, and a warning when a dead holder's lock is taken over. `where` names the host when
+ * there are several.
+ */
+export function takeDeployLock(
+  shell: RemoteShell,
+  settings: { image: { repository: string }; lockTimeoutSec: number },
+  holder: LockHolder,
+  runner: { info(message: string): void; warning(message: string, title?: string): void },
+  where = ''
+): Promise<HeldLock> {
+  const on = where ? ` on ${where}` : ''
+  return acquireLock(shell, {
+    repository: settings.image.repository,
+    holder,
+    timeoutSec: settings.lockTimeoutSec,
+    onWait: held => runner.info(`Waiting for the deploy lock${on}, held by ${held}`),
+    onTakeover: detail =>
+      runner.warning(
+        `Took over a deploy lock${on} left by a run that is gone: ${detail}.`,
+        'Stale deploy lock'
+      )
+  })
+}
+
 /** `owner/repo run 4242 (commit abc1234, by alice) since 2026-11-25T14:00:00Z` */
 export function describeHolder(raw: string): string {
   try {

@@ -1,8 +1,8 @@
 import * as docker from './docker.js'
 import { message, short } from './format.js'
-import { DeployError, Host, restorePrevious } from './host.js'
+import { DeployError, Host, restorePrevious, serveOptions } from './host.js'
 import type { Settings } from './inputs.js'
-import { acquireLock, type LockHolder } from './lock.js'
+import { takeDeployLock, type LockHolder } from './lock.js'
 import type { Runner } from './runner.js'
 import type { RemoteShell } from './shell.js'
 import type { Progress } from './state.js'
@@ -28,13 +28,7 @@ export async function recover(
     'Recovering'
   )
   const host = new Host(await deps.connect(), runner)
-  const lock = await acquireLock(host.shell, {
-    repository: settings.image.repository,
-    holder: deps.holder,
-    timeoutSec: settings.lockTimeoutSec,
-    onWait: holder => runner.info(`Waiting for the deploy lock, held by ${holder}`),
-    onTakeover: detail => runner.info(`Took over the deploy lock of the stopped step: ${detail}.`)
-  })
+  const lock = await takeDeployLock(host.shell, settings, deps.holder, runner)
   try {
     const survey = await host.survey(settings.image.name)
     const admin = survey.containers.find(c => c.name === progress.adminContainer)
@@ -64,13 +58,7 @@ export async function recover(
       repository: settings.image.repository,
       previousImageId: progress.previousImageId,
       failedImageId: failed ?? '',
-      serve: {
-        respawnTimeoutSec: settings.respawnTimeoutSec,
-        healthCommand: settings.healthCommand,
-        healthTimeoutSec: settings.healthTimeoutSec,
-        stableSeconds: 0,
-        ignore: progress.adminContainer ?? ''
-      }
+      serve: serveOptions(settings, progress.adminContainer ?? '', 0)
     }).catch(error => {
       throw new DeployError(
         `ROLLBACK FAILED after the cancelled deploy: ${message(error)}\nProduction may be down: ${settings.image.name} is back on ${short(progress.previousImageId)}; check the supervisor on the host.`

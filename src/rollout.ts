@@ -9,10 +9,10 @@ import {
   rollbackTag,
   SLOW_MS,
   waitForServing,
-  type ServeOptions
+  serveOptions
 } from './host.js'
 import { addressLabel, type HostAddress, type Settings } from './inputs.js'
-import { acquireLock, type LockHolder } from './lock.js'
+import { takeDeployLock, type LockHolder } from './lock.js'
 import { releaseTag, retain } from './release/retention.js'
 import type { Runner } from './runner.js'
 import { chain, type RemoteShell } from './shell.js'
@@ -88,17 +88,7 @@ async function toHost(
   const hostName = addressLabel(address)
   const host = new Host(await deps.connectTo(address), runner)
   try {
-    const lock = await acquireLock(host.shell, {
-      repository: settings.image.repository,
-      holder: deps.holder,
-      timeoutSec: settings.lockTimeoutSec,
-      onWait: holder =>
-        runner.info(`Waiting for the deploy lock on ${hostName}, held by ${holder}`),
-      onTakeover: detail =>
-        runner.warning(
-          `Took over a deploy lock on ${hostName} left by a run that is gone: ${detail}.`
-        )
-    })
+    const lock = await takeDeployLock(host.shell, settings, deps.holder, runner, hostName)
     try {
       const survey = await host.survey(settings.image.name)
       const production = findProduction(settings, survey.containers, survey.image)
@@ -121,13 +111,7 @@ async function toHost(
         ),
         'docker tag (rollback tag, release)'
       )
-      const serve: ServeOptions = {
-        respawnTimeoutSec: settings.respawnTimeoutSec,
-        healthCommand: settings.healthCommand,
-        healthTimeoutSec: settings.healthTimeoutSec,
-        stableSeconds: settings.stableSeconds,
-        ignore: ''
-      }
+      const serve = serveOptions(settings, '')
       let containerId: string
       try {
         containerId = await waitForServing(

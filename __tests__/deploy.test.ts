@@ -48,6 +48,7 @@ const settings = (over: Partial<Settings> = {}): Settings => ({
   canarySeconds: 0,
   canaryTimeoutSec: 5,
   stableSeconds: 0,
+  updateTimeoutSec: 30,
   ...over
 })
 
@@ -446,6 +447,7 @@ describe('finding the production container', () => {
     portBindings: {},
     restartPolicy: '',
     autoRemove: false,
+    labels: {},
     ...over
   })
 

@@ -59,6 +59,28 @@ describe('reading the inputs', () => {
     expect(settings.host).toBe('203.0.113.10')
   })
 
+  it('takes a Swarm service with its registry, and refuses it with several hosts', () => {
+    const settings = readSettings(
+      reader({
+        service: 'texasca-api',
+        registry: '127.0.0.1:5000/',
+        'registry-username': 'deployer',
+        'registry-password': "s3cret 'pass\n"
+      }),
+      push
+    )
+    expect(settings).toMatchObject({
+      service: 'texasca-api',
+      registry: '127.0.0.1:5000',
+      registryUsername: 'deployer',
+      registryPassword: "s3cret 'pass",
+      updateTimeoutSec: 600
+    })
+    expect(() =>
+      readSettings(reader({ service: 'texasca-api', host: '10.0.0.1\n10.0.0.2' }), push)
+    ).toThrow(/Input `host`: lists 2 hosts, but production is the Swarm service texasca-api/)
+  })
+
   it('accepts a key pasted with CRLF line ends', () => {
     expect(() =>
       readSettings(reader({ 'ssh-key': key.replace(/\n/g, '\r\n') }), push)
@@ -90,7 +112,13 @@ describe('reading the inputs', () => {
     ['respawn-timeout', '1e3', /Input `respawn-timeout`/],
     ['rollback', 'maybe', /Input `rollback`: 'maybe' is not a boolean/],
     ['host-fingerprint', 'MD5:aa:bb', /Input `host-fingerprint`: .* is not a SHA256 fingerprint/],
-    ['image', 'texasca/api\nrm -rf /', /Input `image`: contains a control character/]
+    ['image', 'texasca/api\nrm -rf /', /Input `image`: contains a control character/],
+    ['service', 'api;reboot', /Input `service`: 'api;reboot' is not a Swarm service name/],
+    ['registry', 'https://ghcr.io', /Input `registry`: .* is not a registry/],
+    ['registry', '127.0.0.1:5000/$(id)', /Input `registry`/],
+    ['registry-username', 'deployer', /Input `registry-password`: is required with the other/],
+    ['registry-password', 'hunter2', /Input `registry-username`: is required with the other/],
+    ['update-timeout', '0', /Input `update-timeout`/]
   ])('rejects %s = %j, naming the input', (name, value, message) => {
     expect(() => readSettings(reader({ [name]: value }), push)).toThrow(message)
   })

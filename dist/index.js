@@ -54413,7 +54413,7 @@ module.exports = {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(564);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1250);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6222);
 
 
 await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
@@ -54423,7 +54423,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1250:
+/***/ 6222:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -58103,7 +58103,8 @@ function parseContainer(raw) {
         binds: raw.HostConfig?.Binds ?? [],
         portBindings: raw.HostConfig?.PortBindings ?? {},
         restartPolicy: raw.HostConfig?.RestartPolicy?.Name ?? '',
-        autoRemove: raw.HostConfig?.AutoRemove === true
+        autoRemove: raw.HostConfig?.AutoRemove === true,
+        labels: raw.Config?.Labels ?? {}
     };
 }
 function inspectImage(ref) {
@@ -58501,16 +58502,250 @@ async function restorePrevious(host, runner, restore) {
     }
 }
 
+;// CONCATENATED MODULE: ./src/swarm.ts
+
+
+
+// Production as a Docker Swarm service: the release is pushed to a registry and Swarm's own
+// rolling update (health checks, monitor window, `--update-failure-action rollback`) puts it in
+// production on every node. The action builds and hands over; it does not orchestrate.
+/** The label Swarm puts on every task container. */
+const SERVICE_LABEL = 'com.docker.swarm.service.name';
+/** The service production belongs to: the `service` input, or the task container's label. */
+function serviceOf(settings, production) {
+    return settings.service ?? production.labels[SERVICE_LABEL];
+}
+/**
+ * The registry repository releases are pushed to: `<registry>/<image repository>`, or, without
+ * `registry`, the repository the service runs now (its image reference without tag and digest).
+ */
+function swarmRepository(settings, runningImage) {
+    const { registry, image } = settings;
+    if (registry)
+        return image.repository.startsWith(`${registry}/`)
+            ? image.repository
+            : `${registry}/${image.repository}`;
+    const withoutDigest = runningImage.split('@')[0];
+    // A tag follows the last ':' that comes after the last '/' (a registry port comes before it).
+    const slash = withoutDigest.lastIndexOf('/');
+    const colon = withoutDigest.lastIndexOf(':');
+    return colon > slash ? withoutDigest.slice(0, colon) : withoutDigest;
+}
+const UPDATE = `
+set -e
+service=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7
+if [ -n "$user" ]; then
+  # A login of this run only: the credentials are never left in the host user's ~/.docker.
+  DOCKER_CONFIG=$(mktemp -d)
+  export DOCKER_CONFIG
+  trap 'rm -rf "$DOCKER_CONFIG"' EXIT
+  docker login --username "$user" --password-stdin "$registry" >/dev/null
+fi
+if [ "$push" = yes ]; then
+  docker push "$ref" | tail -n 1
+fi
+pinned=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" |
+  awk -v prefix="$repo@" 'index($0, prefix) == 1 { print; exit }')
+if [ -z "$pinned" ]; then
+  echo "$ref has no digest in $repo: it is not in that registry" >&2
+  exit 3
+fi
+echo "image=$ref@\${pinned#*@}"
+echo "before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' "$service")"
+docker service update --detach --quiet --with-registry-auth --update-failure-action "$onfail" \\
+  --image "$ref@\${pinned#*@}" "$service" >/dev/null
+`;
+/**
+ * Push `ref` (a tag of `repository`) when `push`, then point the service at it, pinned by digest,
+ * and let Swarm roll it out. Prints `image=` (what the service now runs) and `before=` (when the
+ * previous update started, so the wait can tell the new one from it). The registry password goes
+ * on stdin.
+ */
+function updateService(options) {
+    return shScript(UPDATE, options.service, options.ref, options.repository, options.registry, options.username ?? '', options.push ? 'yes' : 'no', options.rollback ? 'rollback' : 'pause');
+}
+/** The registry host of a repository (`127.0.0.1:5000/texasca/api` → `127.0.0.1:5000`). */
+function registryOf(repository) {
+    const first = repository.split('/')[0];
+    const isDomain = repository.includes('/') &&
+        (first.includes('.') || first.includes(':') || first === 'localhost');
+    return isDomain ? first : 'docker.io';
+}
+const WAIT = `
+service=$1 before=$2
+end=$(( $(date +%s) + $3 ))
+timedout=0
+while :; do
+  status=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}|{{.UpdateStatus.StartedAt}}{{end}}' "$service") || exit 1
+  state=\${status%%|*}
+  if [ -n "$status" ] && [ "\${status#*|}" != "$before" ]; then
+    case $state in completed|paused|rollback_completed|rollback_paused) break ;; esac
+  fi
+  if [ "$(date +%s)" -ge "$end" ]; then timedout=1; break; fi
+  sleep 0.5
+done
+echo "state=\${state:-none}"
+echo "timedout=$timedout"
+docker service inspect --format 'message={{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' "$service"
+docker service inspect --format 'image={{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service"
+# The newest tasks, for the report: which image each runs and why one failed.
+docker service ps --no-trunc --format 'task={{.Name}}|{{.Image}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}' "$service" | head -n 8
+`;
+/**
+ * Wait on the host (no round trip per poll) until the update that started after `before` ends:
+ * completed, paused, or rolled back by Swarm; or until the timeout.
+ */
+function waitForUpdate(service, before, timeoutSec) {
+    return shScript(WAIT, service, before, String(timeoutSec));
+}
+/** The service's update state, its message and the image its spec names, on one line. */
+function swarmStatus(service) {
+    return [
+        'docker',
+        'service',
+        'inspect',
+        '--format',
+        '{{if .UpdateStatus}}{{.UpdateStatus.State}}: {{.UpdateStatus.Message}}{{else}}no update{{end}} (image {{.Spec.TaskTemplate.ContainerSpec.Image}})',
+        service
+    ];
+}
+/** Ask Swarm to put the service back on its previous spec (`docker service rollback`). */
+function rollbackService(service) {
+    return ['docker', 'service', 'update', '--detach', '--quiet', '--rollback', service];
+}
+const STARTED = `docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' "$1"`;
+function parseUpdate(output) {
+    const value = (key) => output
+        .split('\n')
+        .find(line => line.startsWith(`${key}=`))
+        ?.slice(key.length + 1)
+        .trim() ?? '';
+    return {
+        state: value('state'),
+        timedOut: value('timedout') === '1',
+        message: value('message'),
+        image: value('image'),
+        tasks: output
+            .split('\n')
+            .filter(line => line.startsWith('task='))
+            .map(line => {
+            const [name, image, desired, current, ...error] = line.slice(5).split('|');
+            return { name, image, desired, current, error: error.join('|').trim() };
+        })
+    };
+}
+/** Swarm's word on the update, read into what the deploy does next. */
+function readOutcome(status, timeoutSec) {
+    const failed = status.tasks.find(t => t.error);
+    const task = failed ? ` Task ${failed.name}: ${failed.current}: ${failed.error}` : '';
+    const said = status.message ? ` Swarm says: ${status.message}.` : '';
+    if (status.timedOut) {
+        return {
+            kind: 'stuck',
+            why: `Swarm's rolling update did not finish within ${timeoutSec} s (\`update-timeout\`); it was ${status.state}.${said}${task}`
+        };
+    }
+    switch (status.state) {
+        case 'completed':
+            return { kind: 'converged' };
+        case 'rollback_completed':
+            return { kind: 'rolled-back', why: `Swarm rolled the update back.${said}${task}` };
+        case 'paused':
+            return {
+                kind: 'stuck',
+                why: `Swarm paused the update (\`rollback: false\` sets \`--update-failure-action pause\`).${said}${task}`
+            };
+        default:
+            return { kind: 'stuck', why: `Swarm's update ended ${status.state}.${said}${task}` };
+    }
+}
+/**
+ * Push the release, point the service at it, and wait for Swarm to converge or roll back. When
+ * Swarm neither finishes nor rolls back in time, ask it to roll back (with `rollback` on).
+ */
+async function rollOutService(host, runner, settings, release) {
+    const registry = registryOf(release.repository);
+    const started = await host
+        .run(updateService({
+        service: release.service,
+        ref: release.ref,
+        repository: release.repository,
+        registry,
+        username: settings.registryUsername,
+        push: release.push,
+        rollback: settings.rollback
+    }), release.push
+        ? `docker push ${release.ref}; docker service update ${release.service}`
+        : `docker service update ${release.service}`, SLOW_MS, settings.registryPassword ? `${settings.registryPassword}\n` : undefined)
+        .catch(error => {
+        throw new DeployError(`${release.push ? `Pushing ${release.ref} or updating` : 'Updating'} the service ${release.service} failed; production is unchanged.\n${message(error)}\n` +
+            `Check that the host can reach ${registry}${settings.registryUsername ? ' with `registry-username` and `registry-password`' : ' (set `registry-username` and `registry-password` if it needs a login)'} and that \`host\` is a Swarm manager.`);
+    });
+    const line = (key) => started
+        .split('\n')
+        .find(l => l.startsWith(`${key}=`))
+        ?.slice(key.length + 1) ?? '';
+    const image = line('image');
+    runner.info(`${release.service} now runs ${image}; Swarm is rolling it out`);
+    const status = await waitForSwarm(host, release.service, line('before'), settings.updateTimeoutSec);
+    const outcome = readOutcome(status, settings.updateTimeoutSec);
+    showTasks(runner, status);
+    if (outcome.kind === 'stuck' && status.timedOut && settings.rollback) {
+        runner.warning(`${outcome.why} Asking Swarm to roll back.`, 'Swarm update');
+        const back = await rollBackService(host, runner, settings, release.service);
+        if (back.outcome.kind === 'rolled-back')
+            back.outcome.why = outcome.why;
+        return back;
+    }
+    return { image: status.image || image, state: status.state, message: status.message, outcome };
+}
+/** Ask Swarm to put the service back on its previous spec, and wait until it has. */
+async function rollBackService(host, runner, settings, service) {
+    const before = (await host.run(shScript(STARTED, service), 'docker service inspect')).trim();
+    await host.run(rollbackService(service), `docker service rollback ${service}`);
+    const status = await waitForSwarm(host, service, before, settings.updateTimeoutSec);
+    showTasks(runner, status);
+    const read = readOutcome(status, settings.updateTimeoutSec);
+    const outcome = status.state === 'rollback_completed'
+        ? { kind: 'rolled-back', why: 'Swarm rolled the service back.' }
+        : {
+            kind: 'stuck',
+            why: `The rollback did not complete: ${'why' in read ? read.why : `it ended ${status.state}.`}`
+        };
+    return { image: status.image, state: status.state, message: status.message, outcome };
+}
+async function waitForSwarm(host, service, before, timeoutSec) {
+    return parseUpdate(await host.run(waitForUpdate(service, before, timeoutSec), 'wait for the Swarm update', timeoutSec * 1000 + QUICK_MS));
+}
+function showTasks(runner, status) {
+    for (const task of status.tasks) {
+        runner.info(`  ${task.name} ${task.image.split('@')[0]} ${task.desired}/${task.current}${task.error ? ` ${task.error}` : ''}`);
+    }
+}
+
 ;// CONCATENATED MODULE: ./src/decide.ts
+
 
 
 // The decisions the procedure makes from what it read on the host, apart so they are tested
 // without one.
-/** Pick the production container: the one named by `container`, or the one running `image`. */
+/**
+ * Pick the production container: a task of the Swarm `service`, the one named by `container` (or
+ * a task of the service it names), or the one running `image`.
+ */
 function findProduction(settings, containers, image) {
     const running = containers.filter(c => c.running);
+    const taskOf = (service) => running.find(c => c.labels[SERVICE_LABEL] === service);
+    if (settings.service) {
+        const task = taskOf(settings.service);
+        if (task)
+            return task;
+        throw new DeployError(`No task of the Swarm service ${settings.service} (\`service\`) runs on this host, and the release is built from a running task. ` +
+            `Set \`host\` to a manager node that runs one. Running now:\n${psTable(running)}`);
+    }
     if (settings.container) {
-        const named = running.find(c => c.name === settings.container || c.id.startsWith(settings.container));
+        const named = running.find(c => c.name === settings.container || c.id.startsWith(settings.container)) ??
+            taskOf(settings.container);
         if (named)
             return named;
         throw new DeployError(`No running container is named ${settings.container} (\`container\`). Running now:\n${psTable(running)}`);
@@ -58781,8 +59016,13 @@ function readSettings(read, run) {
             : undefined,
         canaryTimeoutSec: integer('canary-timeout', get('canary-timeout') || '30', 1, 3600),
         stableSeconds: integer('stable-seconds', get('stable-seconds') || '10', 0, 3600),
-        rollbackTo: rollbackTarget(get('rollback-to'))
+        rollbackTo: rollbackTarget(get('rollback-to')),
+        ...swarm(read, get),
+        updateTimeoutSec: integer('update-timeout', get('update-timeout') || '600', 1, 6 * 3600)
     };
+    if (settings.service && hosts.length > 1) {
+        throw new InputError('host', `lists ${hosts.length} hosts, but production is the Swarm service ${settings.service}: Swarm rolls the release out to its nodes. List one manager node.`);
+    }
     if (settings.container && settings.adminContainer === settings.container) {
         throw new InputError('admin-container', `'${settings.adminContainer}' is the production container named by \`container\`; set \`admin-container\` to another name.`);
     }
@@ -58955,6 +59195,34 @@ function proxy(read, get) {
         throw new InputError('proxy-known-hosts', 'is set together with `proxy-host-fingerprint`; set one of the two.');
     }
     return settings;
+}
+/** The Swarm service and the registry its releases are pushed to. */
+function swarm(read, get) {
+    const service = get('service');
+    if (service && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(service)) {
+        throw new InputError('service', `'${service}' is not a Swarm service name (letters, digits, '_', '.', '-'; up to 63 characters).`);
+    }
+    const registry = get('registry').replace(/\/+$/, '');
+    if (registry && !new RegExp(String.raw `^${DOMAIN}(?:/${COMPONENT})*$`).test(registry)) {
+        throw new InputError('registry', `'${registry}' is not a registry. Expected host[:port] with an optional namespace, e.g. registry.example.com:5000 or ghcr.io/texasca.`);
+    }
+    const registryUsername = get('registry-username') || undefined;
+    // A password is used as given: only a final newline (from a pasted secret) is dropped.
+    const registryPassword = read('registry-password').replace(/\r?\n$/, '') || undefined;
+    if (registryPassword?.includes('\n'))
+        throw new InputError('registry-password', 'has more than one line.');
+    if (Boolean(registryUsername) !== Boolean(registryPassword)) {
+        throw new InputError(registryUsername ? 'registry-password' : 'registry-username', 'is required with the other: `registry-username` and `registry-password` log in together.');
+    }
+    if (registryUsername && !/^[^\s:]{1,255}$/.test(registryUsername)) {
+        throw new InputError('registry-username', `'${registryUsername}' is not a registry user name.`);
+    }
+    return {
+        service: service || undefined,
+        registry: registry || undefined,
+        registryUsername,
+        registryPassword
+    };
 }
 /** Comma- or line-separated names. */
 function list(value) {
@@ -59362,7 +59630,9 @@ function describeHolder(raw) {
 
 
 /** Start the release next to production, on no network, and watch it before the swap. */
-async function canary(host, runner, settings, production, previous, release) {
+async function canary(host, runner, settings, production, previous, release, 
+/** Put `image` back on the previous release when the canary fails (a plain host's tag). */
+restoreTag = true) {
     const name = `${production.name}-canary`;
     await host.run(removeContainer(name), 'docker rm -f (stale canary)').catch(() => undefined);
     try {
@@ -59371,8 +59641,11 @@ async function canary(host, runner, settings, production, previous, release) {
         if (watched.code !== 0) {
             const why = formatDiagnosis(watched.stdout +
                 (await host.run(diagnose(name), 'docker inspect and logs (canary)').catch(() => '')));
-            await host.run(tag(previous.id, settings.image.name), 'docker tag (restore)');
-            throw new DeployError(`The canary of ${format_short(release.id)} failed; production is untouched and ${settings.image.name} is back on ${format_short(previous.id)}.\n${why}`);
+            if (restoreTag)
+                await host.run(tag(previous.id, settings.image.name), 'docker tag (restore)');
+            throw new DeployError(`The canary of ${format_short(release.id)} failed; production is untouched` +
+                (restoreTag ? ` and ${settings.image.name} is back on ${format_short(previous.id)}` : '') +
+                `.\n${why}`);
         }
         runner.info(`The release ran for ${settings.canarySeconds} s on no network${settings.canaryCommand ? ` and ${watched.stdout.trim()}` : ''}`);
     }
@@ -59468,7 +59741,8 @@ function healthcheckChange(raw) {
 }
 /** The admin container's filesystem as one layer, with the original image's config carried over. */
 async function flatten(host, admin, image, previous, commitMessage) {
-    const flat = `${image.split(':')[0]}:hermes-flat`;
+    // The repository is all before the tag's ':' (a registry's port comes before a '/').
+    const flat = `${image.replace(/:[^:/]+$/, '')}:hermes-flat`;
     const carrier = `${admin}-flat`;
     await host.run(exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS);
     try {
@@ -59546,10 +59820,9 @@ async function recordAttempt(host, settings, deps, report, durationMs) {
 
 
 
-/** The release for `rollback-to`: `previous`, or a retained commit's tag. */
-async function findRelease(host, settings, current) {
-    const tags = parseTags(await host.run(listTags(settings.image.repository), 'docker image ls'));
-    const wanted = settings.rollbackTo;
+/** The release for `rollback-to` (`previous`, or a retained commit) among `repository`'s tags. */
+async function findRelease(host, wanted, repository, current) {
+    const tags = parseTags(await host.run(listTags(repository), 'docker image ls'));
     const found = wanted === 'previous'
         ? tags.find(t => t.tag === 'hermes-previous')
         : tags.find(t => /^[0-9a-f]{12}$/.test(t.tag) && (t.tag.startsWith(wanted) || wanted.startsWith(t.tag)));
@@ -59562,51 +59835,8 @@ async function findRelease(host, settings, current) {
     }
     if (found.id === current.id)
         throw new DeployError(`Production already runs ${wanted} (${format_short(found.id)}); nothing to roll back.`);
-    return parseImage(JSON.parse(await host.run(inspectImage(found.id), 'docker image inspect')));
-}
-
-;// CONCATENATED MODULE: ./src/plan.ts
-
-
-
-
-/** A dry run: check what can be checked without changing anything, and print what would happen. */
-async function planDeploy(settings, production, image, adminName, report, host, runner) {
-    const inProduction = (command) => docker_exec(production.name, command, { workdir: settings.repoPath });
-    const changed = (await host.run(inProduction(changedFiles()), 'git status')).trim();
-    if (changed)
-        runner.warning(`The checkout in ${production.name} has uncommitted changes:\n${changed}`);
-    const tip = (await host.run(inProduction(remoteTip(settings.branch)), `git ls-remote origin ${settings.branch}`, SLOW_MS)).split(/\s/)[0];
-    const rollback = rollbackTag(settings.image.repository);
-    const adminRun = runAdmin({
-        name: adminName,
-        imageId: format_short(image.id),
-        hasEntrypoint: hasEntrypoint(image.config),
-        networkMode: production.networkMode
-    });
-    report.plan = [
-        `take the deploy lock for ${settings.image.repository} (wait up to ${settings.lockTimeoutSec} s)`,
-        `remove a stale ${adminName} if there is one, then ${adminRun.join(' ')}`,
-        `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
-        `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
-        `build: ${settings.buildCommand}`,
-        `docker tag ${format_short(image.id)} ${rollback}; ` +
-            (image.layers >= settings.maxLayers
-                ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
-                : `docker commit ${adminName} ${settings.image.name} (ENTRYPOINT and CMD restored)`),
-        settings.canarySeconds > 0 || settings.canaryCommand
-            ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
-            : 'no canary (canary-seconds: 0)',
-        `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
-            (settings.healthCommand ? `; health command up to ${settings.healthTimeoutSec} s` : '') +
-            (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
-        settings.rollback
-            ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
-            : 'on failure: no rollback (rollback: false)',
-        `tag the release with its commit; keep ${settings.keepReleases} releases`
-    ];
-    runner.info('Dry run: nothing was changed. The deploy would:');
-    report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`));
+    const image = parseImage(JSON.parse(await host.run(inspectImage(found.id), 'docker image inspect')));
+    return { image, tag: found.tag };
 }
 
 ;// CONCATENATED MODULE: ./src/release/retention.ts
@@ -59686,7 +59916,73 @@ function parseRetention(output) {
     return result;
 }
 
+;// CONCATENATED MODULE: ./src/plan.ts
+
+
+
+
+
+/** A dry run: check what can be checked without changing anything, and print what would happen. */
+async function planDeploy(settings, production, image, adminName, report, host, runner, 
+/** Production is a Swarm service: its releases are pushed to `repository`. */
+swarm) {
+    const inProduction = (command) => docker_exec(production.name, command, { workdir: settings.repoPath });
+    const changed = (await host.run(inProduction(changedFiles()), 'git status')).trim();
+    if (changed)
+        runner.warning(`The checkout in ${production.name} has uncommitted changes:\n${changed}`);
+    const tip = (await host.run(inProduction(remoteTip(settings.branch)), `git ls-remote origin ${settings.branch}`, SLOW_MS)).split(/\s/)[0];
+    const rollback = rollbackTag(swarm?.repository ?? settings.image.repository);
+    const releaseName = swarm
+        ? `${swarm.repository}:${releaseTag(settings.ref)}`
+        : settings.image.name;
+    const adminRun = runAdmin({
+        name: adminName,
+        imageId: format_short(image.id),
+        hasEntrypoint: hasEntrypoint(image.config),
+        networkMode: production.networkMode
+    });
+    report.plan = [
+        `take the deploy lock for ${settings.image.repository} (wait up to ${settings.lockTimeoutSec} s)`,
+        `remove a stale ${adminName} if there is one, then ${adminRun.join(' ')}`,
+        `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
+        `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
+        `build: ${settings.buildCommand}`,
+        `docker tag ${format_short(image.id)} ${rollback}; ` +
+            (image.layers >= settings.maxLayers
+                ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
+                : `docker commit ${adminName} ${releaseName} (ENTRYPOINT and CMD restored)`),
+        settings.canarySeconds > 0 || settings.canaryCommand
+            ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
+            : 'no canary (canary-seconds: 0)',
+        ...(swarm
+            ? [
+                `docker push ${releaseName}; docker service update --image ${releaseName}@<digest> --with-registry-auth --update-failure-action ${settings.rollback ? 'rollback' : 'pause'} ${swarm.service}; ` +
+                    `wait up to ${settings.updateTimeoutSec} s for Swarm to converge or roll back` +
+                    (settings.healthCommand
+                        ? `; then health command up to ${settings.healthTimeoutSec} s`
+                        : ''),
+                settings.rollback
+                    ? `on failure: Swarm rolls the service back (past update-timeout, or a failed health command: docker service rollback ${swarm.service})`
+                    : 'on failure: Swarm pauses the update (rollback: false)'
+            ]
+            : [
+                `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
+                    (settings.healthCommand
+                        ? `; health command up to ${settings.healthTimeoutSec} s`
+                        : '') +
+                    (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
+                settings.rollback
+                    ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
+                    : 'on failure: no rollback (rollback: false)'
+            ]),
+        `tag the release with its commit; keep ${settings.keepReleases} releases`
+    ];
+    runner.info('Dry run: nothing was changed. The deploy would:');
+    report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`));
+}
+
 ;// CONCATENATED MODULE: ./src/deploy.ts
+
 
 
 
@@ -59772,8 +60068,14 @@ async function deploy(settings, deps) {
         const { production, image, containers } = await step('Find the production container', async () => {
             const survey = await remote.survey(settings.image.name);
             const found = findProduction(settings, survey.containers, survey.image);
-            runner.info(`Production: container ${found.name} (${format_short(found.id)}) running ${format_short(found.imageId)}`);
-            if (!survey.image) {
+            const service = serviceOf(settings, found);
+            runner.info(`Production: container ${found.name} (${format_short(found.id)}) running ${format_short(found.imageId)}` +
+                (service ? `, a task of the Swarm service ${service}` : ''));
+            if (service && settings.hosts.length > 1) {
+                throw new DeployError(`Production is the Swarm service ${service}, and Swarm rolls a release out to its nodes: list one manager node in \`host\`, not ${settings.hosts.length} hosts.`);
+            }
+            // A Swarm node need not have the image under its own name: tasks run it by digest.
+            if (!survey.image && !service) {
                 throw new DeployError(`Image ${settings.image.name} is not on the host, yet ${found.name} runs ${found.imageName}. ` +
                     'Set `image` to the image the supervisor starts (see `docker ps` on the host).');
             }
@@ -59781,30 +60083,37 @@ async function deploy(settings, deps) {
         });
         report.productionContainer = production.name;
         report.previousImageId = production.imageId;
-        const admin = settings.adminContainer ?? `${production.name}-admin`;
+        // A Swarm service: the release is pushed to this repository and Swarm rolls it out.
+        const service = serviceOf(settings, production);
+        const releaseRepository = service
+            ? swarmRepository(settings, production.imageName)
+            : settings.image.repository;
+        if (service)
+            report.swarm = { service };
+        const admin = settings.adminContainer ?? `${service ?? production.name}-admin`;
         // 3. Read what production runs: its image and the commit checked out at repo-path.
         const previousImage = await step('Read what production runs', async () => {
             report.previousCommit = await readCommit(remote, production.name, settings.repoPath);
-            if (image.id !== production.imageId) {
+            if (image && image.id !== production.imageId) {
                 runner.warning(`${production.name} runs ${format_short(production.imageId)}, not the image ${settings.image.name} now names (${format_short(image.id)}): ` +
                     'the release is built from what production runs.');
             }
-            const previous = image.id === production.imageId
+            const previous = image?.id === production.imageId
                 ? image
                 : parseImage(JSON.parse(await remote.run(inspectImage(production.imageId), 'docker image inspect')));
             runner.info(`Image ${format_short(previous.id)}, commit ${report.previousCommit}, ${previous.layers} layers`);
             return previous;
         });
         if (settings.dryRun) {
-            await step('Plan (dry run)', () => planDeploy(settings, production, previousImage, admin, report, remote, runner));
+            await step('Plan (dry run)', () => planDeploy(settings, production, previousImage, admin, report, remote, runner, service ? { service, repository: releaseRepository } : undefined));
             report.outcome = 'dry-run';
             return report;
         }
         // Rolling back on demand: no build, a retained release is put back in production.
         if (settings.rollbackTo) {
-            const target = await step(`Find the release to roll back to (${settings.rollbackTo})`, () => findRelease(remote, settings, previousImage));
+            const target = await step(`Find the release to roll back to (${settings.rollbackTo})`, () => findRelease(remote, settings.rollbackTo, releaseRepository, previousImage));
             await startDeployment();
-            await replaceProduction(target);
+            await replaceProduction(target.image, `${releaseRepository}:${target.tag}`);
             // The commit the restored release holds, read from the container now serving it.
             report.commit = await readCommit(remote, report.containerId ?? production.name, settings.repoPath).catch(() => undefined);
             report.outcome = 'deployed';
@@ -59933,14 +60242,21 @@ async function deploy(settings, deps) {
             }
         });
         // 9. Commit the admin container as the image, keeping the current one for a rollback.
-        progress({ phase: 'releasing', adminContainer: admin, previousImageId: previousImage.id });
+        progress({
+            phase: 'releasing',
+            adminContainer: admin,
+            previousImageId: previousImage.id,
+            service
+        });
+        // A plain host: the tag the supervisor starts. A Swarm service: the release's own tag, to push.
+        const releaseName = service ? `${releaseRepository}:${releaseTag(commit)}` : settings.image.name;
         const released = await step('Commit the release image', async () => {
-            const keepPrevious = tag(previousImage.id, rollbackTag(settings.image.repository));
+            const keepPrevious = tag(previousImage.id, rollbackTag(releaseRepository));
             const message = `hermes-deploy ${commit}`;
             let newImage;
             if (previousImage.layers >= settings.maxLayers) {
                 await remote.run(keepPrevious, 'docker tag (rollback tag)');
-                const flat = await flatten(remote, admin, settings.image.name, previousImage, message);
+                const flat = await flatten(remote, admin, releaseName, previousImage, message);
                 newImage = parseImage(JSON.parse(await remote.run(inspectImage(flat), 'docker image inspect')));
                 await remote.run(removeContainer(admin), 'docker rm -f (admin container)');
             }
@@ -59948,11 +60264,11 @@ async function deploy(settings, deps) {
                 // One round trip: keep the previous image, commit, read the result, drop the admin container.
                 const out = await remote.run(chain(keepPrevious, docker_commit({
                     container: admin,
-                    image: settings.image.name,
+                    image: releaseName,
                     original: previousImage.config,
                     adminUser: adminUser(production, previousImage),
                     message
-                }), inspectImage(settings.image.name), removeContainer(admin)), 'docker tag; docker commit; docker image inspect; docker rm -f (admin container)', SLOW_MS);
+                }), inspectImage(releaseName), removeContainer(admin)), 'docker tag; docker commit; docker image inspect; docker rm -f (admin container)', SLOW_MS);
                 newImage = parseImage(JSON.parse(out.split('\n').find(line => line.startsWith('{'))));
             }
             adminName = undefined;
@@ -59960,30 +60276,34 @@ async function deploy(settings, deps) {
                 phase: 'releasing',
                 adminContainer: admin,
                 previousImageId: previousImage.id,
-                releasedImageId: newImage.id
+                releasedImageId: newImage.id,
+                service
             });
             const drift = configDrift(previousImage.config, newImage.config);
             if (drift.length > 0) {
-                await remote.run(tag(previousImage.id, settings.image.name), 'docker tag (restore)');
-                throw new DeployError(`The committed image changed the image config (${drift.join(', ')}); ${settings.image.name} was put back on ${format_short(previousImage.id)} and production is unchanged.`);
+                await remote.run(service ? ['docker', 'rmi', releaseName] : tag(previousImage.id, releaseName), service ? 'docker rmi (release)' : 'docker tag (restore)');
+                throw new DeployError(`The committed image changed the image config (${drift.join(', ')}); ` +
+                    (service
+                        ? `${releaseName} was removed and the service is unchanged.`
+                        : `${settings.image.name} was put back on ${format_short(previousImage.id)} and production is unchanged.`));
             }
             if (previousImage.layers >= settings.maxLayers) {
                 report.flattened = { layersBefore: previousImage.layers, layersAfter: newImage.layers };
                 runner.info(`Flattened: the image had ${previousImage.layers} layers (\`max-layers\` ${settings.maxLayers}); the release has ${newImage.layers}.`);
             }
-            runner.info(`${settings.image.name} is now ${format_short(newImage.id)} (was ${format_short(previousImage.id)}, kept as ${rollbackTag(settings.image.repository)})`);
+            runner.info(`${releaseName} is now ${format_short(newImage.id)} (was ${format_short(previousImage.id)}, kept as ${rollbackTag(releaseRepository)})`);
             return newImage;
         });
         report.imageId = released.id;
         // 10. A canary before the swap: a release that cannot start never replaces production.
         if (settings.canarySeconds > 0 || settings.canaryCommand) {
-            await step('Canary', () => canary(remote, runner, settings, production, previousImage, released));
+            await step('Canary', () => canary(remote, runner, settings, production, previousImage, released, !service));
         }
-        // 11. Replace production: the supervisor respawns it from the new image.
-        await replaceProduction(released);
+        // 11. Replace production: the supervisor respawns it from the new image (or Swarm rolls it out).
+        await replaceProduction(released, releaseName);
         // 12. Keep the release (tagged with its commit) and the last few before it; prune the rest.
         await step('Retain releases', async () => {
-            report.retention = parseRetention(await remote.run(retain(settings.image.repository, settings.keepReleases, { id: released.id, tag: releaseTag(commit) }, [released.id, previousImage.id]), 'docker tag (release); retention', SLOW_MS));
+            report.retention = parseRetention(await remote.run(retain(releaseRepository, settings.keepReleases, { id: released.id, tag: releaseTag(commit) }, [released.id, previousImage.id]), 'docker tag (release); retention', SLOW_MS));
             const { removed, pruned, diskBefore, diskAfter } = report.retention;
             runner.info(`Kept ${report.retention.kept.length} releases; removed ${removed.length} old release tags and ${pruned} unused images. Images use ${diskAfter} (was ${diskBefore}).`);
         }).catch(error => {
@@ -59993,7 +60313,11 @@ async function deploy(settings, deps) {
         report.outcome = 'deployed';
         return report;
         /** Remove production; the supervisor starts `release`; health, stability; roll back on failure. */
-        async function replaceProduction(release) {
+        async function replaceProduction(release, ref) {
+            if (service) {
+                await step(`Update the Swarm service ${service}`, () => updateService(release, ref));
+                return;
+            }
             await step('Replace production', async () => {
                 if (settings.rollbackTo) {
                     progress({
@@ -60014,6 +60338,53 @@ async function deploy(settings, deps) {
                     throw error;
                 }
             });
+        }
+        /**
+         * Push the release and hand it to Swarm's rolling update; Swarm's health checks and its
+         * failure action decide. The health command, when given, runs after Swarm converged; when it
+         * fails, Swarm is asked to roll back.
+         */
+        async function updateService(release, ref) {
+            const swarm = { service: service, ref, repository: releaseRepository };
+            report.imageId = release.id;
+            let result = await rollOutService(remote, runner, settings, {
+                ...swarm,
+                push: !settings.rollbackTo
+            });
+            report.swarm = { service: swarm.service, ...result };
+            if (result.outcome.kind === 'converged' && settings.healthCommand) {
+                const health = await remote.exec(healthCheck(settings.healthCommand, settings.healthTimeoutSec), 'health command', settings.healthTimeoutSec * 1000 + QUICK_MS);
+                if (health.code === 0)
+                    runner.info(`Health command ${health.stdout.trim()}`);
+                else if (settings.rollback) {
+                    const why = `Swarm converged, but the health command did not pass within ${settings.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}`;
+                    runner.warning(`${why}\nAsking Swarm to roll back.`, 'Rolling back');
+                    result = await rollBackService(remote, runner, settings, swarm.service);
+                    report.swarm = { service: swarm.service, ...result };
+                    if (result.outcome.kind === 'rolled-back')
+                        result.outcome.why = why;
+                }
+                else {
+                    throw new DeployError(`The health command did not pass within ${settings.healthTimeoutSec} s (\`health-timeout\`), and rollback is off: the service runs the release.`);
+                }
+            }
+            progress({ phase: 'done' });
+            const { outcome } = result;
+            if (outcome.kind === 'converged') {
+                // The task on this node, when Swarm placed one here.
+                const { containers } = await remote.survey(settings.image.name);
+                report.containerId = containers.find(c => c.running && c.imageId === release.id && c.labels[SERVICE_LABEL] === service)?.id;
+                runner.info(`Swarm converged: ${service} runs ${format_short(release.id)}`);
+                return;
+            }
+            if (outcome.kind === 'rolled-back') {
+                report.rolledBack = true;
+                report.outcome = 'rolled-back';
+                report.rollbackDetail = `${outcome.why}\nThe service is back on ${format_short(previousImage.id)} (commit ${report.previousCommit}).`;
+            }
+            throw new DeployError(outcome.kind === 'rolled-back'
+                ? outcome.why
+                : `${outcome.why}\nThe service may run a mix of releases: see \`docker service ps ${service}\` on the host; \`docker service rollback ${service}\` puts the previous one back.`);
         }
         async function rollBack(cause, release) {
             if (!settings.rollback) {
@@ -60180,6 +60551,7 @@ function githubSide(settings, context) {
 
 
 
+
 /**
  * The post step: when the main step was cancelled or killed before it finished, connect again and
  * put the host right — remove the admin container, and if a release was on its way out but never
@@ -60204,6 +60576,15 @@ async function recover(settings, progress, deps) {
         }
         if (progress.phase !== 'releasing' || !progress.previousImageId)
             return;
+        if (progress.service) {
+            // The update is Swarm's, with its own failure action: report where it is, change nothing.
+            const status = await host
+                .run(swarmStatus(progress.service), 'docker service inspect')
+                .catch(error => `unknown (${message(error)})`);
+            runner.warning(`Production is the Swarm service ${progress.service}; Swarm finishes or rolls back its update by itself. Its update status: ${status.trim() || 'none'}. ` +
+                `Check \`docker service ps ${progress.service}\` on the host.`, 'Swarm update');
+            return;
+        }
         const tagged = survey.image?.id;
         const failed = progress.releasedImageId ?? (tagged !== progress.previousImageId ? tagged : undefined);
         const releaseRuns = failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed);
@@ -60896,6 +61277,10 @@ function renderSummary(report) {
         }
         lines.push('');
     }
+    if (report.swarm?.state) {
+        const { service, image, state, message } = report.swarm;
+        lines.push('### Swarm', '', `Service \`${service}\`: update ${state.replace(/_/g, ' ')}${message ? ` (${message})` : ''}; it runs \`${image}\`.`, '');
+    }
     if (report.rollbackDetail)
         lines.push('### Rollback', '', quoteBlock(report.rollbackDetail), '');
     if (report.flattened) {
@@ -61123,7 +61508,8 @@ function maskSecrets(runner) {
         'password',
         'proxy-ssh-key',
         'proxy-ssh-passphrase',
-        'proxy-password'
+        'proxy-password',
+        'registry-password'
     ];
     for (const name of secrets) {
         const value = getInput(name, { trimWhitespace: false });

@@ -3,21 +3,34 @@ import { psTable, short } from './format.js'
 import type { Relation } from './git.js'
 import { DeployError } from './host.js'
 import type { Settings } from './inputs.js'
+import { SERVICE_LABEL } from './swarm.js'
 
 // The decisions the procedure makes from what it read on the host, apart so they are tested
 // without one.
 
-/** Pick the production container: the one named by `container`, or the one running `image`. */
+/**
+ * Pick the production container: a task of the Swarm `service`, the one named by `container` (or
+ * a task of the service it names), or the one running `image`.
+ */
 export function findProduction(
   settings: Settings,
   containers: ContainerInfo[],
   image?: ImageInfo
 ): ContainerInfo {
   const running = containers.filter(c => c.running)
-  if (settings.container) {
-    const named = running.find(
-      c => c.name === settings.container || c.id.startsWith(settings.container!)
+  const taskOf = (service: string) => running.find(c => c.labels[SERVICE_LABEL] === service)
+  if (settings.service) {
+    const task = taskOf(settings.service)
+    if (task) return task
+    throw new DeployError(
+      `No task of the Swarm service ${settings.service} (\`service\`) runs on this host, and the release is built from a running task. ` +
+        `Set \`host\` to a manager node that runs one. Running now:\n${psTable(running)}`
     )
+  }
+  if (settings.container) {
+    const named =
+      running.find(c => c.name === settings.container || c.id.startsWith(settings.container!)) ??
+      taskOf(settings.container)
     if (named) return named
     throw new DeployError(
       `No running container is named ${settings.container} (\`container\`). Running now:\n${psTable(running)}`

@@ -26,6 +26,13 @@ import { parseRetention, releaseTag, retain, type Retention } from './release/re
 import type { Runner } from './runner.js'
 import { chain, type Command, type RemoteShell } from './shell.js'
 import type { Progress } from './state.js'
+import {
+  rollBackService,
+  rollOutService,
+  SERVICE_LABEL,
+  serviceOf,
+  swarmRepository
+} from './swarm.js'
 
 export { DeployError, rollbackTag } from './host.js'
 export { decideUpdate, findProduction } from './decide.js'
@@ -69,6 +76,8 @@ export interface DeployReport {
   plan?: string[]
   /** With several hosts: where the rollout left each. */
   hosts?: import('./rollout.js').HostResult[]
+  /** When production is a Swarm service: what Swarm made of the update. */
+  swarm?: { service: string; image?: string; state?: string; message?: string }
 }
 
 /** A GitHub deployment for the Environments page; every call is a courtesy that never throws. */
@@ -169,10 +178,18 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       async () => {
         const survey = await remote.survey(settings.image.name)
         const found = findProduction(settings, survey.containers, survey.image)
+        const service = serviceOf(settings, found)
         runner.info(
-          `Production: container ${found.name} (${short(found.id)}) running ${short(found.imageId)}`
+          `Production: container ${found.name} (${short(found.id)}) running ${short(found.imageId)}` +
+            (service ? `, a task of the Swarm service ${service}` : '')
         )
-        if (!survey.image) {
+        if (service && settings.hosts.length > 1) {
+          throw new DeployError(
+            `Production is the Swarm service ${service}, and Swarm rolls a release out to its nodes: list one manager node in \`host\`, not ${settings.hosts.length} hosts.`
+          )
+        }
+        // A Swarm node need not have the image under its own name: tasks run it by digest.
+        if (!survey.image && !service) {
           throw new DeployError(
             `Image ${settings.image.name} is not on the host, yet ${found.name} runs ${found.imageName}. ` +
               'Set `image` to the image the supervisor starts (see `docker ps` on the host).'
@@ -183,19 +200,25 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     )
     report.productionContainer = production.name
     report.previousImageId = production.imageId
-    const admin = settings.adminContainer ?? `${production.name}-admin`
+    // A Swarm service: the release is pushed to this repository and Swarm rolls it out.
+    const service = serviceOf(settings, production)
+    const releaseRepository = service
+      ? swarmRepository(settings, production.imageName)
+      : settings.image.repository
+    if (service) report.swarm = { service }
+    const admin = settings.adminContainer ?? `${service ?? production.name}-admin`
 
     // 3. Read what production runs: its image and the commit checked out at repo-path.
     const previousImage = await step('Read what production runs', async () => {
       report.previousCommit = await readCommit(remote, production.name, settings.repoPath)
-      if (image.id !== production.imageId) {
+      if (image && image.id !== production.imageId) {
         runner.warning(
           `${production.name} runs ${short(production.imageId)}, not the image ${settings.image.name} now names (${short(image.id)}): ` +
             'the release is built from what production runs.'
         )
       }
       const previous =
-        image.id === production.imageId
+        image?.id === production.imageId
           ? image
           : docker.parseImage(
               JSON.parse(
@@ -210,7 +233,16 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
 
     if (settings.dryRun) {
       await step('Plan (dry run)', () =>
-        planDeploy(settings, production, previousImage, admin, report, remote, runner)
+        planDeploy(
+          settings,
+          production,
+          previousImage,
+          admin,
+          report,
+          remote,
+          runner,
+          service ? { service, repository: releaseRepository } : undefined
+        )
       )
       report.outcome = 'dry-run'
       return report
@@ -219,10 +251,10 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     // Rolling back on demand: no build, a retained release is put back in production.
     if (settings.rollbackTo) {
       const target = await step(`Find the release to roll back to (${settings.rollbackTo})`, () =>
-        findRelease(remote, settings, previousImage)
+        findRelease(remote, settings.rollbackTo!, releaseRepository, previousImage)
       )
       await startDeployment()
-      await replaceProduction(target)
+      await replaceProduction(target.image, `${releaseRepository}:${target.tag}`)
       // The commit the restored release holds, read from the container now serving it.
       report.commit = await readCommit(
         remote,
@@ -401,14 +433,21 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     })
 
     // 9. Commit the admin container as the image, keeping the current one for a rollback.
-    progress({ phase: 'releasing', adminContainer: admin, previousImageId: previousImage.id })
+    progress({
+      phase: 'releasing',
+      adminContainer: admin,
+      previousImageId: previousImage.id,
+      service
+    })
+    // A plain host: the tag the supervisor starts. A Swarm service: the release's own tag, to push.
+    const releaseName = service ? `${releaseRepository}:${releaseTag(commit)}` : settings.image.name
     const released = await step('Commit the release image', async () => {
-      const keepPrevious = docker.tag(previousImage.id, rollbackTag(settings.image.repository))
+      const keepPrevious = docker.tag(previousImage.id, rollbackTag(releaseRepository))
       const message = `hermes-deploy ${commit}`
       let newImage: ImageInfo
       if (previousImage.layers >= settings.maxLayers) {
         await remote.run(keepPrevious, 'docker tag (rollback tag)')
-        const flat = await flatten(remote, admin, settings.image.name, previousImage, message)
+        const flat = await flatten(remote, admin, releaseName, previousImage, message)
         newImage = docker.parseImage(
           JSON.parse(await remote.run(docker.inspectImage(flat), 'docker image inspect'))
         )
@@ -420,12 +459,12 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
             keepPrevious,
             docker.commit({
               container: admin,
-              image: settings.image.name,
+              image: releaseName,
               original: previousImage.config,
               adminUser: adminUser(production, previousImage),
               message
             }),
-            docker.inspectImage(settings.image.name),
+            docker.inspectImage(releaseName),
             docker.removeContainer(admin)
           ),
           'docker tag; docker commit; docker image inspect; docker rm -f (admin container)',
@@ -440,13 +479,20 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
         phase: 'releasing',
         adminContainer: admin,
         previousImageId: previousImage.id,
-        releasedImageId: newImage.id
+        releasedImageId: newImage.id,
+        service
       })
       const drift = docker.configDrift(previousImage.config, newImage.config)
       if (drift.length > 0) {
-        await remote.run(docker.tag(previousImage.id, settings.image.name), 'docker tag (restore)')
+        await remote.run(
+          service ? ['docker', 'rmi', releaseName] : docker.tag(previousImage.id, releaseName),
+          service ? 'docker rmi (release)' : 'docker tag (restore)'
+        )
         throw new DeployError(
-          `The committed image changed the image config (${drift.join(', ')}); ${settings.image.name} was put back on ${short(previousImage.id)} and production is unchanged.`
+          `The committed image changed the image config (${drift.join(', ')}); ` +
+            (service
+              ? `${releaseName} was removed and the service is unchanged.`
+              : `${settings.image.name} was put back on ${short(previousImage.id)} and production is unchanged.`)
         )
       }
       if (previousImage.layers >= settings.maxLayers) {
@@ -456,7 +502,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
         )
       }
       runner.info(
-        `${settings.image.name} is now ${short(newImage.id)} (was ${short(previousImage.id)}, kept as ${rollbackTag(settings.image.repository)})`
+        `${releaseName} is now ${short(newImage.id)} (was ${short(previousImage.id)}, kept as ${rollbackTag(releaseRepository)})`
       )
       return newImage
     })
@@ -465,19 +511,19 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     // 10. A canary before the swap: a release that cannot start never replaces production.
     if (settings.canarySeconds > 0 || settings.canaryCommand) {
       await step('Canary', () =>
-        canary(remote, runner, settings, production, previousImage, released)
+        canary(remote, runner, settings, production, previousImage, released, !service)
       )
     }
 
-    // 11. Replace production: the supervisor respawns it from the new image.
-    await replaceProduction(released)
+    // 11. Replace production: the supervisor respawns it from the new image (or Swarm rolls it out).
+    await replaceProduction(released, releaseName)
 
     // 12. Keep the release (tagged with its commit) and the last few before it; prune the rest.
     await step('Retain releases', async () => {
       report.retention = parseRetention(
         await remote.run(
           retain(
-            settings.image.repository,
+            releaseRepository,
             settings.keepReleases,
             { id: released.id, tag: releaseTag(commit) },
             [released.id, previousImage.id]
@@ -499,7 +545,11 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     return report
 
     /** Remove production; the supervisor starts `release`; health, stability; roll back on failure. */
-    async function replaceProduction(release: ImageInfo): Promise<void> {
+    async function replaceProduction(release: ImageInfo, ref: string): Promise<void> {
+      if (service) {
+        await step(`Update the Swarm service ${service}`, () => updateService(release, ref))
+        return
+      }
       await step('Replace production', async () => {
         if (settings.rollbackTo) {
           progress({
@@ -528,6 +578,61 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
           throw error
         }
       })
+    }
+
+    /**
+     * Push the release and hand it to Swarm's rolling update; Swarm's health checks and its
+     * failure action decide. The health command, when given, runs after Swarm converged; when it
+     * fails, Swarm is asked to roll back.
+     */
+    async function updateService(release: ImageInfo, ref: string): Promise<void> {
+      const swarm = { service: service!, ref, repository: releaseRepository }
+      report.imageId = release.id
+      let result = await rollOutService(remote, runner, settings, {
+        ...swarm,
+        push: !settings.rollbackTo
+      })
+      report.swarm = { service: swarm.service, ...result }
+      if (result.outcome.kind === 'converged' && settings.healthCommand) {
+        const health = await remote.exec(
+          docker.healthCheck(settings.healthCommand, settings.healthTimeoutSec),
+          'health command',
+          settings.healthTimeoutSec * 1000 + QUICK_MS
+        )
+        if (health.code === 0) runner.info(`Health command ${health.stdout.trim()}`)
+        else if (settings.rollback) {
+          const why = `Swarm converged, but the health command did not pass within ${settings.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}`
+          runner.warning(`${why}\nAsking Swarm to roll back.`, 'Rolling back')
+          result = await rollBackService(remote, runner, settings, swarm.service)
+          report.swarm = { service: swarm.service, ...result }
+          if (result.outcome.kind === 'rolled-back') result.outcome.why = why
+        } else {
+          throw new DeployError(
+            `The health command did not pass within ${settings.healthTimeoutSec} s (\`health-timeout\`), and rollback is off: the service runs the release.`
+          )
+        }
+      }
+      progress({ phase: 'done' })
+      const { outcome } = result
+      if (outcome.kind === 'converged') {
+        // The task on this node, when Swarm placed one here.
+        const { containers } = await remote.survey(settings.image.name)
+        report.containerId = containers.find(
+          c => c.running && c.imageId === release.id && c.labels[SERVICE_LABEL] === service
+        )?.id
+        runner.info(`Swarm converged: ${service} runs ${short(release.id)}`)
+        return
+      }
+      if (outcome.kind === 'rolled-back') {
+        report.rolledBack = true
+        report.outcome = 'rolled-back'
+        report.rollbackDetail = `${outcome.why}\nThe service is back on ${short(previousImage.id)} (commit ${report.previousCommit}).`
+      }
+      throw new DeployError(
+        outcome.kind === 'rolled-back'
+          ? outcome.why
+          : `${outcome.why}\nThe service may run a mix of releases: see \`docker service ps ${service}\` on the host; \`docker service rollback ${service}\` puts the previous one back.`
+      )
     }
 
     async function rollBack(cause: unknown, release: ImageInfo): Promise<void> {

@@ -56,6 +56,8 @@ export interface ContainerInfo {
   portBindings: Record<string, { HostIp?: string; HostPort?: string }[] | null>
   restartPolicy: string
   autoRemove: boolean
+  /** Swarm labels its task containers with their service (`com.docker.swarm.service.name`). */
+  labels: Record<string, string>
 }
 
 /** What runs on the host, read in one round trip. */
@@ -123,7 +125,8 @@ function parseContainer(raw: Json): ContainerInfo {
     binds: raw.HostConfig?.Binds ?? [],
     portBindings: raw.HostConfig?.PortBindings ?? {},
     restartPolicy: raw.HostConfig?.RestartPolicy?.Name ?? '',
-    autoRemove: raw.HostConfig?.AutoRemove === true
+    autoRemove: raw.HostConfig?.AutoRemove === true,
+    labels: raw.Config?.Labels ?? {}
   }
 }
 

@@ -55,6 +55,14 @@ export interface Settings {
   stableSeconds: number
   /** `previous` or a retained commit: roll back instead of deploying. */
   rollbackTo?: string
+  /** Production is this Docker Swarm service (also detected from the task container's label). */
+  service?: string
+  /** Where a Swarm release is pushed: `host[:port][/namespace]`. */
+  registry?: string
+  registryUsername?: string
+  registryPassword?: string
+  /** How long Swarm's rolling update may take to converge or roll back. */
+  updateTimeoutSec: number
 }
 
 export interface HostAddress {
@@ -199,7 +207,15 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
       : undefined,
     canaryTimeoutSec: integer('canary-timeout', get('canary-timeout') || '30', 1, 3600),
     stableSeconds: integer('stable-seconds', get('stable-seconds') || '10', 0, 3600),
-    rollbackTo: rollbackTarget(get('rollback-to'))
+    rollbackTo: rollbackTarget(get('rollback-to')),
+    ...swarm(read, get),
+    updateTimeoutSec: integer('update-timeout', get('update-timeout') || '600', 1, 6 * 3600)
+  }
+  if (settings.service && hosts.length > 1) {
+    throw new InputError(
+      'host',
+      `lists ${hosts.length} hosts, but production is the Swarm service ${settings.service}: Swarm rolls the release out to its nodes. List one manager node.`
+    )
   }
   if (settings.container && settings.adminContainer === settings.container) {
     throw new InputError(
@@ -425,6 +441,47 @@ function proxy(read: InputReader, get: (name: string) => string): ProxySettings 
     )
   }
   return settings
+}
+
+/** The Swarm service and the registry its releases are pushed to. */
+function swarm(
+  read: InputReader,
+  get: (name: string) => string
+): Pick<Settings, 'service' | 'registry' | 'registryUsername' | 'registryPassword'> {
+  const service = get('service')
+  if (service && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(service)) {
+    throw new InputError(
+      'service',
+      `'${service}' is not a Swarm service name (letters, digits, '_', '.', '-'; up to 63 characters).`
+    )
+  }
+  const registry = get('registry').replace(/\/+$/, '')
+  if (registry && !new RegExp(String.raw`^${DOMAIN}(?:/${COMPONENT})*$`).test(registry)) {
+    throw new InputError(
+      'registry',
+      `'${registry}' is not a registry. Expected host[:port] with an optional namespace, e.g. registry.example.com:5000 or ghcr.io/texasca.`
+    )
+  }
+  const registryUsername = get('registry-username') || undefined
+  // A password is used as given: only a final newline (from a pasted secret) is dropped.
+  const registryPassword = read('registry-password').replace(/\r?\n$/, '') || undefined
+  if (registryPassword?.includes('\n'))
+    throw new InputError('registry-password', 'has more than one line.')
+  if (Boolean(registryUsername) !== Boolean(registryPassword)) {
+    throw new InputError(
+      registryUsername ? 'registry-password' : 'registry-username',
+      'is required with the other: `registry-username` and `registry-password` log in together.'
+    )
+  }
+  if (registryUsername && !/^[^\s:]{1,255}$/.test(registryUsername)) {
+    throw new InputError('registry-username', `'${registryUsername}' is not a registry user name.`)
+  }
+  return {
+    service: service || undefined,
+    registry: registry || undefined,
+    registryUsername,
+    registryPassword
+  }
 }
 
 /** Comma- or line-separated names. */

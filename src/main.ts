@@ -200,7 +200,8 @@ function maskSecrets(runner: Runner): void {
     'password',
     'proxy-ssh-key',
     'proxy-ssh-passphrase',
-    'proxy-password'
+    'proxy-password',
+    'registry-password'
   ]
   for (const name of secrets) {
     const value = core.getInput(name, { trimWhitespace: false })

@@ -6,6 +6,7 @@ import * as git from './git.js'
 import { rollbackTag, SLOW_MS, type Host } from './host.js'
 import type { Settings } from './inputs.js'
 import type { Runner } from './runner.js'
+import { releaseTag } from './release/retention.js'
 import type { Command } from './shell.js'
 
 /** A dry run: check what can be checked without changing anything, and print what would happen. */
@@ -16,7 +17,9 @@ export async function planDeploy(
   adminName: string,
   report: DeployReport,
   host: Host,
-  runner: Runner
+  runner: Runner,
+  /** Production is a Swarm service: its releases are pushed to `repository`. */
+  swarm?: { service: string; repository: string }
 ): Promise<void> {
   const inProduction = (command: Command) =>
     docker.exec(production.name, command, { workdir: settings.repoPath })
@@ -30,7 +33,10 @@ export async function planDeploy(
       SLOW_MS
     )
   ).split(/\s/)[0]
-  const rollback = rollbackTag(settings.image.repository)
+  const rollback = rollbackTag(swarm?.repository ?? settings.image.repository)
+  const releaseName = swarm
+    ? `${swarm.repository}:${releaseTag(settings.ref)}`
+    : settings.image.name
   const adminRun = docker.runAdmin({
     name: adminName,
     imageId: short(image.id),
@@ -46,16 +52,31 @@ export async function planDeploy(
     `docker tag ${short(image.id)} ${rollback}; ` +
       (image.layers >= settings.maxLayers
         ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
-        : `docker commit ${adminName} ${settings.image.name} (ENTRYPOINT and CMD restored)`),
+        : `docker commit ${adminName} ${releaseName} (ENTRYPOINT and CMD restored)`),
     settings.canarySeconds > 0 || settings.canaryCommand
       ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
       : 'no canary (canary-seconds: 0)',
-    `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
-      (settings.healthCommand ? `; health command up to ${settings.healthTimeoutSec} s` : '') +
-      (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
-    settings.rollback
-      ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
-      : 'on failure: no rollback (rollback: false)',
+    ...(swarm
+      ? [
+          `docker push ${releaseName}; docker service update --image ${releaseName}@<digest> --with-registry-auth --update-failure-action ${settings.rollback ? 'rollback' : 'pause'} ${swarm.service}; ` +
+            `wait up to ${settings.updateTimeoutSec} s for Swarm to converge or roll back` +
+            (settings.healthCommand
+              ? `; then health command up to ${settings.healthTimeoutSec} s`
+              : ''),
+          settings.rollback
+            ? `on failure: Swarm rolls the service back (past update-timeout, or a failed health command: docker service rollback ${swarm.service})`
+            : 'on failure: Swarm pauses the update (rollback: false)'
+        ]
+      : [
+          `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
+            (settings.healthCommand
+              ? `; health command up to ${settings.healthTimeoutSec} s`
+              : '') +
+            (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
+          settings.rollback
+            ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
+            : 'on failure: no rollback (rollback: false)'
+        ]),
     `tag the release with its commit; keep ${settings.keepReleases} releases`
   ]
   runner.info('Dry run: nothing was changed. The deploy would:')

@@ -6,6 +6,7 @@ import { takeDeployLock, type LockHolder } from './lock.js'
 import type { Runner } from './runner.js'
 import type { RemoteShell } from './shell.js'
 import type { Progress } from './state.js'
+import { swarmStatus } from './swarm.js'
 
 /**
  * The post step: when the main step was cancelled or killed before it finished, connect again and
@@ -37,6 +38,18 @@ export async function recover(
       runner.info(`Removed the admin container ${admin.name}`)
     }
     if (progress.phase !== 'releasing' || !progress.previousImageId) return
+    if (progress.service) {
+      // The update is Swarm's, with its own failure action: report where it is, change nothing.
+      const status = await host
+        .run(swarmStatus(progress.service), 'docker service inspect')
+        .catch(error => `unknown (${message(error)})`)
+      runner.warning(
+        `Production is the Swarm service ${progress.service}; Swarm finishes or rolls back its update by itself. Its update status: ${status.trim() || 'none'}. ` +
+          `Check \`docker service ps ${progress.service}\` on the host.`,
+        'Swarm update'
+      )
+      return
+    }
 
     const tagged = survey.image?.id
     const failed =

@@ -15,6 +15,8 @@ export interface Progress {
   adminContainer?: string
   previousImageId?: string
   releasedImageId?: string
+  /** Production is this Swarm service: Swarm, not the post step, finishes or rolls back its update. */
+  service?: string
 }
 
 export enum State {

@@ -40,6 +40,15 @@ export function renderSummary(report: DeployReport): string {
     }
     lines.push('')
   }
+  if (report.swarm?.state) {
+    const { service, image, state, message } = report.swarm
+    lines.push(
+      '### Swarm',
+      '',
+      `Service \`${service}\`: update ${state.replace(/_/g, ' ')}${message ? ` (${message})` : ''}; it runs \`${image}\`.`,
+      ''
+    )
+  }
   if (report.rollbackDetail) lines.push('### Rollback', '', quoteBlock(report.rollbackDetail), '')
   if (report.flattened) {
     lines.push(

@@ -97,7 +97,8 @@ export async function flatten(
   previous: ImageInfo,
   commitMessage: string
 ): Promise<string> {
-  const flat = `${image.split(':')[0]}:hermes-flat`
+  // The repository is all before the tag's ':' (a registry's port comes before a '/').
+  const flat = `${image.replace(/:[^:/]+$/, '')}:hermes-flat`
   const carrier = `${admin}-flat`
   await host.run(exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS)
   try {

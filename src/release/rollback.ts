@@ -2,18 +2,15 @@ import * as docker from '../docker.js'
 import type { ImageInfo } from '../docker.js'
 import { short } from '../format.js'
 import { DeployError, type Host } from '../host.js'
-import type { Settings } from '../inputs.js'
 
-/** The release for `rollback-to`: `previous`, or a retained commit's tag. */
+/** The release for `rollback-to` (`previous`, or a retained commit) among `repository`'s tags. */
 export async function findRelease(
   host: Host,
-  settings: Settings,
+  wanted: string,
+  repository: string,
   current: ImageInfo
-): Promise<ImageInfo> {
-  const tags = docker.parseTags(
-    await host.run(docker.listTags(settings.image.repository), 'docker image ls')
-  )
-  const wanted = settings.rollbackTo!
+): Promise<{ image: ImageInfo; tag: string }> {
+  const tags = docker.parseTags(await host.run(docker.listTags(repository), 'docker image ls'))
   const found =
     wanted === 'previous'
       ? tags.find(t => t.tag === 'hermes-previous')
@@ -36,7 +33,8 @@ export async function findRelease(
     throw new DeployError(
       `Production already runs ${wanted} (${short(found.id)}); nothing to roll back.`
     )
-  return docker.parseImage(
+  const image = docker.parseImage(
     JSON.parse(await host.run(docker.inspectImage(found.id), 'docker image inspect'))
   )
+  return { image, tag: found.tag }
 }

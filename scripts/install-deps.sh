@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the local droplet (e2e/droplet/up.sh) needs.
+# Installs the Debian packages the local droplet (e2e/droplet/up.sh) and the Docker hosts beside it
+# (second.sh, swarm.sh) need.
 # Idempotent: does nothing when everything is already installed.
 set -euo pipefail
 
@@ -16,12 +17,24 @@ PACKAGES=(
   procps
   iptables           # isolates the droplet behind the bastion in the connection tests
   jq                 # the benchmark's plain-ssh peer script
+  docker-registry    # the swarm host's registry (e2e/droplet/swarm.sh)
+  apache2-utils      # htpasswd -B: the registry's login
+  iproute2           # ss, ip: the swarm host checks that it listens on loopback only
 )
 
 die() { printf 'install-deps: ERROR: %s\n' "$*" >&2; exit 1; }
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (try: sudo $0)"
 command -v apt-get >/dev/null || die "apt-get not found: this script supports Debian/Ubuntu only"
+
+# Debian's docker-registry package comes with a service of its own (/etc/docker/registry, port
+# 5000 on every address). swarm.sh runs its own registry on 127.0.0.1: where systemd runs, keep
+# Debian's stopped and disabled.
+disable_debian_registry() {
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+    systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+  fi
+}
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do
@@ -31,6 +44,7 @@ for pkg in "${PACKAGES[@]}"; do
 done
 
 if [ "${#missing[@]}" -eq 0 ]; then
+  disable_debian_registry
   echo "install-deps: all packages present"
   exit 0
 fi
@@ -39,6 +53,15 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
+# Nor is it started by the install (policy-rc.d: 101 = not allowed), unless the machine has a
+# policy of its own.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  # Called with options, then the service's name and the action.
+  # shellcheck disable=SC2016 # expanded by the policy script
+  printf '#!/bin/sh\nfor a; do [ "$a" = docker-registry ] && exit 101; done\nexit 0\n' >/usr/sbin/policy-rc.d
+  chmod 755 /usr/sbin/policy-rc.d
+  trap 'rm -f "$log" /usr/sbin/policy-rc.d' EXIT
+fi
 if ! apt-get update -qq >"$log" 2>&1; then
   tail -n 20 "$log" >&2
   die "apt-get update failed; check /etc/apt/sources.list* and network access to the Debian mirror"
@@ -47,4 +70,5 @@ if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >"$log" 2>&1
   tail -n 20 "$log" >&2
   die "apt-get install ${missing[*]} failed (output above)"
 fi
+disable_debian_registry
 echo "install-deps: done"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Stops the local droplet: supervisor, git daemon, its own sshd and the app
-# containers. Leaves dockerd, images and the state dir (keys, origin) alone,
-# so the next up.sh is quick. `--all` also stops a dockerd that up.sh started.
+# containers, and the Docker hosts beside it (second.sh, swarm.sh) whole, their
+# dockerd included. Leaves the droplet's dockerd, images and the state dir
+# (keys, origin) alone, so the next up.sh is quick. `--all` also stops a
+# dockerd that up.sh started.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -16,6 +18,14 @@ case "${1:-}" in
   --all) all=1 ;;
   *) die "usage: $0 [--all]" ;;
 esac
+
+# The other hosts first: they run on the droplet's user and keys. Each one's
+# own `down` (it keeps their data).
+for host in second swarm; do
+  if [ -d "$STATE/$host" ]; then
+    bash "$HERE/$host.sh" down
+  fi
+done
 
 # The supervisor first, or it would respawn the container we remove. It runs
 # in its own session, so signal the whole group. Its `docker run` client only

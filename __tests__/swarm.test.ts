@@ -88,7 +88,14 @@ case "$1 $2" in
       image=*) echo "image=reg/api:2@sha256:b" ;;
       *) echo "T0" ;;
     esac ;;
-  "service ps") echo "task=api.1|reg/api:2@sha256:b|Running|Running 1 second ago|" ;;
+  "service ps")
+    case "$*" in
+      *desired-state=running*)
+        n=$(cat "$STATE/ps" 2>/dev/null || echo 1)
+        echo $((n + 1)) >"$STATE/ps"
+        if [ "$n" -lt 3 ]; then echo "Starting 1 second ago"; else echo "Running 1 second ago"; fi ;;
+      *) echo "task=api.1|reg/api:2@sha256:b|Running|Running 1 second ago|" ;;
+    esac ;;
   "service update") if [ -n "$DOCKER_CONFIG" ]; then echo "config=$DOCKER_CONFIG" >>"$STATE/calls"; fi ;;
   "login --username") cat >"$STATE/password"; echo "login-config=$DOCKER_CONFIG" >>"$STATE/calls" ;;
   "push 127.0.0.1:5000/texasca/api:222222222222") echo "layer: Pushed"; echo "222222222222: digest: sha256:feed size: 738" ;;
@@ -119,9 +126,16 @@ esac
     })
     expect(result.status).toBe(0)
     const status = parseUpdate(result.stdout)
-    expect(status).toMatchObject({ state: 'rollback_completed', timedOut: false, message: 'done' })
+    expect(status).toMatchObject({
+      state: 'rollback_completed',
+      timedOut: false,
+      message: 'done',
+      running: '1/1'
+    })
     expect(status.tasks).toHaveLength(1)
     expect(result.calls.match(/UpdateStatus.State/g)).toHaveLength(5)
+    // Then until the task runs: twice starting, then running.
+    expect(result.calls.match(/desired-state=running/g)).toHaveLength(3)
   })
 
   it('gives up at the timeout and says what state it saw', () => {
@@ -321,6 +335,27 @@ describe('deploying to a Swarm service', () => {
     expect(report.outcome).toBe('rolled-back')
     expect(shell.ran(/docker service update --detach --quiet --rollback texasca-api/)).toBe(true)
     expect(report.reason).toMatch(/Swarm converged, but the health command did not pass/)
+  })
+
+  it('past update-timeout asks Swarm to roll back, but never undoes a rollback of its own', async () => {
+    const late = (state: string) =>
+      swarmHost('completed').on(/UpdateStatus.State/, {
+        stdout: `state=${state}\ntimedout=1\nrunning=0/1\nmessage=\nimage=x\n`
+      })
+    const updating = late('updating')
+    const first = await run(updating)
+    expect(updating.ran(/--rollback texasca-api/)).toBe(true)
+    expect(first.report.reason).toMatch(
+      /did not finish within 30 s .* it was updating, 0\/1 tasks running/
+    )
+
+    const rollingBack = late('rollback_started')
+    const second = await run(rollingBack)
+    expect(rollingBack.ran(/--rollback texasca-api/)).toBe(false)
+    expect(second.report.outcome).toBe('failed')
+    expect(second.report.reason).toMatch(
+      /it was rollback_started[\s\S]*docker service ps texasca-api/
+    )
   })
 
   it('finds the service from the task label when `container` names it, and refuses several hosts', async () => {

@@ -58584,8 +58584,23 @@ while :; do
   if [ "$(date +%s)" -ge "$end" ]; then timedout=1; break; fi
   sleep 0.5
 done
+# Swarm calls an update (or its rollback) complete when it has started the tasks; wait until
+# they run (and pass their health checks: a task with one is "starting" until then).
+up=0 total=0
+case "$timedout $state" in
+  "0 completed"|"0 rollback_completed")
+    while :; do
+      states=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$service") || break
+      total=$(printf '%s\n' "$states" | grep -c .)
+      up=$(printf '%s\n' "$states" | grep -c '^Running')
+      [ "$total" -gt 0 ] && [ "$up" -eq "$total" ] && break
+      if [ "$(date +%s)" -ge "$end" ]; then timedout=1; break; fi
+      sleep 0.5
+    done ;;
+esac
 echo "state=\${state:-none}"
 echo "timedout=$timedout"
+echo "running=$up/$total"
 docker service inspect --format 'message={{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' "$service"
 docker service inspect --format 'image={{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service"
 # The newest tasks, for the report: which image each runs and why one failed.
@@ -58625,6 +58640,7 @@ function parseUpdate(output) {
         timedOut: value('timedout') === '1',
         message: value('message'),
         image: value('image'),
+        running: value('running'),
         tasks: output
             .split('\n')
             .filter(line => line.startsWith('task='))
@@ -58642,7 +58658,9 @@ function readOutcome(status, timeoutSec) {
     if (status.timedOut) {
         return {
             kind: 'stuck',
-            why: `Swarm's rolling update did not finish within ${timeoutSec} s (\`update-timeout\`); it was ${status.state}.${said}${task}`
+            why: `Swarm's rolling update did not finish within ${timeoutSec} s (\`update-timeout\`); it was ${status.state}` +
+                (status.running ? `, ${status.running} tasks running` : '') +
+                `.${said}${task}`
         };
     }
     switch (status.state) {
@@ -58690,7 +58708,11 @@ async function rollOutService(host, runner, settings, release) {
     const status = await waitForSwarm(host, release.service, line('before'), settings.updateTimeoutSec);
     const outcome = readOutcome(status, settings.updateTimeoutSec);
     showTasks(runner, status);
-    if (outcome.kind === 'stuck' && status.timedOut && settings.rollback) {
+    // Out of time on our update (not on Swarm's own rollback of it, which a rollback would undo).
+    if (outcome.kind === 'stuck' &&
+        status.timedOut &&
+        settings.rollback &&
+        !status.state.startsWith('rollback')) {
         runner.warning(`${outcome.why} Asking Swarm to roll back.`, 'Swarm update');
         const back = await rollBackService(host, runner, settings, release.service);
         if (back.outcome.kind === 'rolled-back')
@@ -59933,7 +59955,7 @@ swarm) {
     const tip = (await host.run(inProduction(remoteTip(settings.branch)), `git ls-remote origin ${settings.branch}`, SLOW_MS)).split(/\s/)[0];
     const rollback = rollbackTag(swarm?.repository ?? settings.image.repository);
     const releaseName = swarm
-        ? `${swarm.repository}:${releaseTag(settings.ref)}`
+        ? `${swarm.repository}:${/^[0-9a-f]{40}$/.test(settings.ref) ? releaseTag(settings.ref) : '<commit>'}`
         : settings.image.name;
     const adminRun = runAdmin({
         name: adminName,

@@ -35,7 +35,7 @@ export async function planDeploy(
   ).split(/\s/)[0]
   const rollback = rollbackTag(swarm?.repository ?? settings.image.repository)
   const releaseName = swarm
-    ? `${swarm.repository}:${releaseTag(settings.ref)}`
+    ? `${swarm.repository}:${/^[0-9a-f]{40}$/.test(settings.ref) ? releaseTag(settings.ref) : '<commit>'}`
     : settings.image.name
   const adminRun = docker.runAdmin({
     name: adminName,

@@ -114,8 +114,23 @@ while :; do
   if [ "$(date +%s)" -ge "$end" ]; then timedout=1; break; fi
   sleep 0.5
 done
+# Swarm calls an update (or its rollback) complete when it has started the tasks; wait until
+# they run (and pass their health checks: a task with one is "starting" until then).
+up=0 total=0
+case "$timedout $state" in
+  "0 completed"|"0 rollback_completed")
+    while :; do
+      states=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$service") || break
+      total=$(printf '%s\n' "$states" | grep -c .)
+      up=$(printf '%s\n' "$states" | grep -c '^Running')
+      [ "$total" -gt 0 ] && [ "$up" -eq "$total" ] && break
+      if [ "$(date +%s)" -ge "$end" ]; then timedout=1; break; fi
+      sleep 0.5
+    done ;;
+esac
 echo "state=\${state:-none}"
 echo "timedout=$timedout"
+echo "running=$up/$total"
 docker service inspect --format 'message={{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' "$service"
 docker service inspect --format 'image={{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service"
 # The newest tasks, for the report: which image each runs and why one failed.
@@ -155,6 +170,8 @@ export interface UpdateStatus {
   message: string
   /** The image the service's spec names now. */
   image: string
+  /** `<running>/<wanted>` tasks when the update ended. */
+  running: string
   tasks: { name: string; image: string; desired: string; current: string; error: string }[]
 }
 
@@ -170,6 +187,7 @@ export function parseUpdate(output: string): UpdateStatus {
     timedOut: value('timedout') === '1',
     message: value('message'),
     image: value('image'),
+    running: value('running'),
     tasks: output
       .split('\n')
       .filter(line => line.startsWith('task='))
@@ -192,7 +210,10 @@ export function readOutcome(status: UpdateStatus, timeoutSec: number): SwarmOutc
   if (status.timedOut) {
     return {
       kind: 'stuck',
-      why: `Swarm's rolling update did not finish within ${timeoutSec} s (\`update-timeout\`); it was ${status.state}.${said}${task}`
+      why:
+        `Swarm's rolling update did not finish within ${timeoutSec} s (\`update-timeout\`); it was ${status.state}` +
+        (status.running ? `, ${status.running} tasks running` : '') +
+        `.${said}${task}`
     }
   }
   switch (status.state) {
@@ -280,7 +301,13 @@ export async function rollOutService(
   )
   const outcome = readOutcome(status, settings.updateTimeoutSec)
   showTasks(runner, status)
-  if (outcome.kind === 'stuck' && status.timedOut && settings.rollback) {
+  // Out of time on our update (not on Swarm's own rollback of it, which a rollback would undo).
+  if (
+    outcome.kind === 'stuck' &&
+    status.timedOut &&
+    settings.rollback &&
+    !status.state.startsWith('rollback')
+  ) {
     runner.warning(`${outcome.why} Asking Swarm to roll back.`, 'Swarm update')
     const back = await rollBackService(host, runner, settings, release.service)
     if (back.outcome.kind === 'rolled-back') back.outcome.why = outcome.why

@@ -288,10 +288,12 @@ remove_service() {
 # callers wait for the app themselves, without the CLI's 5 s "verify" pause.
 create_service() {
   registry_login
+  # busybox httpd ignores SIGTERM: a short grace period keeps each stop-first update quick.
   docker service create --detach --quiet --name "$SERVICE" --network host --with-registry-auth \
     -e RUNTIME_SECRET=from-swarm -e DROPLET_NAME=swarm \
     --health-cmd "$SERVICE_HEALTH" --health-interval 1s --health-timeout 2s --health-retries 3 \
     --health-start-period 5s \
+    --stop-grace-period 2s \
     --update-monitor 5s --update-failure-action rollback --update-order stop-first \
     --rollback-order stop-first --rollback-monitor 3s \
     "$(cat "$DIR/baseline_ref")" --port "$SWARM_APP_PORT" >/dev/null ||

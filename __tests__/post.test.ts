@@ -87,6 +87,39 @@ describe('the post step after a cancelled or killed deploy', () => {
     expect(shell.ran(new RegExp(`docker rm --force ${'c'.repeat(64)}`))).toBe(false)
   })
 
+  it('puts right every other host the rollout had started to replace, and only those', async () => {
+    const first = host(OLD, [container('c'.repeat(64), 'texasca-api', OLD)])
+    // h2 was re-tagged and its production removed when the run was killed; h3 was done.
+    const shells: Record<string, FakeShell> = {
+      h2: host(NEW, [container('d'.repeat(64), 'texasca-api', NEW)]),
+      h3: host(NEW, [container('d'.repeat(64), 'texasca-api', NEW)])
+    }
+    const runner = new FakeRunner()
+    await recover(
+      { ...settings, hosts: ['h1', 'h2', 'h3'].map(h => ({ host: h, port: 22 })) },
+      {
+        phase: 'done',
+        others: {
+          'h2:22': { phase: 'releasing', previousImageId: OLD, releasedImageId: NEW },
+          'h3:22': { phase: 'done', previousImageId: OLD, releasedImageId: NEW }
+        }
+      },
+      {
+        runner,
+        holder,
+        connect: async () => first,
+        connectTo: async address => shells[address.host]
+      }
+    )
+    expect(first.commands).toHaveLength(0)
+    expect(shells.h2.ran(new RegExp(`docker tag ${OLD} texasca/api:latest`))).toBe(true)
+    expect(shells.h2.ran(new RegExp(`docker rm --force ${'d'.repeat(64)}`))).toBe(true)
+    expect(shells.h3.commands).toHaveLength(0)
+    expect(runner.warnings.join('\n')).toMatch(
+      /The rollout stopped while replacing production on h2:22/
+    )
+  })
+
   it('changes nothing when the tag never moved', async () => {
     const shell = host(OLD, [container('c'.repeat(64), 'texasca-api', OLD)])
     await runPost(shell, {

@@ -55,12 +55,14 @@ function host(image: string, { hasRelease = false, healthy = true } = {}): FakeS
 
 async function run(shells: Record<string, FakeShell>, source: FakeShell) {
   const runner = new FakeRunner()
+  const progress: string[] = []
   const results = await rollOut(settings, { imageId: NEW, commit: 'f'.repeat(40) }, source, {
     runner,
     holder: { commit: 'x', since: 'now' },
-    connectTo: async address => shells[address.host]
+    connectTo: async address => shells[address.host],
+    progress: (host, p) => progress.push(`${host} ${p.phase}`)
   })
-  return { results, runner }
+  return { results, runner, progress }
 }
 
 describe('rolling one build out to several hosts', () => {
@@ -89,8 +91,10 @@ describe('rolling one build out to several hosts', () => {
       h3: host(OLD, { hasRelease: true, healthy: false }),
       h4: host(OLD)
     }
-    const { results } = await run(shells, source)
+    const { results, progress } = await run(shells, source)
 
+    // Each host is marked for the post step from its re-tag until confirmed or rolled back.
+    expect(progress).toEqual(['h2:22 releasing', 'h2:22 done', 'h3:22 releasing', 'h3:22 done'])
     expect(results.map(r => [r.host, r.outcome])).toEqual([
       ['h2:22', 'deployed'],
       ['h3:22', 'rolled-back'],

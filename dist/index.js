@@ -60574,21 +60574,39 @@ function githubSide(settings, context) {
 
 
 
+
 /**
  * The post step: when the main step was cancelled or killed before it finished, connect again and
- * put the host right — remove the admin container, and if a release was on its way out but never
- * confirmed healthy, complete the rollback so production serves the previous image.
- * Throws when production could not be put right.
+ * put each host right — remove the admin container, and where a release was on its way out but
+ * never confirmed healthy, complete the rollback so production serves the previous image. With
+ * several hosts, every host the rollout had started to replace is checked.
+ * Throws when production could not be put right somewhere.
  */
 async function recover(settings, progress, deps) {
     const { runner } = deps;
-    if (!progress || progress.phase === 'done') {
+    const others = Object.entries(progress?.others ?? {}).filter(([, p]) => p.phase === 'releasing');
+    if ((!progress || progress.phase === 'done') && others.length === 0) {
         runner.info('The deploy step finished; nothing to clean up.');
         return;
     }
-    runner.warning(`The deploy step did not finish (it stopped in phase "${progress.phase}"): putting the host right.`, 'Recovering');
-    const host = new Host(await deps.connect(), runner);
-    const lock = await takeDeployLock(host.shell, settings, deps.holder, runner);
+    const failures = [];
+    if (progress && progress.phase !== 'done') {
+        runner.warning(`The deploy step did not finish (it stopped in phase "${progress.phase}"): putting the host right.`, 'Recovering');
+        await recoverHost(settings, deps.connect, runner, deps.holder, progress).catch(error => failures.push(message(error)));
+    }
+    for (const [label, other] of others) {
+        const address = settings.hosts.find(h => addressLabel(h) === label);
+        if (!address || !deps.connectTo)
+            continue;
+        runner.warning(`The rollout stopped while replacing production on ${label}: putting it right.`, 'Recovering');
+        await recoverHost(settings, () => deps.connectTo(address), runner, deps.holder, other).catch(error => failures.push(`${label}: ${message(error)}`));
+    }
+    if (failures.length > 0)
+        throw new DeployError(failures.join('\n'));
+}
+async function recoverHost(settings, connect, runner, holder, progress) {
+    const host = new Host(await connect(), runner);
+    const lock = await takeDeployLock(host.shell, settings, holder, runner);
     try {
         const survey = await host.survey(settings.image.name);
         const admin = survey.containers.find(c => c.name === progress.adminContainer);
@@ -60598,38 +60616,47 @@ async function recover(settings, progress, deps) {
         }
         if (progress.phase !== 'releasing' || !progress.previousImageId)
             return;
-        if (progress.service) {
-            // The update is Swarm's, with its own failure action: report where it is, change nothing.
-            const status = await host
-                .run(swarmStatus(progress.service), 'docker service inspect')
-                .catch(error => `unknown (${message(error)})`);
-            runner.warning(`Production is the Swarm service ${progress.service}; Swarm finishes or rolls back its update by itself. Its update status: ${status.trim() || 'none'}. ` +
-                `Check \`docker service ps ${progress.service}\` on the host.`, 'Swarm update');
-            return;
-        }
-        const tagged = survey.image?.id;
-        const failed = progress.releasedImageId ?? (tagged !== progress.previousImageId ? tagged : undefined);
-        const releaseRuns = failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed);
-        if (tagged === progress.previousImageId && !releaseRuns) {
-            runner.info(`${settings.image.name} still names ${format_short(progress.previousImageId)} and no container runs the release: production is as it was.`);
-            return;
-        }
-        runner.warning(`The release ${format_short(failed)} was committed but never confirmed healthy: rolling back to ${format_short(progress.previousImageId)}.`, 'Rolling back');
-        const serving = await restorePrevious(host, runner, {
-            image: settings.image.name,
-            repository: settings.image.repository,
+        await rollBackUnconfirmed(host, settings, runner, survey, {
             previousImageId: progress.previousImageId,
-            failedImageId: failed ?? '',
-            serve: serveOptions(settings, progress.adminContainer ?? '', 0)
-        }).catch(error => {
-            throw new DeployError(`ROLLBACK FAILED after the cancelled deploy: ${message(error)}\nProduction may be down: ${settings.image.name} is back on ${format_short(progress.previousImageId)}; check the supervisor on the host.`);
+            releasedImageId: progress.releasedImageId,
+            adminContainer: progress.adminContainer,
+            service: progress.service
         });
-        runner.info(`Rolled back: ${format_short(serving)} serves ${format_short(progress.previousImageId)}`);
     }
     finally {
         await lock.release().catch(() => undefined);
         await host.shell.close();
     }
+}
+/** Roll back a release that may be out but was never confirmed; leave a host that never got it. */
+async function rollBackUnconfirmed(host, settings, runner, survey, release) {
+    if (release.service) {
+        // The update is Swarm's, with its own failure action: report where it is, change nothing.
+        const status = await host
+            .run(swarmStatus(release.service), 'docker service inspect')
+            .catch(error => `unknown (${message(error)})`);
+        runner.warning(`Production is the Swarm service ${release.service}; Swarm finishes or rolls back its update by itself. Its update status: ${status.trim() || 'none'}. ` +
+            `Check \`docker service ps ${release.service}\` on the host.`, 'Swarm update');
+        return;
+    }
+    const tagged = survey.image?.id;
+    const failed = release.releasedImageId ?? (tagged !== release.previousImageId ? tagged : undefined);
+    const releaseRuns = failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed);
+    if (tagged === release.previousImageId && !releaseRuns) {
+        runner.info(`${settings.image.name} still names ${format_short(release.previousImageId)} and no container runs the release: production is as it was.`);
+        return;
+    }
+    runner.warning(`The release ${format_short(failed)} was committed but never confirmed healthy: rolling back to ${format_short(release.previousImageId)}.`, 'Rolling back');
+    const serving = await restorePrevious(host, runner, {
+        image: settings.image.name,
+        repository: settings.image.repository,
+        previousImageId: release.previousImageId,
+        failedImageId: failed ?? '',
+        serve: serveOptions(settings, release.adminContainer ?? '', 0)
+    }).catch(error => {
+        throw new DeployError(`ROLLBACK FAILED after the cancelled deploy: ${message(error)}\nProduction may be down: ${settings.image.name} is back on ${format_short(release.previousImageId)}; check the supervisor on the host.`);
+    });
+    runner.info(`Rolled back: ${format_short(serving)} serves ${format_short(release.previousImageId)}`);
 }
 
 ;// CONCATENATED MODULE: ./src/rollout.ts
@@ -60693,15 +60720,25 @@ async function toHost(address, settings, release, source, deps) {
             const present = await host.exec(inspectImage(release.imageId), 'docker image inspect');
             if (present.code !== 0)
                 await copyImage(source, host.shell, release.imageId, hostName, runner);
+            // From here until confirmed or rolled back, a cancelled run leaves this host to the post step.
+            const progress = (phase) => deps.progress?.(hostName, {
+                phase,
+                previousImageId: production.imageId,
+                releasedImageId: release.imageId
+            });
+            progress('releasing');
             await host.run(chain(tag(production.imageId, rollbackTag(settings.image.repository)), tag(release.imageId, settings.image.name)), 'docker tag (rollback tag, release)');
             const serve = serveOptions(settings, '');
             let containerId;
             try {
                 containerId = await waitForServing(host, runner, release.imageId, serve, removeContainer(production.id));
+                progress('done');
             }
             catch (error) {
-                if (!settings.rollback)
+                if (!settings.rollback) {
+                    progress('done');
                     throw error;
+                }
                 runner.warning(`Rolling back ${hostName} to ${format_short(production.imageId)}: ${message(error)}`, 'Rolling back');
                 const previousConfig = survey.image?.id === production.imageId ? survey.image.config : undefined;
                 const restored = await restorePrevious(host, runner, {
@@ -60713,6 +60750,7 @@ async function toHost(address, settings, release, source, deps) {
                     previousConfig,
                     serve: { ...serve, stableSeconds: 0 }
                 });
+                progress('done');
                 throw new RolledBack(`${message(error)}\nRolled back: ${format_short(restored)} serves ${format_short(production.imageId)} again.`);
             }
             if (release.commit) {
@@ -61394,6 +61432,7 @@ async function main_run(runner = actionsRunner) {
     const deps = {
         runner,
         connect: () => connectWithRetries(settings, settings.hosts[0], runner),
+        connectTo: (address) => connectWithRetries(settings, address, runner),
         holder: holder(settings, context)
     };
     if (post) {
@@ -61407,10 +61446,13 @@ async function main_run(runner = actionsRunner) {
     }
     // With several hosts, the first host's connection outlives its deploy: the image streams from it.
     const first = settings.hosts.length > 1 ? keepOpen() : undefined;
+    // The deploy's progress and each other host's, saved together for the post step.
+    let saved = { phase: 'started' };
+    const save = (next) => saveProgress((saved = next));
     const report = await deploy(settings, {
         ...deps,
         connect: first ? () => first.open(deps.connect) : deps.connect,
-        progress: saveProgress,
+        progress: progress => save({ ...progress, others: saved.others }),
         ...githubSide(settings, context)
     });
     if (first?.shell &&
@@ -61418,7 +61460,7 @@ async function main_run(runner = actionsRunner) {
         (report.outcome === 'deployed' || report.outcome === 'unchanged')) {
         const results = await rollOut(settings, { imageId: report.imageId, commit: report.commit }, first.shell, {
             ...deps,
-            connectTo: host => connectWithRetries(settings, host, runner)
+            progress: (host, progress) => save({ ...saved, others: { ...saved.others, [host]: progress } })
         });
         foldRollout(report, results);
     }

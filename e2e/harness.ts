@@ -85,8 +85,11 @@ export interface RunOptions {
   sha?: string
   before?: string
   env?: Record<string, string>
-  /** Send this signal when the log opens the group whose title starts with `group`. */
-  killAt?: { group: string; signal: NodeJS.Signals; delayMs?: number }
+  /** Send this signal when the log opens the group whose title starts with `group` (or prints `text`). */
+  killAt?: ({ group: string; text?: never } | { text: string; group?: never }) & {
+    signal: NodeJS.Signals
+    delayMs?: number
+  }
   /** Run as the post step, with the state the main step saved. */
   postOf?: ActionRun
   /** Called with the log as it grows. */
@@ -167,9 +170,10 @@ export async function runAction(
   const grow = (chunk: Buffer) => {
     log += chunk
     options.onLog?.(log)
-    if (options.killAt && !killed && log.includes(`::group::${options.killAt.group}`)) {
+    const at = options.killAt
+    if (at && !killed && log.includes(at.text ?? `::group::${at.group}`)) {
       killed = true
-      const { signal, delayMs = 0 } = options.killAt
+      const { signal, delayMs = 0 } = at
       setTimeout(() => child.kill(signal), delayMs)
     }
   }

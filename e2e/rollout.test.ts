@@ -96,4 +96,32 @@ describe('one build rolled out to two hosts', () => {
     )
     expect(run.summary).toMatch(/127\.0\.0\.1:\d+ \| rolled-back/)
   })
+
+  it('after a run killed while replacing the second host, the post step rolls that host back', async () => {
+    const sha = pushCommit(droplet, 'Release killed on the second host', {
+      'start.sh': START.replace(
+        'exec busybox httpd',
+        '[ "${DROPLET_NAME:-}" != second ] || { echo "start.sh: no config for second" >&2; exit 3; }\nexec busybox httpd'
+      )
+    })
+    // Killed just after the image reached the second host: while its production is replaced.
+    const main = await runAction(
+      { ...inputs, 'respawn-timeout': '30' },
+      { sha, killAt: { text: 'Copied ', signal: 'SIGKILL', delayMs: 1500 } }
+    )
+    expect(main.signal).toBe('SIGKILL')
+
+    const post = await runAction(inputs, { sha, postOf: main })
+
+    expect(post.code).toBe(0)
+    expect(post.log).toMatch(/The rollout stopped while replacing production on 127\.0\.0\.1:\d+/)
+    // The kill came after the second host's tag had moved to the release: a real rollback.
+    expect(post.log).toMatch(/was committed but never confirmed healthy: rolling back/)
+    expect(onSecond(`docker image inspect --format '{{.Id}}' ${droplet.IMAGE}:latest`)).toBe(
+      other.BASELINE_IMAGE
+    )
+    expect(page(other.APP_URL)).toContain(`commit=${droplet.BASELINE_COMMIT}`)
+    // The first host finished before the kill and keeps the release.
+    expect(page(droplet.APP_URL)).toContain(`commit=${sha}`)
+  })
 })

@@ -11,7 +11,7 @@ import { foldRollout, rollOut } from './rollout.js'
 import { actionsRunner, type Runner } from './runner.js'
 import { connect, ConnectionError } from './ssh/connection.js'
 import type { RemoteShell } from './shell.js'
-import { isPost, markMainStarted, readProgress, saveProgress } from './state.js'
+import { isPost, markMainStarted, readProgress, saveProgress, type Progress } from './state.js'
 import { renderSummary } from './summary.js'
 
 /** Entry point for both steps of action.yml: the deploy (main) and the clean-up (post). */
@@ -36,6 +36,7 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
   const deps = {
     runner,
     connect: () => connectWithRetries(settings, settings.hosts[0], runner),
+    connectTo: (address: HostAddress) => connectWithRetries(settings, address, runner),
     holder: holder(settings, context)
   }
 
@@ -50,10 +51,13 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
 
   // With several hosts, the first host's connection outlives its deploy: the image streams from it.
   const first = settings.hosts.length > 1 ? keepOpen() : undefined
+  // The deploy's progress and each other host's, saved together for the post step.
+  let saved: Progress = { phase: 'started' }
+  const save = (next: Progress) => saveProgress((saved = next))
   const report = await deploy(settings, {
     ...deps,
     connect: first ? () => first.open(deps.connect) : deps.connect,
-    progress: saveProgress,
+    progress: progress => save({ ...progress, others: saved.others }),
     ...githubSide(settings, context)
   })
   if (
@@ -67,7 +71,8 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
       first.shell,
       {
         ...deps,
-        connectTo: host => connectWithRetries(settings, host, runner)
+        progress: (host, progress) =>
+          save({ ...saved, others: { ...saved.others, [host]: progress } })
       }
     )
     foldRollout(report, results)

@@ -1,35 +1,81 @@
 import * as docker from './docker.js'
 import { message, short } from './format.js'
 import { DeployError, Host, restorePrevious, serveOptions } from './host.js'
-import type { Settings } from './inputs.js'
+import { addressLabel, type HostAddress, type Settings } from './inputs.js'
 import { takeDeployLock, type LockHolder } from './lock.js'
 import type { Runner } from './runner.js'
 import type { RemoteShell } from './shell.js'
 import type { Progress } from './state.js'
 import { swarmStatus } from './swarm.js'
 
+export interface RecoverDeps {
+  /** The first host: where the release was built. */
+  connect: () => Promise<RemoteShell>
+  /** Any host of a rollout. */
+  connectTo?: (address: HostAddress) => Promise<RemoteShell>
+  runner: Runner
+  holder: LockHolder
+}
+
+/** What is known of one host's unfinished release. */
+interface Unconfirmed {
+  previousImageId: string
+  releasedImageId?: string
+  adminContainer?: string
+  service?: string
+}
+
 /**
  * The post step: when the main step was cancelled or killed before it finished, connect again and
- * put the host right — remove the admin container, and if a release was on its way out but never
- * confirmed healthy, complete the rollback so production serves the previous image.
- * Throws when production could not be put right.
+ * put each host right — remove the admin container, and where a release was on its way out but
+ * never confirmed healthy, complete the rollback so production serves the previous image. With
+ * several hosts, every host the rollout had started to replace is checked.
+ * Throws when production could not be put right somewhere.
  */
 export async function recover(
   settings: Settings,
   progress: Progress | undefined,
-  deps: { connect: () => Promise<RemoteShell>; runner: Runner; holder: LockHolder }
+  deps: RecoverDeps
 ): Promise<void> {
   const { runner } = deps
-  if (!progress || progress.phase === 'done') {
+  const others = Object.entries(progress?.others ?? {}).filter(([, p]) => p.phase === 'releasing')
+  if ((!progress || progress.phase === 'done') && others.length === 0) {
     runner.info('The deploy step finished; nothing to clean up.')
     return
   }
-  runner.warning(
-    `The deploy step did not finish (it stopped in phase "${progress.phase}"): putting the host right.`,
-    'Recovering'
-  )
-  const host = new Host(await deps.connect(), runner)
-  const lock = await takeDeployLock(host.shell, settings, deps.holder, runner)
+  const failures: string[] = []
+  if (progress && progress.phase !== 'done') {
+    runner.warning(
+      `The deploy step did not finish (it stopped in phase "${progress.phase}"): putting the host right.`,
+      'Recovering'
+    )
+    await recoverHost(settings, deps.connect, runner, deps.holder, progress).catch(error =>
+      failures.push(message(error))
+    )
+  }
+  for (const [label, other] of others) {
+    const address = settings.hosts.find(h => addressLabel(h) === label)
+    if (!address || !deps.connectTo) continue
+    runner.warning(
+      `The rollout stopped while replacing production on ${label}: putting it right.`,
+      'Recovering'
+    )
+    await recoverHost(settings, () => deps.connectTo!(address), runner, deps.holder, other).catch(
+      error => failures.push(`${label}: ${message(error)}`)
+    )
+  }
+  if (failures.length > 0) throw new DeployError(failures.join('\n'))
+}
+
+async function recoverHost(
+  settings: Settings,
+  connect: () => Promise<RemoteShell>,
+  runner: Runner,
+  holder: LockHolder,
+  progress: Progress
+): Promise<void> {
+  const host = new Host(await connect(), runner)
+  const lock = await takeDeployLock(host.shell, settings, holder, runner)
   try {
     const survey = await host.survey(settings.image.name)
     const admin = survey.containers.find(c => c.name === progress.adminContainer)
@@ -38,48 +84,63 @@ export async function recover(
       runner.info(`Removed the admin container ${admin.name}`)
     }
     if (progress.phase !== 'releasing' || !progress.previousImageId) return
-    if (progress.service) {
-      // The update is Swarm's, with its own failure action: report where it is, change nothing.
-      const status = await host
-        .run(swarmStatus(progress.service), 'docker service inspect')
-        .catch(error => `unknown (${message(error)})`)
-      runner.warning(
-        `Production is the Swarm service ${progress.service}; Swarm finishes or rolls back its update by itself. Its update status: ${status.trim() || 'none'}. ` +
-          `Check \`docker service ps ${progress.service}\` on the host.`,
-        'Swarm update'
-      )
-      return
-    }
-
-    const tagged = survey.image?.id
-    const failed =
-      progress.releasedImageId ?? (tagged !== progress.previousImageId ? tagged : undefined)
-    const releaseRuns =
-      failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed)
-    if (tagged === progress.previousImageId && !releaseRuns) {
-      runner.info(
-        `${settings.image.name} still names ${short(progress.previousImageId)} and no container runs the release: production is as it was.`
-      )
-      return
-    }
-    runner.warning(
-      `The release ${short(failed)} was committed but never confirmed healthy: rolling back to ${short(progress.previousImageId)}.`,
-      'Rolling back'
-    )
-    const serving = await restorePrevious(host, runner, {
-      image: settings.image.name,
-      repository: settings.image.repository,
+    await rollBackUnconfirmed(host, settings, runner, survey, {
       previousImageId: progress.previousImageId,
-      failedImageId: failed ?? '',
-      serve: serveOptions(settings, progress.adminContainer ?? '', 0)
-    }).catch(error => {
-      throw new DeployError(
-        `ROLLBACK FAILED after the cancelled deploy: ${message(error)}\nProduction may be down: ${settings.image.name} is back on ${short(progress.previousImageId)}; check the supervisor on the host.`
-      )
+      releasedImageId: progress.releasedImageId,
+      adminContainer: progress.adminContainer,
+      service: progress.service
     })
-    runner.info(`Rolled back: ${short(serving)} serves ${short(progress.previousImageId)}`)
   } finally {
     await lock.release().catch(() => undefined)
     await host.shell.close()
   }
+}
+
+/** Roll back a release that may be out but was never confirmed; leave a host that never got it. */
+async function rollBackUnconfirmed(
+  host: Host,
+  settings: Settings,
+  runner: Runner,
+  survey: docker.HostSurvey,
+  release: Unconfirmed
+): Promise<void> {
+  if (release.service) {
+    // The update is Swarm's, with its own failure action: report where it is, change nothing.
+    const status = await host
+      .run(swarmStatus(release.service), 'docker service inspect')
+      .catch(error => `unknown (${message(error)})`)
+    runner.warning(
+      `Production is the Swarm service ${release.service}; Swarm finishes or rolls back its update by itself. Its update status: ${status.trim() || 'none'}. ` +
+        `Check \`docker service ps ${release.service}\` on the host.`,
+      'Swarm update'
+    )
+    return
+  }
+  const tagged = survey.image?.id
+  const failed =
+    release.releasedImageId ?? (tagged !== release.previousImageId ? tagged : undefined)
+  const releaseRuns =
+    failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed)
+  if (tagged === release.previousImageId && !releaseRuns) {
+    runner.info(
+      `${settings.image.name} still names ${short(release.previousImageId)} and no container runs the release: production is as it was.`
+    )
+    return
+  }
+  runner.warning(
+    `The release ${short(failed)} was committed but never confirmed healthy: rolling back to ${short(release.previousImageId)}.`,
+    'Rolling back'
+  )
+  const serving = await restorePrevious(host, runner, {
+    image: settings.image.name,
+    repository: settings.image.repository,
+    previousImageId: release.previousImageId,
+    failedImageId: failed ?? '',
+    serve: serveOptions(settings, release.adminContainer ?? '', 0)
+  }).catch(error => {
+    throw new DeployError(
+      `ROLLBACK FAILED after the cancelled deploy: ${message(error)}\nProduction may be down: ${settings.image.name} is back on ${short(release.previousImageId)}; check the supervisor on the host.`
+    )
+  })
+  runner.info(`Rolled back: ${short(serving)} serves ${short(release.previousImageId)}`)
 }

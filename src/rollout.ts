@@ -16,6 +16,7 @@ import { takeDeployLock, type LockHolder } from './lock.js'
 import { releaseTag, retain } from './release/retention.js'
 import type { Runner } from './runner.js'
 import { chain, type RemoteShell } from './shell.js'
+import type { HostProgress } from './state.js'
 
 /** Where the rollout left one host. */
 export interface HostResult {
@@ -30,6 +31,8 @@ export interface RolloutDeps {
   connectTo: (address: HostAddress) => Promise<RemoteShell>
   runner: Runner
   holder: LockHolder
+  /** Called as a host passes each point the post step must know about. */
+  progress?: (host: string, progress: HostProgress) => void
 }
 
 /**
@@ -104,6 +107,14 @@ async function toHost(
       const present = await host.exec(docker.inspectImage(release.imageId), 'docker image inspect')
       if (present.code !== 0) await copyImage(source, host.shell, release.imageId, hostName, runner)
 
+      // From here until confirmed or rolled back, a cancelled run leaves this host to the post step.
+      const progress = (phase: HostProgress['phase']) =>
+        deps.progress?.(hostName, {
+          phase,
+          previousImageId: production.imageId,
+          releasedImageId: release.imageId
+        })
+      progress('releasing')
       await host.run(
         chain(
           docker.tag(production.imageId, rollbackTag(settings.image.repository)),
@@ -121,8 +132,12 @@ async function toHost(
           serve,
           docker.removeContainer(production.id)
         )
+        progress('done')
       } catch (error) {
-        if (!settings.rollback) throw error
+        if (!settings.rollback) {
+          progress('done')
+          throw error
+        }
         runner.warning(
           `Rolling back ${hostName} to ${short(production.imageId)}: ${message(error)}`,
           'Rolling back'
@@ -138,6 +153,7 @@ async function toHost(
           previousConfig,
           serve: { ...serve, stableSeconds: 0 }
         })
+        progress('done')
         throw new RolledBack(
           `${message(error)}\nRolled back: ${short(restored)} serves ${short(production.imageId)} again.`
         )

@@ -17,6 +17,15 @@ export interface Progress {
   releasedImageId?: string
   /** Production is this Swarm service: Swarm, not the post step, finishes or rolls back its update. */
   service?: string
+  /** With several hosts: how far the rollout got on each of the others, by `host:port`. */
+  others?: Record<string, HostProgress>
+}
+
+/** One additional host of a rollout: `releasing` from re-tagging until confirmed or rolled back. */
+export interface HostProgress {
+  phase: 'releasing' | 'done'
+  previousImageId: string
+  releasedImageId: string
 }
 
 export enum State {

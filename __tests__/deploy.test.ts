@@ -329,6 +329,19 @@ describe('the deploy procedure', () => {
     expect(shell.ran(/docker (run|rm|tag|commit)|fetch|merge/)).toBe(false)
   })
 
+  it('lists the other hosts of a rollout in a dry run', async () => {
+    const shell = healthyHost().on(/ls-remote/, { stdout: `${NEW_COMMIT}\trefs/heads/master\n` })
+    const hosts = [
+      { host: '10.0.0.1', port: 22 },
+      { host: '10.0.0.2', port: 2222 },
+      { host: '10.0.0.3', port: 22 }
+    ]
+    const { report } = await runDeploy(shell, { dryRun: true, hosts, maxParallel: 2 })
+    expect(report.plan?.at(-1)).toMatch(
+      /^then, 2 at a time, on 10\.0\.0\.2:2222, 10\.0\.0\.3:22: take the lock, docker save \| docker load/
+    )
+  })
+
   it('names the connect step when the connection fails', async () => {
     const runner = new FakeRunner()
     const report = await deploy(settings(), {

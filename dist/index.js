@@ -59944,6 +59944,7 @@ function parseRetention(output) {
 
 
 
+
 /** A dry run: check what can be checked without changing anything, and print what would happen. */
 async function planDeploy(settings, production, image, adminName, report, host, runner, 
 /** Production is a Swarm service: its releases are pushed to `repository`. */
@@ -59997,7 +59998,13 @@ swarm) {
                     ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
                     : 'on failure: no rollback (rollback: false)'
             ]),
-        `tag the release with its commit; keep ${settings.keepReleases} releases`
+        `tag the release with its commit; keep ${settings.keepReleases} releases`,
+        ...(settings.hosts.length > 1
+            ? [
+                `then, ${settings.maxParallel} at a time, on ${settings.hosts.slice(1).map(addressLabel).join(', ')}: ` +
+                    'take the lock, docker save | docker load the release unless the host has it, re-tag, replace and check as above; stop at the first failure'
+            ]
+            : [])
     ];
     runner.info('Dry run: nothing was changed. The deploy would:');
     report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`));

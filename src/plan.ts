@@ -4,7 +4,7 @@ import type { DeployReport } from './deploy.js'
 import { short } from './format.js'
 import * as git from './git.js'
 import { rollbackTag, SLOW_MS, type Host } from './host.js'
-import type { Settings } from './inputs.js'
+import { addressLabel, type Settings } from './inputs.js'
 import type { Runner } from './runner.js'
 import { releaseTag } from './release/retention.js'
 import type { Command } from './shell.js'
@@ -77,7 +77,13 @@ export async function planDeploy(
             ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
             : 'on failure: no rollback (rollback: false)'
         ]),
-    `tag the release with its commit; keep ${settings.keepReleases} releases`
+    `tag the release with its commit; keep ${settings.keepReleases} releases`,
+    ...(settings.hosts.length > 1
+      ? [
+          `then, ${settings.maxParallel} at a time, on ${settings.hosts.slice(1).map(addressLabel).join(', ')}: ` +
+            'take the lock, docker save | docker load the release unless the host has it, re-tag, replace and check as above; stop at the first failure'
+        ]
+      : [])
   ]
   runner.info('Dry run: nothing was changed. The deploy would:')
   report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`))

@@ -5,6 +5,7 @@ import {
   isProductionEnvironment,
   type DeploymentOptions
 } from '../src/github/deployments.js'
+import { deferFinish } from '../src/github/side.js'
 
 const SHA = 'b'.repeat(40)
 const RUN_URL = 'https://github.com/texasca/texasca-api/actions/runs/42'
@@ -194,5 +195,34 @@ describe('the GitHub deployment of a release', () => {
         'No GitHub deployment is recorded for environment production: there is no `github-token`. The deploy goes on.'
     })
     expect(api.requests).toHaveLength(0)
+  })
+})
+
+describe('one deployment record for a rollout to several hosts', () => {
+  it('writes the result once every host is done, not when the first host is', async () => {
+    const calls: string[] = []
+    const record = {
+      start: async () => (calls.push('start'), { ok: true }),
+      finish: async (outcome: 'success' | 'failure', description?: string) => (
+        calls.push(`finish ${outcome} ${description ?? ''}`.trim()),
+        { ok: true }
+      )
+    }
+    const deferred = deferFinish(record)
+    await deferred.record.start()
+    await deferred.record.finish('success')
+    expect(calls).toEqual(['start'])
+    await deferred.settle('failure', 'The rollout stopped at 10.0.0.2:22')
+    expect(calls).toEqual(['start', 'finish failure The rollout stopped at 10.0.0.2:22'])
+  })
+
+  it('writes nothing when the deploy never started a deployment', async () => {
+    const calls: string[] = []
+    const deferred = deferFinish({
+      start: async () => (calls.push('start'), { ok: true }),
+      finish: async () => (calls.push('finish'), { ok: true })
+    })
+    await deferred.settle('success')
+    expect(calls).toEqual([])
   })
 })

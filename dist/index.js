@@ -60560,7 +60560,7 @@ function githubSide(settings, context) {
         sha: settings.ref,
         environmentUrl: settings.environmentUrl,
         logUrl: context.runUrl,
-        description: `${settings.rollbackTo ? 'Roll back' : 'Deploy'} ${settings.image.name} on ${settings.host}`
+        description: `${settings.rollbackTo ? 'Roll back' : 'Deploy'} ${settings.image.name} on ${settings.hosts.length > 1 ? `${settings.hosts.length} hosts` : settings.host}`
     };
     let started;
     return {
@@ -60572,6 +60572,26 @@ function githubSide(settings, context) {
             },
             finish: async (outcome, description) => started ? (await started).finish(outcome, description) : { ok: true }
         }
+    };
+}
+/**
+ * With several hosts the deployment is one record for the whole rollout: the deploy on the first
+ * host starts it, and its result is written only once every host is done (`settle`).
+ */
+function deferFinish(record) {
+    let finished;
+    return {
+        record: {
+            start: () => record.start(),
+            finish: async (...args) => {
+                finished = args;
+                return { ok: true };
+            }
+        },
+        /** Write the rollout's result, if the deploy had started a deployment. */
+        settle: (outcome, description) => finished
+            ? record.finish(outcome, description)
+            : Promise.resolve({ ok: true, warning: undefined })
     };
 }
 
@@ -61456,11 +61476,14 @@ async function main_run(runner = actionsRunner) {
     // The deploy's progress and each other host's, saved together for the post step.
     let saved = { phase: 'started' };
     const save = (next) => saveProgress((saved = next));
+    const github = githubSide(settings, context);
+    const deployment = first && github.deployment ? deferFinish(github.deployment) : undefined;
     const report = await deploy(settings, {
         ...deps,
         connect: first ? () => first.open(deps.connect) : deps.connect,
         progress: progress => save({ ...progress, others: saved.others }),
-        ...githubSide(settings, context)
+        ...github,
+        deployment: deployment?.record ?? github.deployment
     });
     if (first?.shell &&
         report.imageId &&
@@ -61472,6 +61495,12 @@ async function main_run(runner = actionsRunner) {
         foldRollout(report, results);
     }
     await first?.close();
+    if (deployment) {
+        const success = report.outcome === 'deployed' || report.outcome === 'unchanged';
+        const { warning } = await deployment.settle(success ? 'success' : 'failure', success ? undefined : report.reason?.split('\n')[0]);
+        if (warning)
+            runner.warning(warning, 'GitHub deployment');
+    }
     writeOutputs(runner, report);
     await runner
         .writeSummary(renderSummary(report))

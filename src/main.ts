@@ -3,7 +3,7 @@ import pRetry from 'p-retry'
 import { deploy, type DeployReport } from './deploy.js'
 import { message } from './format.js'
 import { readRunContext, type RunContext } from './github/context.js'
-import { githubSide } from './github/side.js'
+import { deferFinish, githubSide } from './github/side.js'
 import { InputError, readSettings, type HostAddress, type Settings } from './inputs.js'
 import type { LockHolder } from './lock.js'
 import { recover } from './post.js'
@@ -54,11 +54,14 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
   // The deploy's progress and each other host's, saved together for the post step.
   let saved: Progress = { phase: 'started' }
   const save = (next: Progress) => saveProgress((saved = next))
+  const github = githubSide(settings, context)
+  const deployment = first && github.deployment ? deferFinish(github.deployment) : undefined
   const report = await deploy(settings, {
     ...deps,
     connect: first ? () => first.open(deps.connect) : deps.connect,
     progress: progress => save({ ...progress, others: saved.others }),
-    ...githubSide(settings, context)
+    ...github,
+    deployment: deployment?.record ?? github.deployment
   })
   if (
     first?.shell &&
@@ -78,6 +81,14 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
     foldRollout(report, results)
   }
   await first?.close()
+  if (deployment) {
+    const success = report.outcome === 'deployed' || report.outcome === 'unchanged'
+    const { warning } = await deployment.settle(
+      success ? 'success' : 'failure',
+      success ? undefined : report.reason?.split('\n')[0]
+    )
+    if (warning) runner.warning(warning, 'GitHub deployment')
+  }
   writeOutputs(runner, report)
   await runner
     .writeSummary(renderSummary(report))

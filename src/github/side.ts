@@ -29,7 +29,7 @@ export function githubSide(
     sha: settings.ref,
     environmentUrl: settings.environmentUrl,
     logUrl: context.runUrl,
-    description: `${settings.rollbackTo ? 'Roll back' : 'Deploy'} ${settings.image.name} on ${settings.host}`
+    description: `${settings.rollbackTo ? 'Roll back' : 'Deploy'} ${settings.image.name} on ${settings.hosts.length > 1 ? `${settings.hosts.length} hosts` : settings.host}`
   }
   let started: Promise<import('./deployments.js').GitHubDeployment> | undefined
   return {
@@ -44,5 +44,27 @@ export function githubSide(
       finish: async (outcome, description) =>
         started ? (await started).finish(outcome, description) : { ok: true }
     }
+  }
+}
+
+/**
+ * With several hosts the deployment is one record for the whole rollout: the deploy on the first
+ * host starts it, and its result is written only once every host is done (`settle`).
+ */
+export function deferFinish(record: NonNullable<DeployDeps['deployment']>) {
+  let finished: Parameters<typeof record.finish> | undefined
+  return {
+    record: {
+      start: () => record.start(),
+      finish: async (...args: Parameters<typeof record.finish>) => {
+        finished = args
+        return { ok: true }
+      }
+    },
+    /** Write the rollout's result, if the deploy had started a deployment. */
+    settle: (outcome: 'success' | 'failure', description?: string) =>
+      finished
+        ? record.finish(outcome, description)
+        : Promise.resolve({ ok: true, warning: undefined })
   }
 }

@@ -102,6 +102,11 @@ describe('rolling one build out to several hosts', () => {
     ])
     expect(shells.h3.ran(new RegExp(`docker tag ${OLD} texasca/api:latest`))).toBe(true)
     expect(shells.h4.commands).toEqual([])
+    // Each host replaced keeps its own history line.
+    expect(shells.h2.ran(/hermes-deploy\/history.*"result":"deployed"/s)).toBe(true)
+    expect(
+      shells.h3.ran(/hermes-deploy\/history.*"result":"rolled-back".*"reason":"The health command/s)
+    ).toBe(true)
 
     const report = { outcome: 'deployed', host: 'h1:22', imageId: NEW } as DeployReport
     foldRollout(report, results)

@@ -59830,11 +59830,16 @@ async function recordAttempt(host, settings, deps, report, durationMs) {
         durationSec: Math.round(durationMs / 100) / 10,
         ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
     };
+    report.history = await writeHistory(host, settings, entry, deps.runner);
+}
+/** Append an entry to the host's history; returns the last few (none when it could not). */
+async function writeHistory(host, settings, entry, runner) {
     try {
-        report.history = parseHistory(await host.run(appendHistory(lockName(settings.image.repository), entry, 5), 'history'));
+        return parseHistory(await host.run(appendHistory(lockName(settings.image.repository), entry, 5), 'history'));
     }
     catch (error) {
-        deps.runner.warning(`Could not write the deploy history on the host: ${message(error)}`);
+        runner.warning(`Could not write the deploy history on the host: ${message(error)}`);
+        return undefined;
     }
 }
 
@@ -60695,6 +60700,7 @@ async function rollBackUnconfirmed(host, settings, runner, survey, release) {
 
 
 
+
 /**
  * After the first host built, released and checked the image, the others get the identical
  * image, one at a time (`max-parallel` at once): the image streams from the first host's
@@ -60730,6 +60736,9 @@ async function toHost(address, settings, release, source, deps) {
     const { runner } = deps;
     const hostName = addressLabel(address);
     const host = new Host(await deps.connectTo(address), runner);
+    const started = performance.now();
+    // Set once production is being replaced here: from then on the attempt goes in the history.
+    let attempt;
     try {
         const lock = await takeDeployLock(host.shell, settings, deps.holder, runner, hostName);
         try {
@@ -60754,6 +60763,7 @@ async function toHost(address, settings, release, source, deps) {
                 releasedImageId: release.imageId
             });
             progress('releasing');
+            attempt = { from: production.imageId, result: 'failed' };
             await host.run(chain(tag(production.imageId, rollbackTag(settings.image.repository)), tag(release.imageId, settings.image.name)), 'docker tag (rollback tag, release)');
             const serve = serveOptions(settings, '');
             let containerId;
@@ -60762,6 +60772,7 @@ async function toHost(address, settings, release, source, deps) {
                 progress('done');
             }
             catch (error) {
+                attempt.reason = message(error).split('\n')[0];
                 if (!settings.rollback) {
                     progress('done');
                     throw error;
@@ -60778,6 +60789,7 @@ async function toHost(address, settings, release, source, deps) {
                     serve: { ...serve, stableSeconds: 0 }
                 });
                 progress('done');
+                attempt.result = 'rolled-back';
                 throw new RolledBack(`${message(error)}\nRolled back: ${format_short(restored)} serves ${format_short(production.imageId)} again.`);
             }
             if (release.commit) {
@@ -60785,9 +60797,24 @@ async function toHost(address, settings, release, source, deps) {
                     .run(retain(settings.image.repository, settings.keepReleases, { id: release.imageId, tag: releaseTag(release.commit) }, [release.imageId, production.imageId]), 'docker tag (release); retention', SLOW_MS)
                     .catch(error => runner.warning(`Could not prune old releases on ${hostName}: ${message(error)}`));
             }
+            attempt.result = 'deployed';
             return { host: hostName, outcome: 'deployed', imageId: release.imageId, containerId };
         }
         finally {
+            if (attempt) {
+                await writeHistory(host, settings, {
+                    time: new Date().toISOString(),
+                    action: 'deploy',
+                    result: attempt.result,
+                    by: deps.holder.actor,
+                    run: deps.holder.run,
+                    toCommit: release.commit,
+                    fromImage: attempt.from,
+                    toImage: release.imageId,
+                    durationSec: Math.round((performance.now() - started) / 100) / 10,
+                    ...(attempt.reason ? { reason: attempt.reason } : {})
+                }, runner);
+            }
             await lock.release().catch(() => undefined);
         }
     }

@@ -13,6 +13,7 @@ import {
 } from './host.js'
 import { addressLabel, type HostAddress, type Settings } from './inputs.js'
 import { takeDeployLock, type LockHolder } from './lock.js'
+import { writeHistory, type HistoryEntry } from './release/history.js'
 import { releaseTag, retain } from './release/retention.js'
 import type { Runner } from './runner.js'
 import { chain, type RemoteShell } from './shell.js'
@@ -90,6 +91,9 @@ async function toHost(
   const { runner } = deps
   const hostName = addressLabel(address)
   const host = new Host(await deps.connectTo(address), runner)
+  const started = performance.now()
+  // Set once production is being replaced here: from then on the attempt goes in the history.
+  let attempt: { from: string; result: HistoryEntry['result']; reason?: string } | undefined
   try {
     const lock = await takeDeployLock(host.shell, settings, deps.holder, runner, hostName)
     try {
@@ -115,6 +119,7 @@ async function toHost(
           releasedImageId: release.imageId
         })
       progress('releasing')
+      attempt = { from: production.imageId, result: 'failed' }
       await host.run(
         chain(
           docker.tag(production.imageId, rollbackTag(settings.image.repository)),
@@ -134,6 +139,7 @@ async function toHost(
         )
         progress('done')
       } catch (error) {
+        attempt.reason = message(error).split('\n')[0]
         if (!settings.rollback) {
           progress('done')
           throw error
@@ -154,6 +160,7 @@ async function toHost(
           serve: { ...serve, stableSeconds: 0 }
         })
         progress('done')
+        attempt.result = 'rolled-back'
         throw new RolledBack(
           `${message(error)}\nRolled back: ${short(restored)} serves ${short(production.imageId)} again.`
         )
@@ -174,8 +181,28 @@ async function toHost(
             runner.warning(`Could not prune old releases on ${hostName}: ${message(error)}`)
           )
       }
+      attempt.result = 'deployed'
       return { host: hostName, outcome: 'deployed', imageId: release.imageId, containerId }
     } finally {
+      if (attempt) {
+        await writeHistory(
+          host,
+          settings,
+          {
+            time: new Date().toISOString(),
+            action: 'deploy',
+            result: attempt.result,
+            by: deps.holder.actor,
+            run: deps.holder.run,
+            toCommit: release.commit,
+            fromImage: attempt.from,
+            toImage: release.imageId,
+            durationSec: Math.round((performance.now() - started) / 100) / 10,
+            ...(attempt.reason ? { reason: attempt.reason } : {})
+          },
+          runner
+        )
+      }
       await lock.release().catch(() => undefined)
     }
   } finally {

@@ -2,6 +2,7 @@ import type { DeployDeps, DeployReport } from '../deploy.js'
 import { message } from '../format.js'
 import type { Host } from '../host.js'
 import type { Settings } from '../inputs.js'
+import type { Runner } from '../runner.js'
 import { lockName } from '../lock.js'
 import { shScript, type Command } from '../shell.js'
 
@@ -72,11 +73,22 @@ export async function recordAttempt(
     durationSec: Math.round(durationMs / 100) / 10,
     ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
   }
+  report.history = await writeHistory(host, settings, entry, deps.runner)
+}
+
+/** Append an entry to the host's history; returns the last few (none when it could not). */
+export async function writeHistory(
+  host: Host,
+  settings: Pick<Settings, 'image'>,
+  entry: HistoryEntry,
+  runner: Runner
+): Promise<HistoryEntry[] | undefined> {
   try {
-    report.history = parseHistory(
+    return parseHistory(
       await host.run(appendHistory(lockName(settings.image.repository), entry, 5), 'history')
     )
   } catch (error) {
-    deps.runner.warning(`Could not write the deploy history on the host: ${message(error)}`)
+    runner.warning(`Could not write the deploy history on the host: ${message(error)}`)
+    return undefined
   }
 }

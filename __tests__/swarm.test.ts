@@ -182,6 +182,17 @@ esac
     expect(result.calls).toContain('--update-failure-action pause')
   })
 
+  it('stops with the push error when the push fails, before touching the service', () => {
+    const result = run(update({ ref: '127.0.0.1:5000/texasca/api:333333333333' }), {
+      digests: '127.0.0.1:5000/texasca/api@sha256:feed\n'
+    })
+    expect(result.status).toBe(4)
+    expect(result.stderr).toContain(
+      'unexpected: docker push 127.0.0.1:5000/texasca/api:333333333333'
+    )
+    expect(result.calls).not.toContain('service update')
+  })
+
   it('refuses an image that is not in the registry, before touching the service', () => {
     const result = run(update({ push: false }), { digests: 'other.example/api@sha256:0\n' })
     expect(result.status).toBe(3)

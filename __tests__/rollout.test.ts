@@ -76,12 +76,58 @@ describe('rolling one build out to several hosts', () => {
       ['h3:22', 'deployed'],
       ['h4:22', 'unchanged']
     ])
-    expect(source.commands).toEqual([`docker save ${NEW}`])
+    expect(source.commands.filter(c => c.includes('docker save'))).toEqual([`docker save ${NEW}`])
     expect(shells.h2.piped.get('docker load')).toBe('IMAGE-ARCHIVE-BYTES')
     expect(shells.h3.ran(/docker load/)).toBe(false)
     expect(shells.h2.ran(new RegExp(`docker tag ${NEW} texasca/api:latest`))).toBe(true)
     expect(shells.h4.ran(/docker tag|docker rm/)).toBe(false)
     for (const shell of Object.values(shells)) expect(shell.closed).toBe(true)
+  })
+
+  it('leaves out of the stream the layers a host already has, from the bottom up', async () => {
+    const source = new FakeShell()
+      .on(/docker save/, { stdout: 'ARCHIVE-WITHOUT-SHARED-LAYERS' })
+      .on(/RootFS.Layers/, { stdout: '["sha256:l1","sha256:l2","sha256:l3"]\n' })
+      .on(/tar -xOf - manifest.json/, {
+        stdout: JSON.stringify([{ Layers: ['a1/layer.tar', 'a2/layer.tar', 'a3/layer.tar'] }])
+      })
+    // h2 runs the previous release (l1, l2) and has an unrelated image sharing only l1.
+    const h2 = host(OLD).on(/RootFS.Layers/, {
+      stdout: '["sha256:l1","sha256:l2"]\n["sha256:l1","sha256:x9"]\n'
+    })
+    const { results, runner } = await run({ h2, h3: host(NEW), h4: host(NEW) }, source)
+
+    expect(results[0].outcome).toBe('deployed')
+    const save = source.commands.filter(c => c.includes('docker save'))
+    expect(save.at(-1)).toMatch(
+      /tar --delete -f - "\$@"' sh sha256:b{64} a1\/layer\.tar a2\/layer\.tar$/
+    )
+    expect(h2.piped.get('docker load')).toBe('ARCHIVE-WITHOUT-SHARED-LAYERS')
+    expect(runner.log.join('\n')).toMatch(/2 layers it had were not sent/)
+  })
+
+  it('sends the whole image when loading only the missing layers fails', async () => {
+    let loads = 0
+    const source = new FakeShell()
+      .on(/docker save/, script => ({ stdout: script.includes('tar --delete') ? 'PART' : 'WHOLE' }))
+      .on(/RootFS.Layers/, { stdout: '["sha256:l1","sha256:l2"]\n' })
+      .on(/tar -xOf - manifest.json/, {
+        stdout: JSON.stringify([{ Layers: ['a1/layer.tar', 'a2/layer.tar'] }])
+      })
+    const h2 = host(OLD)
+      .on(/RootFS.Layers/, { stdout: '["sha256:l1"]\n' })
+      .on(/docker load/, () =>
+        ++loads === 1
+          ? { code: 1, stderr: 'open a1/layer.tar: no such file or directory' }
+          : { stdout: `Loaded image ID: ${NEW}\n` }
+      )
+    const { results, runner } = await run({ h2, h3: host(NEW), h4: host(NEW) }, source)
+
+    expect(results[0].outcome).toBe('deployed')
+    expect(runner.warnings.join('\n')).toMatch(
+      /Sending only the layers h2:22 lacks failed .*no such file or directory.*; sending the whole image/
+    )
+    expect(h2.piped.get('docker load')).toBe('WHOLE')
   })
 
   it('stops at the first host that fails, rolls it back, and leaves the rest untouched', async () => {

@@ -60756,7 +60756,7 @@ async function toHost(address, settings, release, source, deps) {
             }
             const present = await host.exec(inspectImage(release.imageId), 'docker image inspect');
             if (present.code !== 0)
-                await copyImage(source, host.shell, release.imageId, hostName, runner);
+                await sendImage(source, host, release.imageId, hostName, runner);
             // From here until confirmed or rolled back, a cancelled run leaves this host to the post step.
             const progress = (phase) => deps.progress?.(hostName, {
                 phase,
@@ -60823,10 +60823,73 @@ async function toHost(address, settings, release, source, deps) {
         await host.shell.close();
     }
 }
+/**
+ * Send the release to a host, leaving out the layers the host already has: a release is its
+ * predecessor plus a layer or two, and the host runs the predecessor. `docker load` skips a layer
+ * whose chain it has without reading its file, so those files are cut from the `docker save`
+ * stream on the first host (GNU tar). Anything unusual (no GNU tar, an engine that wants every
+ * file) falls back to sending the whole image.
+ */
+async function sendImage(source, target, imageId, hostName, runner) {
+    const skip = await layersToSkip(source, target, imageId).catch(error => {
+        runner.debug(`Could not work out which layers ${hostName} has: ${message(error)}`);
+        return [];
+    });
+    if (skip.length === 0)
+        return copyImage(source, target.shell, imageId, hostName, runner);
+    try {
+        await copyImage(source, target.shell, imageId, hostName, runner, skip);
+    }
+    catch (error) {
+        runner.warning(`Sending only the layers ${hostName} lacks failed (${message(error).split('\n')[0]}); sending the whole image.`);
+        await copyImage(source, target.shell, imageId, hostName, runner);
+    }
+}
+const TARGET_LAYERS = `docker image inspect --format '{{json .RootFS.Layers}}' $(docker image ls -q --no-trunc | sort -u) 2>/dev/null || true`;
+/**
+ * The release's layer files (paths in `docker save`'s archive) whose whole chain — the layer and
+ * every one below it — the target already has in some image.
+ */
+async function layersToSkip(source, target, imageId) {
+    const releaseLayers = JSON.parse(await run(source, ['docker', 'image', 'inspect', '--format', '{{json .RootFS.Layers}}', imageId], { label: 'docker image inspect (layers)', timeoutMs: QUICK_MS }));
+    const chains = (await target.run(['sh', '-c', TARGET_LAYERS], 'docker image inspect (layers)'))
+        .split('\n')
+        .filter(line => line.startsWith('['))
+        .map(line => JSON.parse(line));
+    const shared = sharedPrefix(releaseLayers, chains);
+    if (shared === 0)
+        return [];
+    // The archive's layer paths, in the order of the image's layers, from its manifest.
+    const manifest = JSON.parse(await run(source, shScript(MANIFEST, imageId), {
+        label: 'docker save (manifest)',
+        timeoutMs: SLOW_MS
+    }));
+    const paths = manifest[0]?.Layers ?? [];
+    if (paths.length !== releaseLayers.length)
+        return [];
+    return paths.slice(0, shared);
+}
+const MANIFEST = `docker save "$1" | tar -xOf - manifest.json`;
+/** How many of `layers`, from the bottom, some image of `chains` has in the same order. */
+function sharedPrefix(layers, chains) {
+    let best = 0;
+    for (const chain of chains) {
+        let n = 0;
+        while (n < layers.length && n < chain.length && chain[n] === layers[n])
+            n++;
+        best = Math.max(best, n);
+    }
+    return best;
+}
+const SAVE_WITHOUT = `image=$1
+shift
+docker save "$image" | tar --delete -f - "$@"`;
 /** Stream `docker save` on the first host into `docker load` on another, with backpressure. */
-async function copyImage(from, to, imageId, hostName, runner) {
+async function copyImage(from, to, imageId, hostName, runner, 
+/** Archive paths of layers the target has: left out of the stream. */
+skip = []) {
     const started = performance.now();
-    const save = await from.channel(['docker', 'save', imageId], 'docker save');
+    const save = await from.channel(skip.length > 0 ? shScript(SAVE_WITHOUT, imageId, ...skip) : ['docker', 'save', imageId], skip.length > 0 ? 'docker save | tar --delete' : 'docker save');
     const load = await to.channel(['docker', 'load'], 'docker load');
     let bytes = 0;
     let errors = '';
@@ -60847,7 +60910,8 @@ async function copyImage(from, to, imageId, hostName, runner) {
         throw new DeployError(`Copying ${format_short(imageId)} to ${hostName} failed (docker save exited ${saved}, docker load exited ${imported}): ${errors.trim()}`);
     }
     const seconds = (performance.now() - started) / 1000;
-    runner.info(`Copied ${format_short(imageId)} to ${hostName}: ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s (${loaded.trim()})`);
+    const kept = skip.length > 0 ? `; ${skip.length} layers it had were not sent` : '';
+    runner.info(`Copied ${format_short(imageId)} to ${hostName}: ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s (${loaded.trim()}${kept})`);
 }
 /** The rollout's result folded into the report: the deploy succeeded only if every host did. */
 function foldRollout(report, results) {

@@ -32,6 +32,11 @@ let droplet: Droplet
 let other: SecondHost
 let inputs: Record<string, string>
 const START = readFileSync(new URL('./sample-app/start.sh', import.meta.url), 'utf8')
+/** A release that cannot start with the second host's configuration. */
+const FAILS_ON_SECOND = START.replace(
+  'exec busybox httpd',
+  '[ "${DROPLET_NAME:-}" != second ] || { echo "start.sh: no config for second" >&2; exit 3; }\nexec busybox httpd'
+)
 
 beforeAll(() => {
   droplet = dropletUp()
@@ -65,7 +70,15 @@ describe('one build rolled out to two hosts', () => {
     expect(page(other.APP_URL)).toContain(`commit=${sha}`)
     const first = sh(`docker image inspect --format '{{.Id}}' ${droplet.IMAGE}:latest`)
     expect(onSecond(`docker image inspect --format '{{.Id}}' ${droplet.IMAGE}:latest`)).toBe(first)
-    expect(run.log).toMatch(/Copied [0-9a-f]{12} to 127\.0\.0\.1:\d+: [\d.]+ MB/)
+    // The second host runs the previous release: only the layer the build added is sent.
+    const copied =
+      /Copied [0-9a-f]{12} to 127\.0\.0\.1:\d+: ([\d.]+) MB .*; (\d+) layers it had were not sent/.exec(
+        run.log
+      )
+    expect(copied).not.toBeNull()
+    const whole =
+      Number(sh(`docker image inspect --format '{{.Size}}' ${droplet.IMAGE}:latest`)) / 1e6
+    expect(Number(copied![1])).toBeLessThan(whole / 10)
     // Built once: only the first host ever had an admin container.
     expect(run.log.match(/::group::Build/g)).toHaveLength(1)
     expect(run.summary).toMatch(
@@ -76,10 +89,7 @@ describe('one build rolled out to two hosts', () => {
   it('stops at a host where the release fails, rolls that host back, and says where each host is', async () => {
     // A release that cannot start with the second host's configuration.
     const sha = pushCommit(droplet, 'Release that fails on the second host', {
-      'start.sh': START.replace(
-        'exec busybox httpd',
-        '[ "${DROPLET_NAME:-}" != second ] || { echo "start.sh: no config for second" >&2; exit 3; }\nexec busybox httpd'
-      )
+      'start.sh': FAILS_ON_SECOND
     })
     const run = await runAction(
       { ...inputs, 'respawn-timeout': '8', 'health-timeout': '5' },
@@ -99,10 +109,7 @@ describe('one build rolled out to two hosts', () => {
 
   it('after a run killed while replacing the second host, the post step rolls that host back', async () => {
     const sha = pushCommit(droplet, 'Release killed on the second host', {
-      'start.sh': START.replace(
-        'exec busybox httpd',
-        '[ "${DROPLET_NAME:-}" != second ] || { echo "start.sh: no config for second" >&2; exit 3; }\nexec busybox httpd'
-      )
+      'start.sh': FAILS_ON_SECOND
     })
     // Killed just after the image reached the second host: while its production is replaced.
     const main = await runAction(

@@ -88,9 +88,6 @@ describe('rolling one build out to several hosts', () => {
     const source = new FakeShell()
       .on(/docker save/, { stdout: 'ARCHIVE-WITHOUT-SHARED-LAYERS' })
       .on(/RootFS.Layers/, { stdout: '["sha256:l1","sha256:l2","sha256:l3"]\n' })
-      .on(/tar -xOf - manifest.json/, {
-        stdout: JSON.stringify([{ Layers: ['a1/layer.tar', 'a2/layer.tar', 'a3/layer.tar'] }])
-      })
     // h2 runs the previous release (l1, l2) and has an unrelated image sharing only l1.
     const h2 = host(OLD).on(/RootFS.Layers/, {
       stdout: '["sha256:l1","sha256:l2"]\n["sha256:l1","sha256:x9"]\n'
@@ -99,9 +96,7 @@ describe('rolling one build out to several hosts', () => {
 
     expect(results[0].outcome).toBe('deployed')
     const save = source.commands.filter(c => c.includes('docker save'))
-    expect(save.at(-1)).toMatch(
-      /tar --delete -f - "\$@"' sh sha256:b{64} a1\/layer\.tar a2\/layer\.tar$/
-    )
+    expect(save.at(-1)).toMatch(/tar --delete -f - -T [^']*' sh sha256:b{64} 2 3$/)
     expect(h2.piped.get('docker load')).toBe('ARCHIVE-WITHOUT-SHARED-LAYERS')
     expect(runner.log.join('\n')).toMatch(/2 layers it had were not sent/)
   })
@@ -111,9 +106,6 @@ describe('rolling one build out to several hosts', () => {
     const source = new FakeShell()
       .on(/docker save/, script => ({ stdout: script.includes('tar --delete') ? 'PART' : 'WHOLE' }))
       .on(/RootFS.Layers/, { stdout: '["sha256:l1","sha256:l2"]\n' })
-      .on(/tar -xOf - manifest.json/, {
-        stdout: JSON.stringify([{ Layers: ['a1/layer.tar', 'a2/layer.tar'] }])
-      })
     const h2 = host(OLD)
       .on(/RootFS.Layers/, { stdout: '["sha256:l1"]\n' })
       .on(/docker load/, () =>

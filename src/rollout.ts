@@ -214,9 +214,9 @@ async function toHost(
 /**
  * Send the release to a host, leaving out the layers the host already has: a release is its
  * predecessor plus a layer or two, and the host runs the predecessor. `docker load` skips a layer
- * whose chain it has without reading its file, so those files are cut from the `docker save`
- * stream on the first host (GNU tar). Anything unusual (no GNU tar, an engine that wants every
- * file) falls back to sending the whole image.
+ * whose chain it has without reading its file, so those files are cut from the archive on the
+ * first host (GNU tar) before it is streamed. Anything unusual (no GNU tar, no room for the
+ * archive, an engine that wants every file) falls back to streaming the whole image.
  */
 async function sendImage(
   source: RemoteShell,
@@ -227,9 +227,9 @@ async function sendImage(
 ): Promise<void> {
   const skip = await layersToSkip(source, target, imageId).catch(error => {
     runner.debug(`Could not work out which layers ${hostName} has: ${message(error)}`)
-    return []
+    return { layers: 0, of: 0 }
   })
-  if (skip.length === 0) return copyImage(source, target.shell, imageId, hostName, runner)
+  if (skip.layers === 0) return copyImage(source, target.shell, imageId, hostName, runner)
   try {
     await copyImage(source, target.shell, imageId, hostName, runner, skip)
   } catch (error) {
@@ -242,11 +242,12 @@ async function sendImage(
 
 const TARGET_LAYERS = `docker image inspect --format '{{json .RootFS.Layers}}' $(docker image ls -q --no-trunc | sort -u) 2>/dev/null || true`
 
-/**
- * The release's layer files (paths in `docker save`'s archive) whose whole chain — the layer and
- * every one below it — the target already has in some image.
- */
-async function layersToSkip(source: RemoteShell, target: Host, imageId: string): Promise<string[]> {
+/** How many of the release's layers, from the bottom, the target has as one chain in some image. */
+async function layersToSkip(
+  source: RemoteShell,
+  target: Host,
+  imageId: string
+): Promise<{ layers: number; of: number }> {
   const releaseLayers = JSON.parse(
     await run(
       source,
@@ -258,21 +259,8 @@ async function layersToSkip(source: RemoteShell, target: Host, imageId: string):
     .split('\n')
     .filter(line => line.startsWith('['))
     .map(line => JSON.parse(line) as string[])
-  const shared = sharedPrefix(releaseLayers, chains)
-  if (shared === 0) return []
-  // The archive's layer paths, in the order of the image's layers, from its manifest.
-  const manifest = JSON.parse(
-    await run(source, shScript(MANIFEST, imageId), {
-      label: 'docker save (manifest)',
-      timeoutMs: SLOW_MS
-    })
-  ) as { Layers: string[] }[]
-  const paths = manifest[0]?.Layers ?? []
-  if (paths.length !== releaseLayers.length) return []
-  return paths.slice(0, shared)
+  return { layers: sharedPrefix(releaseLayers, chains), of: releaseLayers.length }
 }
-
-const MANIFEST = `docker save "$1" | tar -xOf - manifest.json`
 
 /** How many of `layers`, from the bottom, some image of `chains` has in the same order. */
 export function sharedPrefix(layers: string[], chains: string[][]): number {
@@ -285,9 +273,19 @@ export function sharedPrefix(layers: string[], chains: string[][]): number {
   return best
 }
 
-const SAVE_WITHOUT = `image=$1
-shift
-docker save "$image" | tar --delete -f - "$@"`
+// The archive is saved once to the first host's disk: its manifest (the layers' file names, in
+// the image's order) comes last in it, and a seekable file lets tar read it without a second
+// `docker save`. Only the stream from `tar --delete` goes to stdout.
+const SAVE_WITHOUT = `set -e
+tmp=$(mktemp -d "\${TMPDIR:-/var/tmp}/hermes-save.XXXXXX")
+trap 'rm -rf "$tmp"' EXIT
+docker save "$1" >"$tmp/image.tar"
+tar -xOf "$tmp/image.tar" manifest.json >"$tmp/manifest.json"
+# "Layers":["<dir>/layer.tar",...]: names are hex and slashes only.
+grep -o '"Layers":\\[[^]]*\\]' "$tmp/manifest.json" | sed 's/^"Layers"://' | tr -d '"[]' | tr ',' '\\n' >"$tmp/layers"
+[ "$(wc -l <"$tmp/layers")" -eq "$3" ] || { echo "the archive lists $(wc -l <"$tmp/layers") layers, not $3" >&2; exit 3; }
+head -n "$2" "$tmp/layers" >"$tmp/skip"
+tar --delete -f - -T "$tmp/skip" <"$tmp/image.tar"`
 
 /** Stream `docker save` on the first host into `docker load` on another, with backpressure. */
 export async function copyImage(
@@ -296,13 +294,15 @@ export async function copyImage(
   imageId: string,
   hostName: string,
   runner: Runner,
-  /** Archive paths of layers the target has: left out of the stream. */
-  skip: string[] = []
+  /** Layers, from the bottom, the target has (left out of the stream), of how many. */
+  skip: { layers: number; of: number } = { layers: 0, of: 0 }
 ): Promise<void> {
   const started = performance.now()
   const save = await from.channel(
-    skip.length > 0 ? shScript(SAVE_WITHOUT, imageId, ...skip) : ['docker', 'save', imageId],
-    skip.length > 0 ? 'docker save | tar --delete' : 'docker save'
+    skip.layers > 0
+      ? shScript(SAVE_WITHOUT, imageId, String(skip.layers), String(skip.of))
+      : ['docker', 'save', imageId],
+    skip.layers > 0 ? 'docker save; tar --delete' : 'docker save'
   )
   const load = await to.channel(['docker', 'load'], 'docker load')
   let bytes = 0
@@ -334,9 +334,9 @@ export async function copyImage(
     )
   }
   const seconds = (performance.now() - started) / 1000
-  const kept = skip.length > 0 ? `; ${skip.length} layers it had were not sent` : ''
+  const kept = skip.layers > 0 ? `; ${skip.layers} layers it had were not sent` : ''
   runner.info(
-    `Copied ${short(imageId)} to ${hostName}: ${(bytes / 1e6).toFixed(1)} MB in ${seconds.toFixed(1)} s (${loaded.trim()}${kept})`
+    `Copied ${short(imageId)} to ${hostName}: ${(bytes / 1e6).toFixed(bytes < 1e6 ? 3 : 1)} MB in ${seconds.toFixed(1)} s (${loaded.trim()}${kept})`
   )
 }
 

@@ -47,7 +47,7 @@ describe('where a Swarm release is pushed', () => {
 describe("reading Swarm's word on an update", () => {
   const output = (state: string, extra = '') =>
     `state=${state}\ntimedout=0\nmessage=update rolled back due to failure or early termination of task x1\nimage=reg/api:2@sha256:b\n` +
-    `task=api.1|reg/api:1@sha256:a|Running|Running 3 seconds ago|\ntask=api.1|reg/api:2@sha256:b|Shutdown|Failed 9 seconds ago|task: non-zero exit (3)\n${extra}`
+    `task=api.1|reg/api:1@sha256:a|Running|Running 3 seconds ago|\ntask=api.1|reg/api:2@sha256:b|Shutdown|Failed 9 seconds ago|"task: non-zero exit (3)"\n${extra}`
 
   it('converged, rolled back by Swarm (with the failed task), paused, or out of time', () => {
     expect(readOutcome(parseUpdate(output('completed')), 60)).toEqual({ kind: 'converged' })

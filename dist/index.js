@@ -58647,7 +58647,16 @@ function parseUpdate(output) {
             .filter(line => line.startsWith('task='))
             .map(line => {
             const [name, image, desired, current, ...error] = line.slice(5).split('|');
-            return { name, image, desired, current, error: error.join('|').trim() };
+            return {
+                name,
+                image,
+                desired,
+                current,
+                error: error
+                    .join('|')
+                    .trim()
+                    .replace(/^"(.*)"$/, '$1')
+            };
         })
     };
 }

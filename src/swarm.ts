@@ -194,7 +194,16 @@ export function parseUpdate(output: string): UpdateStatus {
       .filter(line => line.startsWith('task='))
       .map(line => {
         const [name, image, desired, current, ...error] = line.slice(5).split('|')
-        return { name, image, desired, current, error: error.join('|').trim() }
+        return {
+          name,
+          image,
+          desired,
+          current,
+          error: error
+            .join('|')
+            .trim()
+            .replace(/^"(.*)"$/, '$1')
+        }
       })
   }
 }

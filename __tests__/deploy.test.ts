@@ -49,6 +49,7 @@ const settings = (over: Partial<Settings> = {}): Settings => ({
   canaryTimeoutSec: 5,
   stableSeconds: 0,
   updateTimeoutSec: 30,
+  force: false,
   ...over
 })
 
@@ -500,5 +501,17 @@ describe('deciding the update', () => {
     const decision = decideUpdate(settings(), { changed: '', ...relation, ...over })
     expect(decision.kind).toBe('refuse')
     expect(decision.kind === 'refuse' && decision.message).toMatch(pattern)
+  })
+
+  it('releases the commit production runs again only with `force`', () => {
+    const same = { changed: '', ...relation, head: NEW_COMMIT }
+    expect(decideUpdate(settings(), same)).toMatchObject({
+      kind: 'unchanged',
+      message: expect.stringMatching(/Set `force: true` to build and release it again/)
+    })
+    expect(decideUpdate(settings({ force: true }), same)).toEqual({ kind: 'update' })
+    // Never backwards: an older commit is still refused as contained, force or not.
+    const older = { ...relation, behind: true, fastForward: false, changed: '' }
+    expect(decideUpdate(settings({ force: true }), older).kind).toBe('unchanged')
   })
 })

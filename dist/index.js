@@ -58810,9 +58810,12 @@ function decideUpdate(settings, relation) {
         };
     }
     if (relation.target === relation.head) {
+        // `force`: build and release the same commit again (a changed build, a base image to refresh).
+        if (settings.force)
+            return { kind: 'update' };
         return {
             kind: 'unchanged',
-            message: `Production already runs ${relation.target}; nothing to deploy.`
+            message: `Production already runs ${relation.target}; nothing to deploy. Set \`force: true\` to build and release it again.`
         };
     }
     if (!relation.onBranch) {
@@ -59036,6 +59039,7 @@ function readSettings(read, run) {
         lockTimeoutSec: integer('lock-timeout', get('lock-timeout') || '300', 0, 6 * 3600),
         rollback: inputs_boolean('rollback', get('rollback') || 'true'),
         dryRun: inputs_boolean('dry-run', get('dry-run') || 'false'),
+        force: inputs_boolean('force', get('force') || 'false'),
         githubToken: read('github-token').trim() || undefined,
         paths: parsePatterns(read('paths')),
         environment: optional('environment'),
@@ -60183,8 +60187,10 @@ async function deploy(settings, deps) {
                 runner.info(decision.reason);
             return decision.deploy ? undefined : decision.reason;
         });
-        if (skip)
+        if (skip && !settings.force)
             return unchanged(skip);
+        if (skip)
+            runner.info(`${skip} Deploying anyway: \`force\` is on.`);
         await startDeployment();
         // 5. The admin container: a copy of production in which the release is made.
         await step('Create the admin container', async () => {
@@ -60237,7 +60243,7 @@ async function deploy(settings, deps) {
                 throw new DeployError(decision.message);
             if (decision.kind === 'unchanged')
                 return { skip: decision.message };
-            if (settings.paths.length > 0 && !report.changedFiles) {
+            if (settings.paths.length > 0 && !report.changedFiles && !settings.force) {
                 // GitHub's API gave no file list: the path filter decides from git on the host.
                 const files = (await remote.run(inAdmin(filesBetween(relation.head, relation.target)), 'git diff --name-only', QUICK_MS, envStdin))
                     .split('\n')

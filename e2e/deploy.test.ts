@@ -91,6 +91,23 @@ describe('deploying to the local droplet over SSH', () => {
     expect(run.outputs.deployed).toBe('true')
   })
 
+  it('releases the commit production runs again only with `force`', async () => {
+    const before = imageId(`${droplet.IMAGE}:latest`)
+    const again = await runAction(inputs, { sha: droplet.BASELINE_COMMIT })
+    expect(again.code).toBe(0)
+    expect(again.outputs.deployed).toBe('false')
+    expect(again.log).toMatch(/Set `force: true` to build and release it again/)
+    expect(imageId(`${droplet.IMAGE}:latest`)).toBe(before)
+
+    const forced = await runAction({ ...inputs, force: 'true' }, { sha: droplet.BASELINE_COMMIT })
+    expect(forced.code).toBe(0)
+    expect(forced.outputs.deployed).toBe('true')
+    expect(forced.outputs.commit).toBe(droplet.BASELINE_COMMIT)
+    expect(imageId(`${droplet.IMAGE}:latest`)).not.toBe(before)
+    expect(await served(droplet)).toContain(`commit=${droplet.BASELINE_COMMIT}`)
+    expectCleanHost()
+  })
+
   it('removes a stale admin container left by an earlier run', async () => {
     const stale = docker(
       `run -d --name ${droplet.CONTAINER}-admin --network host --entrypoint tail ${droplet.IMAGE} -f /dev/null`

@@ -74,9 +74,11 @@ export function decideUpdate(settings: Settings, relation: Relation): UpdateDeci
     }
   }
   if (relation.target === relation.head) {
+    // `force`: build and release the same commit again (a changed build, a base image to refresh).
+    if (settings.force) return { kind: 'update' }
     return {
       kind: 'unchanged',
-      message: `Production already runs ${relation.target}; nothing to deploy.`
+      message: `Production already runs ${relation.target}; nothing to deploy. Set \`force: true\` to build and release it again.`
     }
   }
   if (!relation.onBranch) {

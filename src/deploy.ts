@@ -290,7 +290,8 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
         return decision.deploy ? undefined : decision.reason
       }
     )
-    if (skip) return unchanged(skip)
+    if (skip && !settings.force) return unchanged(skip)
+    if (skip) runner.info(`${skip} Deploying anyway: \`force\` is on.`)
     await startDeployment()
 
     // 5. The admin container: a copy of production in which the release is made.
@@ -367,7 +368,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
         const decision = decideUpdate(settings, relation)
         if (decision.kind === 'refuse') throw new DeployError(decision.message)
         if (decision.kind === 'unchanged') return { skip: decision.message }
-        if (settings.paths.length > 0 && !report.changedFiles) {
+        if (settings.paths.length > 0 && !report.changedFiles && !settings.force) {
           // GitHub's API gave no file list: the path filter decides from git on the host.
           const files = (
             await remote.run(

@@ -55,6 +55,8 @@ export interface Settings {
   stableSeconds: number
   /** `previous` or a retained commit: roll back instead of deploying. */
   rollbackTo?: string
+  /** Build and release even when production runs `ref` already, or `paths` matches nothing. */
+  force: boolean
   /** Production is this Docker Swarm service (also detected from the task container's label). */
   service?: string
   /** Where a Swarm release is pushed: `host[:port][/namespace]`. */
@@ -195,6 +197,7 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
     lockTimeoutSec: integer('lock-timeout', get('lock-timeout') || '300', 0, 6 * 3600),
     rollback: boolean('rollback', get('rollback') || 'true'),
     dryRun: boolean('dry-run', get('dry-run') || 'false'),
+    force: boolean('force', get('force') || 'false'),
     githubToken: read('github-token').trim() || undefined,
     paths: parsePatterns(read('paths')),
     environment: optional('environment'),

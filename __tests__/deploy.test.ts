@@ -478,6 +478,25 @@ describe('finding the production container', () => {
     )
   })
 
+  it('finds a Swarm task running the image from a registry, one of its replicas', () => {
+    const task = (name: string) =>
+      info(name, {
+        imageName: '127.0.0.1:5000/texasca/api:abc@sha256:' + 'e'.repeat(64),
+        imageId: 'sha256:' + 'e'.repeat(64),
+        labels: { 'com.docker.swarm.service.name': 'texasca-api' }
+      })
+    const found = findProduction(settings(), [
+      info('redis', { imageName: 'redis:7', imageId: 'sha256:9' }),
+      task('texasca-api.1.x1'),
+      task('texasca-api.2.x2')
+    ])
+    expect(found.name).toBe('texasca-api.1.x1')
+    // A plain container of another registry's image of that name is not taken for it.
+    expect(() =>
+      findProduction(settings(), [info('other', { imageName: 'ghcr.io/texasca/api:1' })])
+    ).toThrow(/No running container runs texasca\/api:latest/)
+  })
+
   it('asks for `container` when several run the image', () => {
     expect(() => findProduction(settings(), [info('api-1'), info('api-2')])).toThrow(
       /2 running containers.*\n[\s\S]*Name the production one with `container`/

@@ -58525,7 +58525,11 @@ function swarmRepository(settings, runningImage) {
         return image.repository.startsWith(`${registry}/`)
             ? image.repository
             : `${registry}/${image.repository}`;
-    const withoutDigest = runningImage.split('@')[0];
+    return repositoryOf(runningImage);
+}
+/** An image reference without its tag and digest (`reg:5000/texasca/api:1@sha256:…` → `reg:5000/texasca/api`). */
+function repositoryOf(ref) {
+    const withoutDigest = ref.split('@')[0];
     // A tag follows the last ':' that comes after the last '/' (a registry port comes before it).
     const slash = withoutDigest.lastIndexOf('/');
     const colon = withoutDigest.lastIndexOf(':');
@@ -58786,7 +58790,18 @@ function findProduction(settings, containers, image) {
         settings.image.name,
         settings.image.tag === 'latest' ? settings.image.repository : ''
     ]);
-    let candidates = running.filter(c => names.has(c.imageName) || (image && c.imageId === image.id));
+    // A Swarm task runs the image from a registry, by digest: `<registry>/<image>:<tag>@sha256:…`.
+    const swarmTask = (c) => {
+        const repository = repositoryOf(c.imageName);
+        return (Boolean(c.labels[SERVICE_LABEL]) &&
+            (repository === settings.image.repository ||
+                repository.endsWith(`/${settings.image.repository}`)));
+    };
+    let candidates = running.filter(c => names.has(c.imageName) || (image && c.imageId === image.id) || swarmTask(c));
+    // Replicas of one Swarm service on this node are one production.
+    const service = candidates[0]?.labels[SERVICE_LABEL];
+    if (service && candidates.every(c => c.labels[SERVICE_LABEL] === service))
+        return candidates[0];
     if (candidates.length > 1) {
         // An admin copy runs the same image: the one named by `admin-container`, or `<candidate>-admin`.
         const candidateNames = new Set(candidates.map(c => c.name));

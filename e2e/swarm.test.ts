@@ -137,6 +137,16 @@ describe('a Docker Swarm service fed from a registry', () => {
     expect(run.outputs.commit).toBe(host.BASELINE_COMMIT)
   })
 
+  it('finds the service by itself from the task running `image`, and pushes where it runs from', async () => {
+    const sha = pushCommit(droplet, 'Release found by its image', { 'greeting.txt': 'found\n' })
+    const { service: _service, registry: _registry, ...rest } = inputs
+    const run = await runAction({ ...rest, 'dry-run': 'true' }, { sha })
+
+    expect(run.code).toBe(0)
+    expect(run.log).toMatch(/a task of the Swarm service texasca-api/)
+    expect(run.log).toContain(`docker push ${host.REGISTRY}/texasca/api:${sha.slice(0, 12)}`)
+  })
+
   it('plans a Swarm deploy in a dry run, changing nothing', async () => {
     const sha = pushCommit(droplet, 'Planned release', { 'greeting.txt': 'plan\n' })
     const run = await runAction({ ...inputs, 'dry-run': 'true' }, { sha })

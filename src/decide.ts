@@ -3,7 +3,7 @@ import { psTable, short } from './format.js'
 import type { Relation } from './git.js'
 import { DeployError } from './host.js'
 import type { Settings } from './inputs.js'
-import { SERVICE_LABEL } from './swarm.js'
+import { repositoryOf, SERVICE_LABEL } from './swarm.js'
 
 // The decisions the procedure makes from what it read on the host, apart so they are tested
 // without one.
@@ -40,7 +40,21 @@ export function findProduction(
     settings.image.name,
     settings.image.tag === 'latest' ? settings.image.repository : ''
   ])
-  let candidates = running.filter(c => names.has(c.imageName) || (image && c.imageId === image.id))
+  // A Swarm task runs the image from a registry, by digest: `<registry>/<image>:<tag>@sha256:…`.
+  const swarmTask = (c: ContainerInfo) => {
+    const repository = repositoryOf(c.imageName)
+    return (
+      Boolean(c.labels[SERVICE_LABEL]) &&
+      (repository === settings.image.repository ||
+        repository.endsWith(`/${settings.image.repository}`))
+    )
+  }
+  let candidates = running.filter(
+    c => names.has(c.imageName) || (image && c.imageId === image.id) || swarmTask(c)
+  )
+  // Replicas of one Swarm service on this node are one production.
+  const service = candidates[0]?.labels[SERVICE_LABEL]
+  if (service && candidates.every(c => c.labels[SERVICE_LABEL] === service)) return candidates[0]
   if (candidates.length > 1) {
     // An admin copy runs the same image: the one named by `admin-container`, or `<candidate>-admin`.
     const candidateNames = new Set(candidates.map(c => c.name))

@@ -33,7 +33,12 @@ export function swarmRepository(
     return image.repository.startsWith(`${registry}/`)
       ? image.repository
       : `${registry}/${image.repository}`
-  const withoutDigest = runningImage.split('@')[0]
+  return repositoryOf(runningImage)
+}
+
+/** An image reference without its tag and digest (`reg:5000/texasca/api:1@sha256:…` → `reg:5000/texasca/api`). */
+export function repositoryOf(ref: string): string {
+  const withoutDigest = ref.split('@')[0]
   // A tag follows the last ':' that comes after the last '/' (a registry port comes before it).
   const slash = withoutDigest.lastIndexOf('/')
   const colon = withoutDigest.lastIndexOf(':')

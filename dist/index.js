@@ -60128,7 +60128,7 @@ async function deploy(settings, deps) {
             progress({ phase: 'started' });
         }
         // 2. See what runs (the runbook's `docker ps`) and pick the production container.
-        const { production, image, containers } = await step('Find the production container', async () => {
+        const { production, image, containers, service } = await step('Find the production container', async () => {
             const survey = await remote.survey(settings.image.name);
             const found = findProduction(settings, survey.containers, survey.image);
             const service = serviceOf(settings, found);
@@ -60142,12 +60142,11 @@ async function deploy(settings, deps) {
                 throw new DeployError(`Image ${settings.image.name} is not on the host, yet ${found.name} runs ${found.imageName}. ` +
                     'Set `image` to the image the supervisor starts (see `docker ps` on the host).');
             }
-            return { production: found, image: survey.image, containers: survey.containers };
+            return { production: found, image: survey.image, containers: survey.containers, service };
         });
         report.productionContainer = production.name;
         report.previousImageId = production.imageId;
         // A Swarm service: the release is pushed to this repository and Swarm rolls it out.
-        const service = serviceOf(settings, production);
         const releaseRepository = service
             ? swarmRepository(settings, production.imageName)
             : settings.image.repository;

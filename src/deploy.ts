@@ -173,7 +173,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     }
 
     // 2. See what runs (the runbook's `docker ps`) and pick the production container.
-    const { production, image, containers } = await step(
+    const { production, image, containers, service } = await step(
       'Find the production container',
       async () => {
         const survey = await remote.survey(settings.image.name)
@@ -195,13 +195,12 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
               'Set `image` to the image the supervisor starts (see `docker ps` on the host).'
           )
         }
-        return { production: found, image: survey.image, containers: survey.containers }
+        return { production: found, image: survey.image, containers: survey.containers, service }
       }
     )
     report.productionContainer = production.name
     report.previousImageId = production.imageId
     // A Swarm service: the release is pushed to this repository and Swarm rolls it out.
-    const service = serviceOf(settings, production)
     const releaseRepository = service
       ? swarmRepository(settings, production.imageName)
       : settings.image.repository

@@ -124,6 +124,27 @@ describe('a Docker Swarm service fed from a registry', () => {
     expect(run.summary).toMatch(/update rollback completed/)
   })
 
+  it('after a run killed during the Swarm update, the post step leaves the update to Swarm', async () => {
+    const sha = pushCommit(droplet, 'Release whose run is killed', { 'greeting.txt': 'killed\n' })
+    const main = await runAction(inputs, {
+      sha,
+      killAt: { text: 'Swarm is rolling it out', signal: 'SIGKILL' }
+    })
+    expect(main.signal).toBe('SIGKILL')
+
+    const post = await runAction(inputs, { sha, postOf: main })
+
+    expect(post.code).toBe(0)
+    expect(post.log).toMatch(
+      /Production is the Swarm service texasca-api; Swarm finishes or rolls back its update by itself/
+    )
+    // Nothing of the action's undid the update: Swarm completes it.
+    const deadline = Date.now() + 60_000
+    while (!page().includes(`commit=${sha}`) && Date.now() < deadline) sh('sleep 1')
+    expect(page()).toContain(`commit=${sha}`)
+    expect(serviceImage()).toContain(`/texasca/api:${sha.slice(0, 12)}@sha256:`)
+  })
+
   it('rolls the service back to the previous release on demand', async () => {
     const sha = pushCommit(droplet, 'Release to roll back', { 'greeting.txt': 'back\n' })
     expect((await runAction(inputs, { sha })).code).toBe(0)

@@ -152,6 +152,9 @@ describe('rolling one build out to several hosts', () => {
     expect(report.reason).toMatch(
       /The rollout stopped at h3:22: [\s\S]*Not reached, left as they were: h4:22\./
     )
+    // The host rolled back says which image it is back on.
+    expect(results[1]).toMatchObject({ outcome: 'rolled-back', imageId: OLD })
+    expect(results[0]).toMatchObject({ outcome: 'deployed', commit: 'f'.repeat(40), imageId: NEW })
     expect(report.hosts?.map(h => h.outcome)).toEqual([
       'deployed',
       'deployed',

@@ -60748,6 +60748,8 @@ async function rollOut(settings, release, source, deps) {
         const outcomes = await Promise.all(batch.map(address => runner.group(`Roll out to ${addressLabel(address)}`, () => toHost(address, settings, release, source, deps).catch((error) => ({
             host: addressLabel(address),
             outcome: error instanceof RolledBack ? 'rolled-back' : 'failed',
+            imageId: error instanceof RolledBack ? error.imageId : undefined,
+            containerId: error instanceof RolledBack ? error.containerId : undefined,
             detail: message(error)
         })))));
         results.push(...outcomes);
@@ -60760,7 +60762,15 @@ async function rollOut(settings, release, source, deps) {
     }
     return results;
 }
+/** A host put back on the release it ran before. */
 class RolledBack extends DeployError {
+    imageId;
+    containerId;
+    constructor(text, imageId, containerId) {
+        super(text);
+        this.imageId = imageId;
+        this.containerId = containerId;
+    }
 }
 async function toHost(address, settings, release, source, deps) {
     const { runner } = deps;
@@ -60779,6 +60789,7 @@ async function toHost(address, settings, release, source, deps) {
                 return {
                     host: hostName,
                     outcome: 'unchanged',
+                    commit: release.commit,
                     imageId: release.imageId,
                     containerId: production.id
                 };
@@ -60820,7 +60831,7 @@ async function toHost(address, settings, release, source, deps) {
                 });
                 progress('done');
                 attempt.result = 'rolled-back';
-                throw new RolledBack(`${message(error)}\nRolled back: ${format_short(restored)} serves ${format_short(production.imageId)} again.`);
+                throw new RolledBack(`${message(error)}\nRolled back: ${format_short(restored)} serves ${format_short(production.imageId)} again.`, production.imageId, restored);
             }
             if (release.commit) {
                 await host
@@ -60828,7 +60839,13 @@ async function toHost(address, settings, release, source, deps) {
                     .catch(error => runner.warning(`Could not prune old releases on ${hostName}: ${message(error)}`));
             }
             attempt.result = 'deployed';
-            return { host: hostName, outcome: 'deployed', imageId: release.imageId, containerId };
+            return {
+                host: hostName,
+                outcome: 'deployed',
+                commit: release.commit,
+                imageId: release.imageId,
+                containerId
+            };
         }
         finally {
             if (attempt) {
@@ -60945,6 +60962,7 @@ function foldRollout(report, results) {
         {
             host: report.host,
             outcome: report.outcome === 'deployed' ? 'deployed' : 'unchanged',
+            commit: report.commit,
             imageId: report.imageId,
             containerId: report.containerId
         },
@@ -61476,9 +61494,9 @@ function renderSummary(report) {
         lines.push(`| disk used by images | ${report.retention.diskBefore} | ${report.retention.diskAfter} |`);
     lines.push('');
     if (report.hosts) {
-        lines.push('### Hosts', '', '| host | result | image | container |', '|---|---|---|---|');
+        lines.push('### Hosts', '', '| host | result | commit | image | container |', '|---|---|---|---|---|');
         for (const host of report.hosts) {
-            lines.push(`| ${host.host} | ${host.outcome} | ${code(format_short(host.imageId))} | ${code(format_short(host.containerId))} |`);
+            lines.push(`| ${host.host} | ${host.outcome} | ${code(host.commit?.slice(0, 12))} | ${code(format_short(host.imageId))} | ${code(format_short(host.containerId))} |`);
         }
         lines.push('');
     }

@@ -81,8 +81,11 @@ describe('one build rolled out to two hosts', () => {
     expect(Number(copied![1])).toBeLessThan(whole / 10)
     // Built once: only the first host ever had an admin container.
     expect(run.log.match(/::group::Build/g)).toHaveLength(1)
+    const version = `\`${sha.slice(0, 12)}\` \\| \`${first.slice(7, 19)}\``
     expect(run.summary).toMatch(
-      /### Hosts[\s\S]*127\.0\.0\.1:2222 \| deployed[\s\S]*127\.0\.0\.1:\d+ \| deployed/
+      new RegExp(
+        `### Hosts[\\s\\S]*127\\.0\\.0\\.1:2222 \\| deployed \\| ${version}[\\s\\S]*127\\.0\\.0\\.1:\\d+ \\| deployed \\| ${version}`
+      )
     )
   })
 

@@ -24,6 +24,8 @@ import type { HostProgress } from './state.js'
 export interface HostResult {
   host: string
   outcome: 'deployed' | 'unchanged' | 'rolled-back' | 'failed' | 'not reached'
+  /** The commit it runs, when known: the release's once it has it. */
+  commit?: string
   imageId?: string
   containerId?: string
   detail?: string
@@ -62,6 +64,8 @@ export async function rollOut(
           toHost(address, settings, release, source, deps).catch((error): HostResult => ({
             host: addressLabel(address),
             outcome: error instanceof RolledBack ? 'rolled-back' : 'failed',
+            imageId: error instanceof RolledBack ? error.imageId : undefined,
+            containerId: error instanceof RolledBack ? error.containerId : undefined,
             detail: message(error)
           }))
         )
@@ -80,7 +84,16 @@ export async function rollOut(
   return results
 }
 
-class RolledBack extends DeployError {}
+/** A host put back on the release it ran before. */
+class RolledBack extends DeployError {
+  constructor(
+    text: string,
+    readonly imageId: string,
+    readonly containerId: string
+  ) {
+    super(text)
+  }
+}
 
 async function toHost(
   address: HostAddress,
@@ -105,6 +118,7 @@ async function toHost(
         return {
           host: hostName,
           outcome: 'unchanged',
+          commit: release.commit,
           imageId: release.imageId,
           containerId: production.id
         }
@@ -163,7 +177,9 @@ async function toHost(
         progress('done')
         attempt.result = 'rolled-back'
         throw new RolledBack(
-          `${message(error)}\nRolled back: ${short(restored)} serves ${short(production.imageId)} again.`
+          `${message(error)}\nRolled back: ${short(restored)} serves ${short(production.imageId)} again.`,
+          production.imageId,
+          restored
         )
       }
       if (release.commit) {
@@ -183,7 +199,13 @@ async function toHost(
           )
       }
       attempt.result = 'deployed'
-      return { host: hostName, outcome: 'deployed', imageId: release.imageId, containerId }
+      return {
+        host: hostName,
+        outcome: 'deployed',
+        commit: release.commit,
+        imageId: release.imageId,
+        containerId
+      }
     } finally {
       if (attempt) {
         await writeHistory(
@@ -346,6 +368,7 @@ export function foldRollout(report: DeployReport, results: HostResult[]): void {
     {
       host: report.host,
       outcome: report.outcome === 'deployed' ? 'deployed' : 'unchanged',
+      commit: report.commit,
       imageId: report.imageId,
       containerId: report.containerId
     },

@@ -32,10 +32,15 @@ export function renderSummary(report: DeployReport): string {
   lines.push('')
 
   if (report.hosts) {
-    lines.push('### Hosts', '', '| host | result | image | container |', '|---|---|---|---|')
+    lines.push(
+      '### Hosts',
+      '',
+      '| host | result | commit | image | container |',
+      '|---|---|---|---|---|'
+    )
     for (const host of report.hosts) {
       lines.push(
-        `| ${host.host} | ${host.outcome} | ${code(short(host.imageId))} | ${code(short(host.containerId))} |`
+        `| ${host.host} | ${host.outcome} | ${code(host.commit?.slice(0, 12))} | ${code(short(host.imageId))} | ${code(short(host.containerId))} |`
       )
     }
     lines.push('')

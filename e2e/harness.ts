@@ -49,6 +49,20 @@ export function dropletUp(): Droplet {
   return JSON.parse(readFileSync(join(state, 'env.json'), 'utf8')) as Droplet
 }
 
+/**
+ * Another Docker host beside the droplet (`second.sh`, `swarm.sh`): run `command` (up, reset,
+ * down); after `up`, returns what it wrote to `<name>.json` in the droplet's state directory.
+ */
+export function otherHost<T>(name: 'second' | 'swarm', command: 'up' | 'reset' | 'down'): T {
+  execFileSync('bash', [join(DROPLET, `${name}.sh`), command], {
+    stdio: ['ignore', 'ignore', 'inherit']
+  })
+  const state = process.env.HERMES_DROPLET_STATE ?? '/tmp/hermes-droplet'
+  return (
+    command === 'up' ? JSON.parse(readFileSync(join(state, `${name}.json`), 'utf8')) : undefined
+  ) as T
+}
+
 export function dropletReset(): void {
   execFileSync('bash', [join(DROPLET, 'reset.sh')], { stdio: ['ignore', 'ignore', 'inherit'] })
 }

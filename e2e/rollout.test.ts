@@ -1,13 +1,11 @@
 import { beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import {
   baseInputs,
   dropletReset,
   dropletUp,
   pushCommit,
-  ROOT,
+  otherHost,
   runAction,
   sh,
   type Droplet
@@ -23,11 +21,6 @@ interface SecondHost {
   BASELINE_IMAGE: string
 }
 
-const SECOND = join(ROOT, 'e2e', 'droplet', 'second.sh')
-function second(command: string): void {
-  execFileSync('bash', [SECOND, command], { stdio: ['ignore', 'ignore', 'inherit'] })
-}
-
 let droplet: Droplet
 let other: SecondHost
 let inputs: Record<string, string>
@@ -40,9 +33,8 @@ const FAILS_ON_SECOND = START.replace(
 
 beforeAll(() => {
   droplet = dropletUp()
-  second('down') // its supervisor restarts with the current script
-  second('up')
-  other = JSON.parse(readFileSync(join(droplet.STATE_DIR, 'second.json'), 'utf8')) as SecondHost
+  otherHost('second', 'down') // its supervisor restarts with the current script
+  other = otherHost<SecondHost>('second', 'up')
   const { 'host-fingerprint': _pin, ...rest } = baseInputs(droplet)
   inputs = {
     ...rest,
@@ -54,7 +46,7 @@ beforeAll(() => {
 })
 beforeEach(() => {
   dropletReset()
-  second('reset')
+  otherHost('second', 'reset')
 })
 
 const onSecond = (command: string) => sh(`DOCKER_HOST=${other.DOCKER_HOST} ${command}`)

@@ -1,5 +1,4 @@
 import { beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {
@@ -7,7 +6,7 @@ import {
   dropletReset,
   dropletUp,
   pushCommit,
-  ROOT,
+  otherHost,
   runAction,
   sh,
   type Droplet
@@ -33,11 +32,6 @@ interface SwarmHost {
   HOME_DIR: string
 }
 
-const SWARM = join(ROOT, 'e2e', 'droplet', 'swarm.sh')
-function swarm(command: string): void {
-  execFileSync('bash', [SWARM, command], { stdio: ['ignore', 'ignore', 'inherit'] })
-}
-
 let droplet: Droplet
 let host: SwarmHost
 let inputs: Record<string, string>
@@ -45,8 +39,7 @@ const BUILD = readFileSync(new URL('./sample-app/build.sh', import.meta.url), 'u
 
 beforeAll(() => {
   droplet = dropletUp() // the app's git origin, the user core and its keys
-  swarm('up')
-  host = JSON.parse(readFileSync(join(droplet.STATE_DIR, 'swarm.json'), 'utf8')) as SwarmHost
+  host = otherHost<SwarmHost>('swarm', 'up')
   inputs = {
     ...baseInputs(droplet),
     port: host.PORT,
@@ -61,7 +54,7 @@ beforeAll(() => {
 })
 beforeEach(() => {
   dropletReset()
-  swarm('reset')
+  otherHost('swarm', 'reset')
 })
 
 const onSwarm = (command: string) => sh(`export DOCKER_HOST=${host.DOCKER_HOST}; ${command}`)

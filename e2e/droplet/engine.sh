@@ -129,12 +129,7 @@ Subsystem sftp internal-sftp
 SetEnv DOCKER_HOST=$E_DOCKER_HOST HOME=$E_HOME
 CONF
   local changed=0
-  if ! cmp -s "$conf.new" "$conf"; then
-    mv "$conf.new" "$conf"
-    changed=1
-  else
-    rm -f "$conf.new"
-  fi
+  replace_if_changed "$conf" && changed=1
   /usr/sbin/sshd -t -f "$conf" || die "sshd rejected $conf (see message above)"
   if pid_alive "$pidfile" "$conf" && [ "$changed" = 1 ]; then
     log "sshd config changed, restarting sshd $E_LABEL"

@@ -128,5 +128,16 @@ own_containers() {
   return 0
 }
 
+# replace_if_changed FILE: move FILE.new over FILE when they differ (status 0: it changed), else
+# drop FILE.new (status 1). Config files are written as FILE.new first, so a daemon is restarted
+# only when its config really changed.
+replace_if_changed() {
+  if cmp -s "$1.new" "$1"; then
+    rm -f "$1.new"
+    return 1
+  fi
+  mv "$1.new" "$1"
+}
+
 # tail_log FILE: last lines of a log, for error messages.
 tail_log() { [ -f "$1" ] && tail -n 20 "$1" | sed 's/^/    | /' >&2; return 0; }

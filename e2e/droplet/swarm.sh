@@ -130,12 +130,7 @@ auth:
     realm: hermes
     path: "$DIR/htpasswd"
 CONF
-  if ! cmp -s "$REGISTRY_CONF.new" "$REGISTRY_CONF"; then
-    mv "$REGISTRY_CONF.new" "$REGISTRY_CONF"
-    changed=1
-  else
-    rm -f "$REGISTRY_CONF.new"
-  fi
+  replace_if_changed "$REGISTRY_CONF" && changed=1
   if pid_alive "$REGISTRY_PIDFILE" "$REGISTRY_CONF" && [ "$changed" = 1 ]; then
     log "registry config or password changed, restarting the registry"
     stop_pidfile "$REGISTRY_PIDFILE" "$REGISTRY_CONF"

@@ -124,12 +124,7 @@ MaxSessions 50
 Subsystem sftp internal-sftp
 CONF
   local changed=0
-  if ! cmp -s "$conf.new" "$conf"; then
-    mv "$conf.new" "$conf"
-    changed=1
-  else
-    rm -f "$conf.new"
-  fi
+  replace_if_changed "$conf" && changed=1
   /usr/sbin/sshd -t -f "$conf" || die "sshd rejected $conf (see message above)"
 
   if pid_alive "$SSHD_PIDFILE" "$SSHD_ID" && [ "$changed" = 1 ]; then

@@ -116,3 +116,8 @@ export class FakeShell implements RemoteShell {
     return this.commands.findIndex(c => pattern.test(c))
   }
 }
+
+/** A pattern for removing container `id`, plainly or as one that may already be gone. */
+export function removal(id: string): RegExp {
+  return new RegExp(`docker rm --force (${id}|"\\$1"[\\s\\S]*\\b${id}\\b)`)
+}

@@ -1,8 +1,12 @@
 import { describe, expect, it } from '@jest/globals'
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { FakeRunner } from '../__fixtures__/fake-runner.js'
-import { FakeShell } from '../__fixtures__/fake-shell.js'
+import { FakeShell, removal } from '../__fixtures__/fake-shell.js'
 import { deploy, findProduction, decideUpdate } from '../src/deploy.js'
+import * as docker from '../src/docker.js'
 import type { ContainerInfo } from '../src/docker.js'
 import { imageRef, type Settings } from '../src/inputs.js'
 import type { Progress } from '../src/state.js'
@@ -139,7 +143,7 @@ describe('the deploy procedure', () => {
       /docker tag .* texasca\/api:hermes-previous/,
       /docker commit/,
       /docker rm --force texasca-api-admin/,
-      new RegExp(`docker rm --force ${PROD_ID}`),
+      removal(PROD_ID),
       /awk -v image/,
       /ok=1/
     ].map(p => shell.indexOf(p))
@@ -189,7 +193,7 @@ describe('the deploy procedure', () => {
     expect(report.failedStep).toBe('Build (grunt build)')
     expect(report.reason).toMatch(/exited with code 2; production is unchanged/)
     expect(shell.ran(/docker tag|docker commit/)).toBe(false)
-    expect(shell.ran(new RegExp(`docker rm --force ${PROD_ID}`))).toBe(false)
+    expect(shell.ran(removal(PROD_ID))).toBe(false)
     expect(shell.commands.at(-1)).toBe('docker rm --force texasca-api-admin')
   })
 
@@ -217,7 +221,7 @@ describe('the deploy procedure', () => {
     })
     const { report, runner } = await runDeploy(shell)
     expect(report.outcome).toBe('deployed')
-    expect(shell.ran(new RegExp(`docker rm --force ${'e'.repeat(64)}`))).toBe(true)
+    expect(shell.ran(removal('e'.repeat(64)))).toBe(true)
     expect(runner.warnings.join()).toMatch(/left by an earlier run/)
   })
 
@@ -234,7 +238,7 @@ describe('the deploy procedure', () => {
     })
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('deployed')
-    expect(shell.ran(new RegExp(`docker rm --force ${'e'.repeat(64)}`))).toBe(true)
+    expect(shell.ran(removal('e'.repeat(64)))).toBe(true)
   })
 
   it('refuses an admin container name that is the production container', async () => {
@@ -276,7 +280,7 @@ describe('the deploy procedure', () => {
     expect(report.containerId).toBe('f'.repeat(64))
     expect(report.reason).toMatch(/health command did not pass within 5 s.*\n.*Failed to connect/)
     const retag = shell.indexOf(new RegExp(`docker tag ${OLD_IMAGE} texasca/api:latest`))
-    const removeFailed = shell.indexOf(new RegExp(`docker rm --force ${NEW_PROD_ID}`))
+    const removeFailed = shell.indexOf(removal(NEW_PROD_ID))
     expect(retag).toBeGreaterThan(shell.indexOf(/docker commit/))
     expect(removeFailed).toBeGreaterThan(retag)
   })
@@ -308,7 +312,7 @@ describe('the deploy procedure', () => {
     expect(report.outcome).toBe('failed')
     expect(report.reason).toMatch(/changed the image config \(Cmd\)/)
     expect(shell.ran(new RegExp(`docker tag ${OLD_IMAGE} texasca/api:latest`))).toBe(true)
-    expect(shell.ran(new RegExp(`docker rm --force ${PROD_ID}`))).toBe(false)
+    expect(shell.ran(removal(PROD_ID))).toBe(false)
   })
 
   it('does nothing when production already runs the commit', async () => {
@@ -532,5 +536,26 @@ describe('deciding the update', () => {
     // Never backwards: an older commit is still refused as contained, force or not.
     const older = { ...relation, behind: true, fastForward: false, changed: '' }
     expect(decideUpdate(settings({ force: true }), older).kind).toBe('unchanged')
+  })
+})
+
+// Under a real sh, with a `docker` whose container is gone (or not) when `rm` fails.
+describe('removing a container that may have gone by itself', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'hermes-rm-'))
+  writeFileSync(
+    join(dir, 'docker'),
+    '#!/bin/sh\ncase "$1" in rm) exit 1 ;; container) [ "$STILL_THERE" = yes ] ;; esac\n',
+    { mode: 0o755 }
+  )
+  const run = (stillThere: string) => {
+    const [cmd, ...args] = docker.removeIfPresent('c'.repeat(64))
+    return spawnSync(cmd, args, {
+      env: { PATH: `${dir}:${process.env.PATH}`, STILL_THERE: stillThere }
+    }).status
+  }
+
+  it('succeeds when it is gone, and fails only when it is still there', () => {
+    expect(run('no')).toBe(0)
+    expect(run('yes')).toBe(1)
   })
 })

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals'
 import { FakeRunner } from '../__fixtures__/fake-runner.js'
-import { FakeShell } from '../__fixtures__/fake-shell.js'
+import { FakeShell, removal } from '../__fixtures__/fake-shell.js'
 import { imageRef, type Settings } from '../src/inputs.js'
 import { recover } from '../src/post.js'
 
@@ -55,7 +55,7 @@ describe('the post step after a cancelled or killed deploy', () => {
     ])
     await runPost(shell, { phase: 'admin', adminContainer: 'texasca-api-admin' })
     expect(shell.commands[0]).toMatch(/\.hermes-deploy\/locks/)
-    expect(shell.ran(new RegExp(`docker rm --force ${'e'.repeat(64)}`))).toBe(true)
+    expect(shell.ran(removal('e'.repeat(64)))).toBe(true)
     expect(shell.ran(/docker tag|docker rm --force c{64}/)).toBe(false)
     expect(shell.spawned[0].written.at(-1)).toBe('release\n')
     expect(shell.closed).toBe(true)
@@ -70,7 +70,7 @@ describe('the post step after a cancelled or killed deploy', () => {
       releasedImageId: NEW
     })
     const retag = shell.indexOf(new RegExp(`docker tag ${OLD} texasca/api:latest`))
-    const removeNew = shell.indexOf(new RegExp(`docker rm --force ${'d'.repeat(64)}`))
+    const removeNew = shell.indexOf(removal('d'.repeat(64)))
     expect(retag).toBeGreaterThan(0)
     expect(removeNew).toBeGreaterThan(retag)
     expect(shell.ran(new RegExp(`awk -v image=.*${OLD}|sh ${OLD}`))).toBe(true)
@@ -84,7 +84,7 @@ describe('the post step after a cancelled or killed deploy', () => {
       previousImageId: OLD
     })
     expect(shell.ran(new RegExp(`docker tag ${OLD} texasca/api:latest`))).toBe(true)
-    expect(shell.ran(new RegExp(`docker rm --force ${'c'.repeat(64)}`))).toBe(false)
+    expect(shell.ran(removal('c'.repeat(64)))).toBe(false)
   })
 
   it('puts right every other host the rollout had started to replace, and only those', async () => {
@@ -113,7 +113,7 @@ describe('the post step after a cancelled or killed deploy', () => {
     )
     expect(first.commands).toHaveLength(0)
     expect(shells.h2.ran(new RegExp(`docker tag ${OLD} texasca/api:latest`))).toBe(true)
-    expect(shells.h2.ran(new RegExp(`docker rm --force ${'d'.repeat(64)}`))).toBe(true)
+    expect(shells.h2.ran(removal('d'.repeat(64)))).toBe(true)
     expect(shells.h3.commands).toHaveLength(0)
     expect(runner.warnings.join('\n')).toMatch(
       /The rollout stopped while replacing production on h2:22/

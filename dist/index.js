@@ -58232,6 +58232,13 @@ function tag(source, target) {
 function removeContainer(container) {
     return ['docker', 'rm', '--force', container];
 }
+/**
+ * Remove a container that may go by itself meanwhile (a crashing `--rm` container, one the
+ * supervisor replaces): succeeds when it is gone either way, fails only when it is still there.
+ */
+function removeIfPresent(container) {
+    return shScript('docker rm --force "$1" >/dev/null 2>&1 || ! docker container inspect "$1" >/dev/null 2>&1', container);
+}
 /** Config fields that differ between two images, by name. */
 function configDrift(before, after) {
     const normal = (value) => value === undefined ||
@@ -58442,7 +58449,7 @@ async function waitForServing(host, runner, imageId, options,
 /** Run first, in the same round trip (removing the production container). */
 before) {
     const waiting = waitForContainer(imageId, options.respawnTimeoutSec, options.ignore);
-    const wait = await host.exec(before ? chain(before, waiting) : waiting, before ? `${before.join(' ')}; wait for the new container` : 'wait for the new container', options.respawnTimeoutSec * 1000 + QUICK_MS);
+    const wait = await host.exec(before ? chain(before, waiting) : waiting, before ? 'remove production; wait for the new container' : 'wait for the new container', options.respawnTimeoutSec * 1000 + QUICK_MS);
     if (wait.code !== 0) {
         throw new NoContainerError(wait.code === 124
             ? `No container of ${format_short(imageId)} started within ${options.respawnTimeoutSec} s (\`respawn-timeout\`). Is the supervisor that restarts the container running on the host?`
@@ -58481,7 +58488,8 @@ async function restorePrevious(host, runner, restore) {
     await host.run(tag(restore.previousImageId, restore.image), 'docker tag (rollback)');
     const { containers } = await host.survey(restore.image);
     for (const failed of containers.filter(c => c.imageId === restore.failedImageId && c.name !== restore.serve.ignore)) {
-        await host.run(removeContainer(failed.id), 'docker rm -f (failed release)');
+        // A crashing release's container can vanish between the survey and its removal.
+        await host.run(removeIfPresent(failed.id), 'docker rm -f (failed release)');
     }
     try {
         return await waitForServing(host, runner, restore.previousImageId, restore.serve);
@@ -58493,7 +58501,7 @@ async function restorePrevious(host, runner, restore) {
             'It is NOT supervised: start the supervisor on the host.', 'Supervisor not running');
         const running = containers.find(c => c.name === restore.production.name);
         if (running)
-            await host.run(removeContainer(running.id), 'docker rm -f (leftover)');
+            await host.run(removeIfPresent(running.id), 'docker rm -f (leftover)');
         await host.run(runLike(restore.production, restore.previousImageId, restore.previousConfig), 'docker run (production, by hand)', QUICK_MS, restore.production.env.filter(e => !e.includes('\n')).join('\n') + '\n');
         return waitForServing(host, runner, restore.previousImageId, {
             ...restore.serve,
@@ -60394,7 +60402,7 @@ async function deploy(settings, deps) {
                     report.imageId = release.id;
                 }
                 try {
-                    report.containerId = await waitForServing(remote, runner, release.id, serve(admin), removeContainer(production.id));
+                    report.containerId = await waitForServing(remote, runner, release.id, serve(admin), removeIfPresent(production.id));
                     progress({ phase: 'done' });
                 }
                 catch (error) {
@@ -60809,7 +60817,7 @@ async function toHost(address, settings, release, source, deps) {
             const serve = serveOptions(settings, '');
             let containerId;
             try {
-                containerId = await waitForServing(host, runner, release.imageId, serve, removeContainer(production.id));
+                containerId = await waitForServing(host, runner, release.imageId, serve, removeIfPresent(production.id));
                 progress('done');
             }
             catch (error) {

@@ -570,7 +570,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
             runner,
             release.id,
             serve(admin),
-            docker.removeContainer(production.id)
+            docker.removeIfPresent(production.id)
           )
           progress({ phase: 'done' })
         } catch (error) {

@@ -288,6 +288,17 @@ export function removeContainer(container: string): Command {
   return ['docker', 'rm', '--force', container]
 }
 
+/**
+ * Remove a container that may go by itself meanwhile (a crashing `--rm` container, one the
+ * supervisor replaces): succeeds when it is gone either way, fails only when it is still there.
+ */
+export function removeIfPresent(container: string): Command {
+  return shScript(
+    'docker rm --force "$1" >/dev/null 2>&1 || ! docker container inspect "$1" >/dev/null 2>&1',
+    container
+  )
+}
+
 /** Config fields that differ between two images, by name. */
 export function configDrift(before: ImageConfig, after: ImageConfig): string[] {
   const normal = (value: unknown) =>

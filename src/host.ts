@@ -91,7 +91,7 @@ export async function waitForServing(
   const waiting = docker.waitForContainer(imageId, options.respawnTimeoutSec, options.ignore)
   const wait = await host.exec(
     before ? chain(before, waiting) : waiting,
-    before ? `${before.join(' ')}; wait for the new container` : 'wait for the new container',
+    before ? 'remove production; wait for the new container' : 'wait for the new container',
     options.respawnTimeoutSec * 1000 + QUICK_MS
   )
   if (wait.code !== 0) {
@@ -166,7 +166,8 @@ export async function restorePrevious(
   for (const failed of containers.filter(
     c => c.imageId === restore.failedImageId && c.name !== restore.serve.ignore
   )) {
-    await host.run(docker.removeContainer(failed.id), 'docker rm -f (failed release)')
+    // A crashing release's container can vanish between the survey and its removal.
+    await host.run(docker.removeIfPresent(failed.id), 'docker rm -f (failed release)')
   }
   try {
     return await waitForServing(host, runner, restore.previousImageId, restore.serve)
@@ -179,7 +180,7 @@ export async function restorePrevious(
       'Supervisor not running'
     )
     const running = containers.find(c => c.name === restore.production!.name)
-    if (running) await host.run(docker.removeContainer(running.id), 'docker rm -f (leftover)')
+    if (running) await host.run(docker.removeIfPresent(running.id), 'docker rm -f (leftover)')
     await host.run(
       docker.runLike(restore.production, restore.previousImageId, restore.previousConfig),
       'docker run (production, by hand)',

@@ -150,7 +150,7 @@ async function toHost(
           runner,
           release.imageId,
           serve,
-          docker.removeContainer(production.id)
+          docker.removeIfPresent(production.id)
         )
         progress('done')
       } catch (error) {

@@ -13,6 +13,7 @@ import {
   parseUpdate,
   readOutcome,
   registryOf,
+  rollbackService,
   swarmRepository,
   updateService,
   waitForUpdate
@@ -138,6 +139,13 @@ esac
     expect(result.calls.match(/desired-state=running/g)).toHaveLength(3)
   })
 
+  it('asks Swarm to roll back, printing when the update before it started', () => {
+    const result = run(rollbackService('api'), {})
+    expect(result.status).toBe(0)
+    expect(result.stdout).toBe('before=T0\n')
+    expect(result.calls).toMatch(/^service update --detach --quiet --rollback api$/m)
+  })
+
   it('gives up at the timeout and says what state it saw', () => {
     const result = run(waitForUpdate('api', 'T0', 1), { statuses: 'updating|T1\n' })
     expect(parseUpdate(result.stdout)).toMatchObject({ state: 'updating', timedOut: true })
@@ -212,6 +220,9 @@ esac
 
 // The deploy procedure with production as a Swarm service, against a fake remote shell.
 describe('deploying to a Swarm service', () => {
+  /** `docker service rollback` of texasca-api, as the host receives it. */
+  const ROLLBACK =
+    /docker service update --detach --quiet --rollback "\$service"[\s\S]*' sh texasca-api$/
   const OLD = 'sha256:' + 'a'.repeat(64)
   const NEW = 'sha256:' + 'b'.repeat(64)
   const OLD_COMMIT = '1'.repeat(40)
@@ -336,7 +347,7 @@ describe('deploying to a Swarm service', () => {
   it('asks Swarm to roll back when the health command fails after it converged', async () => {
     const shell = swarmHost('completed')
       .on(/ok=1/, { code: 1, stdout: 'connection refused\n' })
-      .on(/--rollback texasca-api/, { stdout: '' })
+      .on(ROLLBACK, { stdout: '' })
     let waits = 0
     shell.on(/UpdateStatus.State/, () => ({
       stdout: `state=${waits++ === 0 ? 'completed' : 'rollback_completed'}\ntimedout=0\nmessage=\nimage=x\n`
@@ -344,7 +355,7 @@ describe('deploying to a Swarm service', () => {
     const { report } = await run(shell, { healthCommand: 'curl -f http://127.0.0.1/' })
 
     expect(report.outcome).toBe('rolled-back')
-    expect(shell.ran(/docker service update --detach --quiet --rollback texasca-api/)).toBe(true)
+    expect(shell.ran(ROLLBACK)).toBe(true)
     expect(report.reason).toMatch(/Swarm converged, but the health command did not pass/)
   })
 
@@ -355,14 +366,14 @@ describe('deploying to a Swarm service', () => {
       })
     const updating = late('updating')
     const first = await run(updating)
-    expect(updating.ran(/--rollback texasca-api/)).toBe(true)
+    expect(updating.ran(ROLLBACK)).toBe(true)
     expect(first.report.reason).toMatch(
       /did not finish within 30 s .* it was updating, 0\/1 tasks running/
     )
 
     const rollingBack = late('rollback_started')
     const second = await run(rollingBack)
-    expect(rollingBack.ran(/--rollback texasca-api/)).toBe(false)
+    expect(rollingBack.ran(ROLLBACK)).toBe(false)
     expect(second.report.outcome).toBe('failed')
     expect(second.report.reason).toMatch(
       /it was rollback_started[\s\S]*docker service ps texasca-api/

@@ -58543,6 +58543,8 @@ function repositoryOf(ref) {
     const colon = withoutDigest.lastIndexOf(':');
     return colon > slash ? withoutDigest.slice(0, colon) : withoutDigest;
 }
+// When the service's last update started: the wait tells the update that follows from it.
+const PRINT_BEFORE = `echo "before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' "$service")"`;
 const UPDATE = `
 set -e
 service=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7
@@ -58564,7 +58566,7 @@ if [ -z "$pinned" ]; then
   exit 3
 fi
 echo "image=$ref@\${pinned#*@}"
-echo "before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' "$service")"
+${PRINT_BEFORE}
 docker service update --detach --quiet --with-registry-auth --update-failure-action "$onfail" \\
   --image "$ref@\${pinned#*@}" "$service" >/dev/null
 `;
@@ -58637,17 +58639,26 @@ function swarmStatus(service) {
         service
     ];
 }
-/** Ask Swarm to put the service back on its previous spec (`docker service rollback`). */
+const ROLLBACK = `
+set -e
+service=$1
+${PRINT_BEFORE}
+docker service update --detach --quiet --rollback "$service" >/dev/null
+`;
+/** Ask Swarm to put the service back on its previous spec (`docker service rollback`); prints `before=`. */
 function rollbackService(service) {
-    return ['docker', 'service', 'update', '--detach', '--quiet', '--rollback', service];
+    return shScript(ROLLBACK, service);
 }
-const STARTED = `docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' "$1"`;
-function parseUpdate(output) {
-    const value = (key) => output
+/** The value of a `key=value` line the scripts print ('' when there is none). */
+function lineValue(output, key) {
+    return (output
         .split('\n')
         .find(line => line.startsWith(`${key}=`))
         ?.slice(key.length + 1)
-        .trim() ?? '';
+        .trim() ?? '');
+}
+function parseUpdate(output) {
+    const value = (key) => lineValue(output, key);
     return {
         state: value('state'),
         timedOut: value('timedout') === '1',
@@ -58721,13 +58732,9 @@ async function rollOutService(host, runner, settings, release) {
         throw new DeployError(`${release.push ? `Pushing ${release.ref} or updating` : 'Updating'} the service ${release.service} failed; production is unchanged.\n${message(error)}\n` +
             `Check that the host can reach ${registry}${settings.registryUsername ? ' with `registry-username` and `registry-password`' : ' (set `registry-username` and `registry-password` if it needs a login)'} and that \`host\` is a Swarm manager.`);
     });
-    const line = (key) => started
-        .split('\n')
-        .find(l => l.startsWith(`${key}=`))
-        ?.slice(key.length + 1) ?? '';
-    const image = line('image');
+    const image = lineValue(started, 'image');
     runner.info(`${release.service} now runs ${image}; Swarm is rolling it out`);
-    const status = await waitForSwarm(host, release.service, line('before'), settings.updateTimeoutSec);
+    const status = await waitForSwarm(host, release.service, lineValue(started, 'before'), settings.updateTimeoutSec);
     const outcome = readOutcome(status, settings.updateTimeoutSec);
     showTasks(runner, status);
     // Out of time on our update (not on Swarm's own rollback of it, which a rollback would undo).
@@ -58745,8 +58752,7 @@ async function rollOutService(host, runner, settings, release) {
 }
 /** Ask Swarm to put the service back on its previous spec, and wait until it has. */
 async function rollBackService(host, runner, settings, service) {
-    const before = (await host.run(shScript(STARTED, service), 'docker service inspect')).trim();
-    await host.run(rollbackService(service), `docker service rollback ${service}`);
+    const before = lineValue(await host.run(rollbackService(service), `docker service rollback ${service}`), 'before');
     const status = await waitForSwarm(host, service, before, settings.updateTimeoutSec);
     showTasks(runner, status);
     const read = readOutcome(status, settings.updateTimeoutSec);

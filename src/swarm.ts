@@ -45,6 +45,9 @@ export function repositoryOf(ref: string): string {
   return colon > slash ? withoutDigest.slice(0, colon) : withoutDigest
 }
 
+// When the service's last update started: the wait tells the update that follows from it.
+const PRINT_BEFORE = `echo "before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' "$service")"`
+
 const UPDATE = `
 set -e
 service=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7
@@ -66,7 +69,7 @@ if [ -z "$pinned" ]; then
   exit 3
 fi
 echo "image=$ref@\${pinned#*@}"
-echo "before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' "$service")"
+${PRINT_BEFORE}
 docker service update --detach --quiet --with-registry-auth --update-failure-action "$onfail" \\
   --image "$ref@\${pinned#*@}" "$service" >/dev/null
 `
@@ -163,12 +166,17 @@ export function swarmStatus(service: string): Command {
   ]
 }
 
-/** Ask Swarm to put the service back on its previous spec (`docker service rollback`). */
-export function rollbackService(service: string): Command {
-  return ['docker', 'service', 'update', '--detach', '--quiet', '--rollback', service]
-}
+const ROLLBACK = `
+set -e
+service=$1
+${PRINT_BEFORE}
+docker service update --detach --quiet --rollback "$service" >/dev/null
+`
 
-const STARTED = `docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' "$1"`
+/** Ask Swarm to put the service back on its previous spec (`docker service rollback`); prints `before=`. */
+export function rollbackService(service: string): Command {
+  return shScript(ROLLBACK, service)
+}
 
 export interface UpdateStatus {
   state: string
@@ -181,13 +189,19 @@ export interface UpdateStatus {
   tasks: { name: string; image: string; desired: string; current: string; error: string }[]
 }
 
-export function parseUpdate(output: string): UpdateStatus {
-  const value = (key: string) =>
+/** The value of a `key=value` line the scripts print ('' when there is none). */
+function lineValue(output: string, key: string): string {
+  return (
     output
       .split('\n')
       .find(line => line.startsWith(`${key}=`))
       ?.slice(key.length + 1)
       .trim() ?? ''
+  )
+}
+
+export function parseUpdate(output: string): UpdateStatus {
+  const value = (key: string) => lineValue(output, key)
   return {
     state: value('state'),
     timedOut: value('timedout') === '1',
@@ -300,18 +314,13 @@ export async function rollOutService(
           `Check that the host can reach ${registry}${settings.registryUsername ? ' with `registry-username` and `registry-password`' : ' (set `registry-username` and `registry-password` if it needs a login)'} and that \`host\` is a Swarm manager.`
       )
     })
-  const line = (key: string) =>
-    started
-      .split('\n')
-      .find(l => l.startsWith(`${key}=`))
-      ?.slice(key.length + 1) ?? ''
-  const image = line('image')
+  const image = lineValue(started, 'image')
   runner.info(`${release.service} now runs ${image}; Swarm is rolling it out`)
 
   const status = await waitForSwarm(
     host,
     release.service,
-    line('before'),
+    lineValue(started, 'before'),
     settings.updateTimeoutSec
   )
   const outcome = readOutcome(status, settings.updateTimeoutSec)
@@ -338,8 +347,10 @@ export async function rollBackService(
   settings: Pick<Settings, 'updateTimeoutSec'>,
   service: string
 ): Promise<SwarmResult> {
-  const before = (await host.run(shScript(STARTED, service), 'docker service inspect')).trim()
-  await host.run(rollbackService(service), `docker service rollback ${service}`)
+  const before = lineValue(
+    await host.run(rollbackService(service), `docker service rollback ${service}`),
+    'before'
+  )
   const status = await waitForSwarm(host, service, before, settings.updateTimeoutSec)
   showTasks(runner, status)
   const read = readOutcome(status, settings.updateTimeoutSec)

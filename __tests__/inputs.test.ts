@@ -81,6 +81,13 @@ describe('reading the inputs', () => {
     ).toThrow(/Input `host`: lists 2 hosts, but production is the Swarm service texasca-api/)
   })
 
+  it('accepts a host fingerprint written with its base64 padding, and pins it without', () => {
+    const fingerprint = 'SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s'
+    expect(
+      readSettings(reader({ 'host-fingerprint': `${fingerprint}=` }), push).hostFingerprint
+    ).toBe(fingerprint)
+  })
+
   it('accepts a key pasted with CRLF line ends', () => {
     expect(() =>
       readSettings(reader({ 'ssh-key': key.replace(/\n/g, '\r\n') }), push)
@@ -233,9 +240,18 @@ describe('connection and build inputs', () => {
       push
     )
     expect(settings.ciphers).toEqual(['aes256-ctr', 'aes128-cbc'])
-    expect(() => readSettings(reader({ 'build-env': 'BAD NAME=x' }), push)).toThrow(
-      /Input `build-env`: a line for 'BAD NAME' is not NAME=value/
+    expect(() => readSettings(reader({ 'build-env': 'A=1\nBAD NAME=x' }), push)).toThrow(
+      /Input `build-env`: line 2 is not NAME=value/
     )
+    // A key pasted by mistake: the error names the line, never a character of it.
+    const pasted = () => readSettings(reader({ 'build-env': `TOKEN=x\n${key}` }), push)
+    expect(pasted).toThrow(/Input `build-env`: line 2 is not NAME=value/)
+    try {
+      pasted()
+    } catch (error) {
+      for (const line of key.split('\n').filter(Boolean))
+        expect((error as Error).message).not.toContain(line.slice(0, 12))
+    }
     expect(readSettings(reader({ 'build-env': 'API_TOKEN=s3cr=t' }), push).buildEnv).toEqual([
       'API_TOKEN=s3cr=t'
     ])

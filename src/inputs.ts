@@ -111,9 +111,47 @@ export class InputError extends Error {
   }
 }
 
+/**
+ * The defaults action.yml declares, for the inputs that have one besides ''. A runner passes
+ * them when the workflow sets none; a local run or a test may not, so they are read from here
+ * too. A contract test holds this list to action.yml.
+ */
+export const DECLARED_DEFAULTS: Readonly<Record<string, string>> = {
+  'max-parallel': '1',
+  port: '22',
+  username: 'core',
+  'ssh-strict': 'true',
+  'proxy-port': '22',
+  'build-command': 'grunt build',
+  'health-timeout': '60',
+  'respawn-timeout': '120',
+  'command-timeout': '1800',
+  'connect-timeout': '30',
+  'lock-timeout': '300',
+  rollback: 'true',
+  force: 'false',
+  'dry-run': 'false',
+  'max-layers': '100',
+  'keep-releases': '5',
+  'canary-seconds': '5',
+  'canary-timeout': '30',
+  'stable-seconds': '10',
+  'update-timeout': '600'
+}
+
+/**
+ * Whether the workflow asked for something with this input: set, and not to its declared default.
+ * A runner passes every declared input with its default, so presence says nothing of intent.
+ */
+export function setByWorkflow(read: InputReader, name: string): boolean {
+  const value = read(name).trim()
+  return value !== '' && value !== DECLARED_DEFAULTS[name]
+}
+
 export function readSettings(read: InputReader, run: RunContext): Settings {
   const get = (name: string) => clean(name, read(name))
   const optional = (name: string) => get(name) || undefined
+  const value = (name: keyof typeof DECLARED_DEFAULTS) => get(name) || DECLARED_DEFAULTS[name]
 
   const sshPassphrase = read('ssh-passphrase') || undefined
   const password = read('password') || undefined
@@ -125,7 +163,7 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
     )
   }
   // One host per line (or comma-separated), each `host` or `host:port`; the first builds the release.
-  const port = integer('port', get('port') || '22', 1, 65535)
+  const port = integer('port', value('port'), 1, 65535)
   const hosts = read('host')
     .split(/[\n,]/)
     .map(h => h.trim())
@@ -168,51 +206,54 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
   const settings: Settings = {
     host: hosts[0].host,
     hosts,
-    maxParallel: integer('max-parallel', get('max-parallel') || '1', 1, 100),
+    maxParallel: integer('max-parallel', value('max-parallel'), 1, 100),
     port: hosts[0].port,
-    username: username('username', get('username') || 'core'),
+    username: username('username', value('username')),
     sshKey,
     sshPassphrase,
     password,
-    proxy: proxy(read, get),
+    proxy: proxy(read, get, value),
     ciphers: list(read('ciphers')),
     buildEnv: buildEnv(read('build-env')),
     hostFingerprint,
     knownHosts,
-    strictHostKey: boolean('ssh-strict', get('ssh-strict') || 'true'),
+    strictHostKey: boolean('ssh-strict', value('ssh-strict')),
     image: imageRef(get('image')),
     container: container && containerName('container', container),
     adminContainer: adminContainer && containerName('admin-container', adminContainer),
     repoPath: absolutePath('repo-path', get('repo-path')),
     branch: gitRef('branch', optional('branch') ?? run.branch ?? 'master'),
     ref: gitRef('ref', ref),
-    buildCommand: command('build-command', read('build-command').trim() || 'grunt build'),
+    buildCommand: command(
+      'build-command',
+      read('build-command').trim() || DECLARED_DEFAULTS['build-command']
+    ),
     healthCommand: read('health-command').trim()
       ? command('health-command', read('health-command').trim())
       : undefined,
-    healthTimeoutSec: integer('health-timeout', get('health-timeout') || '60', 1, 3600),
-    respawnTimeoutSec: integer('respawn-timeout', get('respawn-timeout') || '120', 1, 3600),
-    commandTimeoutSec: integer('command-timeout', get('command-timeout') || '1800', 1, 6 * 3600),
-    connectTimeoutSec: integer('connect-timeout', get('connect-timeout') || '30', 1, 600),
-    lockTimeoutSec: integer('lock-timeout', get('lock-timeout') || '300', 0, 6 * 3600),
-    rollback: boolean('rollback', get('rollback') || 'true'),
-    dryRun: boolean('dry-run', get('dry-run') || 'false'),
-    force: boolean('force', get('force') || 'false'),
+    healthTimeoutSec: integer('health-timeout', value('health-timeout'), 1, 3600),
+    respawnTimeoutSec: integer('respawn-timeout', value('respawn-timeout'), 1, 3600),
+    commandTimeoutSec: integer('command-timeout', value('command-timeout'), 1, 6 * 3600),
+    connectTimeoutSec: integer('connect-timeout', value('connect-timeout'), 1, 600),
+    lockTimeoutSec: integer('lock-timeout', value('lock-timeout'), 0, 6 * 3600),
+    rollback: boolean('rollback', value('rollback')),
+    dryRun: boolean('dry-run', value('dry-run')),
+    force: boolean('force', value('force')),
     githubToken: read('github-token').trim() || undefined,
     paths: parsePatterns(read('paths')),
     environment: optional('environment'),
     environmentUrl: url('environment-url', get('environment-url')),
-    maxLayers: integer('max-layers', get('max-layers') || '100', 2, 120),
-    keepReleases: integer('keep-releases', get('keep-releases') || '5', 1, 1000),
-    canarySeconds: integer('canary-seconds', get('canary-seconds') || '5', 0, 600),
+    maxLayers: integer('max-layers', value('max-layers'), 2, 120),
+    keepReleases: integer('keep-releases', value('keep-releases'), 1, 1000),
+    canarySeconds: integer('canary-seconds', value('canary-seconds'), 0, 600),
     canaryCommand: read('canary-command').trim()
       ? command('canary-command', read('canary-command').trim())
       : undefined,
-    canaryTimeoutSec: integer('canary-timeout', get('canary-timeout') || '30', 1, 3600),
-    stableSeconds: integer('stable-seconds', get('stable-seconds') || '10', 0, 3600),
+    canaryTimeoutSec: integer('canary-timeout', value('canary-timeout'), 1, 3600),
+    stableSeconds: integer('stable-seconds', value('stable-seconds'), 0, 3600),
     rollbackTo: rollbackTarget(get('rollback-to')),
     ...swarm(read, get),
-    updateTimeoutSec: integer('update-timeout', get('update-timeout') || '600', 1, 6 * 3600)
+    updateTimeoutSec: integer('update-timeout', value('update-timeout'), 1, 6 * 3600)
   }
   if (settings.service && hosts.length > 1) {
     throw new InputError(
@@ -359,6 +400,7 @@ function command(name: string, value: string): string {
   return value
 }
 
+/** `SHA256:` and 43 base64 digits; the `=` padding some tools print is dropped, as ssh-keygen does. */
 function fingerprint(name: string, value: string | undefined): string | undefined {
   if (value && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(value)) {
     throw new InputError(
@@ -366,7 +408,7 @@ function fingerprint(name: string, value: string | undefined): string | undefine
       `'${value}' is not a SHA256 fingerprint. Expected the form ssh-keygen -lf prints, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s.`
     )
   }
-  return value
+  return value?.replace(/=$/, '')
 }
 
 /** The key pasted in `keyInput`, or read from the runner's file at `pathInput`; checked. */
@@ -397,7 +439,11 @@ function privateKey(
   return key
 }
 
-function proxy(read: InputReader, get: (name: string) => string): ProxySettings | undefined {
+function proxy(
+  read: InputReader,
+  get: (name: string) => string,
+  value: (name: string) => string
+): ProxySettings | undefined {
   const host = get('proxy-host')
   const others = [
     'proxy-port',
@@ -409,7 +455,7 @@ function proxy(read: InputReader, get: (name: string) => string): ProxySettings 
     'proxy-known-hosts'
   ]
   if (!host) {
-    const stray = others.find(name => read(name).trim())
+    const stray = others.find(name => setByWorkflow(read, name))
     if (stray)
       throw new InputError(
         stray,
@@ -420,8 +466,8 @@ function proxy(read: InputReader, get: (name: string) => string): ProxySettings 
   const sshPassphrase = read('proxy-ssh-passphrase') || undefined
   const settings: ProxySettings = {
     host: hostName('proxy-host', host),
-    port: integer('proxy-port', get('proxy-port') || '22', 1, 65535),
-    username: username('proxy-username', get('proxy-username') || get('username') || 'core'),
+    port: integer('proxy-port', value('proxy-port'), 1, 65535),
+    username: username('proxy-username', get('proxy-username') || value('username')),
     sshKey: privateKey(
       read,
       'proxy-ssh-key',
@@ -500,22 +546,19 @@ function list(value: string): string[] | undefined {
   return items.length > 0 ? items : undefined
 }
 
-/** `NAME=value` lines; the values are secrets to the log. */
+/** `NAME=value` lines; the values are secrets to the log, so an error names the line, never its text. */
 function buildEnv(value: string): string[] {
-  return value
-    .split(/\r?\n/)
-    .filter(line => line.trim() && !line.trim().startsWith('#'))
-    .map(line => {
-      const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
-      if (!match) {
-        const name = line.split('=')[0].trim()
-        throw new InputError(
-          'build-env',
-          `a line for '${name.slice(0, 40)}' is not NAME=value (NAME of letters, digits and _).`
-        )
-      }
-      return `${match[1]}=${match[2]}`
-    })
+  return value.split(/\r?\n/).flatMap((line, index) => {
+    if (!line.trim() || line.trim().startsWith('#')) return []
+    const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
+    if (!match) {
+      throw new InputError(
+        'build-env',
+        `line ${index + 1} is not NAME=value (NAME of letters, digits and _; one variable a line).`
+      )
+    }
+    return [`${match[1]}=${match[2]}`]
+  })
 }
 
 /** Keys pasted into secrets often carry CRLF line ends or lost their final newline. */

@@ -228,10 +228,12 @@ function maskSecrets(runner: Runner): void {
       if (trimmed.length >= 8 && !/^-----(BEGIN|END) /.test(trimmed)) runner.setSecret(trimmed)
     }
   }
-  // build-env: the values are secret, the names are not.
+  // build-env: the values are secret, the names are not; a line that is not NAME=value (a key
+  // pasted by mistake) is secret whole.
   for (const line of core.getInput('build-env').split(/\r?\n/)) {
-    const value = line.slice(line.indexOf('=') + 1).trim()
-    if (line.includes('=') && value) runner.setSecret(value)
+    const value = (line.includes('=') ? line.slice(line.indexOf('=') + 1) : line).trim()
+    if (value && (line.includes('=') || (value.length >= 8 && !value.startsWith('#'))))
+      runner.setSecret(value)
   }
 }
 

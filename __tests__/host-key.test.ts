@@ -16,6 +16,12 @@ describe('host keys', () => {
     expect(describeKey(KEY)).toEqual({ type: 'ssh-ed25519', fingerprint: FINGERPRINT })
   })
 
+  it('accepts a pinned fingerprint written with its base64 padding', () => {
+    expect(
+      checkHostKey({ kind: 'fingerprint', fingerprint: `${FINGERPRINT}=` }, KEY, 'core@h:22')
+    ).toEqual({ ok: true })
+  })
+
   it('accepts the pinned fingerprint and refuses another key as a possible attack, showing both', () => {
     expect(
       checkHostKey({ kind: 'fingerprint', fingerprint: FINGERPRINT }, KEY, 'core@h:22')

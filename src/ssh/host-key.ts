@@ -110,7 +110,8 @@ export function checkHostKey(
   const shown = `${presented.type} ${presented.fingerprint}`
   switch (policy.kind) {
     case 'fingerprint':
-      if (presented.fingerprint === policy.fingerprint) return { ok: true }
+      // Some tools print the base64 with its `=` padding; ssh-keygen does not.
+      if (presented.fingerprint === policy.fingerprint.replace(/=+$/, '')) return { ok: true }
       return {
         ok: false,
         reason:

@@ -20,6 +20,9 @@ PACKAGES=(
   docker-registry    # the swarm host's registry (e2e/droplet/swarm.sh)
   apache2-utils      # htpasswd -B: the registry's login
   iproute2           # ss, ip: the swarm host checks that it listens on loopback only
+  zsh                # login shells the unit tests run remote command text under
+  tcsh               # (__tests__/shell.test.ts): a deploy user's $SHELL need not be sh
+  fish               # (fish and tcsh quote differently from sh)
 )
 
 die() { printf 'install-deps: ERROR: %s\n' "$*" >&2; exit 1; }

@@ -22,6 +22,22 @@ export function toShell(command: Command): string {
 }
 
 /**
+ * The text to hand sshd for a command. sshd runs it through the SSH user's login shell
+ * (`$SHELL -c text`), which need not be sh: zsh expands a word that starts with `=` (a ref `=ls`
+ * becomes /usr/bin/ls), fish reads `\\` and `\'` inside single quotes as escapes, csh/tcsh refuse
+ * a newline inside them. So the POSIX text of `toShell` travels as base64 — letters, digits, `+`,
+ * `/`, `=` — inside single quotes with no `'`, `\` or newline: every one of those shells passes it
+ * unchanged to an explicit `sh`, which decodes and evals it. `$(…)` strips trailing newlines, but
+ * the text never ends in one: its last word ends in `'`, `"` or an unquoted safe character. Only
+ * the substitution reads the pipe, so stdin, stdout, stderr and the exit code are the command's; a
+ * failed decode (no base64 on the host) fails with its own code instead of running nothing.
+ */
+export function forLoginShell(command: Command): string {
+  const encoded = Buffer.from(toShell(command), 'utf8').toString('base64')
+  return `sh -c 'c="$(echo ${encoded} | base64 -d)" && eval "$c"'`
+}
+
+/**
  * Commands run one after another in one channel (one round trip), stopping at the first that
  * fails. Each is quoted by `toShell`, and the whole by it again as one argument of `sh -c`.
  */

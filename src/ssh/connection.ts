@@ -1,8 +1,8 @@
 import { StringDecoder } from 'node:string_decoder'
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2'
 import {
+  forLoginShell,
   OUTPUT_TAIL_BYTES,
-  toShell,
   type Command,
   type ExecOptions,
   type ExecResult,
@@ -277,7 +277,7 @@ class SshShell implements RemoteShell {
           )
         )
       this.client.once('close', onClose)
-      this.client.exec(toShell(command), (error, stream) => {
+      this.client.exec(forLoginShell(command), (error, stream) => {
         if (error) {
           this.client.off('close', onClose)
           return reject(new Error(`Could not start ${label}: ${error.message}`))
@@ -347,7 +347,7 @@ class SshShell implements RemoteShell {
     if (this.lostReason)
       return Promise.reject(new Error(`${this.lostReason}; could not run ${label}.`))
     return new Promise((resolve, reject) =>
-      this.client.exec(toShell(command), (error, stream) => {
+      this.client.exec(forLoginShell(command), (error, stream) => {
         if (error) return reject(new Error(`Could not start ${label}: ${error.message}`))
         stream.on('error', () => undefined)
         let code: number | null = null

@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { randomUUID } from 'node:crypto'
 
 /**
  * What the procedure needs from the GitHub runner: logging, log groups, outputs, the job summary.
@@ -20,16 +21,91 @@ export interface Runner {
   writeSummary(markdown: string): Promise<void>
 }
 
+/**
+ * Text from the host (the build's output, a health command's) must never act as a workflow
+ * command: a line `::add-mask::`, `::error::` or `::stop-commands::` in it would otherwise be
+ * obeyed by the runner. Such text is written between `::stop-commands::<token>` and `::<token>::`,
+ * with a token the host cannot know; the action's own commands are always written outside.
+ */
+export class CommandGuard {
+  private readonly token = randomUUID()
+  private stopped = false
+  private atLineStart = true
+
+  constructor(private readonly write: (text: string) => boolean) {}
+
+  /** Host output, as it arrives. */
+  untrusted(text: string): boolean {
+    if (!text) return true
+    if (!this.stopped) {
+      this.raw(`::stop-commands::${this.token}\n`)
+      this.stopped = true
+    }
+    return this.raw(text)
+  }
+
+  /** A message of the action's own that may quote host output on lines of its own. */
+  message(text: string, print: (text: string) => void): void {
+    if (/^\s*::/m.test(text)) {
+      this.untrusted(text.endsWith('\n') ? text : `${text}\n`)
+      this.resume()
+    } else {
+      this.resume()
+      print(text)
+    }
+  }
+
+  /** Before any command of the action's own: workflow commands work again. */
+  resume(): void {
+    if (!this.stopped) return
+    if (!this.atLineStart) this.raw('\n')
+    this.raw(`::${this.token}::\n`)
+    this.stopped = false
+  }
+
+  private raw(text: string): boolean {
+    this.atLineStart = text.endsWith('\n')
+    return this.write(text)
+  }
+}
+
+const guard = new CommandGuard(text => process.stdout.write(text))
+
 export const actionsRunner: Runner = {
-  info: message => core.info(message),
-  warning: (message, title) => core.warning(message, title ? { title } : {}),
-  error: (message, title) => core.error(message, title ? { title } : {}),
-  debug: message => core.debug(message),
-  stream: chunk => process.stdout.write(chunk),
+  info: message => guard.message(message, text => core.info(text)),
+  // Annotations escape their text (a newline is %0A), so quoted output cannot start a command.
+  warning: (message, title) => {
+    guard.resume()
+    core.warning(message, title ? { title } : {})
+  },
+  error: (message, title) => {
+    guard.resume()
+    core.error(message, title ? { title } : {})
+  },
+  debug: message => {
+    guard.resume()
+    core.debug(message)
+  },
+  stream: chunk => guard.untrusted(chunk),
   drained: () => new Promise(resolve => process.stdout.once('drain', () => resolve())),
-  group: (title, fn) => core.group(title, fn),
-  setOutput: (name, value) => core.setOutput(name, value),
-  setSecret: value => core.setSecret(value),
+  group: (title, fn) => {
+    guard.resume()
+    return core.group(title, async () => {
+      try {
+        return await fn()
+      } finally {
+        guard.resume()
+      }
+    })
+  },
+  setOutput: (name, value) => {
+    guard.resume()
+    core.setOutput(name, value)
+  },
+  setSecret: value => {
+    guard.resume()
+    core.setSecret(value)
+  },
   writeSummary: async markdown => {
     // Without GITHUB_STEP_SUMMARY (a local run) there is nowhere to write it; the log has it all.
     if (!process.env.GITHUB_STEP_SUMMARY) return

@@ -17,7 +17,7 @@ import { takeDeployLock, type LockHolder } from './lock.js'
 import { writeHistory, type HistoryEntry } from './release/history.js'
 import { releaseTag, retain } from './release/retention.js'
 import type { Runner } from './runner.js'
-import { chain, run, shScript, type RemoteShell } from './shell.js'
+import { chain, run, shScript, type Command, type RemoteShell } from './shell.js'
 import type { HostProgress } from './state.js'
 
 /** Where the rollout left one host. */
@@ -301,6 +301,10 @@ export function sharedPrefix(layers: string[], chains: string[][]): number {
 const SAVE_WITHOUT = `set -e
 tmp=$(mktemp -d "\${TMPDIR:-/var/tmp}/hermes-save.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 docker save "$1" >"$tmp/image.tar"
 tar -xOf "$tmp/image.tar" manifest.json >"$tmp/manifest.json"
 # "Layers":["<dir>/layer.tar",...]: names are hex and slashes only.
@@ -308,6 +312,11 @@ grep -o '"Layers":\\[[^]]*\\]' "$tmp/manifest.json" | sed 's/^"Layers"://' | tr 
 [ "$(wc -l <"$tmp/layers")" -eq "$3" ] || { echo "the archive lists $(wc -l <"$tmp/layers") layers, not $3" >&2; exit 3; }
 head -n "$2" "$tmp/layers" >"$tmp/skip"
 tar --delete -f - -T "$tmp/skip" <"$tmp/image.tar"`
+
+/** `docker save` of `imageId` without its bottom `layers` (of `of`): the target has them. */
+export function saveWithout(imageId: string, layers: number, of: number): Command {
+  return shScript(SAVE_WITHOUT, imageId, String(layers), String(of))
+}
 
 /** Stream `docker save` on the first host into `docker load` on another, with backpressure. */
 export async function copyImage(
@@ -321,9 +330,7 @@ export async function copyImage(
 ): Promise<void> {
   const started = performance.now()
   const save = await from.channel(
-    skip.layers > 0
-      ? shScript(SAVE_WITHOUT, imageId, String(skip.layers), String(skip.of))
-      : ['docker', 'save', imageId],
+    skip.layers > 0 ? saveWithout(imageId, skip.layers, skip.of) : ['docker', 'save', imageId],
     skip.layers > 0 ? 'docker save; tar --delete' : 'docker save'
   )
   const load = await to.channel(['docker', 'load'], 'docker load')

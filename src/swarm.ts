@@ -56,6 +56,10 @@ if [ -n "$user" ]; then
   DOCKER_CONFIG=$(mktemp -d)
   export DOCKER_CONFIG
   trap 'rm -rf "$DOCKER_CONFIG"' EXIT
+  # dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   docker login --username "$user" --password-stdin "$registry" >/dev/null
 fi
 if [ "$push" = yes ]; then

@@ -19,9 +19,15 @@ import { cpus, loadavg, release, totalmem } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { clearInterval, setInterval, setTimeout } from 'node:timers'
 import { fileURLToPath } from 'node:url'
+import { runnerInputs } from '../scripts/runner-inputs.mjs'
 import { epochMs } from './relay.mjs'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+// The runner's runtime (runs.using: node24), as the end-to-end suite runs the bundle.
+const NODE24 = execFileSync('bash', [join(ROOT, 'scripts', 'node24.sh')], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit']
+}).trim()
 const DROPLET = join(ROOT, 'e2e', 'droplet')
 
 /** The benchmark's own droplet instance: nothing it does touches the default one. */
@@ -272,7 +278,7 @@ async function runAction(env, options) {
     'stable-seconds': '0'
   }
   const childEnv = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    PATH: `${dirname(NODE24)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     HOME: process.env.HOME ?? '/root',
     GITHUB_ACTIONS: 'true',
     GITHUB_EVENT_NAME: 'push',
@@ -285,17 +291,19 @@ async function runAction(env, options) {
     GITHUB_OUTPUT: files.output,
     GITHUB_STEP_SUMMARY: files.summary,
     GITHUB_STATE: files.state,
-    RUNNER_TEMP: dir
+    RUNNER_TEMP: dir,
+    // As a runner: a token and an API URL (nothing answers there: the range comes from git).
+    GITHUB_API_URL: 'http://127.0.0.1:9',
+    // Every input action.yml declares, with its default where the workflow sets none.
+    ...runnerInputs(inputs, { 'github.token': 'ghs_bench_token' })
   }
-  for (const [name, value] of Object.entries(inputs))
-    childEnv[`INPUT_${name.toUpperCase()}`] = value
 
   // stdout: 'pipe' read as fast as it comes (as the runner does), 'null' a file (/dev/null: writes
   // never wait), 'slow' a pipe whose reader pauses 5 ms after each chunk (a busy log consumer).
   const stdoutMode = options.stdout ?? 'pipe'
   const devNull = stdoutMode === 'null' ? openSync('/dev/null', 'w') : undefined
   const started = epochMs()
-  const child = spawn(process.execPath, [options.action], {
+  const child = spawn(NODE24, [options.action], {
     env: childEnv,
     stdio: ['ignore', devNull ?? 'pipe', 'pipe']
   })

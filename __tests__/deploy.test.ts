@@ -140,9 +140,11 @@ describe('the deploy procedure', () => {
       /status --porcelain[\s\S]*fetch --quiet origin/,
       /merge --ff-only/,
       /docker exec .* texasca-api-admin sh -c 'grunt build'/,
-      /docker tag .* texasca\/api:hermes-previous/,
       /docker commit/,
       /docker rm --force texasca-api-admin/,
+      // The swap: the tag moves only here, in the command that stops production.
+      /docker tag .* texasca\/api:hermes-previous/,
+      new RegExp(`docker tag ${NEW_IMAGE} texasca/api:latest`),
       removal(PROD_ID),
       /awk -v image/,
       /ok=1/
@@ -304,14 +306,29 @@ describe('the deploy procedure', () => {
     )
   })
 
-  it('puts the tag back when the committed image config drifted', async () => {
+  it('removes the release and never moves the tag when the committed image config drifted', async () => {
     const shell = healthyHost().on(/docker commit/, {
       stdout: committed(image(NEW_IMAGE, { ...CONFIG, Cmd: ['-f', '/dev/null'] }))
     })
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('failed')
     expect(report.reason).toMatch(/changed the image config \(Cmd\)/)
-    expect(shell.ran(new RegExp(`docker tag ${OLD_IMAGE} texasca/api:latest`))).toBe(true)
+    expect(shell.ran(new RegExp(`docker rmi ${NEW_IMAGE}`))).toBe(true)
+    expect(shell.ran(/docker tag/)).toBe(false)
+    expect(shell.ran(removal(PROD_ID))).toBe(false)
+  })
+
+  it('commits the release untagged and never moves the tag when the canary fails', async () => {
+    // The canary starts, then exits during its watch.
+    const shell = healthyHost().on(/canary/, script =>
+      script.includes('docker run') ? {} : { code: 1, stdout: 'exited=1\n' }
+    )
+    const { report } = await runDeploy(shell, { canarySeconds: 1 })
+    expect(report.outcome).toBe('failed')
+    expect(report.reason).toMatch(/canary of bbbbbbbbbbbb failed; production is untouched/)
+    const commit = shell.commands.find(c => c.includes('docker commit'))!
+    expect(commit).not.toMatch(/texasca\/api:latest/)
+    expect(shell.ran(/docker tag/)).toBe(false)
     expect(shell.ran(removal(PROD_ID))).toBe(false)
   })
 

@@ -76,15 +76,30 @@ describe('the post step after a cancelled or killed deploy', () => {
     expect(shell.ran(new RegExp(`awk -v image=.*${OLD}|sh ${OLD}`))).toBe(true)
   })
 
-  it('finds the release from the tag when it was killed during the commit', async () => {
-    const shell = host(NEW, [container('c'.repeat(64), 'texasca-api', OLD)])
+  it('leaves alone a later deploy: the tag names an image that is not this run’s release', async () => {
+    // Run A was killed during its commit; run B, waiting on the lock, then deployed LATER.
+    const LATER = 'sha256:' + 'c'.repeat(64)
+    for (const releasedImageId of [undefined, NEW]) {
+      const shell = host(LATER, [container('d'.repeat(64), 'texasca-api', LATER)])
+      const runner = await runPost(shell, {
+        phase: 'releasing',
+        adminContainer: 'texasca-api-admin',
+        previousImageId: OLD,
+        releasedImageId
+      })
+      expect(shell.ran(/docker tag|docker rm/)).toBe(false)
+      expect(runner.warnings.join('\n')).toMatch(/another deploy has changed the host/)
+    }
+  })
+
+  it('finishes a rollback that was cut after the tag went back but before the release was removed', async () => {
+    const shell = host(OLD, [container('d'.repeat(64), 'texasca-api', NEW)])
     await runPost(shell, {
       phase: 'releasing',
-      adminContainer: 'texasca-api-admin',
-      previousImageId: OLD
+      previousImageId: OLD,
+      releasedImageId: NEW
     })
-    expect(shell.ran(new RegExp(`docker tag ${OLD} texasca/api:latest`))).toBe(true)
-    expect(shell.ran(removal('c'.repeat(64)))).toBe(false)
+    expect(shell.ran(removal('d'.repeat(64)))).toBe(true)
   })
 
   it('puts right every other host the rollout had started to replace, and only those', async () => {

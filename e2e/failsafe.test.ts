@@ -119,6 +119,50 @@ describe('fail-safety on the local droplet', () => {
     })
   }
 
+  it('keeps the tag on production while the canary runs: a supervisor restart then starts the old release', async () => {
+    const START = readFileSync(new URL('./sample-app/start.sh', import.meta.url), 'utf8')
+    const sha = pushCommit(droplet, 'Release that cannot start, restarted under', {
+      'start.sh': START.replace(
+        'exec busybox httpd',
+        'echo "start.sh: crashing" >&2; exit 1; exec busybox httpd'
+      )
+    })
+    // What the tag names, sampled all through the run.
+    const named = new Set<string>()
+    const sample = setInterval(() => {
+      try {
+        named.add(imageId(`${droplet.IMAGE}:latest`))
+      } catch {
+        named.add('missing')
+      }
+    }, 100)
+    let restarted = false
+    const run = await runAction(
+      { ...inputs, 'canary-seconds': '4' },
+      {
+        sha,
+        // Production crashes (an OOM kill, say) while the release is in its canary.
+        onLog: log => {
+          if (restarted || !log.includes('::group::Canary')) return
+          restarted = true
+          sh(`docker rm -f ${droplet.CONTAINER}`)
+        }
+      }
+    ).finally(() => clearInterval(sample))
+
+    expect(restarted).toBe(true)
+    expect(run.code).not.toBe(0)
+    expect(run.log).toMatch(/Deploy failed at "Canary"/)
+    expect([...named]).toEqual([droplet.BASELINE_IMAGE])
+    // The supervisor respawned production from the tag: the old release, serving.
+    for (let i = 0; i < 50 && !(await served(droplet)); i++)
+      await new Promise(r => setTimeout(r, 200))
+    await expectSafe([droplet.BASELINE_COMMIT])
+    expect(runningContainers().find(c => c.name === droplet.CONTAINER)!.image).toBe(
+      droplet.BASELINE_IMAGE
+    )
+  })
+
   it('fails naming the step when the connection drops mid-build; the next run recovers', async () => {
     const sha = pushCommit(droplet, 'Cut mid-build', { 'greeting.txt': 'cut\n', ...slowBuild(4) })
     let cutDone = false

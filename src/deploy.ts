@@ -12,6 +12,7 @@ import {
   restorePrevious,
   rollbackTag,
   SLOW_MS,
+  swap,
   waitForServing,
   serveOptions
 } from './host.js'
@@ -439,35 +440,42 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       previousImageId: previousImage.id,
       service
     })
-    // A plain host: the tag the supervisor starts. A Swarm service: the release's own tag, to push.
-    const releaseName = service ? `${releaseRepository}:${releaseTag(commit)}` : settings.image.name
+    // A plain host: the release is known by its ID until the swap moves the tag the supervisor
+    // starts. A Swarm service: the release's own tag, to push.
+    const releaseName = service ? `${releaseRepository}:${releaseTag(commit)}` : undefined
     const released = await step('Commit the release image', async () => {
-      const keepPrevious = docker.tag(previousImage.id, rollbackTag(releaseRepository))
       const message = `hermes-deploy ${commit}`
+      const flattened = previousImage.layers >= settings.maxLayers
       let newImage: ImageInfo
-      if (previousImage.layers >= settings.maxLayers) {
-        await remote.run(keepPrevious, 'docker tag (rollback tag)')
-        const flat = await flatten(remote, admin, releaseName, previousImage, message)
+      if (flattened) {
+        const flat = await flatten(
+          remote,
+          admin,
+          releaseRepository,
+          releaseName,
+          previousImage,
+          message
+        )
         newImage = docker.parseImage(
           JSON.parse(await remote.run(docker.inspectImage(flat), 'docker image inspect'))
         )
         await remote.run(docker.removeContainer(admin), 'docker rm -f (admin container)')
       } else {
-        // One round trip: keep the previous image, commit, read the result, drop the admin container.
+        // One round trip: commit, read the result, drop the admin container.
         const out = await remote.run(
           chain(
-            keepPrevious,
-            docker.commit({
-              container: admin,
-              image: releaseName,
-              original: previousImage.config,
-              adminUser: adminUser(production, previousImage),
-              message
-            }),
-            docker.inspectImage(releaseName),
+            docker.commitAndInspect(
+              docker.commit({
+                container: admin,
+                image: releaseName,
+                original: previousImage.config,
+                adminUser: adminUser(production, previousImage),
+                message
+              })
+            ),
             docker.removeContainer(admin)
           ),
-          'docker tag; docker commit; docker image inspect; docker rm -f (admin container)',
+          'docker commit; docker image inspect; docker rm -f (admin container)',
           SLOW_MS
         )
         newImage = docker.parseImage(
@@ -484,25 +492,26 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       })
       const drift = docker.configDrift(previousImage.config, newImage.config)
       if (drift.length > 0) {
-        await remote.run(
-          service ? ['docker', 'rmi', releaseName] : docker.tag(previousImage.id, releaseName),
-          service ? 'docker rmi (release)' : 'docker tag (restore)'
-        )
+        await remote
+          .run(['docker', 'rmi', releaseName ?? newImage.id], 'docker rmi (release)')
+          .catch(() => undefined)
         throw new DeployError(
-          `The committed image changed the image config (${drift.join(', ')}); ` +
+          `The committed image changed the image config (${drift.join(', ')}); the release was removed and ` +
             (service
-              ? `${releaseName} was removed and the service is unchanged.`
-              : `${settings.image.name} was put back on ${short(previousImage.id)} and production is unchanged.`)
+              ? 'the service is unchanged.'
+              : `production is unchanged (${settings.image.name} still names ${short(previousImage.id)}).`)
         )
       }
-      if (previousImage.layers >= settings.maxLayers) {
+      if (flattened) {
         report.flattened = { layersBefore: previousImage.layers, layersAfter: newImage.layers }
         runner.info(
           `Flattened: the image had ${previousImage.layers} layers (\`max-layers\` ${settings.maxLayers}); the release has ${newImage.layers}.`
         )
       }
       runner.info(
-        `${releaseName} is now ${short(newImage.id)} (was ${short(previousImage.id)}, kept as ${rollbackTag(releaseRepository)})`
+        service
+          ? `${releaseName} is ${short(newImage.id)}`
+          : `The release is ${short(newImage.id)}; ${settings.image.name} names ${short(previousImage.id)} until the swap`
       )
       return newImage
     })
@@ -511,12 +520,12 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     // 10. A canary before the swap: a release that cannot start never replaces production.
     if (settings.canarySeconds > 0 || settings.canaryCommand) {
       await step('Canary', () =>
-        canary(remote, runner, settings, production, previousImage, released, !service)
+        canary(remote, runner, settings, production, previousImage, released)
       )
     }
 
     // 11. Replace production: the supervisor respawns it from the new image (or Swarm rolls it out).
-    await replaceProduction(released, releaseName)
+    await replaceProduction(released, releaseName ?? settings.image.name)
 
     // 12. Keep the release (tagged with its commit) and the last few before it; prune the rest.
     await step('Retain releases', async () => {
@@ -557,11 +566,6 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
             previousImageId: previousImage.id,
             releasedImageId: release.id
           })
-          await remote.run(
-            docker.tag(previousImage.id, rollbackTag(settings.image.repository)),
-            'docker tag (rollback tag)'
-          )
-          await remote.run(docker.tag(release.id, settings.image.name), 'docker tag (release)')
           report.imageId = release.id
         }
         try {
@@ -570,7 +574,13 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
             runner,
             release.id,
             serve(admin),
-            docker.removeIfPresent(production.id)
+            swap({
+              repository: settings.image.repository,
+              image: settings.image.name,
+              previousImageId: previousImage.id,
+              releaseId: release.id,
+              production: production.id
+            })
           )
           progress({ phase: 'done' })
         } catch (error) {
@@ -588,6 +598,12 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     async function updateService(release: ImageInfo, ref: string): Promise<void> {
       const swarm = { service: service!, ref, repository: releaseRepository }
       report.imageId = release.id
+      // What the service ran stays at hand for `rollback-to: previous`.
+      if (!settings.rollbackTo)
+        await remote.run(
+          docker.tag(previousImage.id, rollbackTag(releaseRepository)),
+          'docker tag (rollback tag)'
+        )
       let result = await rollOutService(remote, runner, settings, {
         ...swarm,
         push: !settings.rollbackTo

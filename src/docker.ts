@@ -189,7 +189,8 @@ export function exec(
  */
 export function commit(options: {
   container: string
-  image: string
+  /** The tag to give the image; without one it is known by the ID `docker commit` prints. */
+  image?: string
   original: ImageConfig
   adminUser?: string
   message: string
@@ -206,8 +207,16 @@ export function commit(options: {
     '--message',
     options.message,
     options.container,
-    options.image
+    ...(options.image ? [options.image] : [])
   ]
+}
+
+/** Commit (`commitCommand`, untagged) and print the new image's inspect, in one round trip. */
+export function commitAndInspect(commitCommand: Command): Command {
+  return shScript(
+    'id=$("$@") && docker image inspect --format \'{{json .}}\' "$id"',
+    ...commitCommand
+  )
 }
 
 export function hasEntrypoint(config: ImageConfig): boolean {

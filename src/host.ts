@@ -24,6 +24,27 @@ export function rollbackTag(repository: string): string {
   return `${repository}:hermes-previous`
 }
 
+/**
+ * The swap, as one command: the previous release keeps the rollback tag, the production tag moves
+ * to the release, and production goes, for its supervisor to respawn from the tag. The tag moves
+ * here and nowhere earlier, as the last step before production stops: a supervisor that restarts
+ * production before it (a crash, an OOM kill, a reboot during the canary) starts what ran before,
+ * never a release still being checked.
+ */
+export function swap(options: {
+  repository: string
+  image: string
+  previousImageId: string
+  releaseId: string
+  production: string
+}): Command {
+  return chain(
+    docker.tag(options.previousImageId, rollbackTag(options.repository)),
+    docker.tag(options.releaseId, options.image),
+    docker.removeIfPresent(options.production)
+  )
+}
+
 /** The remote shell with the deploy's conventions: every command bounded, shown in debug. */
 export class Host {
   constructor(
@@ -85,13 +106,15 @@ export async function waitForServing(
   runner: Runner,
   imageId: string,
   options: ServeOptions,
-  /** Run first, in the same round trip (removing the production container). */
+  /** Run first, in the same round trip (the swap). */
   before?: Command
 ): Promise<string> {
   const waiting = docker.waitForContainer(imageId, options.respawnTimeoutSec, options.ignore)
   const wait = await host.exec(
     before ? chain(before, waiting) : waiting,
-    before ? 'remove production; wait for the new container' : 'wait for the new container',
+    before
+      ? 'docker tag (rollback tag, release); remove production; wait for the new container'
+      : 'wait for the new container',
     options.respawnTimeoutSec * 1000 + QUICK_MS
   )
   if (wait.code !== 0) {

@@ -116,14 +116,24 @@ async function rollBackUnconfirmed(
     )
     return
   }
+  // Only what is provably this run's is rolled back: the tag names its release (it moves only at
+  // the swap), or its release still runs. Anything else is another deploy's, made since this run
+  // stopped (it waited on the lock): the host is left as that deploy left it.
   const tagged = survey.image?.id
-  const failed =
-    release.releasedImageId ?? (tagged !== release.previousImageId ? tagged : undefined)
+  const failed = release.releasedImageId
   const releaseRuns =
     failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed)
   if (tagged === release.previousImageId && !releaseRuns) {
     runner.info(
       `${settings.image.name} still names ${short(release.previousImageId)} and no container runs the release: production is as it was.`
+    )
+    return
+  }
+  if (failed === undefined || (tagged !== failed && tagged !== release.previousImageId)) {
+    runner.warning(
+      `${settings.image.name} names ${short(tagged)}, neither the image this run found in production (${short(release.previousImageId)}) nor its release${failed ? ` (${short(failed)})` : ''}: ` +
+        'another deploy has changed the host since this run stopped. Leaving production as that deploy left it.',
+      'Not rolled back'
     )
     return
   }
@@ -135,7 +145,7 @@ async function rollBackUnconfirmed(
     image: settings.image.name,
     repository: settings.image.repository,
     previousImageId: release.previousImageId,
-    failedImageId: failed ?? '',
+    failedImageId: failed,
     serve: serveOptions(settings, release.adminContainer ?? '', 0)
   }).catch(error => {
     throw new DeployError(

@@ -7,8 +7,8 @@ import {
   Host,
   QUICK_MS,
   restorePrevious,
-  rollbackTag,
   SLOW_MS,
+  swap,
   waitForServing,
   serveOptions
 } from './host.js'
@@ -17,7 +17,7 @@ import { takeDeployLock, type LockHolder } from './lock.js'
 import { writeHistory, type HistoryEntry } from './release/history.js'
 import { releaseTag, retain } from './release/retention.js'
 import type { Runner } from './runner.js'
-import { chain, run, shScript, type Command, type RemoteShell } from './shell.js'
+import { run, shScript, type Command, type RemoteShell } from './shell.js'
 import type { HostProgress } from './state.js'
 
 /** Where the rollout left one host. */
@@ -135,13 +135,6 @@ async function toHost(
         })
       progress('releasing')
       attempt = { from: production.imageId, result: 'failed' }
-      await host.run(
-        chain(
-          docker.tag(production.imageId, rollbackTag(settings.image.repository)),
-          docker.tag(release.imageId, settings.image.name)
-        ),
-        'docker tag (rollback tag, release)'
-      )
       const serve = serveOptions(settings, '')
       let containerId: string
       try {
@@ -150,7 +143,13 @@ async function toHost(
           runner,
           release.imageId,
           serve,
-          docker.removeIfPresent(production.id)
+          swap({
+            repository: settings.image.repository,
+            image: settings.image.name,
+            previousImageId: production.imageId,
+            releaseId: release.imageId,
+            production: production.id
+          })
         )
         progress('done')
       } catch (error) {

@@ -13,9 +13,7 @@ export async function canary(
   settings: Settings,
   production: ContainerInfo,
   previous: ImageInfo,
-  release: ImageInfo,
-  /** Put `image` back on the previous release when the canary fails (a plain host's tag). */
-  restoreTag = true
+  release: ImageInfo
 ): Promise<void> {
   const name = `${production.name}-canary`
   await host.run(docker.removeContainer(name), 'docker rm -f (stale canary)').catch(() => undefined)
@@ -41,12 +39,8 @@ export async function canary(
         watched.stdout +
           (await host.run(diagnose(name), 'docker inspect and logs (canary)').catch(() => ''))
       )
-      if (restoreTag)
-        await host.run(docker.tag(previous.id, settings.image.name), 'docker tag (restore)')
       throw new DeployError(
-        `The canary of ${short(release.id)} failed; production is untouched` +
-          (restoreTag ? ` and ${settings.image.name} is back on ${short(previous.id)}` : '') +
-          `.\n${why}`
+        `The canary of ${short(release.id)} failed; production is untouched (the tag moves only at the swap, so ${settings.image.name} still names ${short(previous.id)}).\n${why}`
       )
     }
     runner.info(

@@ -51,7 +51,7 @@ export function flatEnv(config: ImageConfig): string {
 /** Commit the carrier as the release, with what only a commit change can set. */
 export function commitCarrier(options: {
   container: string
-  image: string
+  image?: string
   original: ImageConfig
   message: string
 }): Command {
@@ -61,8 +61,9 @@ export function commitCarrier(options: {
   if (volumes.length > 0) extra.push('--change', `VOLUME ${JSON.stringify(volumes)}`)
   const health = healthcheckChange(options.original.Healthcheck)
   if (health) extra.push('--change', health)
-  // The changes go before the container and image names, which close the command.
-  return [...base.slice(0, -2), ...extra, ...base.slice(-2)]
+  // The changes go before the container (and image) names, which close the command.
+  const names = options.image ? 2 : 1
+  return [...base.slice(0, -names), ...extra, ...base.slice(-names)]
 }
 
 interface Healthcheck {
@@ -89,16 +90,19 @@ export function healthcheckChange(raw: unknown): string | undefined {
   return ['HEALTHCHECK', ...options, 'CMD', test].join(' ')
 }
 
-/** The admin container's filesystem as one layer, with the original image's config carried over. */
+/**
+ * The admin container's filesystem as one layer, with the original image's config carried over.
+ * Tagged `image` when given; returns the new image's ID.
+ */
 export async function flatten(
   host: Host,
   admin: string,
-  image: string,
+  repository: string,
+  image: string | undefined,
   previous: ImageInfo,
   commitMessage: string
 ): Promise<string> {
-  // The repository is all before the tag's ':' (a registry's port comes before a '/').
-  const flat = `${image.replace(/:[^:/]+$/, '')}:hermes-flat`
+  const flat = `${repository}:hermes-flat`
   const carrier = `${admin}-flat`
   await host.run(exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS)
   try {

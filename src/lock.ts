@@ -9,63 +9,100 @@ export interface LockHolder {
   since: string
 }
 
-/** A holder that stops sending heartbeats for this long is taken to be gone (runner lost). */
+/** A holder that sends no heartbeat for this long is stopped by its watchdog (runner lost). */
 export const STALE_AFTER_SEC = 60
 const HEARTBEAT_MS = 10_000
 
 /*
- * The lock is a directory made with an atomic `mkdir` under ~/.hermes-deploy/locks on the host,
- * one per image repository. The shell that made it stays running in this run's SSH channel and
- * holds it: each line the runner sends is a heartbeat, and when the channel closes — the run
- * ended, was killed, or its connection dropped — the holder sees end of input and removes the
- * lock. A holder that is alive but silent (a runner cut off without the TCP connection closing)
- * is taken over after STALE_AFTER_SEC.
+ * The lock is a `flock` on a file, held by this script while it runs in the run's SSH channel:
+ * the kernel releases it when the holder ends, however it ends, so no waiter ever has to judge a
+ * holder dead and take its lock over (two waiters doing so at once could both get it).
+ *
+ * It lives in /run/lock/hermes-deploy (else /var/lock, else the user's home): one directory for
+ * every user of the docker group, since deploys that log in as different users share the engine.
+ * The file is per image repository and per Docker engine (DOCKER_HOST), as one host may run
+ * several engines. HERMES_LOCK_DIR overrides the directory, for tests and hosts whose /run/lock
+ * does not suit; it is then used alone, never falling back to a lock the others do not see.
+ *
+ * Each line the runner sends is a heartbeat; `release` or end of input (the run ended, was killed,
+ * or its connection dropped) releases. A holder that is alive but silent for $3 s (a runner cut
+ * off without the TCP connection closing) is stopped by its watchdog. The holder writes who it is
+ * into the file for waiters to show, and empties it on a clean release: text found in it on
+ * acquiring is from a holder that ended without releasing. Nothing that outlives the holder may
+ * keep fd 9 (the lock) open, hence the `9<&-`.
  */
 const LOCK = `
 set -u
-name=$1
-dir="$HOME/.hermes-deploy/locks"
-lock="$dir/$name"
-mkdir -p "$dir" || exit 70
+name=$1 stale=$3 holder=$4
 end=$(( $(date +%s) + $2 ))
-# The holder is alive when its pid is still this script holding this lock (pids are reused).
-alive() {
-  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] || return 1
-  args=$(tr '\\000' '\\n' <"/proc/$1/cmdline")
-  printf '%s\\n' "$args" | grep -qxF "$name" && printf '%s\\n' "$args" | grep -qF '.hermes-deploy/locks'
+umask 007
+command -v flock >/dev/null || { echo 'flock (util-linux) is not installed on the host' >&2; exit 70; }
+# Make a shared lock directory unless it exists: group docker and setgid where this user can give
+# it that group, else world-writable and sticky like /tmp. Made under a temporary name and renamed
+# into place, so that no one uses it before it has its group and mode.
+shared() {
+  if [ ! -d "$1" ]; then
+    mkdir -p "\${1%/*}" 2>/dev/null
+    mkdir "$1.$$" 2>/dev/null || return 1
+    if chgrp docker "$1.$$" 2>/dev/null; then chmod 2770 "$1.$$"; else chmod 1777 "$1.$$"; fi
+    # When another run made it meanwhile, this moves ours into theirs: remove it from there.
+    mv "$1.$$" "$1" 2>/dev/null
+    rmdir "$1.$$" "$1/\${1##*/}.$$" 2>/dev/null
+  fi
+  [ -d "$1" ] && [ -w "$1" ] && [ -x "$1" ]
 }
-last=
-while ! mkdir "$lock" 2>/dev/null; do
-  holder=$(cat "$lock/holder" 2>/dev/null)
-  pid=$(cat "$lock/pid" 2>/dev/null)
-  now=$(date +%s)
-  beat=$(stat -c %Y "$lock/heartbeat" 2>/dev/null || stat -c %Y "$lock" 2>/dev/null || echo "$now")
-  gone=
-  if [ -n "$pid" ] && ! alive "$pid"; then
-    gone="its process has ended"
-  elif [ $(( now - beat )) -gt "$3" ]; then
-    gone="no heartbeat for $(( now - beat )) s"
-    if alive "$pid"; then kill "$pid" 2>/dev/null; fi
-  fi
-  if [ -n "$gone" ] && mv "$lock" "$lock.stale.$$" 2>/dev/null; then
-    rm -rf "$lock.stale.$$"
-    echo "takeover $gone: $holder"
-    continue
-  fi
-  if [ "$holder" != "$last" ]; then echo "waiting $holder"; last=$holder; fi
-  [ "$now" -lt "$end" ] || { echo "timeout $holder"; exit 75; }
-  sleep 1
-done
-echo $$ >"$lock/pid"
-printf '%s\\n' "$4" >"$lock/holder"
-touch "$lock/heartbeat"
+if [ -n "\${HERMES_LOCK_DIR:-}" ]; then
+  dir=$HERMES_LOCK_DIR
+  shared "$dir" || { echo "cannot use HERMES_LOCK_DIR=$dir" >&2; exit 70; }
+elif shared /run/lock/hermes-deploy; then dir=/run/lock/hermes-deploy
+elif shared /var/lock/hermes-deploy; then dir=/var/lock/hermes-deploy
+else
+  dir="$HOME/.hermes-deploy/locks"
+  mkdir -p "$dir" || exit 70
+fi
+case \${DOCKER_HOST:-unix:///var/run/docker.sock} in
+  unix:///var/run/docker.sock | unix:///run/docker.sock) ;;
+  *) sum=$(printf %s "$DOCKER_HOST" | cksum) && name="$name@\${sum%% *}" ;;
+esac
+lock="$dir/$name.lock"
+# Read-only when it exists: flock needs no more, so a file another user made works as well.
+if ! { command exec 9<"$lock"; } 2>/dev/null; then
+  command exec 9>>"$lock" || exit 70
+fi
+if ! flock -n 9; then
+  last=
+  while :; do
+    held=$(cat "$lock" 2>/dev/null)
+    if [ -n "$held" ] && [ "$held" != "$last" ]; then echo "waiting $held"; last=$held; fi
+    [ "$(date +%s)" -lt "$end" ] || { echo "timeout $last"; exit 75; }
+    flock -w 1 9 && break
+  done
+fi
+beat=$(mktemp "\${TMPDIR:-/tmp}/hermes-heartbeat.XXXXXX") || exit 70
+prev=$(cat "$lock" 2>/dev/null)
+[ -z "$prev" ] || echo "takeover its process has ended: $prev"
+{ printf '%s\\n' "$holder" >"$lock"; } 2>/dev/null
+# The watchdog stops this holder when it hears nothing for $stale s, and ends when the holder has.
+(
+  while kill -0 $$ 2>/dev/null; do
+    if [ $(( $(date +%s) - $(stat -c %Y "$beat" 2>/dev/null || date +%s) )) -gt "$stale" ]; then
+      kill $$
+      break
+    fi
+    sleep 1
+  done
+  rm -f "$beat"
+) </dev/null >/dev/null 2>&1 9<&- &
+watchdog=$!
 echo acquired
 while IFS= read -r line; do
   [ "$line" = release ] && break
-  touch "$lock/heartbeat"
+  touch "$beat"
 done
-# Remove it only if it is still ours: after a takeover it is someone else's.
-[ "$(cat "$lock/pid" 2>/dev/null)" = "$$" ] && rm -rf "$lock"
+kill "$watchdog" 2>/dev/null
+rm -f "$beat"
+{ true >"$lock"; } 2>/dev/null
+exec 9<&-
 echo released
 `
 

@@ -23,6 +23,7 @@ PACKAGES=(
   zsh                # login shells the unit tests run remote command text under
   tcsh               # (__tests__/shell.test.ts): a deploy user's $SHELL need not be sh
   fish               # (fish and tcsh quote differently from sh)
+  ksh
 )
 
 die() { printf 'install-deps: ERROR: %s\n' "$*" >&2; exit 1; }

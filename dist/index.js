@@ -58003,6 +58003,21 @@ function toShell(command) {
     return command.map(shell_quote).join(' ');
 }
 /**
+ * The text to hand sshd for a command. sshd runs it through the SSH user's login shell
+ * (`$SHELL -c text`), which need not be sh: zsh expands a word that starts with `=` (a ref `=ls`
+ * becomes /usr/bin/ls), fish reads `\\` and `\'` inside single quotes as escapes, csh/tcsh refuse
+ * a newline inside them. So the POSIX text of `toShell` travels as base64 — letters, digits, `+`,
+ * `/`, `=` — inside single quotes with no `'`, `\` or newline: every one of those shells passes it
+ * unchanged to an explicit `sh`, which decodes and evals it. `$(…)` strips trailing newlines, but
+ * the text never ends in one: its last word ends in `'`, `"` or an unquoted safe character. Only
+ * the substitution reads the pipe, so stdin, stdout, stderr and the exit code are the command's; a
+ * failed decode (no base64 on the host) fails with its own code instead of running nothing.
+ */
+function forLoginShell(command) {
+    const encoded = Buffer.from(toShell(command), 'utf8').toString('base64');
+    return `sh -c 'c="$(echo ${encoded} | base64 -d)" && eval "$c"'`;
+}
+/**
  * Commands run one after another in one channel (one round trip), stopping at the first that
  * fails. Each is quoted by `toShell`, and the whole by it again as one argument of `sh -c`.
  */
@@ -58168,8 +58183,12 @@ function docker_commit(options) {
         '--message',
         options.message,
         options.container,
-        options.image
+        ...(options.image ? [options.image] : [])
     ];
+}
+/** Commit (`commitCommand`, untagged) and print the new image's inspect, in one round trip. */
+function commitAndInspect(commitCommand) {
+    return shScript('id=$("$@") && docker image inspect --format \'{{json .}}\' "$id"', ...commitCommand);
 }
 function hasEntrypoint(config) {
     return Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0;
@@ -58409,6 +58428,16 @@ class DeployError extends Error {
 function rollbackTag(repository) {
     return `${repository}:hermes-previous`;
 }
+/**
+ * The swap, as one command: the previous release keeps the rollback tag, the production tag moves
+ * to the release, and production goes, for its supervisor to respawn from the tag. The tag moves
+ * here and nowhere earlier, as the last step before production stops: a supervisor that restarts
+ * production before it (a crash, an OOM kill, a reboot during the canary) starts what ran before,
+ * never a release still being checked.
+ */
+function swap(options) {
+    return chain(tag(options.previousImageId, rollbackTag(options.repository)), tag(options.releaseId, options.image), removeIfPresent(options.production));
+}
 /** The remote shell with the deploy's conventions: every command bounded, shown in debug. */
 class Host {
     shell;
@@ -58446,10 +58475,12 @@ function serveOptions(settings, ignore, stableSeconds = settings.stableSeconds) 
  * command. Returns the container's ID.
  */
 async function waitForServing(host, runner, imageId, options, 
-/** Run first, in the same round trip (removing the production container). */
+/** Run first, in the same round trip (the swap). */
 before) {
     const waiting = waitForContainer(imageId, options.respawnTimeoutSec, options.ignore);
-    const wait = await host.exec(before ? chain(before, waiting) : waiting, before ? 'remove production; wait for the new container' : 'wait for the new container', options.respawnTimeoutSec * 1000 + QUICK_MS);
+    const wait = await host.exec(before ? chain(before, waiting) : waiting, before
+        ? 'docker tag (rollback tag, release); remove production; wait for the new container'
+        : 'wait for the new container', options.respawnTimeoutSec * 1000 + QUICK_MS);
     if (wait.code !== 0) {
         throw new NoContainerError(wait.code === 124
             ? `No container of ${format_short(imageId)} started within ${options.respawnTimeoutSec} s (\`respawn-timeout\`). Is the supervisor that restarts the container running on the host?`
@@ -58553,6 +58584,10 @@ if [ -n "$user" ]; then
   DOCKER_CONFIG=$(mktemp -d)
   export DOCKER_CONFIG
   trap 'rm -rf "$DOCKER_CONFIG"' EXIT
+  # dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).
+  trap 'exit 129' HUP
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
   docker login --username "$user" --password-stdin "$registry" >/dev/null
 fi
 if [ "$push" = yes ]; then
@@ -58994,9 +59029,45 @@ class InputError extends Error {
         this.name = 'InputError';
     }
 }
+/**
+ * The defaults action.yml declares, for the inputs that have one besides ''. A runner passes
+ * them when the workflow sets none; a local run or a test may not, so they are read from here
+ * too. A contract test holds this list to action.yml.
+ */
+const DECLARED_DEFAULTS = {
+    'max-parallel': '1',
+    port: '22',
+    username: 'core',
+    'ssh-strict': 'true',
+    'proxy-port': '22',
+    'build-command': 'grunt build',
+    'health-timeout': '60',
+    'respawn-timeout': '120',
+    'command-timeout': '1800',
+    'connect-timeout': '30',
+    'lock-timeout': '300',
+    rollback: 'true',
+    force: 'false',
+    'dry-run': 'false',
+    'max-layers': '100',
+    'keep-releases': '5',
+    'canary-seconds': '5',
+    'canary-timeout': '30',
+    'stable-seconds': '10',
+    'update-timeout': '600'
+};
+/**
+ * Whether the workflow asked for something with this input: set, and not to its declared default.
+ * A runner passes every declared input with its default, so presence says nothing of intent.
+ */
+function setByWorkflow(read, name) {
+    const value = read(name).trim();
+    return value !== '' && value !== DECLARED_DEFAULTS[name];
+}
 function readSettings(read, run) {
     const get = (name) => clean(name, read(name));
     const optional = (name) => get(name) || undefined;
+    const value = (name) => get(name) || DECLARED_DEFAULTS[name];
     const sshPassphrase = read('ssh-passphrase') || undefined;
     const password = read('password') || undefined;
     const sshKey = privateKey(read, 'ssh-key', 'ssh-key-path', 'ssh-passphrase', sshPassphrase);
@@ -59004,7 +59075,7 @@ function readSettings(read, run) {
         throw new InputError('ssh-key', 'is required (or `ssh-key-path`, or `password`): the private deploy key, OpenSSH or PEM format.');
     }
     // One host per line (or comma-separated), each `host` or `host:port`; the first builds the release.
-    const port = integer('port', get('port') || '22', 1, 65535);
+    const port = integer('port', value('port'), 1, 65535);
     const hosts = read('host')
         .split(/[\n,]/)
         .map(h => h.trim())
@@ -59039,51 +59110,51 @@ function readSettings(read, run) {
     const settings = {
         host: hosts[0].host,
         hosts,
-        maxParallel: integer('max-parallel', get('max-parallel') || '1', 1, 100),
+        maxParallel: integer('max-parallel', value('max-parallel'), 1, 100),
         port: hosts[0].port,
-        username: username('username', get('username') || 'core'),
+        username: username('username', value('username')),
         sshKey,
         sshPassphrase,
         password,
-        proxy: proxy(read, get),
+        proxy: proxy(read, get, value),
         ciphers: list(read('ciphers')),
         buildEnv: buildEnv(read('build-env')),
         hostFingerprint,
         knownHosts,
-        strictHostKey: inputs_boolean('ssh-strict', get('ssh-strict') || 'true'),
+        strictHostKey: inputs_boolean('ssh-strict', value('ssh-strict')),
         image: imageRef(get('image')),
         container: container && containerName('container', container),
         adminContainer: adminContainer && containerName('admin-container', adminContainer),
         repoPath: absolutePath('repo-path', get('repo-path')),
         branch: gitRef('branch', optional('branch') ?? run.branch ?? 'master'),
         ref: gitRef('ref', ref),
-        buildCommand: command('build-command', read('build-command').trim() || 'grunt build'),
+        buildCommand: command('build-command', read('build-command').trim() || DECLARED_DEFAULTS['build-command']),
         healthCommand: read('health-command').trim()
             ? command('health-command', read('health-command').trim())
             : undefined,
-        healthTimeoutSec: integer('health-timeout', get('health-timeout') || '60', 1, 3600),
-        respawnTimeoutSec: integer('respawn-timeout', get('respawn-timeout') || '120', 1, 3600),
-        commandTimeoutSec: integer('command-timeout', get('command-timeout') || '1800', 1, 6 * 3600),
-        connectTimeoutSec: integer('connect-timeout', get('connect-timeout') || '30', 1, 600),
-        lockTimeoutSec: integer('lock-timeout', get('lock-timeout') || '300', 0, 6 * 3600),
-        rollback: inputs_boolean('rollback', get('rollback') || 'true'),
-        dryRun: inputs_boolean('dry-run', get('dry-run') || 'false'),
-        force: inputs_boolean('force', get('force') || 'false'),
+        healthTimeoutSec: integer('health-timeout', value('health-timeout'), 1, 3600),
+        respawnTimeoutSec: integer('respawn-timeout', value('respawn-timeout'), 1, 3600),
+        commandTimeoutSec: integer('command-timeout', value('command-timeout'), 1, 6 * 3600),
+        connectTimeoutSec: integer('connect-timeout', value('connect-timeout'), 1, 600),
+        lockTimeoutSec: integer('lock-timeout', value('lock-timeout'), 0, 6 * 3600),
+        rollback: inputs_boolean('rollback', value('rollback')),
+        dryRun: inputs_boolean('dry-run', value('dry-run')),
+        force: inputs_boolean('force', value('force')),
         githubToken: read('github-token').trim() || undefined,
         paths: parsePatterns(read('paths')),
         environment: optional('environment'),
         environmentUrl: url('environment-url', get('environment-url')),
-        maxLayers: integer('max-layers', get('max-layers') || '100', 2, 120),
-        keepReleases: integer('keep-releases', get('keep-releases') || '5', 1, 1000),
-        canarySeconds: integer('canary-seconds', get('canary-seconds') || '5', 0, 600),
+        maxLayers: integer('max-layers', value('max-layers'), 2, 120),
+        keepReleases: integer('keep-releases', value('keep-releases'), 1, 1000),
+        canarySeconds: integer('canary-seconds', value('canary-seconds'), 0, 600),
         canaryCommand: read('canary-command').trim()
             ? command('canary-command', read('canary-command').trim())
             : undefined,
-        canaryTimeoutSec: integer('canary-timeout', get('canary-timeout') || '30', 1, 3600),
-        stableSeconds: integer('stable-seconds', get('stable-seconds') || '10', 0, 3600),
+        canaryTimeoutSec: integer('canary-timeout', value('canary-timeout'), 1, 3600),
+        stableSeconds: integer('stable-seconds', value('stable-seconds'), 0, 3600),
         rollbackTo: rollbackTarget(get('rollback-to')),
         ...swarm(read, get),
-        updateTimeoutSec: integer('update-timeout', get('update-timeout') || '600', 1, 6 * 3600)
+        updateTimeoutSec: integer('update-timeout', value('update-timeout'), 1, 6 * 3600)
     };
     if (settings.service && hosts.length > 1) {
         throw new InputError('host', `lists ${hosts.length} hosts, but production is the Swarm service ${settings.service}: Swarm rolls the release out to its nodes. List one manager node.`);
@@ -59202,11 +59273,12 @@ function command(name, value) {
         throw new InputError(name, 'contains a NUL byte.');
     return value;
 }
+/** `SHA256:` and 43 base64 digits; the `=` padding some tools print is dropped, as ssh-keygen does. */
 function fingerprint(name, value) {
     if (value && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(value)) {
         throw new InputError(name, `'${value}' is not a SHA256 fingerprint. Expected the form ssh-keygen -lf prints, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s.`);
     }
-    return value;
+    return value?.replace(/=$/, '');
 }
 /** The key pasted in `keyInput`, or read from the runner's file at `pathInput`; checked. */
 function privateKey(read, keyInput, pathInput, passphraseInput, passphrase) {
@@ -59228,7 +59300,7 @@ function privateKey(read, keyInput, pathInput, passphraseInput, passphrase) {
     checkKey(key, passphrase, path ? pathInput : keyInput, passphraseInput);
     return key;
 }
-function proxy(read, get) {
+function proxy(read, get, value) {
     const host = get('proxy-host');
     const others = [
         'proxy-port',
@@ -59240,7 +59312,7 @@ function proxy(read, get) {
         'proxy-known-hosts'
     ];
     if (!host) {
-        const stray = others.find(name => read(name).trim());
+        const stray = others.find(name => setByWorkflow(read, name));
         if (stray)
             throw new InputError(stray, 'is set but `proxy-host` is not; set `proxy-host` to the bastion, or remove it.');
         return undefined;
@@ -59248,8 +59320,8 @@ function proxy(read, get) {
     const sshPassphrase = read('proxy-ssh-passphrase') || undefined;
     const settings = {
         host: hostName('proxy-host', host),
-        port: integer('proxy-port', get('proxy-port') || '22', 1, 65535),
-        username: username('proxy-username', get('proxy-username') || get('username') || 'core'),
+        port: integer('proxy-port', value('proxy-port'), 1, 65535),
+        username: username('proxy-username', get('proxy-username') || value('username')),
         sshKey: privateKey(read, 'proxy-ssh-key', 'proxy-ssh-key-path', 'proxy-ssh-passphrase', sshPassphrase),
         sshPassphrase,
         password: read('proxy-password') || undefined,
@@ -59301,18 +59373,16 @@ function list(value) {
     }
     return items.length > 0 ? items : undefined;
 }
-/** `NAME=value` lines; the values are secrets to the log. */
+/** `NAME=value` lines; the values are secrets to the log, so an error names the line, never its text. */
 function buildEnv(value) {
-    return value
-        .split(/\r?\n/)
-        .filter(line => line.trim() && !line.trim().startsWith('#'))
-        .map(line => {
+    return value.split(/\r?\n/).flatMap((line, index) => {
+        if (!line.trim() || line.trim().startsWith('#'))
+            return [];
         const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
         if (!match) {
-            const name = line.split('=')[0].trim();
-            throw new InputError('build-env', `a line for '${name.slice(0, 40)}' is not NAME=value (NAME of letters, digits and _).`);
+            throw new InputError('build-env', `line ${index + 1} is not NAME=value (NAME of letters, digits and _; one variable a line).`);
         }
-        return `${match[1]}=${match[2]}`;
+        return [`${match[1]}=${match[2]}`];
     });
 }
 /** Keys pasted into secrets often carry CRLF line ends or lost their final newline. */
@@ -59536,62 +59606,99 @@ function toPicomatch(tokens) {
 
 ;// CONCATENATED MODULE: ./src/lock.ts
 
-/** A holder that stops sending heartbeats for this long is taken to be gone (runner lost). */
+/** A holder that sends no heartbeat for this long is stopped by its watchdog (runner lost). */
 const STALE_AFTER_SEC = 60;
 const HEARTBEAT_MS = 10_000;
 /*
- * The lock is a directory made with an atomic `mkdir` under ~/.hermes-deploy/locks on the host,
- * one per image repository. The shell that made it stays running in this run's SSH channel and
- * holds it: each line the runner sends is a heartbeat, and when the channel closes — the run
- * ended, was killed, or its connection dropped — the holder sees end of input and removes the
- * lock. A holder that is alive but silent (a runner cut off without the TCP connection closing)
- * is taken over after STALE_AFTER_SEC.
+ * The lock is a `flock` on a file, held by this script while it runs in the run's SSH channel:
+ * the kernel releases it when the holder ends, however it ends, so no waiter ever has to judge a
+ * holder dead and take its lock over (two waiters doing so at once could both get it).
+ *
+ * It lives in /run/lock/hermes-deploy (else /var/lock, else the user's home): one directory for
+ * every user of the docker group, since deploys that log in as different users share the engine.
+ * The file is per image repository and per Docker engine (DOCKER_HOST), as one host may run
+ * several engines. HERMES_LOCK_DIR overrides the directory, for tests and hosts whose /run/lock
+ * does not suit; it is then used alone, never falling back to a lock the others do not see.
+ *
+ * Each line the runner sends is a heartbeat; `release` or end of input (the run ended, was killed,
+ * or its connection dropped) releases. A holder that is alive but silent for $3 s (a runner cut
+ * off without the TCP connection closing) is stopped by its watchdog. The holder writes who it is
+ * into the file for waiters to show, and empties it on a clean release: text found in it on
+ * acquiring is from a holder that ended without releasing. Nothing that outlives the holder may
+ * keep fd 9 (the lock) open, hence the `9<&-`.
  */
 const LOCK = `
 set -u
-name=$1
-dir="$HOME/.hermes-deploy/locks"
-lock="$dir/$name"
-mkdir -p "$dir" || exit 70
+name=$1 stale=$3 holder=$4
 end=$(( $(date +%s) + $2 ))
-# The holder is alive when its pid is still this script holding this lock (pids are reused).
-alive() {
-  [ -n "$1" ] && [ -r "/proc/$1/cmdline" ] || return 1
-  args=$(tr '\\000' '\\n' <"/proc/$1/cmdline")
-  printf '%s\\n' "$args" | grep -qxF "$name" && printf '%s\\n' "$args" | grep -qF '.hermes-deploy/locks'
+umask 007
+command -v flock >/dev/null || { echo 'flock (util-linux) is not installed on the host' >&2; exit 70; }
+# Make a shared lock directory unless it exists: group docker and setgid where this user can give
+# it that group, else world-writable and sticky like /tmp. Made under a temporary name and renamed
+# into place, so that no one uses it before it has its group and mode.
+shared() {
+  if [ ! -d "$1" ]; then
+    mkdir -p "\${1%/*}" 2>/dev/null
+    mkdir "$1.$$" 2>/dev/null || return 1
+    if chgrp docker "$1.$$" 2>/dev/null; then chmod 2770 "$1.$$"; else chmod 1777 "$1.$$"; fi
+    # When another run made it meanwhile, this moves ours into theirs: remove it from there.
+    mv "$1.$$" "$1" 2>/dev/null
+    rmdir "$1.$$" "$1/\${1##*/}.$$" 2>/dev/null
+  fi
+  [ -d "$1" ] && [ -w "$1" ] && [ -x "$1" ]
 }
-last=
-while ! mkdir "$lock" 2>/dev/null; do
-  holder=$(cat "$lock/holder" 2>/dev/null)
-  pid=$(cat "$lock/pid" 2>/dev/null)
-  now=$(date +%s)
-  beat=$(stat -c %Y "$lock/heartbeat" 2>/dev/null || stat -c %Y "$lock" 2>/dev/null || echo "$now")
-  gone=
-  if [ -n "$pid" ] && ! alive "$pid"; then
-    gone="its process has ended"
-  elif [ $(( now - beat )) -gt "$3" ]; then
-    gone="no heartbeat for $(( now - beat )) s"
-    if alive "$pid"; then kill "$pid" 2>/dev/null; fi
-  fi
-  if [ -n "$gone" ] && mv "$lock" "$lock.stale.$$" 2>/dev/null; then
-    rm -rf "$lock.stale.$$"
-    echo "takeover $gone: $holder"
-    continue
-  fi
-  if [ "$holder" != "$last" ]; then echo "waiting $holder"; last=$holder; fi
-  [ "$now" -lt "$end" ] || { echo "timeout $holder"; exit 75; }
-  sleep 1
-done
-echo $$ >"$lock/pid"
-printf '%s\\n' "$4" >"$lock/holder"
-touch "$lock/heartbeat"
+if [ -n "\${HERMES_LOCK_DIR:-}" ]; then
+  dir=$HERMES_LOCK_DIR
+  shared "$dir" || { echo "cannot use HERMES_LOCK_DIR=$dir" >&2; exit 70; }
+elif shared /run/lock/hermes-deploy; then dir=/run/lock/hermes-deploy
+elif shared /var/lock/hermes-deploy; then dir=/var/lock/hermes-deploy
+else
+  dir="$HOME/.hermes-deploy/locks"
+  mkdir -p "$dir" || exit 70
+fi
+case \${DOCKER_HOST:-unix:///var/run/docker.sock} in
+  unix:///var/run/docker.sock | unix:///run/docker.sock) ;;
+  *) sum=$(printf %s "$DOCKER_HOST" | cksum) && name="$name@\${sum%% *}" ;;
+esac
+lock="$dir/$name.lock"
+# Read-only when it exists: flock needs no more, so a file another user made works as well.
+if ! { command exec 9<"$lock"; } 2>/dev/null; then
+  command exec 9>>"$lock" || exit 70
+fi
+if ! flock -n 9; then
+  last=
+  while :; do
+    held=$(cat "$lock" 2>/dev/null)
+    if [ -n "$held" ] && [ "$held" != "$last" ]; then echo "waiting $held"; last=$held; fi
+    [ "$(date +%s)" -lt "$end" ] || { echo "timeout $last"; exit 75; }
+    flock -w 1 9 && break
+  done
+fi
+beat=$(mktemp "\${TMPDIR:-/tmp}/hermes-heartbeat.XXXXXX") || exit 70
+prev=$(cat "$lock" 2>/dev/null)
+[ -z "$prev" ] || echo "takeover its process has ended: $prev"
+{ printf '%s\\n' "$holder" >"$lock"; } 2>/dev/null
+# The watchdog stops this holder when it hears nothing for $stale s, and ends when the holder has.
+(
+  while kill -0 $$ 2>/dev/null; do
+    if [ $(( $(date +%s) - $(stat -c %Y "$beat" 2>/dev/null || date +%s) )) -gt "$stale" ]; then
+      kill $$
+      break
+    fi
+    sleep 1
+  done
+  rm -f "$beat"
+) </dev/null >/dev/null 2>&1 9<&- &
+watchdog=$!
 echo acquired
 while IFS= read -r line; do
   [ "$line" = release ] && break
-  touch "$lock/heartbeat"
+  touch "$beat"
 done
-# Remove it only if it is still ours: after a takeover it is someone else's.
-[ "$(cat "$lock/pid" 2>/dev/null)" = "$$" ] && rm -rf "$lock"
+kill "$watchdog" 2>/dev/null
+rm -f "$beat"
+{ true >"$lock"; } 2>/dev/null
+exec 9<&-
 echo released
 `;
 class LockTimeoutError extends Error {
@@ -59695,9 +59802,7 @@ function describeHolder(raw) {
 
 
 /** Start the release next to production, on no network, and watch it before the swap. */
-async function canary(host, runner, settings, production, previous, release, 
-/** Put `image` back on the previous release when the canary fails (a plain host's tag). */
-restoreTag = true) {
+async function canary(host, runner, settings, production, previous, release) {
     const name = `${production.name}-canary`;
     await host.run(removeContainer(name), 'docker rm -f (stale canary)').catch(() => undefined);
     try {
@@ -59706,11 +59811,7 @@ restoreTag = true) {
         if (watched.code !== 0) {
             const why = formatDiagnosis(watched.stdout +
                 (await host.run(diagnose(name), 'docker inspect and logs (canary)').catch(() => '')));
-            if (restoreTag)
-                await host.run(tag(previous.id, settings.image.name), 'docker tag (restore)');
-            throw new DeployError(`The canary of ${format_short(release.id)} failed; production is untouched` +
-                (restoreTag ? ` and ${settings.image.name} is back on ${format_short(previous.id)}` : '') +
-                `.\n${why}`);
+            throw new DeployError(`The canary of ${format_short(release.id)} failed; production is untouched (the tag moves only at the swap, so ${settings.image.name} still names ${format_short(previous.id)}).\n${why}`);
         }
         runner.info(`The release ran for ${settings.canarySeconds} s on no network${settings.canaryCommand ? ` and ${watched.stdout.trim()}` : ''}`);
     }
@@ -59780,8 +59881,9 @@ function commitCarrier(options) {
     const health = healthcheckChange(options.original.Healthcheck);
     if (health)
         extra.push('--change', health);
-    // The changes go before the container and image names, which close the command.
-    return [...base.slice(0, -2), ...extra, ...base.slice(-2)];
+    // The changes go before the container (and image) names, which close the command.
+    const names = options.image ? 2 : 1;
+    return [...base.slice(0, -names), ...extra, ...base.slice(-names)];
 }
 /** The image's HEALTHCHECK as a Dockerfile instruction (durations are nanoseconds in the config). */
 function healthcheckChange(raw) {
@@ -59804,10 +59906,12 @@ function healthcheckChange(raw) {
     const test = kind === 'CMD-SHELL' ? rest.join(' ') : JSON.stringify(rest);
     return ['HEALTHCHECK', ...options, 'CMD', test].join(' ');
 }
-/** The admin container's filesystem as one layer, with the original image's config carried over. */
-async function flatten(host, admin, image, previous, commitMessage) {
-    // The repository is all before the tag's ':' (a registry's port comes before a '/').
-    const flat = `${image.replace(/:[^:/]+$/, '')}:hermes-flat`;
+/**
+ * The admin container's filesystem as one layer, with the original image's config carried over.
+ * Tagged `image` when given; returns the new image's ID.
+ */
+async function flatten(host, admin, repository, image, previous, commitMessage) {
+    const flat = `${repository}:hermes-flat`;
     const carrier = `${admin}-flat`;
     await host.run(exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS);
     try {
@@ -60326,27 +60430,27 @@ async function deploy(settings, deps) {
             previousImageId: previousImage.id,
             service
         });
-        // A plain host: the tag the supervisor starts. A Swarm service: the release's own tag, to push.
-        const releaseName = service ? `${releaseRepository}:${releaseTag(commit)}` : settings.image.name;
+        // A plain host: the release is known by its ID until the swap moves the tag the supervisor
+        // starts. A Swarm service: the release's own tag, to push.
+        const releaseName = service ? `${releaseRepository}:${releaseTag(commit)}` : undefined;
         const released = await step('Commit the release image', async () => {
-            const keepPrevious = tag(previousImage.id, rollbackTag(releaseRepository));
             const message = `hermes-deploy ${commit}`;
+            const flattened = previousImage.layers >= settings.maxLayers;
             let newImage;
-            if (previousImage.layers >= settings.maxLayers) {
-                await remote.run(keepPrevious, 'docker tag (rollback tag)');
-                const flat = await flatten(remote, admin, releaseName, previousImage, message);
+            if (flattened) {
+                const flat = await flatten(remote, admin, releaseRepository, releaseName, previousImage, message);
                 newImage = parseImage(JSON.parse(await remote.run(inspectImage(flat), 'docker image inspect')));
                 await remote.run(removeContainer(admin), 'docker rm -f (admin container)');
             }
             else {
-                // One round trip: keep the previous image, commit, read the result, drop the admin container.
-                const out = await remote.run(chain(keepPrevious, docker_commit({
+                // One round trip: commit, read the result, drop the admin container.
+                const out = await remote.run(chain(commitAndInspect(docker_commit({
                     container: admin,
                     image: releaseName,
                     original: previousImage.config,
                     adminUser: adminUser(production, previousImage),
                     message
-                }), inspectImage(releaseName), removeContainer(admin)), 'docker tag; docker commit; docker image inspect; docker rm -f (admin container)', SLOW_MS);
+                })), removeContainer(admin)), 'docker commit; docker image inspect; docker rm -f (admin container)', SLOW_MS);
                 newImage = parseImage(JSON.parse(out.split('\n').find(line => line.startsWith('{'))));
             }
             adminName = undefined;
@@ -60359,26 +60463,30 @@ async function deploy(settings, deps) {
             });
             const drift = configDrift(previousImage.config, newImage.config);
             if (drift.length > 0) {
-                await remote.run(service ? ['docker', 'rmi', releaseName] : tag(previousImage.id, releaseName), service ? 'docker rmi (release)' : 'docker tag (restore)');
-                throw new DeployError(`The committed image changed the image config (${drift.join(', ')}); ` +
+                await remote
+                    .run(['docker', 'rmi', releaseName ?? newImage.id], 'docker rmi (release)')
+                    .catch(() => undefined);
+                throw new DeployError(`The committed image changed the image config (${drift.join(', ')}); the release was removed and ` +
                     (service
-                        ? `${releaseName} was removed and the service is unchanged.`
-                        : `${settings.image.name} was put back on ${format_short(previousImage.id)} and production is unchanged.`));
+                        ? 'the service is unchanged.'
+                        : `production is unchanged (${settings.image.name} still names ${format_short(previousImage.id)}).`));
             }
-            if (previousImage.layers >= settings.maxLayers) {
+            if (flattened) {
                 report.flattened = { layersBefore: previousImage.layers, layersAfter: newImage.layers };
                 runner.info(`Flattened: the image had ${previousImage.layers} layers (\`max-layers\` ${settings.maxLayers}); the release has ${newImage.layers}.`);
             }
-            runner.info(`${releaseName} is now ${format_short(newImage.id)} (was ${format_short(previousImage.id)}, kept as ${rollbackTag(releaseRepository)})`);
+            runner.info(service
+                ? `${releaseName} is ${format_short(newImage.id)}`
+                : `The release is ${format_short(newImage.id)}; ${settings.image.name} names ${format_short(previousImage.id)} until the swap`);
             return newImage;
         });
         report.imageId = released.id;
         // 10. A canary before the swap: a release that cannot start never replaces production.
         if (settings.canarySeconds > 0 || settings.canaryCommand) {
-            await step('Canary', () => canary(remote, runner, settings, production, previousImage, released, !service));
+            await step('Canary', () => canary(remote, runner, settings, production, previousImage, released));
         }
         // 11. Replace production: the supervisor respawns it from the new image (or Swarm rolls it out).
-        await replaceProduction(released, releaseName);
+        await replaceProduction(released, releaseName ?? settings.image.name);
         // 12. Keep the release (tagged with its commit) and the last few before it; prune the rest.
         await step('Retain releases', async () => {
             report.retention = parseRetention(await remote.run(retain(releaseRepository, settings.keepReleases, { id: released.id, tag: releaseTag(commit) }, [released.id, previousImage.id]), 'docker tag (release); retention', SLOW_MS));
@@ -60403,12 +60511,16 @@ async function deploy(settings, deps) {
                         previousImageId: previousImage.id,
                         releasedImageId: release.id
                     });
-                    await remote.run(tag(previousImage.id, rollbackTag(settings.image.repository)), 'docker tag (rollback tag)');
-                    await remote.run(tag(release.id, settings.image.name), 'docker tag (release)');
                     report.imageId = release.id;
                 }
                 try {
-                    report.containerId = await waitForServing(remote, runner, release.id, serve(admin), removeIfPresent(production.id));
+                    report.containerId = await waitForServing(remote, runner, release.id, serve(admin), swap({
+                        repository: settings.image.repository,
+                        image: settings.image.name,
+                        previousImageId: previousImage.id,
+                        releaseId: release.id,
+                        production: production.id
+                    }));
                     progress({ phase: 'done' });
                 }
                 catch (error) {
@@ -60425,6 +60537,9 @@ async function deploy(settings, deps) {
         async function updateService(release, ref) {
             const swarm = { service: service, ref, repository: releaseRepository };
             report.imageId = release.id;
+            // What the service ran stays at hand for `rollback-to: previous`.
+            if (!settings.rollbackTo)
+                await remote.run(tag(previousImage.id, rollbackTag(releaseRepository)), 'docker tag (rollback tag)');
             let result = await rollOutService(remote, runner, settings, {
                 ...swarm,
                 push: !settings.rollbackTo
@@ -60715,11 +60830,19 @@ async function rollBackUnconfirmed(host, settings, runner, survey, release) {
             `Check \`docker service ps ${release.service}\` on the host.`, 'Swarm update');
         return;
     }
+    // Only what is provably this run's is rolled back: the tag names its release (it moves only at
+    // the swap), or its release still runs. Anything else is another deploy's, made since this run
+    // stopped (it waited on the lock): the host is left as that deploy left it.
     const tagged = survey.image?.id;
-    const failed = release.releasedImageId ?? (tagged !== release.previousImageId ? tagged : undefined);
+    const failed = release.releasedImageId;
     const releaseRuns = failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed);
     if (tagged === release.previousImageId && !releaseRuns) {
         runner.info(`${settings.image.name} still names ${format_short(release.previousImageId)} and no container runs the release: production is as it was.`);
+        return;
+    }
+    if (failed === undefined || (tagged !== failed && tagged !== release.previousImageId)) {
+        runner.warning(`${settings.image.name} names ${format_short(tagged)}, neither the image this run found in production (${format_short(release.previousImageId)}) nor its release${failed ? ` (${format_short(failed)})` : ''}: ` +
+            'another deploy has changed the host since this run stopped. Leaving production as that deploy left it.', 'Not rolled back');
         return;
     }
     runner.warning(`The release ${format_short(failed)} was committed but never confirmed healthy: rolling back to ${format_short(release.previousImageId)}.`, 'Rolling back');
@@ -60727,7 +60850,7 @@ async function rollBackUnconfirmed(host, settings, runner, survey, release) {
         image: settings.image.name,
         repository: settings.image.repository,
         previousImageId: release.previousImageId,
-        failedImageId: failed ?? '',
+        failedImageId: failed,
         serve: serveOptions(settings, release.adminContainer ?? '', 0)
     }).catch(error => {
         throw new DeployError(`ROLLBACK FAILED after the cancelled deploy: ${message(error)}\nProduction may be down: ${settings.image.name} is back on ${format_short(release.previousImageId)}; check the supervisor on the host.`);
@@ -60819,11 +60942,16 @@ async function toHost(address, settings, release, source, deps) {
             });
             progress('releasing');
             attempt = { from: production.imageId, result: 'failed' };
-            await host.run(chain(tag(production.imageId, rollbackTag(settings.image.repository)), tag(release.imageId, settings.image.name)), 'docker tag (rollback tag, release)');
             const serve = serveOptions(settings, '');
             let containerId;
             try {
-                containerId = await waitForServing(host, runner, release.imageId, serve, removeIfPresent(production.id));
+                containerId = await waitForServing(host, runner, release.imageId, serve, swap({
+                    repository: settings.image.repository,
+                    image: settings.image.name,
+                    previousImageId: production.imageId,
+                    releaseId: release.imageId,
+                    production: production.id
+                }));
                 progress('done');
             }
             catch (error) {
@@ -60932,6 +61060,10 @@ function sharedPrefix(layers, chains) {
 const SAVE_WITHOUT = `set -e
 tmp=$(mktemp -d "\${TMPDIR:-/var/tmp}/hermes-save.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+# dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 docker save "$1" >"$tmp/image.tar"
 tar -xOf "$tmp/image.tar" manifest.json >"$tmp/manifest.json"
 # "Layers":["<dir>/layer.tar",...]: names are hex and slashes only.
@@ -60939,14 +61071,16 @@ grep -o '"Layers":\\[[^]]*\\]' "$tmp/manifest.json" | sed 's/^"Layers"://' | tr 
 [ "$(wc -l <"$tmp/layers")" -eq "$3" ] || { echo "the archive lists $(wc -l <"$tmp/layers") layers, not $3" >&2; exit 3; }
 head -n "$2" "$tmp/layers" >"$tmp/skip"
 tar --delete -f - -T "$tmp/skip" <"$tmp/image.tar"`;
+/** `docker save` of `imageId` without its bottom `layers` (of `of`): the target has them. */
+function saveWithout(imageId, layers, of) {
+    return shScript(SAVE_WITHOUT, imageId, String(layers), String(of));
+}
 /** Stream `docker save` on the first host into `docker load` on another, with backpressure. */
 async function copyImage(from, to, imageId, hostName, runner, 
 /** Layers, from the bottom, the target has (left out of the stream), of how many. */
 skip = { layers: 0, of: 0 }) {
     const started = performance.now();
-    const save = await from.channel(skip.layers > 0
-        ? shScript(SAVE_WITHOUT, imageId, String(skip.layers), String(skip.of))
-        : ['docker', 'save', imageId], skip.layers > 0 ? 'docker save; tar --delete' : 'docker save');
+    const save = await from.channel(skip.layers > 0 ? saveWithout(imageId, skip.layers, skip.of) : ['docker', 'save', imageId], skip.layers > 0 ? 'docker save; tar --delete' : 'docker save');
     const load = await to.channel(['docker', 'load'], 'docker load');
     let bytes = 0;
     let errors = '';
@@ -60994,18 +61128,97 @@ function foldRollout(report, results) {
             `\n${report.host} and the hosts before ${failed.host} run the new release.`;
 }
 
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/runner.ts
 
+
+/**
+ * Text from the host (the build's output, a health command's) must never act as a workflow
+ * command: a line `::add-mask::`, `::error::` or `::stop-commands::` in it would otherwise be
+ * obeyed by the runner. Such text is written between `::stop-commands::<token>` and `::<token>::`,
+ * with a token the host cannot know; the action's own commands are always written outside.
+ */
+class CommandGuard {
+    write;
+    token = (0,external_node_crypto_.randomUUID)();
+    stopped = false;
+    atLineStart = true;
+    constructor(write) {
+        this.write = write;
+    }
+    /** Host output, as it arrives. */
+    untrusted(text) {
+        if (!text)
+            return true;
+        if (!this.stopped) {
+            this.raw(`::stop-commands::${this.token}\n`);
+            this.stopped = true;
+        }
+        return this.raw(text);
+    }
+    /** A message of the action's own that may quote host output on lines of its own. */
+    message(text, print) {
+        if (/^\s*::/m.test(text)) {
+            this.untrusted(text.endsWith('\n') ? text : `${text}\n`);
+            this.resume();
+        }
+        else {
+            this.resume();
+            print(text);
+        }
+    }
+    /** Before any command of the action's own: workflow commands work again. */
+    resume() {
+        if (!this.stopped)
+            return;
+        if (!this.atLineStart)
+            this.raw('\n');
+        this.raw(`::${this.token}::\n`);
+        this.stopped = false;
+    }
+    raw(text) {
+        this.atLineStart = text.endsWith('\n');
+        return this.write(text);
+    }
+}
+const guard = new CommandGuard(text => process.stdout.write(text));
 const actionsRunner = {
-    info: message => info(message),
-    warning: (message, title) => warning(message, title ? { title } : {}),
-    error: (message, title) => error(message, title ? { title } : {}),
-    debug: message => core_debug(message),
-    stream: chunk => process.stdout.write(chunk),
+    info: message => guard.message(message, text => info(text)),
+    // Annotations escape their text (a newline is %0A), so quoted output cannot start a command.
+    warning: (message, title) => {
+        guard.resume();
+        warning(message, title ? { title } : {});
+    },
+    error: (message, title) => {
+        guard.resume();
+        error(message, title ? { title } : {});
+    },
+    debug: message => {
+        guard.resume();
+        core_debug(message);
+    },
+    stream: chunk => guard.untrusted(chunk),
     drained: () => new Promise(resolve => process.stdout.once('drain', () => resolve())),
-    group: (title, fn) => group(title, fn),
-    setOutput: (name, value) => setOutput(name, value),
-    setSecret: value => core_setSecret(value),
+    group: (title, fn) => {
+        guard.resume();
+        return group(title, async () => {
+            try {
+                return await fn();
+            }
+            finally {
+                guard.resume();
+            }
+        });
+    },
+    setOutput: (name, value) => {
+        guard.resume();
+        setOutput(name, value);
+    },
+    setSecret: value => {
+        guard.resume();
+        core_setSecret(value);
+    },
     writeSummary: async (markdown) => {
         // Without GITHUB_STEP_SUMMARY (a local run) there is nowhere to write it; the log has it all.
         if (!process.env.GITHUB_STEP_SUMMARY)
@@ -61016,8 +61229,6 @@ const actionsRunner = {
 
 ;// CONCATENATED MODULE: external "node:string_decoder"
 const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
 ;// CONCATENATED MODULE: ./src/ssh/host-key.ts
 
 function describeKey(blob) {
@@ -61105,7 +61316,8 @@ function checkHostKey(policy, blob, where, inputs = { fingerprint: 'host-fingerp
     const shown = `${presented.type} ${presented.fingerprint}`;
     switch (policy.kind) {
         case 'fingerprint':
-            if (presented.fingerprint === policy.fingerprint)
+            // Some tools print the base64 with its `=` padding; ssh-keygen does not.
+            if (presented.fingerprint === policy.fingerprint.replace(/=+$/, ''))
                 return { ok: true };
             return {
                 ok: false,
@@ -61334,7 +61546,7 @@ class SshShell {
                 return reject(new Error(`${this.lostReason}; could not run ${label}.`));
             const onClose = () => reject(new Error(`${this.lostReason ?? `The SSH connection to ${this.where} closed`} while running ${label}.`));
             this.client.once('close', onClose);
-            this.client.exec(toShell(command), (error, stream) => {
+            this.client.exec(forLoginShell(command), (error, stream) => {
                 if (error) {
                     this.client.off('close', onClose);
                     return reject(new Error(`Could not start ${label}: ${error.message}`));
@@ -61412,7 +61624,7 @@ class SshShell {
     channel(command, label) {
         if (this.lostReason)
             return Promise.reject(new Error(`${this.lostReason}; could not run ${label}.`));
-        return new Promise((resolve, reject) => this.client.exec(toShell(command), (error, stream) => {
+        return new Promise((resolve, reject) => this.client.exec(forLoginShell(command), (error, stream) => {
             if (error)
                 return reject(new Error(`Could not start ${label}: ${error.message}`));
             stream.on('error', () => undefined);
@@ -61772,10 +61984,11 @@ function maskSecrets(runner) {
                 runner.setSecret(trimmed);
         }
     }
-    // build-env: the values are secret, the names are not.
+    // build-env: the values are secret, the names are not; a line that is not NAME=value (a key
+    // pasted by mistake) is secret whole.
     for (const line of getInput('build-env').split(/\r?\n/)) {
-        const value = line.slice(line.indexOf('=') + 1).trim();
-        if (line.includes('=') && value)
+        const value = (line.includes('=') ? line.slice(line.indexOf('=') + 1) : line).trim();
+        if (value && (line.includes('=') || (value.length >= 8 && !value.startsWith('#'))))
             runner.setSecret(value);
     }
 }

@@ -24,6 +24,7 @@ PACKAGES=(
   tcsh               # (__tests__/shell.test.ts): a deploy user's $SHELL need not be sh
   fish               # (fish and tcsh quote differently from sh)
   ksh
+  shellcheck         # lints the remote scripts (src/remote/*.sh) and scripts/*.sh in the unit tests
 )
 
 die() { printf 'install-deps: ERROR: %s\n' "$*" >&2; exit 1; }

@@ -1,3 +1,11 @@
+import {
+  commitAndInspect as COMMIT_AND_INSPECT,
+  health as HEALTH,
+  listTags as LIST_TAGS,
+  removeIfPresent as REMOVE_IF_PRESENT,
+  survey as SURVEY,
+  waitForContainer as WAIT_FOR_CONTAINER
+} from './remote/scripts.js'
 import { shScript, type Command } from './shell.js'
 
 /** The parts of an image's config that a release must carry over unchanged. */
@@ -14,7 +22,7 @@ export interface ImageConfig {
   Healthcheck?: unknown
 }
 
-export const CARRIED_CONFIG: (keyof ImageConfig)[] = [
+const CARRIED_CONFIG: (keyof ImageConfig)[] = [
   'Entrypoint',
   'Cmd',
   'Env',
@@ -65,19 +73,6 @@ export interface HostSurvey {
   image?: ImageInfo
   containers: ContainerInfo[]
 }
-
-const SURVEY = `
-if ! command -v docker >/dev/null 2>&1; then
-  echo "docker is not on the PATH of a non-interactive SSH session ($PATH)" >&2
-  exit 127
-fi
-echo '#image'
-docker image inspect --format '{{json .}}' "$1" 2>/dev/null || echo null
-echo '#containers'
-ids=$(docker ps -aq --no-trunc) || exit $?
-# A container can vanish between ps and inspect (the supervisor at work): inspect the rest.
-[ -z "$ids" ] || docker inspect --format '{{json .}}' $ids 2>/dev/null || true
-`
 
 export function survey(image: string): Command {
   return shScript(SURVEY, image)
@@ -213,10 +208,7 @@ export function commit(options: {
 
 /** Commit (`commitCommand`, untagged) and print the new image's inspect, in one round trip. */
 export function commitAndInspect(commitCommand: Command): Command {
-  return shScript(
-    'id=$("$@") && docker image inspect --format \'{{json .}}\' "$id"',
-    ...commitCommand
-  )
+  return shScript(COMMIT_AND_INSPECT, ...commitCommand)
 }
 
 export function hasEntrypoint(config: ImageConfig): boolean {
@@ -263,15 +255,10 @@ export function runLike(
 
 /** The tags of a repository with their image IDs and commit messages, newest first. */
 export function listTags(repository: string): Command {
-  return shScript(
-    `docker image ls --no-trunc --format '{{.Tag}} {{.ID}}' "$1" | while read -r tag id; do
-  echo "$tag $id $(docker image inspect --format '{{.Comment}}' "$id")"
-done`,
-    repository
-  )
+  return shScript(LIST_TAGS, repository)
 }
 
-export interface TagInfo {
+interface TagInfo {
   tag: string
   id: string
   /** The commit message: `hermes-deploy <sha>` for a release this action made. */
@@ -302,10 +289,7 @@ export function removeContainer(container: string): Command {
  * supervisor replaces): succeeds when it is gone either way, fails only when it is still there.
  */
 export function removeIfPresent(container: string): Command {
-  return shScript(
-    'docker rm --force "$1" >/dev/null 2>&1 || ! docker container inspect "$1" >/dev/null 2>&1',
-    container
-  )
+  return shScript(REMOVE_IF_PRESENT, container)
 }
 
 /** Config fields that differ between two images, by name. */
@@ -320,24 +304,6 @@ export function configDrift(before: ImageConfig, after: ImageConfig): string[] {
   return CARRIED_CONFIG.filter(key => normal(before[key]) !== normal(after[key]))
 }
 
-const WAIT_FOR_CONTAINER = `
-end=$(( $(date +%s) + $2 ))
-pause=0.1
-while :; do
-  ids=$(docker ps -q --no-trunc)
-  if [ -n "$ids" ]; then
-    found=$(docker inspect --format '{{.Id}} {{.Image}} {{.Name}} {{.State.Running}}' $ids 2>/dev/null |
-      awk -v image="$1" -v skip="/$3" '$2 == image && $3 != skip && $4 == "true" { print $1, substr($3, 2); exit }')
-    if [ -n "$found" ]; then echo "$found"; exit 0; fi
-  fi
-  [ "$(date +%s)" -lt "$end" ] || exit 124
-  # Every 0.1 s for the first 10 s (a respawn is usually that quick), then every 0.5 s.
-  polls=$((\${polls:-0} + 1))
-  [ "$polls" -lt 100 ] || pause=0.5
-  sleep "$pause"
-done
-`
-
 /**
  * Wait on the host (no round trip per poll) for a running container of exactly this image ID,
  * other than `ignore`. Prints `<id> <name>`; exits 124 on timeout.
@@ -345,30 +311,6 @@ done
 export function waitForContainer(imageId: string, timeoutSec: number, ignore: string): Command {
   return shScript(WAIT_FOR_CONTAINER, imageId, String(timeoutSec), ignore)
 }
-
-const HEALTH = `
-end=$(( $(date +%s) + $2 ))
-attempt=0
-pause=0.2
-while :; do
-  attempt=$((attempt + 1))
-  left=$(( end - $(date +%s) ))
-  [ "$left" -gt 0 ] || left=1
-  if command -v timeout >/dev/null 2>&1; then
-    out=$(timeout "$left" sh -c "$1" 2>&1) && ok=1 || ok=0
-  else
-    out=$(sh -c "$1" 2>&1) && ok=1 || ok=0
-  fi
-  if [ "$ok" = 1 ]; then echo "passed on attempt $attempt"; exit 0; fi
-  if [ "$(date +%s)" -ge "$end" ]; then
-    printf '%s\\n' "$out" | tail -n 20
-    echo "failed $attempt attempts in $2 s" >&2
-    exit 1
-  fi
-  sleep "$pause"
-  pause=1
-done
-`
 
 /** Run the user's health command on the host until it passes or the timeout expires. */
 export function healthCheck(command: string, timeoutSec: number): Command {

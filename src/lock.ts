@@ -1,3 +1,4 @@
+import { lock as LOCK } from './remote/scripts.js'
 import { shScript, type RemoteProcess, type RemoteShell } from './shell.js'
 
 /** Who holds the deploy lock, written into it so a waiting run can say so. */
@@ -10,13 +11,14 @@ export interface LockHolder {
 }
 
 /** A holder that sends no heartbeat for this long is stopped by its watchdog (runner lost). */
-export const STALE_AFTER_SEC = 60
+const STALE_AFTER_SEC = 60
 const HEARTBEAT_MS = 10_000
 
 /*
- * The lock is a `flock` on a file, held by this script while it runs in the run's SSH channel:
- * the kernel releases it when the holder ends, however it ends, so no waiter ever has to judge a
- * holder dead and take its lock over (two waiters doing so at once could both get it).
+ * The lock is a `flock` on a file, held by the script src/remote/lock.sh while it runs in the
+ * run's SSH channel: the kernel releases it when the holder ends, however it ends, so no waiter
+ * ever has to judge a holder dead and take its lock over (two waiters doing so at once could both
+ * get it).
  *
  * It lives in /run/lock/hermes-deploy (else /var/lock, else the user's home): one directory for
  * every user of the docker group, since deploys that log in as different users share the engine.
@@ -31,86 +33,12 @@ const HEARTBEAT_MS = 10_000
  * acquiring is from a holder that ended without releasing. Nothing that outlives the holder may
  * keep fd 9 (the lock) open, hence the `9<&-`.
  */
-const LOCK = `
-set -u
-name=$1 stale=$3 holder=$4
-end=$(( $(date +%s) + $2 ))
-umask 007
-command -v flock >/dev/null || { echo 'flock (util-linux) is not installed on the host' >&2; exit 70; }
-# Make a shared lock directory unless it exists: group docker and setgid where this user can give
-# it that group, else world-writable and sticky like /tmp. Made under a temporary name and renamed
-# into place, so that no one uses it before it has its group and mode.
-shared() {
-  if [ ! -d "$1" ]; then
-    mkdir -p "\${1%/*}" 2>/dev/null
-    mkdir "$1.$$" 2>/dev/null || return 1
-    if chgrp docker "$1.$$" 2>/dev/null; then chmod 2770 "$1.$$"; else chmod 1777 "$1.$$"; fi
-    # When another run made it meanwhile, this moves ours into theirs: remove it from there.
-    mv "$1.$$" "$1" 2>/dev/null
-    rmdir "$1.$$" "$1/\${1##*/}.$$" 2>/dev/null
-  fi
-  [ -d "$1" ] && [ -w "$1" ] && [ -x "$1" ]
-}
-if [ -n "\${HERMES_LOCK_DIR:-}" ]; then
-  dir=$HERMES_LOCK_DIR
-  shared "$dir" || { echo "cannot use HERMES_LOCK_DIR=$dir" >&2; exit 70; }
-elif shared /run/lock/hermes-deploy; then dir=/run/lock/hermes-deploy
-elif shared /var/lock/hermes-deploy; then dir=/var/lock/hermes-deploy
-else
-  dir="$HOME/.hermes-deploy/locks"
-  mkdir -p "$dir" || exit 70
-fi
-case \${DOCKER_HOST:-unix:///var/run/docker.sock} in
-  unix:///var/run/docker.sock | unix:///run/docker.sock) ;;
-  *) sum=$(printf %s "$DOCKER_HOST" | cksum) && name="$name@\${sum%% *}" ;;
-esac
-lock="$dir/$name.lock"
-# Read-only when it exists: flock needs no more, so a file another user made works as well.
-if ! { command exec 9<"$lock"; } 2>/dev/null; then
-  command exec 9>>"$lock" || exit 70
-fi
-if ! flock -n 9; then
-  last=
-  while :; do
-    held=$(cat "$lock" 2>/dev/null)
-    if [ -n "$held" ] && [ "$held" != "$last" ]; then echo "waiting $held"; last=$held; fi
-    [ "$(date +%s)" -lt "$end" ] || { echo "timeout $last"; exit 75; }
-    flock -w 1 9 && break
-  done
-fi
-beat=$(mktemp "\${TMPDIR:-/tmp}/hermes-heartbeat.XXXXXX") || exit 70
-prev=$(cat "$lock" 2>/dev/null)
-[ -z "$prev" ] || echo "takeover its process has ended: $prev"
-{ printf '%s\\n' "$holder" >"$lock"; } 2>/dev/null
-# The watchdog stops this holder when it hears nothing for $stale s, and ends when the holder has.
-(
-  while kill -0 $$ 2>/dev/null; do
-    if [ $(( $(date +%s) - $(stat -c %Y "$beat" 2>/dev/null || date +%s) )) -gt "$stale" ]; then
-      kill $$
-      break
-    fi
-    sleep 1
-  done
-  rm -f "$beat"
-) </dev/null >/dev/null 2>&1 9<&- &
-watchdog=$!
-echo acquired
-while IFS= read -r line; do
-  [ "$line" = release ] && break
-  touch "$beat"
-done
-kill "$watchdog" 2>/dev/null
-rm -f "$beat"
-{ true >"$lock"; } 2>/dev/null
-exec 9<&-
-echo released
-`
 
 export interface HeldLock {
   release(): Promise<void>
 }
 
-export class LockTimeoutError extends Error {}
+class LockTimeoutError extends Error {}
 
 /** The lock's holder script, with its parameters: exported so tests can run it under a local sh. */
 export function lockCommand(
@@ -136,7 +64,7 @@ export function lockName(repository: string): string {
  * Take the deploy lock for an image repository, waiting up to `timeoutSec` for a run that holds
  * it. `onWait` hears who holds it; `onTakeover` hears when a dead holder's lock was taken over.
  */
-export async function acquireLock(
+async function acquireLock(
   shell: RemoteShell,
   options: {
     repository: string
@@ -235,7 +163,7 @@ export function takeDeployLock(
 }
 
 /** `owner/repo run 4242 (commit abc1234, by alice) since 2026-11-25T14:00:00Z` */
-export function describeHolder(raw: string): string {
+function describeHolder(raw: string): string {
   try {
     const holder = JSON.parse(raw) as LockHolder
     const parts = [holder.repository, holder.run].filter(Boolean).join(' ') || 'a deploy'

@@ -2,6 +2,12 @@ import type { ContainerInfo } from './docker.js'
 import { message } from './format.js'
 import { DeployError, QUICK_MS, SLOW_MS, type Host } from './host.js'
 import type { Settings } from './inputs.js'
+import { parseKeyValues } from './key-value.js'
+import {
+  rollbackService as ROLLBACK,
+  updateService as UPDATE,
+  waitForUpdate as WAIT
+} from './remote/scripts.js'
 import type { Runner } from './runner.js'
 import { shScript, type Command } from './shell.js'
 
@@ -45,39 +51,6 @@ export function repositoryOf(ref: string): string {
   return colon > slash ? withoutDigest.slice(0, colon) : withoutDigest
 }
 
-// When the service's last update started: the wait tells the update that follows from it.
-const PRINT_BEFORE = `echo "before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' "$service")"`
-
-const UPDATE = `
-set -e
-service=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7
-if [ -n "$user" ]; then
-  # A login of this run only: the credentials are never left in the host user's ~/.docker.
-  DOCKER_CONFIG=$(mktemp -d)
-  export DOCKER_CONFIG
-  trap 'rm -rf "$DOCKER_CONFIG"' EXIT
-  # dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).
-  trap 'exit 129' HUP
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
-  docker login --username "$user" --password-stdin "$registry" >/dev/null
-fi
-if [ "$push" = yes ]; then
-  out=$(docker push "$ref" 2>&1) || { printf '%s\n' "$out" | tail -n 5 >&2; exit 4; }
-  printf '%s\n' "$out" | tail -n 1
-fi
-pinned=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" |
-  awk -v prefix="$repo@" 'index($0, prefix) == 1 { print; exit }')
-if [ -z "$pinned" ]; then
-  echo "$ref has no digest in $repo: it is not in that registry" >&2
-  exit 3
-fi
-echo "image=$ref@\${pinned#*@}"
-${PRINT_BEFORE}
-docker service update --detach --quiet --with-registry-auth --update-failure-action "$onfail" \\
-  --image "$ref@\${pinned#*@}" "$service" >/dev/null
-`
-
 /**
  * Push `ref` (a tag of `repository`) when `push`, then point the service at it, pinned by digest,
  * and let Swarm roll it out. Prints `image=` (what the service now runs) and `before=` (when the
@@ -114,42 +87,6 @@ export function registryOf(repository: string): string {
   return isDomain ? first : 'docker.io'
 }
 
-const WAIT = `
-service=$1 before=$2
-end=$(( $(date +%s) + $3 ))
-timedout=0
-while :; do
-  status=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}|{{.UpdateStatus.StartedAt}}{{end}}' "$service") || exit 1
-  state=\${status%%|*}
-  if [ -n "$status" ] && [ "\${status#*|}" != "$before" ]; then
-    case $state in completed|paused|rollback_completed|rollback_paused) break ;; esac
-  fi
-  if [ "$(date +%s)" -ge "$end" ]; then timedout=1; break; fi
-  sleep 0.5
-done
-# Swarm calls an update (or its rollback) complete when it has started the tasks; wait until
-# they run (and pass their health checks: a task with one is "starting" until then).
-up=0 total=0
-case "$timedout $state" in
-  "0 completed"|"0 rollback_completed")
-    while :; do
-      states=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$service") || break
-      total=$(printf '%s\n' "$states" | grep -c .)
-      up=$(printf '%s\n' "$states" | grep -c '^Running')
-      [ "$total" -gt 0 ] && [ "$up" -eq "$total" ] && break
-      if [ "$(date +%s)" -ge "$end" ]; then timedout=1; break; fi
-      sleep 0.5
-    done ;;
-esac
-echo "state=\${state:-none}"
-echo "timedout=$timedout"
-echo "running=$up/$total"
-docker service inspect --format 'message={{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' "$service"
-docker service inspect --format 'image={{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service"
-# The newest tasks, for the report: which image each runs and why one failed.
-docker service ps --no-trunc --format 'task={{.Name}}|{{.Image}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}' "$service" | head -n 8
-`
-
 /**
  * Wait on the host (no round trip per poll) until the update that started after `before` ends:
  * completed, paused, or rolled back by Swarm; or until the timeout.
@@ -170,19 +107,12 @@ export function swarmStatus(service: string): Command {
   ]
 }
 
-const ROLLBACK = `
-set -e
-service=$1
-${PRINT_BEFORE}
-docker service update --detach --quiet --rollback "$service" >/dev/null
-`
-
 /** Ask Swarm to put the service back on its previous spec (`docker service rollback`); prints `before=`. */
 export function rollbackService(service: string): Command {
   return shScript(ROLLBACK, service)
 }
 
-export interface UpdateStatus {
+interface UpdateStatus {
   state: string
   timedOut: boolean
   message: string
@@ -193,46 +123,32 @@ export interface UpdateStatus {
   tasks: { name: string; image: string; desired: string; current: string; error: string }[]
 }
 
-/** The value of a `key=value` line the scripts print ('' when there is none). */
-function lineValue(output: string, key: string): string {
-  return (
-    output
-      .split('\n')
-      .find(line => line.startsWith(`${key}=`))
-      ?.slice(key.length + 1)
-      .trim() ?? ''
-  )
-}
-
 export function parseUpdate(output: string): UpdateStatus {
-  const value = (key: string) => lineValue(output, key)
+  const lines = parseKeyValues(output)
   return {
-    state: value('state'),
-    timedOut: value('timedout') === '1',
-    message: value('message'),
-    image: value('image'),
-    running: value('running'),
-    tasks: output
-      .split('\n')
-      .filter(line => line.startsWith('task='))
-      .map(line => {
-        const [name, image, desired, current, ...error] = line.slice(5).split('|')
-        return {
-          name,
-          image,
-          desired,
-          current,
-          error: error
-            .join('|')
-            .trim()
-            .replace(/^"(.*)"$/, '$1')
-        }
-      })
+    state: lines.get('state'),
+    timedOut: lines.get('timedout') === '1',
+    message: lines.get('message'),
+    image: lines.get('image'),
+    running: lines.get('running'),
+    tasks: lines.all('task').map(line => {
+      const [name, image, desired, current, ...error] = line.split('|')
+      return {
+        name,
+        image,
+        desired,
+        current,
+        error: error
+          .join('|')
+          .trim()
+          .replace(/^"(.*)"$/, '$1')
+      }
+    })
   }
 }
 
 /** How the rollout ended, as the deploy reports it. */
-export type SwarmOutcome =
+type SwarmOutcome =
   { kind: 'converged' } | { kind: 'rolled-back'; why: string } | { kind: 'stuck'; why: string }
 
 /** Swarm's word on the update, read into what the deploy does next. */
@@ -264,7 +180,7 @@ export function readOutcome(status: UpdateStatus, timeoutSec: number): SwarmOutc
   }
 }
 
-export interface SwarmRelease {
+interface SwarmRelease {
   service: string
   /** `<registry>/<repository>:<tag>` as pushed (or, for a rollback, as retained). */
   ref: string
@@ -273,7 +189,7 @@ export interface SwarmRelease {
   push: boolean
 }
 
-export interface SwarmResult {
+interface SwarmResult {
   /** What the service runs now: its spec's image, pinned by digest. */
   image: string
   state: string
@@ -318,13 +234,13 @@ export async function rollOutService(
           `Check that the host can reach ${registry}${settings.registryUsername ? ' with `registry-username` and `registry-password`' : ' (set `registry-username` and `registry-password` if it needs a login)'} and that \`host\` is a Swarm manager.`
       )
     })
-  const image = lineValue(started, 'image')
+  const image = parseKeyValues(started).get('image')
   runner.info(`${release.service} now runs ${image}; Swarm is rolling it out`)
 
   const status = await waitForSwarm(
     host,
     release.service,
-    lineValue(started, 'before'),
+    parseKeyValues(started).get('before'),
     settings.updateTimeoutSec
   )
   const outcome = readOutcome(status, settings.updateTimeoutSec)
@@ -351,10 +267,9 @@ export async function rollBackService(
   settings: Pick<Settings, 'updateTimeoutSec'>,
   service: string
 ): Promise<SwarmResult> {
-  const before = lineValue(
-    await host.run(rollbackService(service), `docker service rollback ${service}`),
-    'before'
-  )
+  const before = parseKeyValues(
+    await host.run(rollbackService(service), `docker service rollback ${service}`)
+  ).get('before')
   const status = await waitForSwarm(host, service, before, settings.updateTimeoutSec)
   showTasks(runner, status)
   const read = readOutcome(status, settings.updateTimeoutSec)

@@ -1,5 +1,6 @@
 import { commit, removeContainer, type ImageConfig, type ImageInfo } from '../docker.js'
 import { QUICK_MS, SLOW_MS, type Host } from '../host.js'
+import { exportImport as EXPORT_IMPORT } from '../remote/scripts.js'
 import { shScript, type Command } from '../shell.js'
 
 /*
@@ -10,16 +11,6 @@ import { shScript, type Command } from '../shell.js'
  * a commit, which copies its config. The usual config drift check then verifies every field.
  */
 
-const EXPORT_IMPORT = `
-status=$(mktemp)
-{ docker export "$1"; echo $? >"$status"; } | docker import --message "$3" - "$2" >/dev/null
-imported=$?
-exported=$(cat "$status")
-rm -f "$status"
-[ "$exported" = 0 ] || { echo "docker export $1 failed" >&2; exit 1; }
-[ "$imported" = 0 ] || exit 1
-`
-
 /** The admin container's filesystem as a one-layer image tagged `tag`, on the host alone. */
 export function exportImport(container: string, tag: string, message: string): Command {
   return shScript(EXPORT_IMPORT, container, tag, message)
@@ -29,7 +20,7 @@ export function exportImport(container: string, tag: string, message: string): C
  * A container (never started) of the flat image carrying the original config that `docker
  * create` can set. Its environment comes from stdin as an env-file (`flatEnv`).
  */
-export function createCarrier(name: string, flatImage: string, config: ImageConfig): Command {
+function createCarrier(name: string, flatImage: string, config: ImageConfig): Command {
   const args = ['docker', 'create', '--name', name, '--env-file', '/dev/stdin']
   if (config.WorkingDir) args.push('--workdir', config.WorkingDir)
   if (config.User) args.push('--user', config.User)
@@ -44,12 +35,12 @@ export function createCarrier(name: string, flatImage: string, config: ImageConf
   return args
 }
 
-export function flatEnv(config: ImageConfig): string {
+function flatEnv(config: ImageConfig): string {
   return (config.Env ?? []).join('\n') + '\n'
 }
 
 /** Commit the carrier as the release, with what only a commit change can set. */
-export function commitCarrier(options: {
+function commitCarrier(options: {
   container: string
   image?: string
   original: ImageConfig
@@ -75,7 +66,7 @@ interface Healthcheck {
 }
 
 /** The image's HEALTHCHECK as a Dockerfile instruction (durations are nanoseconds in the config). */
-export function healthcheckChange(raw: unknown): string | undefined {
+function healthcheckChange(raw: unknown): string | undefined {
   const health = raw as Healthcheck | undefined
   if (!health?.Test || health.Test.length === 0) return undefined
   const [kind, ...rest] = health.Test

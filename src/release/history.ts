@@ -4,6 +4,7 @@ import type { Host } from '../host.js'
 import type { Settings } from '../inputs.js'
 import type { Runner } from '../runner.js'
 import { lockName } from '../lock.js'
+import { appendHistory as APPEND } from '../remote/scripts.js'
 import { shScript, type Command } from '../shell.js'
 
 /** One line per deploy, rollback and failed attempt, in ~/.hermes-deploy/history on the host. */
@@ -20,14 +21,6 @@ export interface HistoryEntry {
   durationSec: number
   reason?: string
 }
-
-const APPEND = `
-dir="$HOME/.hermes-deploy/history"
-mkdir -p "$dir" || exit 1
-file="$dir/$1.jsonl"
-printf '%s\\n' "$2" >>"$file"
-tail -n "$3" "$file"
-`
 
 /** Append an entry and print the last `show` entries. */
 export function appendHistory(name: string, entry: HistoryEntry, show: number): Command {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals'
 import fc from 'fast-check'
 import { decidePaths, filterPaths, parsePatterns } from '../src/github/paths.js'
-import { InputError } from '../src/inputs.js'
+import { InputError } from '../src/action-io.js'
 
 const matches = (pattern: string | string[], file: string) =>
   filterPaths(Array.isArray(pattern) ? pattern : [pattern], [file]).length === 1

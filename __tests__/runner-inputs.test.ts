@@ -12,7 +12,8 @@ import {
   runnerInputs
 } from '../scripts/runner-inputs.mjs'
 import type { RunContext } from '../src/github/context.js'
-import { DECLARED_DEFAULTS, readSettings, type Settings } from '../src/inputs.js'
+import { DECLARED_DEFAULTS } from '../src/action-io.js'
+import { readSettings, type Settings } from '../src/inputs.js'
 
 // A runner hands the action every input action.yml declares, with its default when the workflow
 // sets none. These tests build exactly that environment and read it with @actions/core, as the

@@ -111,7 +111,9 @@ esac
     const state = mkdtempSync(join(dir, 'state-'))
     for (const [name, text] of Object.entries(files)) writeFileSync(join(state, name), text)
     const [cmd, ...args] = command
+    // In the state directory: a command that ran where it should not leaves its files there.
     const result = spawnSync(cmd, args, {
+      cwd: state,
       input: stdin,
       encoding: 'utf8',
       env: { PATH: `${dir}:${process.env.PATH}`, STATE: state }
@@ -213,8 +215,11 @@ esac
     const result = run(update({ service: 'x; touch pwned', push: false, username: undefined }), {
       digests: '127.0.0.1:5000/texasca/api@sha256:feed\n'
     })
+    expect(result.status).toBe(0)
     expect(result.calls).toMatch(/--image \S+ x; touch pwned$/m)
-    expect(execFileSync('ls', [dir])).not.toContain('pwned')
+    // Had the shell run `touch pwned`, the file would be in the directory the command ran in.
+    expect(existsSync(join(result.state, 'pwned'))).toBe(false)
+    expect(execFileSync('ls', ['-A', result.state], { encoding: 'utf8' })).not.toContain('pwned')
   })
 })
 

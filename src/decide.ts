@@ -75,7 +75,7 @@ export function findProduction(
   )
 }
 
-export type UpdateDecision =
+type UpdateDecision =
   { kind: 'update' } | { kind: 'unchanged'; message: string } | { kind: 'refuse'; message: string }
 
 /** Only a fast-forward to a commit on the branch is deployed. */

@@ -1,6 +1,14 @@
 import { readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { utils as sshUtils } from 'ssh2'
+import {
+  DECLARED_DEFAULTS,
+  declaredDefault,
+  Input,
+  InputError,
+  type DefaultedInput,
+  type InputName
+} from './action-io.js'
 import type { RunContext } from './github/context.js'
 import { parsePatterns } from './github/paths.js'
 
@@ -98,180 +106,184 @@ export interface ImageRef {
 }
 
 /** Reads one input by its action.yml name; '' when unset (as @actions/core's getInput). */
-export type InputReader = (name: string) => string
-
-/** A bad input: names the input, says what is wrong and what is expected. */
-export class InputError extends Error {
-  constructor(
-    readonly input: string,
-    message: string
-  ) {
-    super(`Input \`${input}\`: ${message}`)
-    this.name = 'InputError'
-  }
-}
-
-/**
- * The defaults action.yml declares, for the inputs that have one besides ''. A runner passes
- * them when the workflow sets none; a local run or a test may not, so they are read from here
- * too. A contract test holds this list to action.yml.
- */
-export const DECLARED_DEFAULTS: Readonly<Record<string, string>> = {
-  'max-parallel': '1',
-  port: '22',
-  username: 'core',
-  'ssh-strict': 'true',
-  'proxy-port': '22',
-  'build-command': 'grunt build',
-  'health-timeout': '60',
-  'respawn-timeout': '120',
-  'command-timeout': '1800',
-  'connect-timeout': '30',
-  'lock-timeout': '300',
-  rollback: 'true',
-  force: 'false',
-  'dry-run': 'false',
-  'max-layers': '100',
-  'keep-releases': '5',
-  'canary-seconds': '5',
-  'canary-timeout': '30',
-  'stable-seconds': '10',
-  'update-timeout': '600'
-}
+export type InputReader = (name: InputName) => string
 
 /**
  * Whether the workflow asked for something with this input: set, and not to its declared default.
  * A runner passes every declared input with its default, so presence says nothing of intent.
  */
-export function setByWorkflow(read: InputReader, name: string): boolean {
+function setByWorkflow(read: InputReader, name: InputName): boolean {
   const value = read(name).trim()
-  return value !== '' && value !== DECLARED_DEFAULTS[name]
+  return value !== '' && value !== declaredDefault(name)
+}
+
+/** The ways an input is read: raw, trimmed and checked, optional, or with its declared default. */
+interface Inputs {
+  read: InputReader
+  get: (name: InputName) => string
+  optional: (name: InputName) => string | undefined
+  value: (name: DefaultedInput) => string
 }
 
 export function readSettings(read: InputReader, run: RunContext): Settings {
-  const get = (name: string) => clean(name, read(name))
-  const optional = (name: string) => get(name) || undefined
-  const value = (name: keyof typeof DECLARED_DEFAULTS) => get(name) || DECLARED_DEFAULTS[name]
-
-  const sshPassphrase = read('ssh-passphrase') || undefined
-  const password = read('password') || undefined
-  const sshKey = privateKey(read, 'ssh-key', 'ssh-key-path', 'ssh-passphrase', sshPassphrase)
-  if (!sshKey && !password) {
-    throw new InputError(
-      'ssh-key',
-      'is required (or `ssh-key-path`, or `password`): the private deploy key, OpenSSH or PEM format.'
-    )
+  const get = (name: InputName) => clean(name, read(name))
+  const inputs: Inputs = {
+    read,
+    get,
+    optional: name => get(name) || undefined,
+    value: name => get(name) || DECLARED_DEFAULTS[name]
   }
-  // One host per line (or comma-separated), each `host` or `host:port`; the first builds the release.
-  const port = integer('port', value('port'), 1, 65535)
-  const hosts = read('host')
-    .split(/[\n,]/)
-    .map(h => h.trim())
-    .filter(Boolean)
-    .map(line => {
-      const withPort = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(line)
-      if (!withPort) return { host: hostName('host', line), port }
-      return {
-        host: hostName('host', withPort[1] ?? withPort[2]),
-        port: integer('host', withPort[3], 1, 65535)
-      }
-    })
-  if (hosts.length === 0) hostName('host', '')
-  if (new Set(hosts.map(addressLabel)).size !== hosts.length)
-    throw new InputError('host', 'lists a host twice.')
-  const hostFingerprint = fingerprint('host-fingerprint', optional('host-fingerprint'))
-  if (hostFingerprint && hosts.length > 1) {
-    throw new InputError(
-      'host-fingerprint',
-      'pins one host key, but `host` lists several hosts: pin each with `ssh-known-hosts` (one line per host key, as ssh-keyscan prints them).'
-    )
-  }
-  const knownHosts = read('ssh-known-hosts').trim() || undefined
-  if (hostFingerprint && knownHosts) {
-    throw new InputError(
-      'ssh-known-hosts',
-      'is set together with `host-fingerprint`; set one of the two, so it is clear which pins the host key.'
-    )
-  }
-  const ref = optional('ref') ?? run.sha
-  if (!ref) {
-    throw new InputError(
-      'ref',
-      'no commit to deploy: the event has none, so set `ref` to a commit SHA.'
-    )
-  }
-
-  const container = optional('container')
-  const adminContainer = optional('admin-container')
   const settings: Settings = {
-    host: hosts[0].host,
-    hosts,
-    maxParallel: integer('max-parallel', value('max-parallel'), 1, 100),
-    port: hosts[0].port,
-    username: username('username', value('username')),
-    sshKey,
-    sshPassphrase,
-    password,
-    proxy: proxy(read, get, value),
-    ciphers: list(read('ciphers')),
-    buildEnv: buildEnv(read('build-env')),
-    hostFingerprint,
-    knownHosts,
-    strictHostKey: boolean('ssh-strict', value('ssh-strict')),
-    image: imageRef(get('image')),
-    container: container && containerName('container', container),
-    adminContainer: adminContainer && containerName('admin-container', adminContainer),
-    repoPath: absolutePath('repo-path', get('repo-path')),
-    branch: gitRef('branch', optional('branch') ?? run.branch ?? 'master'),
-    ref: gitRef('ref', ref),
-    buildCommand: command(
-      'build-command',
-      read('build-command').trim() || DECLARED_DEFAULTS['build-command']
-    ),
-    healthCommand: read('health-command').trim()
-      ? command('health-command', read('health-command').trim())
-      : undefined,
-    healthTimeoutSec: integer('health-timeout', value('health-timeout'), 1, 3600),
-    respawnTimeoutSec: integer('respawn-timeout', value('respawn-timeout'), 1, 3600),
-    commandTimeoutSec: integer('command-timeout', value('command-timeout'), 1, 6 * 3600),
-    connectTimeoutSec: integer('connect-timeout', value('connect-timeout'), 1, 600),
-    lockTimeoutSec: integer('lock-timeout', value('lock-timeout'), 0, 6 * 3600),
-    rollback: boolean('rollback', value('rollback')),
-    dryRun: boolean('dry-run', value('dry-run')),
-    force: boolean('force', value('force')),
-    githubToken: read('github-token').trim() || undefined,
-    paths: parsePatterns(read('paths')),
-    environment: optional('environment'),
-    environmentUrl: url('environment-url', get('environment-url')),
-    maxLayers: integer('max-layers', value('max-layers'), 2, 120),
-    keepReleases: integer('keep-releases', value('keep-releases'), 1, 1000),
-    canarySeconds: integer('canary-seconds', value('canary-seconds'), 0, 600),
-    canaryCommand: read('canary-command').trim()
-      ? command('canary-command', read('canary-command').trim())
-      : undefined,
-    canaryTimeoutSec: integer('canary-timeout', value('canary-timeout'), 1, 3600),
-    stableSeconds: integer('stable-seconds', value('stable-seconds'), 0, 3600),
-    rollbackTo: rollbackTarget(get('rollback-to')),
-    ...swarm(read, get),
-    updateTimeoutSec: integer('update-timeout', value('update-timeout'), 1, 6 * 3600)
+    ...connection(inputs),
+    ...production(inputs, run),
+    ...release(inputs),
+    ...github(inputs),
+    ...swarm(read, get)
   }
-  if (settings.service && hosts.length > 1) {
+  if (settings.service && settings.hosts.length > 1) {
     throw new InputError(
-      'host',
-      `lists ${hosts.length} hosts, but production is the Swarm service ${settings.service}: Swarm rolls the release out to its nodes. List one manager node.`
+      Input.Host,
+      `lists ${settings.hosts.length} hosts, but production is the Swarm service ${settings.service}: Swarm rolls the release out to its nodes. List one manager node.`
     )
   }
   if (settings.container && settings.adminContainer === settings.container) {
     throw new InputError(
-      'admin-container',
+      Input.AdminContainer,
       `'${settings.adminContainer}' is the production container named by \`container\`; set \`admin-container\` to another name.`
     )
   }
   return settings
 }
 
+/** Where to connect and how: the hosts, the user, the key or password, the host-key pins. */
+function connection({ read, get, optional, value }: Inputs) {
+  const sshPassphrase = read(Input.SshPassphrase) || undefined
+  const password = read(Input.Password) || undefined
+  const sshKey = privateKey(
+    read,
+    Input.SshKey,
+    Input.SshKeyPath,
+    Input.SshPassphrase,
+    sshPassphrase
+  )
+  if (!sshKey && !password) {
+    throw new InputError(
+      Input.SshKey,
+      'is required (or `ssh-key-path`, or `password`): the private deploy key, OpenSSH or PEM format.'
+    )
+  }
+  const hosts = hostList(read(Input.Host), integer(Input.Port, value(Input.Port), 1, 65535))
+  const hostFingerprint = fingerprint(Input.HostFingerprint, optional(Input.HostFingerprint))
+  if (hostFingerprint && hosts.length > 1) {
+    throw new InputError(
+      Input.HostFingerprint,
+      'pins one host key, but `host` lists several hosts: pin each with `ssh-known-hosts` (one line per host key, as ssh-keyscan prints them).'
+    )
+  }
+  const knownHosts = read(Input.SshKnownHosts).trim() || undefined
+  if (hostFingerprint && knownHosts) {
+    throw new InputError(
+      Input.SshKnownHosts,
+      'is set together with `host-fingerprint`; set one of the two, so it is clear which pins the host key.'
+    )
+  }
+  return {
+    host: hosts[0].host,
+    hosts,
+    maxParallel: integer(Input.MaxParallel, value(Input.MaxParallel), 1, 100),
+    port: hosts[0].port,
+    username: username(Input.Username, value(Input.Username)),
+    sshKey,
+    sshPassphrase,
+    password,
+    proxy: proxy(read, get, value),
+    ciphers: list(read(Input.Ciphers)),
+    hostFingerprint,
+    knownHosts,
+    strictHostKey: boolean(Input.SshStrict, value(Input.SshStrict)),
+    connectTimeoutSec: integer(Input.ConnectTimeout, value(Input.ConnectTimeout), 1, 600),
+    lockTimeoutSec: integer(Input.LockTimeout, value(Input.LockTimeout), 0, 6 * 3600)
+  }
+}
+
+/** One host per line (or comma-separated), each `host` or `host:port`; the first builds the release. */
+function hostList(value: string, port: number): HostAddress[] {
+  const hosts = value
+    .split(/[\n,]/)
+    .map(h => h.trim())
+    .filter(Boolean)
+    .map(line => {
+      const withPort = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(line)
+      if (!withPort) return { host: hostName(Input.Host, line), port }
+      return {
+        host: hostName(Input.Host, withPort[1] ?? withPort[2]),
+        port: integer(Input.Host, withPort[3], 1, 65535)
+      }
+    })
+  if (hosts.length === 0) hostName(Input.Host, '')
+  if (new Set(hosts.map(addressLabel)).size !== hosts.length)
+    throw new InputError(Input.Host, 'lists a host twice.')
+  return hosts
+}
+
+/** What production is, and how a release of it is made: the runbook's steps 3 to 9. */
+function production({ read, get, optional, value }: Inputs, run: RunContext) {
+  const ref = optional(Input.Ref) ?? run.sha
+  if (!ref) {
+    throw new InputError(
+      Input.Ref,
+      'no commit to deploy: the event has none, so set `ref` to a commit SHA.'
+    )
+  }
+  const container = optional(Input.Container)
+  const adminContainer = optional(Input.AdminContainer)
+  const shellCode = (name: InputName) =>
+    read(name).trim() ? command(name, read(name).trim()) : undefined
+  return {
+    image: imageRef(get(Input.Image)),
+    container: container && containerName(Input.Container, container),
+    adminContainer: adminContainer && containerName(Input.AdminContainer, adminContainer),
+    repoPath: absolutePath(Input.RepoPath, get(Input.RepoPath)),
+    branch: gitRef(Input.Branch, optional(Input.Branch) ?? run.branch ?? 'master'),
+    ref: gitRef(Input.Ref, ref),
+    buildEnv: buildEnv(read(Input.BuildEnv)),
+    buildCommand: shellCode(Input.BuildCommand) ?? DECLARED_DEFAULTS[Input.BuildCommand],
+    commandTimeoutSec: integer(Input.CommandTimeout, value(Input.CommandTimeout), 1, 6 * 3600),
+    healthCommand: shellCode(Input.HealthCommand),
+    canaryCommand: shellCode(Input.CanaryCommand)
+  }
+}
+
+/** How a release goes out and is kept: the canary, the swap's waits, rollback, retention. */
+function release({ get, value }: Inputs) {
+  return {
+    healthTimeoutSec: integer(Input.HealthTimeout, value(Input.HealthTimeout), 1, 3600),
+    respawnTimeoutSec: integer(Input.RespawnTimeout, value(Input.RespawnTimeout), 1, 3600),
+    rollback: boolean(Input.Rollback, value(Input.Rollback)),
+    dryRun: boolean(Input.DryRun, value(Input.DryRun)),
+    force: boolean(Input.Force, value(Input.Force)),
+    maxLayers: integer(Input.MaxLayers, value(Input.MaxLayers), 2, 120),
+    keepReleases: integer(Input.KeepReleases, value(Input.KeepReleases), 1, 1000),
+    canarySeconds: integer(Input.CanarySeconds, value(Input.CanarySeconds), 0, 600),
+    canaryTimeoutSec: integer(Input.CanaryTimeout, value(Input.CanaryTimeout), 1, 3600),
+    stableSeconds: integer(Input.StableSeconds, value(Input.StableSeconds), 0, 3600),
+    rollbackTo: rollbackTarget(get(Input.RollbackTo)),
+    updateTimeoutSec: integer(Input.UpdateTimeout, value(Input.UpdateTimeout), 1, 6 * 3600)
+  }
+}
+
+/** The GitHub side: the token, the path filter, the environment. */
+function github({ read, get, optional }: Inputs) {
+  return {
+    githubToken: read(Input.GithubToken).trim() || undefined,
+    paths: parsePatterns(read(Input.Paths)),
+    environment: optional(Input.Environment),
+    environmentUrl: url(Input.EnvironmentUrl, get(Input.EnvironmentUrl))
+  }
+}
+
 /** Trim and refuse control characters: they are never part of a legitimate single-line value. */
-function clean(name: string, value: string): string {
+function clean(name: InputName, value: string): string {
   const trimmed = value.trim()
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(trimmed)) {
@@ -283,7 +295,7 @@ function clean(name: string, value: string): string {
   return trimmed
 }
 
-function hostName(name: string, value: string): string {
+function hostName(name: InputName, value: string): string {
   if (!value) throw new InputError(name, 'is required: the droplet IP address or host name.')
   const bare = value.replace(/^\[(.*)\]$/, '$1')
   const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/
@@ -292,12 +304,12 @@ function hostName(name: string, value: string): string {
   throw new InputError(name, `'${value}' is not an IP address or host name.`)
 }
 
-function username(name: string, value: string): string {
+function username(name: InputName, value: string): string {
   if (/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(value)) return value
   throw new InputError(name, `'${value}' is not a valid user name.`)
 }
 
-function integer(name: string, value: string, min: number, max: number): number {
+function integer(name: InputName, value: string, min: number, max: number): number {
   if (/^\d+$/.test(value)) {
     const n = Number(value)
     if (n >= min && n <= max) return n
@@ -305,7 +317,7 @@ function integer(name: string, value: string, min: number, max: number): number 
   throw new InputError(name, `'${value}' is not a whole number from ${min} to ${max}.`)
 }
 
-function boolean(name: string, value: string): boolean {
+function boolean(name: InputName, value: string): boolean {
   if (/^(true|yes|on)$/i.test(value)) return true
   if (/^(false|no|off)$/i.test(value)) return false
   throw new InputError(name, `'${value}' is not a boolean; use true or false.`)
@@ -319,11 +331,12 @@ const REFERENCE = new RegExp(
 )
 
 export function imageRef(value: string): ImageRef {
-  if (!value) throw new InputError('image', 'is required: the image to update, e.g. texasca/api.')
+  if (!value)
+    throw new InputError(Input.Image, 'is required: the image to update, e.g. texasca/api.')
   const match = REFERENCE.exec(value)
   if (!match || match[1].length > 255) {
     throw new InputError(
-      'image',
+      Input.Image,
       `'${value}' is not an image reference. Expected repository[:tag] in lower case, e.g. texasca/api or texasca/api:latest (no digest: the action commits to a tag).`
     )
   }
@@ -332,7 +345,7 @@ export function imageRef(value: string): ImageRef {
   return { repository, tag, name: `${repository}:${tag}` }
 }
 
-export function containerName(input: string, value: string): string {
+function containerName(input: InputName, value: string): string {
   const name = value.replace(/^\//, '')
   if (/^[A-Za-z0-9][A-Za-z0-9_.-]+$/.test(name)) return name
   throw new InputError(
@@ -341,7 +354,7 @@ export function containerName(input: string, value: string): string {
   )
 }
 
-function absolutePath(name: string, value: string): string {
+function absolutePath(name: InputName, value: string): string {
   if (!value)
     throw new InputError(
       name,
@@ -354,7 +367,7 @@ function absolutePath(name: string, value: string): string {
 }
 
 /** git check-ref-format's rules, so a ref can never be read as an option or a revision range. */
-export function gitRef(name: string, value: string): string {
+function gitRef(name: InputName, value: string): string {
   const bad =
     !value ||
     value.startsWith('-') ||
@@ -369,13 +382,13 @@ export function gitRef(name: string, value: string): string {
   if (bad) {
     throw new InputError(
       name,
-      `'${value}' is not a valid git ${name === 'branch' ? 'branch name' : 'commit or ref'}.`
+      `'${value}' is not a valid git ${name === Input.Branch ? 'branch name' : 'commit or ref'}.`
     )
   }
   return value
 }
 
-function url(name: string, value: string): string | undefined {
+function url(name: InputName, value: string): string | undefined {
   if (!value) return undefined
   try {
     const parsed = new URL(value)
@@ -390,18 +403,18 @@ function rollbackTarget(value: string): string | undefined {
   if (!value) return undefined
   if (value === 'previous' || /^[0-9a-f]{7,40}$/.test(value)) return value
   throw new InputError(
-    'rollback-to',
+    Input.RollbackTo,
     `'${value}' is neither \`previous\` nor a commit SHA (7 to 40 hex digits).`
   )
 }
 
-function command(name: string, value: string): string {
+function command(name: InputName, value: string): string {
   if (value.includes('\0')) throw new InputError(name, 'contains a NUL byte.')
   return value
 }
 
 /** `SHA256:` and 43 base64 digits; the `=` padding some tools print is dropped, as ssh-keygen does. */
-function fingerprint(name: string, value: string | undefined): string | undefined {
+function fingerprint(name: InputName, value: string | undefined): string | undefined {
   if (value && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(value)) {
     throw new InputError(
       name,
@@ -414,9 +427,9 @@ function fingerprint(name: string, value: string | undefined): string | undefine
 /** The key pasted in `keyInput`, or read from the runner's file at `pathInput`; checked. */
 function privateKey(
   read: InputReader,
-  keyInput: string,
-  pathInput: string,
-  passphraseInput: string,
+  keyInput: InputName,
+  pathInput: InputName,
+  passphraseInput: InputName,
   passphrase: string | undefined
 ): string | undefined {
   const pasted = normalizeKey(read(keyInput))
@@ -441,18 +454,18 @@ function privateKey(
 
 function proxy(
   read: InputReader,
-  get: (name: string) => string,
-  value: (name: string) => string
+  get: (name: InputName) => string,
+  value: (name: DefaultedInput) => string
 ): ProxySettings | undefined {
-  const host = get('proxy-host')
+  const host = get(Input.ProxyHost)
   const others = [
-    'proxy-port',
-    'proxy-username',
-    'proxy-ssh-key',
-    'proxy-ssh-passphrase',
-    'proxy-password',
-    'proxy-host-fingerprint',
-    'proxy-known-hosts'
+    Input.ProxyPort,
+    Input.ProxyUsername,
+    Input.ProxySshKey,
+    Input.ProxySshPassphrase,
+    Input.ProxyPassword,
+    Input.ProxyHostFingerprint,
+    Input.ProxyKnownHosts
   ]
   if (!host) {
     const stray = others.find(name => setByWorkflow(read, name))
@@ -463,29 +476,29 @@ function proxy(
       )
     return undefined
   }
-  const sshPassphrase = read('proxy-ssh-passphrase') || undefined
+  const sshPassphrase = read(Input.ProxySshPassphrase) || undefined
   const settings: ProxySettings = {
-    host: hostName('proxy-host', host),
-    port: integer('proxy-port', value('proxy-port'), 1, 65535),
-    username: username('proxy-username', get('proxy-username') || value('username')),
+    host: hostName(Input.ProxyHost, host),
+    port: integer(Input.ProxyPort, value(Input.ProxyPort), 1, 65535),
+    username: username(Input.ProxyUsername, get(Input.ProxyUsername) || value(Input.Username)),
     sshKey: privateKey(
       read,
-      'proxy-ssh-key',
-      'proxy-ssh-key-path',
-      'proxy-ssh-passphrase',
+      Input.ProxySshKey,
+      Input.ProxySshKeyPath,
+      Input.ProxySshPassphrase,
       sshPassphrase
     ),
     sshPassphrase,
-    password: read('proxy-password') || undefined,
+    password: read(Input.ProxyPassword) || undefined,
     hostFingerprint: fingerprint(
-      'proxy-host-fingerprint',
-      get('proxy-host-fingerprint') || undefined
+      Input.ProxyHostFingerprint,
+      get(Input.ProxyHostFingerprint) || undefined
     ),
-    knownHosts: read('proxy-known-hosts').trim() || undefined
+    knownHosts: read(Input.ProxyKnownHosts).trim() || undefined
   }
   if (settings.hostFingerprint && settings.knownHosts) {
     throw new InputError(
-      'proxy-known-hosts',
+      Input.ProxyKnownHosts,
       'is set together with `proxy-host-fingerprint`; set one of the two.'
     )
   }
@@ -495,35 +508,38 @@ function proxy(
 /** The Swarm service and the registry its releases are pushed to. */
 function swarm(
   read: InputReader,
-  get: (name: string) => string
+  get: (name: InputName) => string
 ): Pick<Settings, 'service' | 'registry' | 'registryUsername' | 'registryPassword'> {
-  const service = get('service')
+  const service = get(Input.Service)
   if (service && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(service)) {
     throw new InputError(
-      'service',
+      Input.Service,
       `'${service}' is not a Swarm service name (letters, digits, '_', '.', '-'; up to 63 characters).`
     )
   }
-  const registry = get('registry').replace(/\/+$/, '')
+  const registry = get(Input.Registry).replace(/\/+$/, '')
   if (registry && !new RegExp(String.raw`^${DOMAIN}(?:/${COMPONENT})*$`).test(registry)) {
     throw new InputError(
-      'registry',
+      Input.Registry,
       `'${registry}' is not a registry. Expected host[:port] with an optional namespace, e.g. registry.example.com:5000 or ghcr.io/texasca.`
     )
   }
-  const registryUsername = get('registry-username') || undefined
+  const registryUsername = get(Input.RegistryUsername) || undefined
   // A password is used as given: only a final newline (from a pasted secret) is dropped.
-  const registryPassword = read('registry-password').replace(/\r?\n$/, '') || undefined
+  const registryPassword = read(Input.RegistryPassword).replace(/\r?\n$/, '') || undefined
   if (registryPassword?.includes('\n'))
-    throw new InputError('registry-password', 'has more than one line.')
+    throw new InputError(Input.RegistryPassword, 'has more than one line.')
   if (Boolean(registryUsername) !== Boolean(registryPassword)) {
     throw new InputError(
-      registryUsername ? 'registry-password' : 'registry-username',
+      registryUsername ? Input.RegistryPassword : Input.RegistryUsername,
       'is required with the other: `registry-username` and `registry-password` log in together.'
     )
   }
   if (registryUsername && !/^[^\s:]{1,255}$/.test(registryUsername)) {
-    throw new InputError('registry-username', `'${registryUsername}' is not a registry user name.`)
+    throw new InputError(
+      Input.RegistryUsername,
+      `'${registryUsername}' is not a registry user name.`
+    )
   }
   return {
     service: service || undefined,
@@ -541,7 +557,7 @@ function list(value: string): string[] | undefined {
     .filter(Boolean)
   for (const item of items) {
     if (!/^[a-z0-9@.+-]+$/i.test(item))
-      throw new InputError('ciphers', `'${item}' is not a cipher name (e.g. aes256-ctr).`)
+      throw new InputError(Input.Ciphers, `'${item}' is not a cipher name (e.g. aes256-ctr).`)
   }
   return items.length > 0 ? items : undefined
 }
@@ -553,7 +569,7 @@ function buildEnv(value: string): string[] {
     const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line)
     if (!match) {
       throw new InputError(
-        'build-env',
+        Input.BuildEnv,
         `line ${index + 1} is not NAME=value (NAME of letters, digits and _; one variable a line).`
       )
     }
@@ -570,8 +586,8 @@ function normalizeKey(value: string): string {
 function checkKey(
   key: string,
   passphrase: string | undefined,
-  keyInput: string,
-  passphraseInput: string
+  keyInput: InputName,
+  passphraseInput: InputName
 ): void {
   const parsed = sshUtils.parseKey(key, passphrase)
   if (!(parsed instanceof Error)) {

@@ -1,30 +1,29 @@
 import * as core from '@actions/core'
-import pRetry from 'p-retry'
+import { Input, InputError, Output, SECRET_INPUTS } from './action-io.js'
 import { deploy, type DeployReport } from './deploy.js'
 import { message } from './format.js'
 import { readRunContext, type RunContext } from './github/context.js'
 import { deferFinish, githubSide } from './github/side.js'
-import { InputError, readSettings, type HostAddress, type Settings } from './inputs.js'
+import { readSettings, type HostAddress, type Settings } from './inputs.js'
 import type { LockHolder } from './lock.js'
 import { recover } from './post.js'
 import { foldRollout, rollOut } from './rollout.js'
 import { actionsRunner, type Runner } from './runner.js'
-import { connect, ConnectionError } from './ssh/connection.js'
 import type { RemoteShell } from './shell.js'
-import { isPost, markMainStarted, readProgress, saveProgress, type Progress } from './state.js'
+import { connectWithRetries } from './ssh/options.js'
+import { readProgress, saveProgress, type Progress } from './state.js'
 import { renderSummary } from './summary.js'
 
-/** Entry point for both steps of action.yml: the deploy (main) and the clean-up (post). */
-export async function run(runner: Runner = actionsRunner): Promise<void> {
-  const post = isPost()
-  if (!post) markMainStarted()
+// The two steps of action.yml, each a function of its own: `main` deploys, `post` puts the host
+// right when `main` was cancelled or killed half-way. src/index.ts picks one.
+
+/** The deploy step: read the inputs, deploy (and roll out to every other host), report. */
+export async function main(runner: Runner = actionsRunner): Promise<void> {
   const context = readRunContext()
   let settings: Settings
   try {
-    maskSecrets(runner)
-    settings = readSettings(name => core.getInput(name), context)
+    settings = readInputs(runner, context)
   } catch (error) {
-    if (post) return // the main step already said what was wrong
     writeOutputs(runner, undefined)
     fail(
       runner,
@@ -33,21 +32,7 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
     )
     return
   }
-  const deps = {
-    runner,
-    connect: () => connectWithRetries(settings, settings.hosts[0], runner),
-    connectTo: (address: HostAddress) => connectWithRetries(settings, address, runner),
-    holder: holder(settings, context)
-  }
-
-  if (post) {
-    try {
-      await recover(settings, readProgress(), deps)
-    } catch (error) {
-      fail(runner, 'Clean-up failed', `Clean-up after the deploy step failed: ${message(error)}`)
-    }
-    return
-  }
+  const deps = sessions(settings, context, runner)
 
   // With several hosts, the first host's connection outlives its deploy: the image streams from it.
   const first = settings.hosts.length > 1 ? keepOpen() : undefined
@@ -103,77 +88,43 @@ export async function run(runner: Runner = actionsRunner): Promise<void> {
   }
 }
 
+/** The clean-up step: from what the deploy step saved, finish or undo what it left half-done. */
+export async function post(runner: Runner = actionsRunner): Promise<void> {
+  const context = readRunContext()
+  let settings: Settings
+  try {
+    settings = readInputs(runner, context)
+  } catch {
+    return // the main step already said what was wrong
+  }
+  const deps = sessions(settings, context, runner)
+  try {
+    await recover(settings, readProgress(), deps)
+  } catch (error) {
+    fail(runner, 'Clean-up failed', `Clean-up after the deploy step failed: ${message(error)}`)
+  }
+}
+
+/** Mask the secrets, then read and check every input. Throws on a bad input. */
+function readInputs(runner: Runner, context: RunContext): Settings {
+  maskSecrets(runner)
+  return readSettings(name => core.getInput(name), context)
+}
+
+/** What both steps connect with: to the first host, to any host, and who holds the lock. */
+function sessions(settings: Settings, context: RunContext, runner: Runner) {
+  return {
+    runner,
+    connect: () => connectWithRetries(settings, settings.hosts[0], runner),
+    connectTo: (address: HostAddress) => connectWithRetries(settings, address, runner),
+    holder: holder(settings, context)
+  }
+}
+
 /** Fail the step with an annotation whose title says what failed (core.setFailed gives none). */
 function fail(runner: Runner, title: string, text: string): void {
   runner.error(text, title)
   process.exitCode = core.ExitCode.Failure
-}
-
-/** A dropped packet or a droplet still booting deserves another try; a wrong key does not. */
-function connectWithRetries(
-  settings: Settings,
-  address: HostAddress,
-  runner: Runner
-): Promise<RemoteShell> {
-  return pRetry(
-    () =>
-      connect({
-        target: {
-          host: address.host,
-          port: address.port,
-          username: settings.username,
-          privateKey: settings.sshKey,
-          passphrase: settings.sshPassphrase,
-          password: settings.password,
-          hostFingerprint: settings.hostFingerprint,
-          knownHosts: settings.knownHosts,
-          inputs: {
-            key: 'ssh-key',
-            fingerprint: 'host-fingerprint',
-            knownHosts: 'ssh-known-hosts',
-            password: 'password'
-          }
-        },
-        proxy: settings.proxy && {
-          host: settings.proxy.host,
-          port: settings.proxy.port,
-          username: settings.proxy.username,
-          privateKey: settings.proxy.sshKey ?? settings.sshKey,
-          passphrase: settings.proxy.sshKey ? settings.proxy.sshPassphrase : settings.sshPassphrase,
-          password: settings.proxy.password,
-          hostFingerprint: settings.proxy.hostFingerprint,
-          knownHosts: settings.proxy.knownHosts,
-          inputs: {
-            key: settings.proxy.sshKey ? 'proxy-ssh-key' : 'ssh-key',
-            fingerprint: 'proxy-host-fingerprint',
-            knownHosts: 'proxy-known-hosts',
-            password: 'proxy-password'
-          }
-        },
-        strictHostKey: settings.strictHostKey,
-        ciphers: settings.ciphers,
-        connectTimeoutMs: settings.connectTimeoutSec * 1000,
-        onWarning: text => runner.warning(text, 'SSH'),
-        onDebug: text => runner.debug(text)
-      }),
-    {
-      retries: 2,
-      minTimeout: 2000,
-      factor: 2,
-      shouldRetry: ({ error }) =>
-        error instanceof ConnectionError && (error.phase === 'tcp' || error.phase === 'handshake'),
-      onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-        if (
-          retriesLeft > 0 &&
-          error instanceof ConnectionError &&
-          error.phase !== 'host-key' &&
-          error.phase !== 'authentication'
-        ) {
-          runner.warning(`Connection attempt ${attemptNumber} failed: ${error.message} Retrying.`)
-        }
-      }
-    }
-  )
 }
 
 /** A connection whose `close()` from the deploy is put off until the rollout is done with it. */
@@ -210,16 +161,7 @@ function holder(settings: Settings, context: RunContext): LockHolder {
 
 /** Every secret input, whole and line by line, before anything else can print them. */
 function maskSecrets(runner: Runner): void {
-  const secrets = [
-    'ssh-key',
-    'ssh-passphrase',
-    'password',
-    'proxy-ssh-key',
-    'proxy-ssh-passphrase',
-    'proxy-password',
-    'registry-password'
-  ]
-  for (const name of secrets) {
+  for (const name of SECRET_INPUTS) {
     const value = core.getInput(name, { trimWhitespace: false })
     if (!value) continue
     runner.setSecret(value)
@@ -230,7 +172,7 @@ function maskSecrets(runner: Runner): void {
   }
   // build-env: the values are secret, the names are not; a line that is not NAME=value (a key
   // pasted by mistake) is secret whole.
-  for (const line of core.getInput('build-env').split(/\r?\n/)) {
+  for (const line of core.getInput(Input.BuildEnv).split(/\r?\n/)) {
     const value = (line.includes('=') ? line.slice(line.indexOf('=') + 1) : line).trim()
     if (value && (line.includes('=') || (value.length >= 8 && !value.startsWith('#'))))
       runner.setSecret(value)
@@ -238,11 +180,11 @@ function maskSecrets(runner: Runner): void {
 }
 
 function writeOutputs(runner: Runner, report: DeployReport | undefined): void {
-  runner.setOutput('deployed', String(report?.outcome === 'deployed'))
-  runner.setOutput('commit', report?.commit ?? '')
-  runner.setOutput('previous-commit', report?.previousCommit ?? '')
-  runner.setOutput('image-id', report?.imageId ?? '')
-  runner.setOutput('previous-image-id', report?.previousImageId ?? '')
-  runner.setOutput('container-id', report?.containerId ?? '')
-  runner.setOutput('rolled-back', String(report?.rolledBack ?? false))
+  runner.setOutput(Output.Deployed, String(report?.outcome === 'deployed'))
+  runner.setOutput(Output.Commit, report?.commit ?? '')
+  runner.setOutput(Output.PreviousCommit, report?.previousCommit ?? '')
+  runner.setOutput(Output.ImageId, report?.imageId ?? '')
+  runner.setOutput(Output.PreviousImageId, report?.previousImageId ?? '')
+  runner.setOutput(Output.ContainerId, report?.containerId ?? '')
+  runner.setOutput(Output.RolledBack, String(report?.rolledBack ?? false))
 }

@@ -1,5 +1,6 @@
 import * as core from '@actions/core'
 import { randomUUID } from 'node:crypto'
+import type { OutputName } from './action-io.js'
 
 /**
  * What the procedure needs from the GitHub runner: logging, log groups, outputs, the job summary.
@@ -16,7 +17,8 @@ export interface Runner {
   drained(): Promise<void>
   /** A collapsible log group around one step. */
   group<T>(title: string, fn: () => Promise<T>): Promise<T>
-  setOutput(name: string, value: string): void
+  /** One of action.yml's outputs. */
+  setOutput(name: OutputName, value: string): void
   setSecret(value: string): void
   writeSummary(markdown: string): Promise<void>
 }

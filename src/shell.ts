@@ -102,7 +102,7 @@ export interface RemoteShell {
 }
 
 /** A remote command that exited non-zero. */
-export class RemoteCommandError extends Error {
+class RemoteCommandError extends Error {
   constructor(
     readonly label: string,
     readonly result: ExecResult

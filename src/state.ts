@@ -1,4 +1,5 @@
 import * as core from '@actions/core'
+import { State } from './action-io.js'
 
 /**
  * What the main step records, as it goes, for the post step: enough to put the host right when
@@ -26,11 +27,6 @@ export interface HostProgress {
   phase: 'releasing' | 'done'
   previousImageId: string
   releasedImageId: string
-}
-
-export enum State {
-  IsPost = 'isPost',
-  Progress = 'progress'
 }
 
 export const isPost = (): boolean => core.getState(State.IsPost) === 'true'

@@ -7,7 +7,7 @@ import {
   splitRepository
 } from './octokit.js'
 
-export interface RangeCommit {
+interface RangeCommit {
   sha: string
   /** The first line of the message. */
   subject: string
@@ -120,15 +120,15 @@ export async function compareCommits(options: CompareOptions): Promise<CommitRan
     const api = options.apiUrl || DEFAULT_API_URL
     const hint =
       failure.status === 404
-        ? `: ${short(options.base)} or ${short(options.head)} is not in ${options.repository}, or the token cannot read it`
+        ? `: ${abbreviateSha(options.base)} or ${abbreviateSha(options.head)} is not in ${options.repository}, or the token cannot read it`
         : ''
     return unavailable(
-      `GitHub API (${api}) compare ${short(options.base)}...${short(options.head)}: ${failure.detail}${hint}`
+      `GitHub API (${api}) compare ${abbreviateSha(options.base)}...${abbreviateSha(options.head)}: ${failure.detail}${hint}`
     )
   }
 }
 
-export interface RangeBase {
+interface RangeBase {
   sha: string
   /** `production`: read on the host, the truth; `push`: the event's `before`, a hint. */
   from: 'production' | 'push'
@@ -148,6 +148,7 @@ export function rangeBase(production?: string, before?: string): RangeBase | und
   return fromPush ? { sha: fromPush, from: 'push' } : undefined
 }
 
-function short(sha: string): string {
+/** A full commit SHA as its first 12 hex digits; anything else (a branch name) as given. */
+function abbreviateSha(sha: string): string {
   return /^[0-9a-f]{40,64}$/i.test(sha) ? sha.slice(0, 12) : sha
 }

@@ -38,9 +38,9 @@ export interface DeploymentOptions {
 }
 
 /** How the deploy ended: `success` when production runs the commit, else `failure`. */
-export type DeploymentOutcome = 'success' | 'failure'
+type DeploymentOutcome = 'success' | 'failure'
 
-export type ApiResult =
+type ApiResult =
   | { ok: true; skipped?: boolean }
   | {
       ok: false
@@ -49,7 +49,7 @@ export type ApiResult =
     }
 
 /** The permission a token needs for deployments, as a workflow writes it. */
-export const DEPLOYMENTS_PERMISSION = 'permissions: deployments: write'
+const DEPLOYMENTS_PERMISSION = 'permissions: deployments: write'
 
 /**
  * `production_environment`: GitHub's own default is true only for the name `production`. We also

@@ -6,7 +6,7 @@ export const DEFAULT_API_URL = 'https://api.github.com'
 /** A deploy must never wait long on GitHub: each API request gets this long, then gives up. */
 export const DEFAULT_TIMEOUT_MS = 10_000
 
-export interface ClientOptions {
+interface ClientOptions {
   token: string
   /** GITHUB_API_URL; GitHub Enterprise Server has its own. */
   apiUrl?: string

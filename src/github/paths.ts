@@ -1,5 +1,5 @@
 import picomatch from 'picomatch'
-import { InputError } from '../inputs.js'
+import { Input, InputError } from '../action-io.js'
 
 // The `paths` input reads like a workflow's `on.push.paths`, with GitHub's rules:
 // - patterns apply in order; a file is deployed when the last pattern that matches it is a
@@ -37,7 +37,7 @@ export function parsePatterns(input: string): string[] {
   for (const pattern of patterns) compile(pattern)
   if (patterns.length > 0 && patterns.every(p => p.startsWith('!'))) {
     throw new InputError(
-      'paths',
+      Input.Paths,
       `every pattern excludes (${patterns.join(', ')}), so no change would ever deploy. ` +
         "Put a pattern that includes first, e.g. '**' to deploy on any change except those."
     )
@@ -60,7 +60,7 @@ export function filterPaths(patterns: string[], files: string[]): string[] {
   })
 }
 
-export type PathsDecision =
+type PathsDecision =
   { deploy: true; matched: string[]; reason?: string } | { deploy: false; reason: string }
 
 /**
@@ -119,7 +119,7 @@ function compile(pattern: string): Compiled {
 }
 
 function invalid(pattern: string, why: string): InputError {
-  return new InputError('paths', `'${pattern}' is not a valid pattern: ${why}`)
+  return new InputError(Input.Paths, `'${pattern}' is not a valid pattern: ${why}`)
 }
 
 function tokenize(body: string, pattern: string): Token[] {

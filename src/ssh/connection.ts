@@ -19,7 +19,7 @@ interface SshProcess extends RemoteProcess {
 }
 
 /** One SSH server to log in to: the droplet, or the bastion in front of it. */
-export interface Endpoint {
+interface Endpoint {
   host: string
   port: number
   username: string

@@ -1,7 +1,7 @@
 import { createHash, createHmac } from 'node:crypto'
 
 /** The host key the server presented, as ssh-keygen shows it. */
-export interface PresentedKey {
+interface PresentedKey {
   type: string
   fingerprint: string
 }
@@ -16,13 +16,13 @@ export function fingerprint(blob: Buffer): string {
 }
 
 /** The key type is the first string of the SSH wire-format key blob. */
-export function keyType(blob: Buffer): string {
+function keyType(blob: Buffer): string {
   if (blob.length < 4) return 'unknown'
   const length = blob.readUInt32BE(0)
   return blob.subarray(4, 4 + length).toString('ascii')
 }
 
-export interface KnownHostKey {
+interface KnownHostKey {
   type: string
   blob: Buffer
   revoked: boolean
@@ -97,7 +97,7 @@ export type HostKeyPolicy =
   | { kind: 'unchecked' }
   | { kind: 'refuse' }
 
-export type HostKeyVerdict = { ok: true; warning?: string } | { ok: false; reason: string }
+type HostKeyVerdict = { ok: true; warning?: string } | { ok: false; reason: string }
 
 /** Decide whether to trust the presented host key. Fails closed. */
 export function checkHostKey(

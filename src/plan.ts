@@ -8,9 +8,11 @@ import { addressLabel, type Settings } from './inputs.js'
 import type { Runner } from './runner.js'
 import { releaseTag } from './release/retention.js'
 import type { Command } from './shell.js'
+import type { Run } from './steps/run.js'
+import type { Production } from './target.js'
 
 /** A dry run: check what can be checked without changing anything, and print what would happen. */
-export async function planDeploy(
+async function planDeploy(
   settings: Settings,
   production: ContainerInfo,
   image: ImageInfo,
@@ -87,4 +89,24 @@ export async function planDeploy(
   ]
   runner.info('Dry run: nothing was changed. The deploy would:')
   report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`))
+}
+
+/** A dry run: connect, look, print the plan, change nothing. */
+export async function dryRun(run: Run, host: Host, production: Production): Promise<DeployReport> {
+  const { settings, report, runner } = run
+  const { container, image, admin, target } = production
+  await run.step('Plan (dry run)', () =>
+    planDeploy(
+      settings,
+      container,
+      image,
+      admin,
+      report,
+      host,
+      runner,
+      target.service ? { service: target.service, repository: target.repository } : undefined
+    )
+  )
+  report.outcome = 'dry-run'
+  return report
 }

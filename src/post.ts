@@ -1,6 +1,7 @@
 import * as docker from './docker.js'
 import { message, short } from './format.js'
-import { DeployError, Host, restorePrevious, serveOptions } from './host.js'
+import { DeployError, Host } from './host.js'
+import { rollBack, serveOptions } from './replace.js'
 import { addressLabel, type HostAddress, type Settings } from './inputs.js'
 import { takeDeployLock, type LockHolder } from './lock.js'
 import type { Runner } from './runner.js'
@@ -8,7 +9,7 @@ import type { RemoteShell } from './shell.js'
 import type { Progress } from './state.js'
 import { swarmStatus } from './swarm.js'
 
-export interface RecoverDeps {
+interface RecoverDeps {
   /** The first host: where the release was built. */
   connect: () => Promise<RemoteShell>
   /** Any host of a rollout. */
@@ -141,16 +142,12 @@ async function rollBackUnconfirmed(
     `The release ${short(failed)} was committed but never confirmed healthy: rolling back to ${short(release.previousImageId)}.`,
     'Rolling back'
   )
-  const serving = await restorePrevious(host, runner, {
-    image: settings.image.name,
-    repository: settings.image.repository,
+  const serving = await rollBack(host, runner, {
+    image: settings.image,
     previousImageId: release.previousImageId,
     failedImageId: failed,
-    serve: serveOptions(settings, release.adminContainer ?? '', 0)
-  }).catch(error => {
-    throw new DeployError(
-      `ROLLBACK FAILED after the cancelled deploy: ${message(error)}\nProduction may be down: ${settings.image.name} is back on ${short(release.previousImageId)}; check the supervisor on the host.`
-    )
+    serve: serveOptions(settings, release.adminContainer ?? '', 0),
+    when: ' after the cancelled deploy'
   })
   runner.info(`Rolled back: ${short(serving)} serves ${short(release.previousImageId)}`)
 }

@@ -2,20 +2,13 @@ import { findProduction } from './decide.js'
 import type { DeployReport } from './deploy.js'
 import * as docker from './docker.js'
 import { message, short } from './format.js'
-import {
-  DeployError,
-  Host,
-  QUICK_MS,
-  restorePrevious,
-  SLOW_MS,
-  swap,
-  waitForServing,
-  serveOptions
-} from './host.js'
+import { DeployError, Host, QUICK_MS, SLOW_MS } from './host.js'
+import { replaceProduction, RolledBack, serveOptions } from './replace.js'
 import { addressLabel, type HostAddress, type Settings } from './inputs.js'
 import { takeDeployLock, type LockHolder } from './lock.js'
 import { writeHistory, type HistoryEntry } from './release/history.js'
-import { releaseTag, retain } from './release/retention.js'
+import { retainReleases } from './release/retention.js'
+import { imageLayers as TARGET_LAYERS, saveWithout as SAVE_WITHOUT } from './remote/scripts.js'
 import type { Runner } from './runner.js'
 import { run, shScript, type Command, type RemoteShell } from './shell.js'
 import type { HostProgress } from './state.js'
@@ -31,7 +24,7 @@ export interface HostResult {
   detail?: string
 }
 
-export interface RolloutDeps {
+interface RolloutDeps {
   connectTo: (address: HostAddress) => Promise<RemoteShell>
   runner: Runner
   holder: LockHolder
@@ -63,9 +56,9 @@ export async function rollOut(
         runner.group(`Roll out to ${addressLabel(address)}`, () =>
           toHost(address, settings, release, source, deps).catch((error): HostResult => ({
             host: addressLabel(address),
-            outcome: error instanceof RolledBack ? 'rolled-back' : 'failed',
-            imageId: error instanceof RolledBack ? error.imageId : undefined,
-            containerId: error instanceof RolledBack ? error.containerId : undefined,
+            outcome: error instanceof HostRolledBack ? 'rolled-back' : 'failed',
+            imageId: error instanceof HostRolledBack ? error.imageId : undefined,
+            containerId: error instanceof HostRolledBack ? error.containerId : undefined,
             detail: message(error)
           }))
         )
@@ -85,7 +78,7 @@ export async function rollOut(
 }
 
 /** A host put back on the release it ran before. */
-class RolledBack extends DeployError {
+class HostRolledBack extends DeployError {
   constructor(
     text: string,
     readonly imageId: string,
@@ -106,8 +99,6 @@ async function toHost(
   const hostName = addressLabel(address)
   const host = new Host(await deps.connectTo(address), runner)
   const started = performance.now()
-  // Set once production is being replaced here: from then on the attempt goes in the history.
-  let attempt: { from: string; result: HistoryEntry['result']; reason?: string } | undefined
   try {
     const lock = await takeDeployLock(host.shell, settings, deps.holder, runner, hostName)
     try {
@@ -125,110 +116,101 @@ async function toHost(
       }
       const present = await host.exec(docker.inspectImage(release.imageId), 'docker image inspect')
       if (present.code !== 0) await sendImage(source, host, release.imageId, hostName, runner)
-
-      // From here until confirmed or rolled back, a cancelled run leaves this host to the post step.
-      const progress = (phase: HostProgress['phase']) =>
-        deps.progress?.(hostName, {
-          phase,
-          previousImageId: production.imageId,
-          releasedImageId: release.imageId
-        })
-      progress('releasing')
-      attempt = { from: production.imageId, result: 'failed' }
-      const serve = serveOptions(settings, '')
-      let containerId: string
-      try {
-        containerId = await waitForServing(
-          host,
-          runner,
-          release.imageId,
-          serve,
-          swap({
-            repository: settings.image.repository,
-            image: settings.image.name,
-            previousImageId: production.imageId,
-            releaseId: release.imageId,
-            production: production.id
-          })
-        )
-        progress('done')
-      } catch (error) {
-        attempt.reason = message(error).split('\n')[0]
-        if (!settings.rollback) {
-          progress('done')
-          throw error
-        }
-        runner.warning(
-          `Rolling back ${hostName} to ${short(production.imageId)}: ${message(error)}`,
-          'Rolling back'
-        )
-        const previousConfig =
-          survey.image?.id === production.imageId ? survey.image.config : undefined
-        const restored = await restorePrevious(host, runner, {
-          image: settings.image.name,
-          repository: settings.image.repository,
-          previousImageId: production.imageId,
-          failedImageId: release.imageId,
-          production,
-          previousConfig,
-          serve: { ...serve, stableSeconds: 0 }
-        })
-        progress('done')
-        attempt.result = 'rolled-back'
-        throw new RolledBack(
-          `${message(error)}\nRolled back: ${short(restored)} serves ${short(production.imageId)} again.`,
-          production.imageId,
-          restored
-        )
-      }
-      if (release.commit) {
-        await host
-          .run(
-            retain(
-              settings.image.repository,
-              settings.keepReleases,
-              { id: release.imageId, tag: releaseTag(release.commit) },
-              [release.imageId, production.imageId]
-            ),
-            'docker tag (release); retention',
-            SLOW_MS
-          )
-          .catch(error =>
-            runner.warning(`Could not prune old releases on ${hostName}: ${message(error)}`)
-          )
-      }
-      attempt.result = 'deployed'
-      return {
-        host: hostName,
-        outcome: 'deployed',
-        commit: release.commit,
-        imageId: release.imageId,
-        containerId
-      }
+      const previousConfig =
+        survey.image?.id === production.imageId ? survey.image.config : undefined
+      return await replaceOn(host, hostName, settings, release, production, previousConfig, {
+        ...deps,
+        started
+      })
     } finally {
-      if (attempt) {
-        await writeHistory(
-          host,
-          settings,
-          {
-            time: new Date().toISOString(),
-            action: 'deploy',
-            result: attempt.result,
-            by: deps.holder.actor,
-            run: deps.holder.run,
-            toCommit: release.commit,
-            fromImage: attempt.from,
-            toImage: release.imageId,
-            durationSec: Math.round((performance.now() - started) / 100) / 10,
-            ...(attempt.reason ? { reason: attempt.reason } : {})
-          },
-          runner
-        )
-      }
       await lock.release().catch(() => undefined)
     }
   } finally {
     await host.shell.close()
+  }
+}
+
+/**
+ * Replace production on one more host with the release, as on the first; keep its releases; and
+ * record the attempt in that host's history whatever happens.
+ */
+async function replaceOn(
+  host: Host,
+  hostName: string,
+  settings: Settings,
+  release: { imageId: string; commit?: string },
+  production: docker.ContainerInfo,
+  previousConfig: docker.ImageConfig | undefined,
+  deps: RolloutDeps & { started: number }
+): Promise<HostResult> {
+  const { runner, started } = deps
+  const attempt: { result: HistoryEntry['result']; reason?: string } = { result: 'failed' }
+  try {
+    let containerId: string
+    try {
+      // Until confirmed or rolled back, a cancelled run leaves this host to the post step.
+      containerId = await replaceProduction(host, runner, {
+        image: settings.image,
+        production,
+        previousImageId: production.imageId,
+        previousConfig,
+        releaseId: release.imageId,
+        serve: serveOptions(settings, ''),
+        rollback: settings.rollback,
+        where: hostName,
+        progress: phase =>
+          deps.progress?.(hostName, {
+            phase,
+            previousImageId: production.imageId,
+            releasedImageId: release.imageId
+          })
+      })
+    } catch (error) {
+      attempt.reason = message(error).split('\n')[0]
+      if (!(error instanceof RolledBack)) throw error
+      attempt.result = 'rolled-back'
+      throw new HostRolledBack(
+        `${error.cause}\nRolled back: ${short(error.containerId)} serves ${short(production.imageId)} again.`,
+        production.imageId,
+        error.containerId
+      )
+    }
+    if (release.commit) {
+      await retainReleases(host, runner, {
+        repository: settings.image.repository,
+        keep: settings.keepReleases,
+        release: { id: release.imageId, commit: release.commit },
+        replaced: production.imageId
+      }).catch(error =>
+        runner.warning(`Could not prune old releases on ${hostName}: ${message(error)}`)
+      )
+    }
+    attempt.result = 'deployed'
+    return {
+      host: hostName,
+      outcome: 'deployed',
+      commit: release.commit,
+      imageId: release.imageId,
+      containerId
+    }
+  } finally {
+    await writeHistory(
+      host,
+      settings,
+      {
+        time: new Date().toISOString(),
+        action: 'deploy',
+        result: attempt.result,
+        by: deps.holder.actor,
+        run: deps.holder.run,
+        toCommit: release.commit,
+        fromImage: production.imageId,
+        toImage: release.imageId,
+        durationSec: Math.round((performance.now() - started) / 100) / 10,
+        ...(attempt.reason ? { reason: attempt.reason } : {})
+      },
+      runner
+    )
   }
 }
 
@@ -261,8 +243,6 @@ async function sendImage(
   }
 }
 
-const TARGET_LAYERS = `docker image inspect --format '{{json .RootFS.Layers}}' $(docker image ls -q --no-trunc | sort -u) 2>/dev/null || true`
-
 /** How many of the release's layers, from the bottom, the target has as one chain in some image. */
 async function layersToSkip(
   source: RemoteShell,
@@ -284,7 +264,7 @@ async function layersToSkip(
 }
 
 /** How many of `layers`, from the bottom, some image of `chains` has in the same order. */
-export function sharedPrefix(layers: string[], chains: string[][]): number {
+function sharedPrefix(layers: string[], chains: string[][]): number {
   let best = 0
   for (const chain of chains) {
     let n = 0
@@ -297,28 +277,13 @@ export function sharedPrefix(layers: string[], chains: string[][]): number {
 // The archive is saved once to the first host's disk: its manifest (the layers' file names, in
 // the image's order) comes last in it, and a seekable file lets tar read it without a second
 // `docker save`. Only the stream from `tar --delete` goes to stdout.
-const SAVE_WITHOUT = `set -e
-tmp=$(mktemp -d "\${TMPDIR:-/var/tmp}/hermes-save.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-# dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-docker save "$1" >"$tmp/image.tar"
-tar -xOf "$tmp/image.tar" manifest.json >"$tmp/manifest.json"
-# "Layers":["<dir>/layer.tar",...]: names are hex and slashes only.
-grep -o '"Layers":\\[[^]]*\\]' "$tmp/manifest.json" | sed 's/^"Layers"://' | tr -d '"[]' | tr ',' '\\n' >"$tmp/layers"
-[ "$(wc -l <"$tmp/layers")" -eq "$3" ] || { echo "the archive lists $(wc -l <"$tmp/layers") layers, not $3" >&2; exit 3; }
-head -n "$2" "$tmp/layers" >"$tmp/skip"
-tar --delete -f - -T "$tmp/skip" <"$tmp/image.tar"`
-
 /** `docker save` of `imageId` without its bottom `layers` (of `of`): the target has them. */
 export function saveWithout(imageId: string, layers: number, of: number): Command {
   return shScript(SAVE_WITHOUT, imageId, String(layers), String(of))
 }
 
 /** Stream `docker save` on the first host into `docker load` on another, with backpressure. */
-export async function copyImage(
+async function copyImage(
   from: RemoteShell,
   to: RemoteShell,
   imageId: string,

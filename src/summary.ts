@@ -11,16 +11,35 @@ const HEADLINES: Record<DeployReport['outcome'], string> = {
 
 /** The job summary: what went out, how long each step took, and what to do when it failed. */
 export function renderSummary(report: DeployReport): string {
-  const lines: string[] = []
-  const headline =
+  const sections = [
+    headline,
+    beforeAfter,
+    hosts,
+    swarm,
+    rollback,
+    commits,
+    changedFiles,
+    retention,
+    plan,
+    steps,
+    history
+  ]
+  return sections.flatMap(section => section(report)).join('\n') + '\n'
+}
+
+function headline(report: DeployReport): string[] {
+  const title =
     report.action === 'rollback' && report.outcome === 'deployed'
       ? '↩️ Rolled back'
       : HEADLINES[report.outcome]
-  lines.push(`## ${headline}: \`${report.image}\` on ${report.host}`, '')
+  const lines = [`## ${title}: \`${report.image}\` on ${report.host}`, '']
   if (report.reason)
     lines.push(report.outcome === 'unchanged' ? report.reason : quoteBlock(report.reason), '')
+  return lines
+}
 
-  lines.push('| | before | after |', '|---|---|---|')
+function beforeAfter(report: DeployReport): string[] {
+  const lines = ['| | before | after |', '|---|---|---|']
   lines.push(`| commit | ${code(report.previousCommit)} | ${code(report.commit)} |`)
   lines.push(`| image | ${code(short(report.previousImageId))} | ${code(short(report.imageId))} |`)
   if (report.productionContainer)
@@ -29,31 +48,37 @@ export function renderSummary(report: DeployReport): string {
     lines.push(
       `| disk used by images | ${report.retention.diskBefore} | ${report.retention.diskAfter} |`
     )
-  lines.push('')
+  return [...lines, '']
+}
 
-  if (report.hosts) {
-    lines.push(
-      '### Hosts',
-      '',
-      '| host | result | commit | image | container |',
-      '|---|---|---|---|---|'
-    )
-    for (const host of report.hosts) {
-      lines.push(
+function hosts(report: DeployReport): string[] {
+  if (!report.hosts) return []
+  return [
+    '### Hosts',
+    '',
+    '| host | result | commit | image | container |',
+    '|---|---|---|---|---|',
+    ...report.hosts.map(
+      host =>
         `| ${host.host} | ${host.outcome} | ${code(host.commit?.slice(0, 12))} | ${code(short(host.imageId))} | ${code(short(host.containerId))} |`
-      )
-    }
-    lines.push('')
-  }
-  if (report.swarm?.state) {
-    const { service, image, state, message } = report.swarm
-    lines.push(
-      '### Swarm',
-      '',
-      `Service \`${service}\`: update ${state.replace(/_/g, ' ')}${message ? ` (${message})` : ''}; it runs \`${image}\`.`,
-      ''
-    )
-  }
+    ),
+    ''
+  ]
+}
+
+function swarm(report: DeployReport): string[] {
+  if (!report.swarm?.state) return []
+  const { service, image, state, message } = report.swarm
+  return [
+    '### Swarm',
+    '',
+    `Service \`${service}\`: update ${state.replace(/_/g, ' ')}${message ? ` (${message})` : ''}; it runs \`${image}\`.`,
+    ''
+  ]
+}
+
+function rollback(report: DeployReport): string[] {
+  const lines: string[] = []
   if (report.rollbackDetail) lines.push('### Rollback', '', quoteBlock(report.rollbackDetail), '')
   if (report.flattened) {
     lines.push(
@@ -61,79 +86,92 @@ export function renderSummary(report: DeployReport): string {
       ''
     )
   }
+  return lines
+}
 
-  if (report.commits.length > 0) {
-    const source =
-      report.rangeSource === 'github'
-        ? ' (from GitHub)'
-        : report.rangeSource === 'git'
-          ? ' (from git on the host)'
-          : ''
-    lines.push(
-      `### ${report.commits.length} commit${report.commits.length === 1 ? '' : 's'}${source}`,
-      ''
-    )
-    lines.push('```', ...report.commits, '```', '')
-  }
+function commits(report: DeployReport): string[] {
+  if (report.commits.length === 0) return []
+  const source =
+    report.rangeSource === 'github'
+      ? ' (from GitHub)'
+      : report.rangeSource === 'git'
+        ? ' (from git on the host)'
+        : ''
+  return [
+    `### ${report.commits.length} commit${report.commits.length === 1 ? '' : 's'}${source}`,
+    '',
+    '```',
+    ...report.commits,
+    '```',
+    ''
+  ]
+}
+
+function changedFiles(report: DeployReport): string[] {
   if (report.changedFiles?.length) {
     const files = report.changedFiles.slice(0, 100)
     const more =
       report.changedFiles.length > files.length
         ? [`… and ${report.changedFiles.length - files.length} more`]
         : []
-    lines.push(
-      `<details><summary>${report.changedFiles.length} changed files</summary>`,
-      '',
-      '```',
-      ...files,
-      ...more,
-      '```',
-      '',
-      '</details>',
-      ''
-    )
-  } else if (report.diffStat) {
-    lines.push(
-      '<details><summary>Changed files</summary>',
-      '',
-      '```',
-      report.diffStat,
-      '```',
-      '',
-      '</details>',
-      ''
-    )
+    return details(`${report.changedFiles.length} changed files`, [...files, ...more])
   }
-  if (report.retention && (report.retention.removed.length > 0 || report.retention.pruned > 0)) {
-    lines.push(
-      `Retention: kept ${report.retention.kept.join(', ')}; removed ${report.retention.removed.join(', ') || 'no tags'} and ${report.retention.pruned} unused images.`,
-      ''
-    )
-  }
-  if (report.plan)
-    lines.push('### Plan', '', ...report.plan.map((line, i) => `${i + 1}. ${line}`), '')
+  return report.diffStat ? details('Changed files', [report.diffStat]) : []
+}
 
-  lines.push('### Steps', '', '| step | result | time |', '|---|---|---|')
-  for (const step of report.steps) {
-    const mark = step.status === 'ok' ? '✓' : '✗'
-    lines.push(`| ${escapeCell(step.name)} | ${mark} | ${formatDuration(step.durationMs)} |`)
-  }
-  if (report.history?.length) {
-    lines.push(
-      '',
-      '### Recent deploys on this host',
-      '',
-      '| when | action | result | from | to | by | time |',
-      '|---|---|---|---|---|---|---|'
+function details(summary: string, block: string[]): string[] {
+  return [
+    `<details><summary>${summary}</summary>`,
+    '',
+    '```',
+    ...block,
+    '```',
+    '',
+    '</details>',
+    ''
+  ]
+}
+
+function retention(report: DeployReport): string[] {
+  const kept = report.retention
+  if (!kept || (kept.removed.length === 0 && kept.pruned === 0)) return []
+  return [
+    `Retention: kept ${kept.kept.join(', ')}; removed ${kept.removed.join(', ') || 'no tags'} and ${kept.pruned} unused images.`,
+    ''
+  ]
+}
+
+function plan(report: DeployReport): string[] {
+  if (!report.plan) return []
+  return ['### Plan', '', ...report.plan.map((line, i) => `${i + 1}. ${line}`), '']
+}
+
+function steps(report: DeployReport): string[] {
+  return [
+    '### Steps',
+    '',
+    '| step | result | time |',
+    '|---|---|---|',
+    ...report.steps.map(
+      step =>
+        `| ${escapeCell(step.name)} | ${step.status === 'ok' ? '✓' : '✗'} | ${formatDuration(step.durationMs)} |`
     )
-    for (const entry of [...report.history].reverse()) {
+  ]
+}
+
+function history(report: DeployReport): string[] {
+  if (!report.history?.length) return []
+  return [
+    '',
+    '### Recent deploys on this host',
+    '',
+    '| when | action | result | from | to | by | time |',
+    '|---|---|---|---|---|---|---|',
+    ...[...report.history].reverse().map(entry => {
       const run = entry.run ? `[${entry.by ?? 'run'}](${entry.run})` : (entry.by ?? '')
-      lines.push(
-        `| ${entry.time} | ${entry.action} | ${entry.result} | ${code(entry.fromCommit?.slice(0, 7))} | ${code(entry.toCommit?.slice(0, 7))} | ${run} | ${entry.durationSec} s |`
-      )
-    }
-  }
-  return lines.join('\n') + '\n'
+      return `| ${entry.time} | ${entry.action} | ${entry.result} | ${code(entry.fromCommit?.slice(0, 7))} | ${code(entry.toCommit?.slice(0, 7))} | ${run} | ${entry.durationSec} s |`
+    })
+  ]
 }
 
 function code(value: string | undefined): string {

@@ -1,49 +1,13 @@
+import { SLOW_MS, type Host } from '../host.js'
+import type { Runner } from '../runner.js'
+import { parseKeyValues } from '../key-value.js'
+import { retain as RETAIN } from '../remote/scripts.js'
 import { shScript, type Command } from '../shell.js'
 
 /** Releases are tagged `<repository>:<first 12 hex digits of the commit>`. */
 export function releaseTag(commit: string): string {
   return commit.slice(0, 12)
 }
-
-const RETAIN = `
-repo=$1
-keep=$2
-docker tag "$3" "$repo:$4" || exit 1
-shift 4
-disk() { docker system df --format '{{.Type}} {{.Size}}' | awk '$1 == "Images" { print $2 }'; }
-n=0
-doomed=
-# Newest first, as docker image ls lists them.
-for line in $(docker image ls --no-trunc --format '{{.Tag}}/{{.ID}}' "$repo"); do
-  tag=\${line%%/*}
-  id=\${line#*/}
-  case $tag in ''|*[!0-9a-f]*) continue ;; esac
-  [ \${#tag} -eq 12 ] || continue
-  n=$((n + 1))
-  if [ "$n" -le "$keep" ]; then echo "kept=$tag"; continue; fi
-  for protected in "$@"; do
-    if [ "$id" = "$protected" ]; then echo "protected=$tag"; continue 2; fi
-  done
-  doomed="$doomed $tag"
-done
-# Images this action made (its commit message) that are untagged and unused.
-ours=
-for id in $(docker images -q --no-trunc --filter dangling=true); do
-  case $(docker image inspect --format '{{.Comment}}' "$id" 2>/dev/null) in hermes-deploy*) ours="$ours $id" ;; esac
-done
-before=$(disk)
-echo "before=$before"
-[ -n "$doomed$ours" ] || { echo "after=$before"; exit 0; }
-for tag in $doomed; do docker rmi "$repo:$tag" >/dev/null && echo "removed=$tag"; done
-for id in $ours; do docker rmi "$id" >/dev/null 2>&1 && echo "pruned=$id"; done
-# Removing release tags can leave more of ours dangling.
-for id in $(docker images -q --no-trunc --filter dangling=true); do
-  case $(docker image inspect --format '{{.Comment}}' "$id" 2>/dev/null) in
-    hermes-deploy*) docker rmi "$id" >/dev/null 2>&1 && echo "pruned=$id" ;;
-  esac
-done
-echo "after=$(disk)"
-`
 
 /**
  * Tag the release `<repository>:<tag>`, keep the newest `keep` releases of the repository, and
@@ -69,21 +33,48 @@ export interface Retention {
   diskAfter: string
 }
 
-export function parseRetention(output: string): Retention {
-  const result: Retention = {
-    kept: [],
-    removed: [],
-    protected: [],
-    pruned: 0,
-    diskBefore: '',
-    diskAfter: ''
+function parseRetention(output: string): Retention {
+  const lines = parseKeyValues(output)
+  return {
+    kept: lines.all('kept'),
+    removed: lines.all('removed'),
+    protected: lines.all('protected'),
+    pruned: lines.all('pruned').length,
+    diskBefore: lines.get('before'),
+    diskAfter: lines.get('after')
   }
-  for (const line of output.split('\n')) {
-    const [key, value = ''] = line.trim().split('=')
-    if (key === 'kept' || key === 'removed' || key === 'protected') result[key].push(value)
-    else if (key === 'pruned') result.pruned += 1
-    else if (key === 'before') result.diskBefore = value
-    else if (key === 'after') result.diskAfter = value
+}
+
+/**
+ * Keep the release (tagged with its commit) and the last few before it; prune the rest, never
+ * the release or the image it replaced. Says what it did; returns it.
+ */
+export async function retainReleases(
+  host: Host,
+  runner: Runner,
+  options: {
+    repository: string
+    keep: number
+    release: { id: string; commit: string }
+    replaced: string
   }
-  return result
+): Promise<Retention> {
+  const { release } = options
+  const retention = parseRetention(
+    await host.run(
+      retain(
+        options.repository,
+        options.keep,
+        { id: release.id, tag: releaseTag(release.commit) },
+        [release.id, options.replaced]
+      ),
+      'docker tag (release); retention',
+      SLOW_MS
+    )
+  )
+  const { kept, removed, pruned, diskBefore, diskAfter } = retention
+  runner.info(
+    `Kept ${kept.length} releases; removed ${removed.length} old release tags and ${pruned} unused images. Images use ${diskAfter} (was ${diskBefore}).`
+  )
+  return retention
 }

@@ -1,0 +1,273 @@
+import * as docker from './docker.js'
+import { formatDiagnosis, diagnose, watchStable } from './release/watch.js'
+import { message, short } from './format.js'
+import { DeployError, QUICK_MS, rollbackTag, type Host } from './host.js'
+import type { ImageRef, Settings } from './inputs.js'
+import type { Runner } from './runner.js'
+import { chain, type Command } from './shell.js'
+
+/*
+ * Replace production on one host — the runbook's steps 7 and 8 — used by the deploy, the rollout
+ * to other hosts, `rollback-to` and the post step: move the tag and remove production in one
+ * command (the swap), wait for the supervisor's new container, health-check it, watch it stay up,
+ * and on failure put the previous release back the same way.
+ */
+
+/** One replacement of production on one host. */
+interface Replacement {
+  image: ImageRef
+  /** The container serving now. */
+  production: docker.ContainerInfo
+  previousImageId: string
+  /** The previous image's config, to start production by hand when no supervisor does. */
+  previousConfig?: docker.ImageConfig
+  releaseId: string
+  serve: ServeOptions
+  /** Put the previous release back when the new one fails (`rollback`). */
+  rollback: boolean
+  /** The host, when there are several (`h2:22`); '' for the only or first one. */
+  where?: string
+  /** Told `releasing` before the swap and `done` once the release is confirmed or rolled back. */
+  progress?: (phase: 'releasing' | 'done') => void
+}
+
+/** The release failed on this host and the previous one serves again. */
+export class RolledBack extends DeployError {
+  constructor(
+    /** Why the release failed. */
+    readonly cause: string,
+    /** The container that serves the previous release now. */
+    readonly containerId: string
+  ) {
+    super(cause)
+  }
+}
+
+/**
+ * Swap the release in, and confirm it serves. Returns the new production container. When it does
+ * not serve: with `rollback`, puts the previous release back and throws `RolledBack`; without,
+ * throws the failure, leaving the release in production and saying how to roll back by hand.
+ */
+export async function replaceProduction(
+  host: Host,
+  runner: Runner,
+  r: Replacement
+): Promise<string> {
+  r.progress?.('releasing')
+  try {
+    const containerId = await waitForServing(
+      host,
+      runner,
+      r.releaseId,
+      r.serve,
+      swap({
+        repository: r.image.repository,
+        image: r.image.name,
+        previousImageId: r.previousImageId,
+        releaseId: r.releaseId,
+        production: r.production.id
+      })
+    )
+    r.progress?.('done')
+    return containerId
+  } catch (error) {
+    if (!r.rollback) {
+      runner.error(
+        `Rollback is off: production${r.where ? ` on ${r.where}` : ''} runs the failed release. To roll back by hand: docker tag ${rollbackTag(r.image.repository)} ${r.image.name} && docker rm -f <new container>`,
+        'Rollback skipped'
+      )
+      r.progress?.('done')
+      throw error
+    }
+    runner.warning(
+      `Rolling back${r.where ? ` ${r.where}` : ''} to ${short(r.previousImageId)}: ${message(error)}`,
+      'Rolling back'
+    )
+    const restored = await rollBack(host, runner, {
+      image: r.image,
+      previousImageId: r.previousImageId,
+      failedImageId: r.releaseId,
+      production: r.production,
+      previousConfig: r.previousConfig,
+      serve: { ...r.serve, stableSeconds: 0 }
+    })
+    r.progress?.('done')
+    throw new RolledBack(message(error), restored)
+  }
+}
+
+/** What putting the previous release back on one host needs to know. */
+interface Restore {
+  image: ImageRef
+  previousImageId: string
+  failedImageId: string
+  /** The production container as it ran before, to start it again when no supervisor does. */
+  production?: docker.ContainerInfo
+  previousConfig?: docker.ImageConfig
+  serve: ServeOptions
+  /** Said after ROLLBACK FAILED: when it happened (` after the cancelled deploy`). */
+  when?: string
+}
+
+/** Put the previous release back (`restorePrevious`); a failure says production may be down. */
+export async function rollBack(host: Host, runner: Runner, restore: Restore): Promise<string> {
+  return restorePrevious(host, runner, restore).catch(error => {
+    throw new DeployError(
+      `ROLLBACK FAILED${restore.when ?? ''}: ${message(error)}\nProduction may be down. ${restore.image.name} is back on ${short(restore.previousImageId)}; check the supervisor on the host.`
+    )
+  })
+}
+
+/**
+ * The swap, as one command: the previous release keeps the rollback tag, the production tag moves
+ * to the release, and production goes, for its supervisor to respawn from the tag. The tag moves
+ * here and nowhere earlier, as the last step before production stops: a supervisor that restarts
+ * production before it (a crash, an OOM kill, a reboot during the canary) starts what ran before,
+ * never a release still being checked.
+ */
+function swap(options: {
+  repository: string
+  image: string
+  previousImageId: string
+  releaseId: string
+  production: string
+}): Command {
+  return chain(
+    docker.tag(options.previousImageId, rollbackTag(options.repository)),
+    docker.tag(options.releaseId, options.image),
+    docker.removeIfPresent(options.production)
+  )
+}
+
+/** How to wait for a release to serve, from the inputs; `stableSeconds` 0 for a rollback. */
+export function serveOptions(
+  settings: Pick<
+    Settings,
+    'respawnTimeoutSec' | 'healthCommand' | 'healthTimeoutSec' | 'stableSeconds'
+  >,
+  ignore: string,
+  stableSeconds = settings.stableSeconds
+): ServeOptions {
+  return {
+    respawnTimeoutSec: settings.respawnTimeoutSec,
+    healthCommand: settings.healthCommand,
+    healthTimeoutSec: settings.healthTimeoutSec,
+    stableSeconds,
+    ignore
+  }
+}
+
+interface ServeOptions {
+  respawnTimeoutSec: number
+  healthCommand?: string
+  healthTimeoutSec: number
+  /** After the health command, the container must keep running this long (0: no watch). */
+  stableSeconds: number
+  /** A container of the image that does not count (the admin container). */
+  ignore: string
+}
+
+/**
+ * Wait for a container of exactly `imageId` that the supervisor started, then the health
+ * command. Returns the container's ID.
+ */
+async function waitForServing(
+  host: Host,
+  runner: Runner,
+  imageId: string,
+  options: ServeOptions,
+  /** Run first, in the same round trip (the swap). */
+  before?: Command
+): Promise<string> {
+  const waiting = docker.waitForContainer(imageId, options.respawnTimeoutSec, options.ignore)
+  const wait = await host.exec(
+    before ? chain(before, waiting) : waiting,
+    before
+      ? 'docker tag (rollback tag, release); remove production; wait for the new container'
+      : 'wait for the new container',
+    options.respawnTimeoutSec * 1000 + QUICK_MS
+  )
+  if (wait.code !== 0) {
+    throw new NoContainerError(
+      wait.code === 124
+        ? `No container of ${short(imageId)} started within ${options.respawnTimeoutSec} s (\`respawn-timeout\`). Is the supervisor that restarts the container running on the host?`
+        : `Waiting for the new container failed (exit ${wait.code}): ${(wait.stderr || wait.stdout).trim()}`
+    )
+  }
+  // The last line: `before` may have printed too (docker rm prints the removed ID).
+  const [containerId, name] = wait.stdout.trim().split('\n').at(-1)!.split(' ')
+  runner.info(`${name} (${short(containerId)}) runs ${short(imageId)}`)
+  if (options.healthCommand) {
+    const health = await host.exec(
+      docker.healthCheck(options.healthCommand, options.healthTimeoutSec),
+      'health command',
+      options.healthTimeoutSec * 1000 + QUICK_MS
+    )
+    if (health.code !== 0) {
+      const why = formatDiagnosis(
+        await host.run(diagnose(containerId), 'docker inspect and logs').catch(() => '')
+      )
+      throw new DeployError(
+        `The health command did not pass within ${options.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}` +
+          (why ? `\nThe container ${short(containerId)}: ${why}` : '')
+      )
+    }
+    runner.info(`Health command ${health.stdout.trim()}`)
+  }
+  if (options.stableSeconds > 0) {
+    const stable = await host.exec(
+      watchStable(containerId, options.stableSeconds),
+      'stability window',
+      options.stableSeconds * 1000 + QUICK_MS
+    )
+    if (stable.code !== 0) {
+      throw new DeployError(
+        `The new container ${short(containerId)} did not stay up for ${options.stableSeconds} s (\`stable-seconds\`). ${formatDiagnosis(stable.stdout)}`
+      )
+    }
+    runner.info(`Stayed up for ${options.stableSeconds} s`)
+  }
+  return containerId
+}
+
+class NoContainerError extends DeployError {}
+
+/**
+ * Put the previous release back: the tag returns to it, every container of the failed release
+ * goes, and the supervisor starts the previous one. When no supervisor does, and we know how
+ * production was run, start it ourselves so production serves (and say it is unsupervised).
+ * Returns the ID of the container that serves the previous release.
+ */
+async function restorePrevious(host: Host, runner: Runner, restore: Restore): Promise<string> {
+  await host.run(docker.tag(restore.previousImageId, restore.image.name), 'docker tag (rollback)')
+  const { containers } = await host.survey(restore.image.name)
+  for (const failed of containers.filter(
+    c => c.imageId === restore.failedImageId && c.name !== restore.serve.ignore
+  )) {
+    // A crashing release's container can vanish between the survey and its removal.
+    await host.run(docker.removeIfPresent(failed.id), 'docker rm -f (failed release)')
+  }
+  try {
+    return await waitForServing(host, runner, restore.previousImageId, restore.serve)
+  } catch (error) {
+    if (!(error instanceof NoContainerError) || !restore.production || !restore.previousConfig)
+      throw error
+    runner.error(
+      `No supervisor restarted ${restore.production.name}: starting it from ${short(restore.previousImageId)} as it ran before, so production serves. ` +
+        'It is NOT supervised: start the supervisor on the host.',
+      'Supervisor not running'
+    )
+    const running = containers.find(c => c.name === restore.production!.name)
+    if (running) await host.run(docker.removeIfPresent(running.id), 'docker rm -f (leftover)')
+    await host.run(
+      docker.runLike(restore.production, restore.previousImageId, restore.previousConfig),
+      'docker run (production, by hand)',
+      QUICK_MS,
+      restore.production.env.filter(e => !e.includes('\n')).join('\n') + '\n'
+    )
+    return waitForServing(host, runner, restore.previousImageId, {
+      ...restore.serve,
+      respawnTimeoutSec: 15
+    })
+  }
+}

@@ -1,0 +1,84 @@
+import { decideUpdate } from '../decide.js'
+import { short } from '../format.js'
+import * as git from '../git.js'
+import type { Relation } from '../git.js'
+import { decidePaths } from '../github/paths.js'
+import { DeployError, QUICK_MS, SLOW_MS, type Host } from '../host.js'
+import type { Admin } from './admin.js'
+import type { Run } from './run.js'
+
+/** Step 6: check the tree (the runbook's `git diff` before pulling), and fetch. */
+export async function checkCheckout(run: Run, host: Host, admin: Admin): Promise<Relation> {
+  const { settings, runner } = run
+  const relation = git.parseRelation(
+    await host.run(
+      admin.exec(git.fetchAndRelate(settings.branch, settings.ref)),
+      `git status; git fetch origin ${settings.branch}`,
+      SLOW_MS,
+      admin.stdin
+    )
+  )
+  if (relation.changed) {
+    throw new DeployError(
+      `The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${relation.changed}\n` +
+        'They would be lost or shipped by accident. Commit them to the repository or discard them on the host, then deploy again.'
+    )
+  }
+  runner.info('No local changes')
+  return relation
+}
+
+/** The step's name: where the commit comes from. */
+export const updateStep = (run: Run) =>
+  `Update to ${run.settings.ref} from origin/${run.settings.branch}`
+
+/**
+ * Step 7: update to the exact commit from origin, fast-forward only. Returns the commit, or why
+ * there is nothing to release (production has it already; `paths` matches no changed file).
+ */
+export async function updateCheckout(
+  run: Run,
+  host: Host,
+  admin: Admin,
+  relation: Relation
+): Promise<{ commit: string } | { skip: string }> {
+  const { settings, runner, report } = run
+  const decision = decideUpdate(settings, relation)
+  if (decision.kind === 'refuse') throw new DeployError(decision.message)
+  if (decision.kind === 'unchanged') return { skip: decision.message }
+  if (settings.paths.length > 0 && !report.changedFiles && !settings.force) {
+    // GitHub's API gave no file list: the path filter decides from git on the host.
+    const files = (
+      await host.run(
+        admin.exec(git.filesBetween(relation.head, relation.target)),
+        'git diff --name-only',
+        QUICK_MS,
+        admin.stdin
+      )
+    )
+      .split('\n')
+      .filter(Boolean)
+    report.changedFiles = files
+    const paths = decidePaths(settings.paths, { files, truncated: false })
+    if (!paths.deploy) return { skip: paths.reason }
+  }
+  const range = git.parseRange(
+    await host.run(
+      admin.exec(git.fastForward(relation.target)),
+      'git merge --ff-only',
+      QUICK_MS,
+      admin.stdin
+    )
+  )
+  if (report.rangeSource !== 'github') {
+    report.rangeSource = 'git'
+    report.commits = range.commits
+  }
+  report.diffStat = range.diffStat
+  runner.info(
+    `Deploying ${short(relation.head)}..${short(relation.target)} (${range.commits.length} commits):`
+  )
+  for (const line of range.commits) runner.info(`  ${line}`)
+  if (range.diffStat) runner.info(range.diffStat)
+  return { commit: relation.target }
+}

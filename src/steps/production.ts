@@ -1,0 +1,84 @@
+import * as docker from '../docker.js'
+import type { ContainerInfo, HostSurvey, ImageInfo } from '../docker.js'
+import { findProduction } from '../decide.js'
+import { message, short } from '../format.js'
+import * as git from '../git.js'
+import { DeployError, type Host } from '../host.js'
+import { targetFor, type Target } from '../target.js'
+import type { Run } from './run.js'
+
+/** What `docker ps` showed, with production picked out of it and where its release goes. */
+interface Found {
+  container: ContainerInfo
+  /** The image `image` names on the host (absent on a Swarm node, whose tasks run by digest). */
+  tagged?: ImageInfo
+  containers: HostSurvey['containers']
+  target: Target
+}
+
+/** Step 2: see what runs (the runbook's `docker ps`) and pick the production container. */
+export async function findProductionContainer(run: Run, host: Host): Promise<Found> {
+  const { settings, runner } = run
+  const survey = await host.survey(settings.image.name)
+  const container = findProduction(settings, survey.containers, survey.image)
+  const target = targetFor(run, container)
+  const { service } = target
+  runner.info(
+    `Production: container ${container.name} (${short(container.id)}) running ${short(container.imageId)}` +
+      (service ? `, a task of the Swarm service ${service}` : '')
+  )
+  if (service && settings.hosts.length > 1) {
+    throw new DeployError(
+      `Production is the Swarm service ${service}, and Swarm rolls a release out to its nodes: list one manager node in \`host\`, not ${settings.hosts.length} hosts.`
+    )
+  }
+  // A Swarm node need not have the image under its own name: tasks run it by digest.
+  if (!survey.image && !service) {
+    throw new DeployError(
+      `Image ${settings.image.name} is not on the host, yet ${container.name} runs ${container.imageName}. ` +
+        'Set `image` to the image the supervisor starts (see `docker ps` on the host).'
+    )
+  }
+  run.report.productionContainer = container.name
+  run.report.previousImageId = container.imageId
+  if (service) run.report.swarm = { service }
+  return { container, tagged: survey.image, containers: survey.containers, target }
+}
+
+/** Step 3: read what production runs: its image and the commit checked out at repo-path. */
+export async function readProduction(run: Run, host: Host, found: Found): Promise<ImageInfo> {
+  const { settings, runner, report } = run
+  const { container, tagged } = found
+  report.previousCommit = await readCommit(host, container.name, settings.repoPath)
+  if (tagged && tagged.id !== container.imageId) {
+    runner.warning(
+      `${container.name} runs ${short(container.imageId)}, not the image ${settings.image.name} now names (${short(tagged.id)}): ` +
+        'the release is built from what production runs.'
+    )
+  }
+  const image =
+    tagged?.id === container.imageId
+      ? tagged
+      : docker.parseImage(
+          JSON.parse(await host.run(docker.inspectImage(container.imageId), 'docker image inspect'))
+        )
+  runner.info(`Image ${short(image.id)}, commit ${report.previousCommit}, ${image.layers} layers`)
+  return image
+}
+
+/** The commit checked out at repo-path in a container. */
+export async function readCommit(host: Host, container: string, repoPath: string): Promise<string> {
+  try {
+    return (
+      await host.run(
+        docker.exec(container, git.currentCommit(), { workdir: repoPath }),
+        'git rev-parse HEAD'
+      )
+    ).trim()
+  } catch (error) {
+    throw new DeployError(
+      `Could not read the commit at ${repoPath} in ${container}: ${message(error)}\n` +
+        'Check `repo-path`: it must be the git checkout of the app inside the container.'
+    )
+  }
+}

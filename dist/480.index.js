@@ -78,9 +78,9 @@ async function compareCommits(options) {
         const failure = (0,_octokit_js__WEBPACK_IMPORTED_MODULE_0__/* .describeApiFailure */ .ge)(error, timeoutMs);
         const api = options.apiUrl || _octokit_js__WEBPACK_IMPORTED_MODULE_0__/* .DEFAULT_API_URL */ .rK;
         const hint = failure.status === 404
-            ? `: ${short(options.base)} or ${short(options.head)} is not in ${options.repository}, or the token cannot read it`
+            ? `: ${abbreviateSha(options.base)} or ${abbreviateSha(options.head)} is not in ${options.repository}, or the token cannot read it`
             : '';
-        return unavailable(`GitHub API (${api}) compare ${short(options.base)}...${short(options.head)}: ${failure.detail}${hint}`);
+        return unavailable(`GitHub API (${api}) compare ${abbreviateSha(options.base)}...${abbreviateSha(options.head)}: ${failure.detail}${hint}`);
     }
 }
 /**
@@ -96,7 +96,8 @@ function rangeBase(production, before) {
     const fromPush = commit(before?.trim());
     return fromPush ? { sha: fromPush, from: 'push' } : undefined;
 }
-function short(sha) {
+/** A full commit SHA as its first 12 hex digits; anything else (a branch name) as given. */
+function abbreviateSha(sha) {
     return /^[0-9a-f]{40,64}$/i.test(sha) ? sha.slice(0, 12) : sha;
 }
 

@@ -7,7 +7,6 @@ export const modules = {
 
 __webpack_require__.r(__webpack_exports__);
 /* harmony export */ __webpack_require__.d(__webpack_exports__, {
-/* harmony export */   DEPLOYMENTS_PERMISSION: () => (/* binding */ DEPLOYMENTS_PERMISSION),
 /* harmony export */   GitHubDeployment: () => (/* binding */ GitHubDeployment),
 /* harmony export */   isProductionEnvironment: () => (/* binding */ isProductionEnvironment)
 /* harmony export */ });

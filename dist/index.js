@@ -54408,29 +54408,5166 @@ module.exports = {
 
 /***/ }),
 
+/***/ 3078:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   A4: () => (/* binding */ DECLARED_DEFAULTS),
+/* harmony export */   GQ: () => (/* binding */ declaredDefault),
+/* harmony export */   Uw: () => (/* binding */ State),
+/* harmony export */   dz: () => (/* binding */ InputError),
+/* harmony export */   k7: () => (/* binding */ Output),
+/* harmony export */   pH: () => (/* binding */ SECRET_INPUTS),
+/* harmony export */   pd: () => (/* binding */ Input)
+/* harmony export */ });
+// The action's contract with the workflow, in one place: the inputs action.yml declares and their
+// defaults, the outputs it writes, and the keys the main step saves for the post step. The code
+// reads inputs, writes outputs and saves state only by these names; a contract test
+// (__tests__/action-io.test.ts) holds them to action.yml, the README and the sources.
+/** Every input of action.yml, by its name there. */
+const Input = {
+    Host: 'host',
+    MaxParallel: 'max-parallel',
+    Port: 'port',
+    Username: 'username',
+    SshKey: 'ssh-key',
+    SshKeyPath: 'ssh-key-path',
+    Password: 'password',
+    SshPassphrase: 'ssh-passphrase',
+    HostFingerprint: 'host-fingerprint',
+    SshKnownHosts: 'ssh-known-hosts',
+    SshStrict: 'ssh-strict',
+    ProxyHost: 'proxy-host',
+    ProxyPort: 'proxy-port',
+    ProxyUsername: 'proxy-username',
+    ProxySshKey: 'proxy-ssh-key',
+    ProxySshKeyPath: 'proxy-ssh-key-path',
+    ProxySshPassphrase: 'proxy-ssh-passphrase',
+    ProxyPassword: 'proxy-password',
+    ProxyHostFingerprint: 'proxy-host-fingerprint',
+    ProxyKnownHosts: 'proxy-known-hosts',
+    Ciphers: 'ciphers',
+    Image: 'image',
+    Container: 'container',
+    AdminContainer: 'admin-container',
+    RepoPath: 'repo-path',
+    Branch: 'branch',
+    Ref: 'ref',
+    BuildEnv: 'build-env',
+    BuildCommand: 'build-command',
+    HealthCommand: 'health-command',
+    HealthTimeout: 'health-timeout',
+    RespawnTimeout: 'respawn-timeout',
+    CommandTimeout: 'command-timeout',
+    ConnectTimeout: 'connect-timeout',
+    LockTimeout: 'lock-timeout',
+    Rollback: 'rollback',
+    Force: 'force',
+    DryRun: 'dry-run',
+    Paths: 'paths',
+    Environment: 'environment',
+    EnvironmentUrl: 'environment-url',
+    MaxLayers: 'max-layers',
+    KeepReleases: 'keep-releases',
+    CanarySeconds: 'canary-seconds',
+    CanaryCommand: 'canary-command',
+    CanaryTimeout: 'canary-timeout',
+    StableSeconds: 'stable-seconds',
+    RollbackTo: 'rollback-to',
+    Service: 'service',
+    Registry: 'registry',
+    RegistryUsername: 'registry-username',
+    RegistryPassword: 'registry-password',
+    UpdateTimeout: 'update-timeout',
+    GithubToken: 'github-token'
+};
+/**
+ * The defaults action.yml declares, for the inputs that have one besides '' (and besides an
+ * expression: `github-token`). A runner passes them when the workflow sets none; a local run or a
+ * test may not, so they are read from here too.
+ */
+const DECLARED_DEFAULTS = {
+    [Input.MaxParallel]: '1',
+    [Input.Port]: '22',
+    [Input.Username]: 'core',
+    [Input.SshStrict]: 'true',
+    [Input.ProxyPort]: '22',
+    [Input.BuildCommand]: 'grunt build',
+    [Input.HealthTimeout]: '60',
+    [Input.RespawnTimeout]: '120',
+    [Input.CommandTimeout]: '1800',
+    [Input.ConnectTimeout]: '30',
+    [Input.LockTimeout]: '300',
+    [Input.Rollback]: 'true',
+    [Input.Force]: 'false',
+    [Input.DryRun]: 'false',
+    [Input.MaxLayers]: '100',
+    [Input.KeepReleases]: '5',
+    [Input.CanarySeconds]: '5',
+    [Input.CanaryTimeout]: '30',
+    [Input.StableSeconds]: '10',
+    [Input.UpdateTimeout]: '600'
+};
+/** The declared default of any input; undefined when it has none. */
+function declaredDefault(name) {
+    return DECLARED_DEFAULTS[name];
+}
+/** Inputs whose whole value, and each line of it, is masked in the log before anything runs. */
+const SECRET_INPUTS = [
+    Input.SshKey,
+    Input.SshPassphrase,
+    Input.Password,
+    Input.ProxySshKey,
+    Input.ProxySshPassphrase,
+    Input.ProxyPassword,
+    Input.RegistryPassword
+];
+/** Every output of action.yml, by its name there. */
+const Output = {
+    Deployed: 'deployed',
+    Commit: 'commit',
+    PreviousCommit: 'previous-commit',
+    ImageId: 'image-id',
+    PreviousImageId: 'previous-image-id',
+    ContainerId: 'container-id',
+    RolledBack: 'rolled-back'
+};
+/** The keys the main step saves (core.saveState) for the post step to read. */
+const State = {
+    /** 'true' once the main step has started: the next run of the entry point is the post step. */
+    IsPost: 'isPost',
+    /** How far the deploy got (src/state.ts's Progress, as JSON). */
+    Progress: 'progress'
+};
+/** A bad input: names the input, says what is wrong and what is expected. */
+class InputError extends Error {
+    input;
+    constructor(input, message) {
+        super(`Input \`${input}\`: ${message}`);
+        this.input = input;
+        this.name = 'InputError';
+    }
+}
+
+
+/***/ }),
+
 /***/ 9407:
 /***/ ((module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(564);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6222);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1461);
+/* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2462);
 
 
-await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .run */ .e)();
+
+// One bundle runs both steps of action.yml; what the main step saved tells the post step apart.
+if ((0,_state_js__WEBPACK_IMPORTED_MODULE_2__/* .isPost */ .tl)()) {
+    await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .post */ .b)();
+}
+else {
+    (0,_state_js__WEBPACK_IMPORTED_MODULE_2__/* .markMainStarted */ .UM)();
+    await (0,_main_js__WEBPACK_IMPORTED_MODULE_1__/* .main */ .i)();
+}
 
 __webpack_async_result__();
 } catch(e) { __webpack_async_result__(e); } }, 1);
 
 /***/ }),
 
-/***/ 6222:
+/***/ 1461:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
 // EXPORTS
 __nccwpck_require__.d(__webpack_exports__, {
-  e: () => (/* binding */ main_run)
+  i: () => (/* binding */ main),
+  b: () => (/* binding */ post)
 });
+
+// EXTERNAL MODULE: ./node_modules/@actions/core/lib/core.js + 15 modules
+var core = __nccwpck_require__(4116);
+// EXTERNAL MODULE: ./src/action-io.ts
+var action_io = __nccwpck_require__(3078);
+;// CONCATENATED MODULE: ./src/remote/scripts.ts
+// Generated by scripts/remote-scripts.mjs from src/remote/*.sh: do not edit.
+// Edit the scripts, then run `node scripts/remote-scripts.mjs` (`npm run bundle` runs it too).
+/** src/remote/append-history.sh: Append the JSON line $2 to ~/.hermes-deploy/history/$1.jsonl and print its last $3 lines. */
+const appendHistory = "#!/bin/sh\n# Append the JSON line $2 to ~/.hermes-deploy/history/$1.jsonl and print its last $3 lines.\ndir=\"$HOME/.hermes-deploy/history\"\nmkdir -p \"$dir\" || exit 1\nfile=\"$dir/$1.jsonl\"\nprintf '%s\\n' \"$2\" >>\"$file\"\ntail -n \"$3\" \"$file\"\n";
+/** src/remote/changed-files.sh: In a git checkout: list tracked files with local changes, porcelain; untracked ones do not count. */
+const changedFiles = "#!/bin/sh\n# In a git checkout: list tracked files with local changes, porcelain; untracked ones do not count.\ngit -c safe.directory=\"$PWD\" status --porcelain --untracked-files=no";
+/** src/remote/commit-and-inspect.sh: Run the commit command given as the parameters ("$@"), then inspect the image ID it prints. */
+const commitAndInspect = "#!/bin/sh\n# Run the commit command given as the parameters (\"$@\"), then inspect the image ID it prints.\nid=$(\"$@\") && docker image inspect --format '{{json .}}' \"$id\"";
+/** src/remote/current-commit.sh: In a git checkout: print the commit HEAD points to. */
+const currentCommit = "#!/bin/sh\n# In a git checkout: print the commit HEAD points to.\ngit -c safe.directory=\"$PWD\" rev-parse --verify HEAD";
+/** src/remote/diagnose.sh: Print container $1's state (#state) and the last $2 lines of its log (#logs); always succeeds. */
+const diagnose = "#!/bin/sh\n# Print container $1's state (#state) and the last $2 lines of its log (#logs); always succeeds.\ndocker inspect --format '#state exit={{.State.ExitCode}} oom={{.State.OOMKilled}} status={{.State.Status}} restarts={{.RestartCount}} {{.State.Error}}' \"$1\" 2>/dev/null || echo \"#state gone\"\necho '#logs'\ndocker logs --tail \"$2\" \"$1\" 2>&1\ntrue\n";
+/** src/remote/export-import.sh: Import container $1's filesystem (docker export) as image $2 with commit message $3. */
+const exportImport = "#!/bin/sh\n# Import container $1's filesystem (docker export) as image $2 with commit message $3.\nstatus=$(mktemp)\n{ docker export \"$1\"; echo $? >\"$status\"; } | docker import --message \"$3\" - \"$2\" >/dev/null\nimported=$?\nexported=$(cat \"$status\")\nrm -f \"$status\"\n[ \"$exported\" = 0 ] || { echo \"docker export $1 failed\" >&2; exit 1; }\n[ \"$imported\" = 0 ] || exit 1\n";
+/** src/remote/fast-forward.sh: In a git checkout: fast-forward to commit $1; print its commits (#log) and diff stat (#stat). */
+const fastForward = "#!/bin/sh\n# In a git checkout: fast-forward to commit $1; print its commits (#log) and diff stat (#stat).\nset -e\nold=$(git -c safe.directory=\"$PWD\" rev-parse --verify HEAD)\ngit -c safe.directory=\"$PWD\" merge --ff-only --quiet \"$1\"\necho '#log'\ngit -c safe.directory=\"$PWD\" log --oneline --no-decorate \"$old..$1\" | head -n 500\necho '#stat'\ngit -c safe.directory=\"$PWD\" diff --stat \"$old\" \"$1\" | tail -n 300\n";
+/** src/remote/fetch-and-relate.sh: In a git checkout: print local changes, fetch branch $1 from origin, relate ref $2 to HEAD. */
+const fetchAndRelate = "#!/bin/sh\n# In a git checkout: print local changes, fetch branch $1 from origin, relate ref $2 to HEAD.\nset -e\necho '#changed'\ngit -c safe.directory=\"$PWD\" status --porcelain --untracked-files=no\necho '#relation'\ngit -c safe.directory=\"$PWD\" fetch --quiet origin \"+refs/heads/$1:refs/remotes/origin/$1\"\nhead=$(git -c safe.directory=\"$PWD\" rev-parse --verify HEAD)\ntarget=\ncase $2 in\n  *[!0-9a-f]*) target=$(git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"refs/remotes/origin/$2^{commit}\" || git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"refs/tags/$2^{commit}\" || true) ;;\n  *) target=$(git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"$2^{commit}\" || true) ;;\nesac\necho \"head=$head\"\necho \"target=$target\"\n[ -n \"$target\" ] || exit 0\nrelation() { if git -c safe.directory=\"$PWD\" merge-base --is-ancestor \"$1\" \"$2\"; then echo yes; else echo no; fi; }\necho \"fast_forward=$(relation \"$head\" \"$target\")\"\necho \"behind=$(relation \"$target\" \"$head\")\"\necho \"on_branch=$(relation \"$target\" \"refs/remotes/origin/$1\")\"\n";
+/** src/remote/files-between.sh: In a git checkout: list the files changed between commits $1 and $2. */
+const filesBetween = "#!/bin/sh\n# In a git checkout: list the files changed between commits $1 and $2.\ngit -c safe.directory=\"$PWD\" diff --name-only \"$1\" \"$2\"";
+/** src/remote/health.sh: Run the health command $1 until it passes or $2 s have passed; on failure print its output. */
+const health = "#!/bin/sh\n# Run the health command $1 until it passes or $2 s have passed; on failure print its output.\nend=$(( $(date +%s) + $2 ))\nattempt=0\npause=0.2\nwhile :; do\n  attempt=$((attempt + 1))\n  left=$(( end - $(date +%s) ))\n  [ \"$left\" -gt 0 ] || left=1\n  if command -v timeout >/dev/null 2>&1; then\n    out=$(timeout \"$left\" sh -c \"$1\" 2>&1) && ok=1 || ok=0\n  else\n    out=$(sh -c \"$1\" 2>&1) && ok=1 || ok=0\n  fi\n  if [ \"$ok\" = 1 ]; then echo \"passed on attempt $attempt\"; exit 0; fi\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    printf '%s\\n' \"$out\" | tail -n 20\n    echo \"failed $attempt attempts in $2 s\" >&2\n    exit 1\n  fi\n  sleep \"$pause\"\n  pause=1\ndone\n";
+/** src/remote/image-layers.sh: Print each local image's layer chain, a JSON array per line; no parameters. */
+const imageLayers = "#!/bin/sh\n# Print each local image's layer chain, a JSON array per line; no parameters.\n# shellcheck disable=SC2046 # image IDs, split into one argument each\ndocker image inspect --format '{{json .RootFS.Layers}}' $(docker image ls -q --no-trunc | sort -u) 2>/dev/null || true";
+/** src/remote/list-tags.sh: Print "<tag> <image ID> <commit message>" for each tag of repository $1, newest first. */
+const listTags = "#!/bin/sh\n# Print \"<tag> <image ID> <commit message>\" for each tag of repository $1, newest first.\ndocker image ls --no-trunc --format '{{.Tag}} {{.ID}}' \"$1\" | while read -r tag id; do\n  echo \"$tag $id $(docker image inspect --format '{{.Comment}}' \"$id\")\"\ndone";
+/** src/remote/lock.sh: Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder. */
+const lock = "#!/bin/sh\n# Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder.\nset -u\nname=$1 stale=$3 holder=$4\nend=$(( $(date +%s) + $2 ))\numask 007\ncommand -v flock >/dev/null || { echo 'flock (util-linux) is not installed on the host' >&2; exit 70; }\n# Make a shared lock directory unless it exists: group docker and setgid where this user can give\n# it that group, else world-writable and sticky like /tmp. Made under a temporary name and renamed\n# into place, so that no one uses it before it has its group and mode.\nshared() {\n  if [ ! -d \"$1\" ]; then\n    mkdir -p \"${1%/*}\" 2>/dev/null\n    mkdir \"$1.$$\" 2>/dev/null || return 1\n    if chgrp docker \"$1.$$\" 2>/dev/null; then chmod 2770 \"$1.$$\"; else chmod 1777 \"$1.$$\"; fi\n    # When another run made it meanwhile, this moves ours into theirs: remove it from there.\n    mv \"$1.$$\" \"$1\" 2>/dev/null\n    rmdir \"$1.$$\" \"$1/${1##*/}.$$\" 2>/dev/null\n  fi\n  [ -d \"$1\" ] && [ -w \"$1\" ] && [ -x \"$1\" ]\n}\nif [ -n \"${HERMES_LOCK_DIR:-}\" ]; then\n  dir=$HERMES_LOCK_DIR\n  shared \"$dir\" || { echo \"cannot use HERMES_LOCK_DIR=$dir\" >&2; exit 70; }\nelif shared /run/lock/hermes-deploy; then dir=/run/lock/hermes-deploy\nelif shared /var/lock/hermes-deploy; then dir=/var/lock/hermes-deploy\nelse\n  dir=\"$HOME/.hermes-deploy/locks\"\n  mkdir -p \"$dir\" || exit 70\nfi\ncase ${DOCKER_HOST:-unix:///var/run/docker.sock} in\n  unix:///var/run/docker.sock | unix:///run/docker.sock) ;;\n  *) sum=$(printf %s \"$DOCKER_HOST\" | cksum) && name=\"$name@${sum%% *}\" ;;\nesac\nlock=\"$dir/$name.lock\"\n# Read-only when it exists: flock needs no more, so a file another user made works as well.\nif ! { command exec 9<\"$lock\"; } 2>/dev/null; then\n  command exec 9>>\"$lock\" || exit 70\nfi\nif ! flock -n 9; then\n  last=\n  while :; do\n    held=$(cat \"$lock\" 2>/dev/null)\n    if [ -n \"$held\" ] && [ \"$held\" != \"$last\" ]; then echo \"waiting $held\"; last=$held; fi\n    [ \"$(date +%s)\" -lt \"$end\" ] || { echo \"timeout $last\"; exit 75; }\n    flock -w 1 9 && break\n  done\nfi\nbeat=$(mktemp \"${TMPDIR:-/tmp}/hermes-heartbeat.XXXXXX\") || exit 70\nprev=$(cat \"$lock\" 2>/dev/null)\n[ -z \"$prev\" ] || echo \"takeover its process has ended: $prev\"\n{ printf '%s\\n' \"$holder\" >\"$lock\"; } 2>/dev/null\n# The watchdog stops this holder when it hears nothing for $stale s, and ends when the holder has.\n(\n  while kill -0 $$ 2>/dev/null; do\n    if [ $(( $(date +%s) - $(stat -c %Y \"$beat\" 2>/dev/null || date +%s) )) -gt \"$stale\" ]; then\n      kill $$\n      break\n    fi\n    sleep 1\n  done\n  rm -f \"$beat\"\n) </dev/null >/dev/null 2>&1 9<&- &\nwatchdog=$!\necho acquired\nwhile IFS= read -r line; do\n  [ \"$line\" = release ] && break\n  touch \"$beat\"\ndone\nkill \"$watchdog\" 2>/dev/null\nrm -f \"$beat\"\n{ true >\"$lock\"; } 2>/dev/null\nexec 9<&-\necho released\n";
+/** src/remote/remote-tip.sh: In a git checkout: print the commit branch $1 points to on origin, changing nothing locally. */
+const remoteTip = "#!/bin/sh\n# In a git checkout: print the commit branch $1 points to on origin, changing nothing locally.\ngit -c safe.directory=\"$PWD\" ls-remote --exit-code origin \"refs/heads/$1\"";
+/** src/remote/remove-if-present.sh: Remove container $1: succeed when it is gone either way, fail only when it is still there. */
+const removeIfPresent = "#!/bin/sh\n# Remove container $1: succeed when it is gone either way, fail only when it is still there.\ndocker rm --force \"$1\" >/dev/null 2>&1 || ! docker container inspect \"$1\" >/dev/null 2>&1";
+/** src/remote/retain.sh: Tag $3 as $1:$4, keep $2 release tags of $1, remove older ones not on IDs $5..., prune ours. */
+const retain = "#!/bin/sh\n# Tag $3 as $1:$4, keep $2 release tags of $1, remove older ones not on IDs $5..., prune ours.\nrepo=$1\nkeep=$2\ndocker tag \"$3\" \"$repo:$4\" || exit 1\nshift 4\ndisk() { docker system df --format '{{.Type}} {{.Size}}' | awk '$1 == \"Images\" { print $2 }'; }\nn=0\ndoomed=\n# Newest first, as docker image ls lists them.\nfor line in $(docker image ls --no-trunc --format '{{.Tag}}/{{.ID}}' \"$repo\"); do\n  tag=${line%%/*}\n  id=${line#*/}\n  case $tag in ''|*[!0-9a-f]*) continue ;; esac\n  [ ${#tag} -eq 12 ] || continue\n  n=$((n + 1))\n  if [ \"$n\" -le \"$keep\" ]; then echo \"kept=$tag\"; continue; fi\n  for protected in \"$@\"; do\n    if [ \"$id\" = \"$protected\" ]; then echo \"protected=$tag\"; continue 2; fi\n  done\n  doomed=\"$doomed $tag\"\ndone\n# Images this action made (its commit message) that are untagged and unused.\nours=\nfor id in $(docker images -q --no-trunc --filter dangling=true); do\n  case $(docker image inspect --format '{{.Comment}}' \"$id\" 2>/dev/null) in hermes-deploy*) ours=\"$ours $id\" ;; esac\ndone\nbefore=$(disk)\necho \"before=$before\"\n[ -n \"$doomed$ours\" ] || { echo \"after=$before\"; exit 0; }\nfor tag in $doomed; do docker rmi \"$repo:$tag\" >/dev/null && echo \"removed=$tag\"; done\nfor id in $ours; do docker rmi \"$id\" >/dev/null 2>&1 && echo \"pruned=$id\"; done\n# Removing release tags can leave more of ours dangling.\nfor id in $(docker images -q --no-trunc --filter dangling=true); do\n  case $(docker image inspect --format '{{.Comment}}' \"$id\" 2>/dev/null) in\n    hermes-deploy*) docker rmi \"$id\" >/dev/null 2>&1 && echo \"pruned=$id\" ;;\n  esac\ndone\necho \"after=$(disk)\"\n";
+/** src/remote/rollback-service.sh: Print when service $1's last update started (before=), then ask Swarm to roll it back. */
+const rollbackService = "#!/bin/sh\n# Print when service $1's last update started (before=), then ask Swarm to roll it back.\nset -e\nservice=$1\necho \"before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' \"$service\")\"\ndocker service update --detach --quiet --rollback \"$service\" >/dev/null\n";
+/** src/remote/save-without.sh: Write image $1's docker save archive to stdout without its bottom $2 layers (of $3). */
+const saveWithout = "#!/bin/sh\n# Write image $1's docker save archive to stdout without its bottom $2 layers (of $3).\nset -e\ntmp=$(mktemp -d \"${TMPDIR:-/var/tmp}/hermes-save.XXXXXX\")\ntrap 'rm -rf \"$tmp\"' EXIT\n# dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\ndocker save \"$1\" >\"$tmp/image.tar\"\ntar -xOf \"$tmp/image.tar\" manifest.json >\"$tmp/manifest.json\"\n# \"Layers\":[\"<dir>/layer.tar\",...]: names are hex and slashes only.\ngrep -o '\"Layers\":\\[[^]]*\\]' \"$tmp/manifest.json\" | sed 's/^\"Layers\"://' | tr -d '\"[]' | tr ',' '\\n' >\"$tmp/layers\"\n[ \"$(wc -l <\"$tmp/layers\")\" -eq \"$3\" ] || { echo \"the archive lists $(wc -l <\"$tmp/layers\") layers, not $3\" >&2; exit 3; }\nhead -n \"$2\" \"$tmp/layers\" >\"$tmp/skip\"\ntar --delete -f - -T \"$tmp/skip\" <\"$tmp/image.tar\"";
+/** src/remote/survey.sh: Print the inspect of image $1 (or null), then of every container, as #image and #containers. */
+const survey = "#!/bin/sh\n# Print the inspect of image $1 (or null), then of every container, as #image and #containers.\nif ! command -v docker >/dev/null 2>&1; then\n  echo \"docker is not on the PATH of a non-interactive SSH session ($PATH)\" >&2\n  exit 127\nfi\necho '#image'\ndocker image inspect --format '{{json .}}' \"$1\" 2>/dev/null || echo null\necho '#containers'\nids=$(docker ps -aq --no-trunc) || exit $?\n# A container can vanish between ps and inspect (the supervisor at work): inspect the rest.\n# shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n[ -z \"$ids\" ] || docker inspect --format '{{json .}}' $ids 2>/dev/null || true\n";
+/** src/remote/update-service.sh: Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; $7. */
+const updateService = "#!/bin/sh\n# Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; $7.\nset -e\nservice=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7\nif [ -n \"$user\" ]; then\n  # A login of this run only: the credentials are never left in the host user's ~/.docker.\n  DOCKER_CONFIG=$(mktemp -d)\n  export DOCKER_CONFIG\n  trap 'rm -rf \"$DOCKER_CONFIG\"' EXIT\n  # dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\n  trap 'exit 129' HUP\n  trap 'exit 130' INT\n  trap 'exit 143' TERM\n  docker login --username \"$user\" --password-stdin \"$registry\" >/dev/null\nfi\nif [ \"$push\" = yes ]; then\n  out=$(docker push \"$ref\" 2>&1) || { printf '%s\n' \"$out\" | tail -n 5 >&2; exit 4; }\n  printf '%s\n' \"$out\" | tail -n 1\nfi\npinned=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' \"$ref\" |\n  awk -v prefix=\"$repo@\" 'index($0, prefix) == 1 { print; exit }')\nif [ -z \"$pinned\" ]; then\n  echo \"$ref has no digest in $repo: it is not in that registry\" >&2\n  exit 3\nfi\necho \"image=$ref@${pinned#*@}\"\necho \"before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' \"$service\")\"\ndocker service update --detach --quiet --with-registry-auth --update-failure-action \"$onfail\" \\\n  --image \"$ref@${pinned#*@}\" \"$service\" >/dev/null\n";
+/** src/remote/wait-for-container.sh: Wait $2 s for a running container of image ID $1 not named $3: print "<id> <name>", else exit 124. */
+const waitForContainer = "#!/bin/sh\n# Wait $2 s for a running container of image ID $1 not named $3: print \"<id> <name>\", else exit 124.\nend=$(( $(date +%s) + $2 ))\npause=0.1\nwhile :; do\n  ids=$(docker ps -q --no-trunc)\n  if [ -n \"$ids\" ]; then\n    # shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n    found=$(docker inspect --format '{{.Id}} {{.Image}} {{.Name}} {{.State.Running}}' $ids 2>/dev/null |\n      awk -v image=\"$1\" -v skip=\"/$3\" '$2 == image && $3 != skip && $4 == \"true\" { print $1, substr($3, 2); exit }')\n    if [ -n \"$found\" ]; then echo \"$found\"; exit 0; fi\n  fi\n  [ \"$(date +%s)\" -lt \"$end\" ] || exit 124\n  # Every 0.1 s for the first 10 s (a respawn is usually that quick), then every 0.5 s.\n  polls=$((${polls:-0} + 1))\n  [ \"$polls\" -lt 100 ] || pause=0.5\n  sleep \"$pause\"\ndone\n";
+/** src/remote/wait-for-update.sh: Wait up to $3 s for service $1's update started after $2 to end; print its state and tasks. */
+const waitForUpdate = "#!/bin/sh\n# Wait up to $3 s for service $1's update started after $2 to end; print its state and tasks.\nservice=$1 before=$2\nend=$(( $(date +%s) + $3 ))\ntimedout=0\nwhile :; do\n  status=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}|{{.UpdateStatus.StartedAt}}{{end}}' \"$service\") || exit 1\n  state=${status%%|*}\n  if [ -n \"$status\" ] && [ \"${status#*|}\" != \"$before\" ]; then\n    case $state in completed|paused|rollback_completed|rollback_paused) break ;; esac\n  fi\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then timedout=1; break; fi\n  sleep 0.5\ndone\n# Swarm calls an update (or its rollback) complete when it has started the tasks; wait until\n# they run (and pass their health checks: a task with one is \"starting\" until then).\nup=0 total=0\ncase \"$timedout $state\" in\n  \"0 completed\"|\"0 rollback_completed\")\n    while :; do\n      states=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' \"$service\") || break\n      total=$(printf '%s\n' \"$states\" | grep -c .)\n      up=$(printf '%s\n' \"$states\" | grep -c '^Running')\n      [ \"$total\" -gt 0 ] && [ \"$up\" -eq \"$total\" ] && break\n      if [ \"$(date +%s)\" -ge \"$end\" ]; then timedout=1; break; fi\n      sleep 0.5\n    done ;;\nesac\necho \"state=${state:-none}\"\necho \"timedout=$timedout\"\necho \"running=$up/$total\"\ndocker service inspect --format 'message={{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' \"$service\"\ndocker service inspect --format 'image={{.Spec.TaskTemplate.ContainerSpec.Image}}' \"$service\"\n# The newest tasks, for the report: which image each runs and why one failed.\ndocker service ps --no-trunc --format 'task={{.Name}}|{{.Image}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}' \"$service\" | head -n 8\n";
+/** src/remote/watch-canary.sh: Watch container $1 stay up $2 s, then run command $3 (if any) in it until it passes, up to $4 s. */
+const watchCanary = "#!/bin/sh\n# Watch container $1 stay up $2 s, then run command $3 (if any) in it until it passes, up to $4 s.\nend=$(( $(date +%s) + $2 ))\nwhile [ \"$(date +%s)\" -lt \"$end\" ]; do\n  [ \"$(docker inspect --format '{{.State.Running}}' \"$1\" 2>/dev/null)\" = true ] || { echo \"#failed exited within $2 s\"; exit 3; }\n  sleep 0.5\ndone\n[ -n \"$3\" ] || exit 0\nend=$(( $(date +%s) + $4 ))\nattempt=0\nwhile :; do\n  attempt=$((attempt + 1))\n  if out=$(docker exec \"$1\" sh -c \"$3\" 2>&1); then echo \"canary command passed on attempt $attempt\"; exit 0; fi\n  [ \"$(docker inspect --format '{{.State.Running}}' \"$1\" 2>/dev/null)\" = true ] || { echo \"#failed exited during canary-command\"; exit 3; }\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    echo \"#failed canary-command did not pass within $4 s; its last output:\"\n    printf '%s\\n' \"$out\" | tail -n 15\n    exit 4\n  fi\n  sleep 1\ndone\n";
+/** src/remote/watch-stable.sh: Watch container $1 run unrestarted for $2 s: print stable, else its state and log, and exit 3. */
+const watchStable = "#!/bin/sh\n# Watch container $1 run unrestarted for $2 s: print stable, else its state and log, and exit 3.\nlog=$(mktemp)\ncode=$(mktemp)\n# Follow its log and wait on it from the start: a supervisor started with --rm removes it on exit.\ndocker logs --follow --tail 20 \"$1\" >\"$log\" 2>&1 &\nfollower=$!\ndocker wait \"$1\" >\"$code\" 2>/dev/null &\nwaiter=$!\nend=$(( $(date +%s) + $2 ))\nstate=stable\nwhile [ \"$(date +%s)\" -lt \"$end\" ]; do\n  now=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' \"$1\" 2>/dev/null) || { state=\"removed\"; break; }\n  [ \"$now\" = \"true 0\" ] || { state=\"$now\"; break; }\n  sleep 0.5\ndone\nif [ \"$state\" = stable ]; then\n  kill \"$follower\" \"$waiter\" 2>/dev/null\n  rm -f \"$log\" \"$code\"\n  echo stable\n  exit 0\nfi\nsleep 1\necho \"#state $state exit=$(cat \"$code\") $(docker inspect --format 'oom={{.State.OOMKilled}}' \"$1\" 2>/dev/null)\"\necho '#logs'\ntail -n 20 \"$log\"\nkill \"$follower\" \"$waiter\" 2>/dev/null\nrm -f \"$log\" \"$code\"\nexit 3\n";
+
+;// CONCATENATED MODULE: ./node_modules/shlex/shlex.js
+
+
+/*
+  Port of a subset of the features of CPython's shlex module, which provides a
+  shell-like lexer. Original code by Eric S. Raymond and other contributors.
+*/
+
+class Shlexer {
+  constructor (string) {
+    this.i = 0
+    this.string = string
+
+    /**
+     * Characters that will be considered whitespace and skipped. Whitespace
+     * bounds tokens. By default, includes space, tab, linefeed and carriage
+     * return.
+     */
+    this.whitespace = ' \t\r\n'
+
+    /**
+     * Characters that will be considered string quotes. The token accumulates
+     * until the same quote is encountered again (thus, different quote types
+     * protect each other as in the shell.) By default, includes ASCII single
+     * and double quotes.
+     */
+    this.quotes = `'"`
+
+    /**
+     * Characters that will be considered as escape. Just `\` by default.
+     */
+    this.escapes = '\\'
+
+    /**
+     * The subset of quote types that allow escaped characters. Just `"` by default.
+     */
+    this.escapedQuotes = '"'
+
+    /**
+     * Whether to support ANSI C-style $'' quotes
+     * https://www.gnu.org/software/bash/manual/html_node/ANSI_002dC-Quoting.html
+     */
+    this.ansiCQuotes = true
+
+    /**
+     * Whether to support localized $"" quotes
+     * https://www.gnu.org/software/bash/manual/html_node/Locale-Translation.html
+     *
+     * The behavior is as if the current locale is set to C or POSIX, i.e., the
+     * contents are not translated.
+     */
+    this.localeQuotes = true
+
+    this.debug = false
+  }
+
+  readChar () {
+    return this.string.charAt(this.i++)
+  }
+
+  processEscapes (string, quote, isAnsiCQuote) {
+    if (!isAnsiCQuote && !this.escapedQuotes.includes(quote)) {
+      // This quote type doesn't support escape sequences
+      return string
+    }
+
+    // We need to form a regex that matches any of the escape characters,
+    // without interpreting any of the characters as a regex special character.
+    const anyEscape = '[' + this.escapes.replace(/(.)/g, '\\$1') + ']'
+
+    // In regular quoted strings, we can only escape an escape character, and
+    // the quote character itself.
+    if (!isAnsiCQuote && this.escapedQuotes.includes(quote)) {
+      const re = new RegExp(
+        anyEscape + '(' + anyEscape + '|\\' + quote + ')', 'g')
+      return string.replace(re, '$1')
+    }
+
+    // ANSI C quoted strings support a wide variety of escape sequences
+    if (isAnsiCQuote) {
+      const patterns = {
+        // Literal characters
+        '([\\\\\'"?])': (x) => x,
+
+        // Non-printable ASCII characters
+        'a': () => '\x07',
+        'b': () => '\x08',
+        'e|E': () => '\x1b',
+        'f': () => '\x0c',
+        'n': () => '\x0a',
+        'r': () => '\x0d',
+        't': () => '\x09',
+        'v': () => '\x0b',
+
+        // Octal bytes
+        '([0-7]{1,3})': (x) => String.fromCharCode(parseInt(x, 8)),
+
+        // Hexadecimal bytes
+        'x([0-9a-fA-F]{1,2})': (x) => String.fromCharCode(parseInt(x, 16)),
+
+        // Unicode code units
+        'u([0-9a-fA-F]{1,4})': (x) => String.fromCharCode(parseInt(x, 16)),
+        'U([0-9a-fA-F]{1,8})': (x) => String.fromCharCode(parseInt(x, 16)),
+
+        // Control characters
+        // https://en.wikipedia.org/wiki/Control_character#How_control_characters_map_to_keyboards
+        'c(.)': (x) => {
+          if (x === '?') {
+            return '\x7f'
+          } else if (x === '@') {
+            return '\x00'
+          } else {
+            return String.fromCharCode(x.charCodeAt(0) & 31)
+          }
+        }
+      }
+
+      // Construct an uber-RegEx that catches all of the above pattern
+      const re = new RegExp(
+        anyEscape + '(' + Object.keys(patterns).join('|') + ')', 'g')
+
+      // For each match, figure out which subpattern matched, and apply the
+      // corresponding function
+      return string.replace(re, function (m, p1) {
+        for (const matched in patterns) {
+          const mm = new RegExp('^' + matched + '$').exec(p1)
+          if (mm === null) {
+            continue
+          }
+
+          return patterns[matched].apply(null, mm.slice(1))
+        }
+      })
+    }
+
+    // Should not get here
+    return undefined
+  }
+
+  * [Symbol.iterator] () {
+    let inQuote = false
+    let inDollarQuote = false
+    let escaped = false
+    let lastDollar = -2 // position of last dollar sign we saw
+    let token
+
+    if (this.debug) {
+      console.log('full input:', '>' + this.string + '<')
+    }
+
+    while (true) {
+      const pos = this.i
+      const char = this.readChar()
+
+      if (this.debug) {
+        console.log(
+          'position:', pos,
+          'input:', '>' + char + '<',
+          'accumulated:', token,
+          'inQuote:', inQuote,
+          'inDollarQuote:', inDollarQuote,
+          'lastDollar:', lastDollar,
+          'escaped:', escaped
+        )
+      }
+
+      // Ran out of characters, we're done
+      if (char === '') {
+        if (inQuote) { throw new Error('Got EOF while in a quoted string') }
+        if (escaped) { throw new Error('Got EOF while in an escape sequence') }
+        if (token !== undefined) { yield token }
+        return
+      }
+
+      // We were in an escape sequence, complete it
+      if (escaped) {
+        if (char === '\n') {
+          // An escaped newline just means to continue the command on the next
+          // line. We just need to ignore it.
+        } else if (inQuote) {
+          // If we are in a quote, just accumulate the whole escape sequence,
+          // as we will interpret escape sequences later.
+          token = (token || '') + escaped + char
+        } else {
+          // Just use the literal character
+          token = (token || '') + char
+        }
+
+        escaped = false
+        continue
+      }
+
+      if (this.escapes.includes(char)) {
+        if (!inQuote || inDollarQuote !== false || this.escapedQuotes.includes(inQuote)) {
+          // We encountered an escape character, which is going to affect how
+          // we treat the next character.
+          escaped = char
+          continue
+        } else {
+          // This string type doesn't use escape characters. Ignore for now.
+        }
+      }
+
+      // We were in a string
+      if (inQuote !== false) {
+        // String is finished. Don't grab the quote character.
+        if (char === inQuote) {
+          token = this.processEscapes(token, inQuote, inDollarQuote === '\'')
+          inQuote = false
+          inDollarQuote = false
+          continue
+        }
+
+        // String isn't finished yet, accumulate the character
+        token = (token || '') + char
+        continue
+      }
+
+      // This is the start of a new string, don't accumulate the quotation mark
+      if (this.quotes.includes(char)) {
+        inQuote = char
+        if (lastDollar === pos - 1) {
+          if (char === '\'' && !this.ansiCQuotes) {
+            // Feature not enabled
+          } else if (char === '"' && !this.localeQuotes) {
+            // Feature not enabled
+          } else {
+            inDollarQuote = char
+          }
+        }
+
+        token = (token || '') // fixes blank string
+
+        if (inDollarQuote !== false) {
+          // Drop the opening $ we captured before
+          token = token.slice(0, -1)
+        }
+
+        continue
+      }
+
+      // This is a dollar sign, record that we saw it in case it's the start of
+      // an ANSI C or localized string
+      if (inQuote === false && char === '$') {
+        lastDollar = pos
+      }
+
+      // This is whitespace, so yield the token if we have one
+      if (this.whitespace.includes(char)) {
+        if (token !== undefined) { yield token }
+        token = undefined
+        continue
+      }
+
+      // Otherwise, accumulate the character
+      token = (token || '') + char
+    }
+  }
+}
+
+
+/**
+ * Splits a given string using shell-like syntax. This function is the inverse
+ * of shlex.join().
+ *
+ * @param {String} s String to split.
+ * @returns {String[]}
+ */
+function split (s) {
+  return Array.from(new Shlexer(s))
+}
+
+/**
+ * Escapes a potentially shell-unsafe string using quotes.
+ *
+ * @param {String} s String to quote
+ * @returns {String}
+ */
+function quote (s) {
+  if (s === '') { return '\'\'' }
+
+  const unsafeRe = /[^\w@%\-+=:,./]/
+  if (!unsafeRe.test(s)) { return s }
+
+  return ('\'' + s.replace(/('+)/g, '\'"$1"\'') + '\'').replace(/^''|''$/g, '')
+}
+
+
+/**
+ * Concatenate the tokens of the list args and return a string. This function
+ * is the inverse of shlex.split().
+ *
+ * The returned value is shell-escaped to protect against injection
+ * vulnerabilities (see shlex.quote()).
+ *
+ * @param {String[]} args List of args to join
+ * @returns {String}
+ */
+function join (args) {
+  if (!Array.isArray(args)) {
+    throw new TypeError("args should be an array")
+  }
+  return args.map(quote).join(" ")
+}
+
+;// CONCATENATED MODULE: ./src/shell.ts
+
+/** Quote one argument for a POSIX shell. */
+function shell_quote(arg) {
+    // A NUL byte cannot be passed through exec(); reject it rather than silently truncate.
+    if (arg.includes('\0'))
+        throw new Error('A command argument contains a NUL byte');
+    return quote(arg);
+}
+/** The shell text for a command: each argument quoted, joined by spaces. */
+function toShell(command) {
+    if (command.length === 0)
+        throw new Error('Empty command');
+    return command.map(shell_quote).join(' ');
+}
+/**
+ * The text to hand sshd for a command. sshd runs it through the SSH user's login shell
+ * (`$SHELL -c text`), which need not be sh: zsh expands a word that starts with `=` (a ref `=ls`
+ * becomes /usr/bin/ls), fish reads `\\` and `\'` inside single quotes as escapes, csh/tcsh refuse
+ * a newline inside them. So the POSIX text of `toShell` travels as base64 — letters, digits, `+`,
+ * `/`, `=` — inside single quotes with no `'`, `\` or newline: every one of those shells passes it
+ * unchanged to an explicit `sh`, which decodes and evals it. `$(…)` strips trailing newlines, but
+ * the text never ends in one: its last word ends in `'`, `"` or an unquoted safe character. Only
+ * the substitution reads the pipe, so stdin, stdout, stderr and the exit code are the command's; a
+ * failed decode (no base64 on the host) fails with its own code instead of running nothing.
+ */
+function forLoginShell(command) {
+    const encoded = Buffer.from(toShell(command), 'utf8').toString('base64');
+    return `sh -c 'c="$(echo ${encoded} | base64 -d)" && eval "$c"'`;
+}
+/**
+ * Commands run one after another in one channel (one round trip), stopping at the first that
+ * fails. Each is quoted by `toShell`, and the whole by it again as one argument of `sh -c`.
+ */
+function chain(...commands) {
+    return ['sh', '-c', commands.map(toShell).join(' && ')];
+}
+/**
+ * Run a fixed POSIX sh script with values as positional parameters ($1, $2, …). The script text
+ * is ours and constant; the values never become code.
+ */
+function shScript(script, ...args) {
+    return ['sh', '-c', script, 'sh', ...args];
+}
+/** The captured tail of each stream: enough to parse and to diagnose, never the whole build log. */
+const OUTPUT_TAIL_BYTES = 1024 * 1024;
+/** A remote command that exited non-zero. */
+class RemoteCommandError extends Error {
+    label;
+    result;
+    constructor(label, result) {
+        const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-15).join('\n');
+        super(`${label} exited with code ${result.code}${detail ? `:\n${detail}` : ''}`);
+        this.label = label;
+        this.result = result;
+        this.name = 'RemoteCommandError';
+    }
+}
+/** Run a command and return its stdout; a non-zero exit becomes a RemoteCommandError. */
+async function run(shell, command, options) {
+    const result = await shell.exec(command, options);
+    if (result.code !== 0)
+        throw new RemoteCommandError(options.label ?? command.join(' '), result);
+    return result.stdout;
+}
+
+;// CONCATENATED MODULE: ./src/docker.ts
+
+
+const CARRIED_CONFIG = [
+    'Entrypoint',
+    'Cmd',
+    'Env',
+    'WorkingDir',
+    'User',
+    'ExposedPorts',
+    'Labels',
+    'Volumes',
+    'StopSignal',
+    'Healthcheck'
+];
+function docker_survey(image) {
+    return shScript(survey, image);
+}
+function parseSurvey(output) {
+    const [, imagePart = '', containerPart = ''] = output.split(/^#(?:image|containers)$/m);
+    const imageLine = imagePart.trim();
+    const image = imageLine && imageLine !== 'null' ? parseImage(JSON.parse(imageLine)) : undefined;
+    const containers = containerPart
+        .split('\n')
+        .map(line => line.trim())
+        .filter(line => line.startsWith('{'))
+        .map(line => parseContainer(JSON.parse(line)));
+    return { image, containers };
+}
+function parseImage(raw) {
+    return {
+        id: raw.Id,
+        config: raw.Config ?? {},
+        layers: raw.RootFS?.Layers?.length ?? 0
+    };
+}
+function parseContainer(raw) {
+    return {
+        id: raw.Id,
+        name: String(raw.Name ?? '').replace(/^\//, ''),
+        imageId: raw.Image,
+        imageName: raw.Config?.Image ?? '',
+        running: raw.State?.Running === true,
+        status: raw.State?.Status ?? 'unknown',
+        created: raw.Created ?? '',
+        networkMode: raw.HostConfig?.NetworkMode ?? 'default',
+        env: raw.Config?.Env ?? [],
+        user: raw.Config?.User ?? '',
+        execIds: raw.ExecIDs ?? [],
+        process: [raw.Path, ...(raw.Args ?? [])].filter((part) => typeof part === 'string'),
+        cmd: raw.Config?.Cmd ?? null,
+        binds: raw.HostConfig?.Binds ?? [],
+        portBindings: raw.HostConfig?.PortBindings ?? {},
+        restartPolicy: raw.HostConfig?.RestartPolicy?.Name ?? '',
+        autoRemove: raw.HostConfig?.AutoRemove === true,
+        labels: raw.Config?.Labels ?? {}
+    };
+}
+function inspectImage(ref) {
+    return ['docker', 'image', 'inspect', '--format', '{{json .}}', ref];
+}
+/** A keep-alive that any image with a shell userland has; the container only hosts `docker exec`s. */
+const KEEP_ALIVE = ['tail', '-f', '/dev/null'];
+/** An admin container this action made (a person's, made by the runbook's script, runs a shell). */
+function isOurAdmin(container) {
+    return JSON.stringify(container.process) === JSON.stringify(KEEP_ALIVE);
+}
+/**
+ * The admin container: a detached copy of production's image with production's network and user,
+ * kept alive without a terminal. When the image has an ENTRYPOINT it is replaced by the keep-alive
+ * (and restored on commit); otherwise only the command is, because `docker commit --change
+ * 'ENTRYPOINT []'` cannot clear an entrypoint the container was given.
+ */
+function runAdmin(options) {
+    const args = ['docker', 'run', '--detach', '--name', options.name];
+    if (options.networkMode && options.networkMode !== 'default')
+        args.push('--network', options.networkMode);
+    if (options.user)
+        args.push('--user', options.user);
+    if (options.hasEntrypoint) {
+        args.push('--entrypoint', KEEP_ALIVE[0], options.imageId, ...KEEP_ALIVE.slice(1));
+    }
+    else {
+        args.push(options.imageId, ...KEEP_ALIVE);
+    }
+    return args;
+}
+/**
+ * `docker exec` in a container. With `envFromStdin` the CLI reads an env-file from standard input:
+ * values reach the process without ever being on a command line on the host.
+ */
+function exec(container, command, options = {}) {
+    const args = ['docker', 'exec'];
+    if (options.workdir)
+        args.push('--workdir', options.workdir);
+    if (options.envFromStdin)
+        args.push('--env-file', '/dev/stdin');
+    return [...args, container, ...command];
+}
+/**
+ * `docker commit` that restores what the admin container changed: a plain commit takes the
+ * keep-alive as the image's CMD (and ENTRYPOINT), and the respawned container would never start
+ * the app. ENTRYPOINT comes first because setting it clears CMD, as in a Dockerfile.
+ */
+function docker_commit(options) {
+    const { original } = options;
+    const changes = [];
+    if (hasEntrypoint(original))
+        changes.push(`ENTRYPOINT ${JSON.stringify(original.Entrypoint)}`);
+    changes.push(`CMD ${JSON.stringify(original.Cmd ?? [])}`);
+    if (options.adminUser)
+        changes.push(`USER ${original.User || 'root'}`);
+    return [
+        'docker',
+        'commit',
+        ...changes.flatMap(change => ['--change', change]),
+        '--message',
+        options.message,
+        options.container,
+        ...(options.image ? [options.image] : [])
+    ];
+}
+/** Commit (`commitCommand`, untagged) and print the new image's inspect, in one round trip. */
+function docker_commitAndInspect(commitCommand) {
+    return shScript(commitAndInspect, ...commitCommand);
+}
+function hasEntrypoint(config) {
+    return Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0;
+}
+/**
+ * Start a container as `like` was started (name, network, user, volumes, ports, restart policy,
+ * command), from another image. Its environment is read from stdin as an env-file. A `canary`
+ * is a throwaway copy: its own name, no network at all, nothing published, no restarts.
+ */
+function runLike(like, imageId, image, canary) {
+    const args = [
+        'docker',
+        'run',
+        '--detach',
+        '--name',
+        canary?.name ?? like.name,
+        '--env-file',
+        '/dev/stdin'
+    ];
+    if (canary)
+        args.push('--network', 'none');
+    else if (like.networkMode && like.networkMode !== 'default')
+        args.push('--network', like.networkMode);
+    if (like.user)
+        args.push('--user', like.user);
+    for (const bind of canary ? [] : like.binds)
+        args.push('--volume', bind);
+    for (const [port, bindings] of Object.entries(canary ? {} : like.portBindings)) {
+        for (const b of bindings ?? []) {
+            args.push('--publish', `${b.HostIp ? `${b.HostIp}:` : ''}${b.HostPort ?? ''}:${port}`);
+        }
+    }
+    if (!canary && like.restartPolicy && like.restartPolicy !== 'no')
+        args.push('--restart', like.restartPolicy);
+    if (!canary && like.autoRemove)
+        args.push('--rm');
+    const cmdChanged = JSON.stringify(like.cmd ?? null) !== JSON.stringify(image.Cmd ?? null);
+    args.push(imageId, ...(cmdChanged && like.cmd ? like.cmd : []));
+    return args;
+}
+/** The tags of a repository with their image IDs and commit messages, newest first. */
+function docker_listTags(repository) {
+    return shScript(listTags, repository);
+}
+function parseTags(output) {
+    return output
+        .split('\n')
+        .map(line => line.trim())
+        .filter(Boolean)
+        .map(line => {
+        const [tag, id, ...comment] = line.split(' ');
+        return { tag, id, comment: comment.join(' ') };
+    });
+}
+function tag(source, target) {
+    return ['docker', 'tag', source, target];
+}
+function removeContainer(container) {
+    return ['docker', 'rm', '--force', container];
+}
+/**
+ * Remove a container that may go by itself meanwhile (a crashing `--rm` container, one the
+ * supervisor replaces): succeeds when it is gone either way, fails only when it is still there.
+ */
+function docker_removeIfPresent(container) {
+    return shScript(removeIfPresent, container);
+}
+/** Config fields that differ between two images, by name. */
+function configDrift(before, after) {
+    const normal = (value) => value === undefined ||
+        value === null ||
+        value === '' ||
+        (Array.isArray(value) && value.length === 0)
+        ? null
+        : JSON.stringify(value);
+    return CARRIED_CONFIG.filter(key => normal(before[key]) !== normal(after[key]));
+}
+/**
+ * Wait on the host (no round trip per poll) for a running container of exactly this image ID,
+ * other than `ignore`. Prints `<id> <name>`; exits 124 on timeout.
+ */
+function docker_waitForContainer(imageId, timeoutSec, ignore) {
+    return shScript(waitForContainer, imageId, String(timeoutSec), ignore);
+}
+/** Run the user's health command on the host until it passes or the timeout expires. */
+function healthCheck(command, timeoutSec) {
+    return shScript(health, command, String(timeoutSec));
+}
+
+;// CONCATENATED MODULE: ./src/format.ts
+/** Image and container IDs as docker shows them. */
+function format_short(id) {
+    if (!id)
+        return '';
+    return id.replace(/^sha256:/, '').slice(0, 12);
+}
+function message(error) {
+    return error instanceof Error ? error.message : String(error);
+}
+function formatDuration(ms) {
+    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+/** Containers as `docker ps` lists them, for error messages. */
+function psTable(containers) {
+    if (containers.length === 0)
+        return '  (no containers are running)';
+    const rows = [
+        ['CONTAINER ID', 'IMAGE', 'STATUS', 'NAMES'],
+        ...containers.map(c => [format_short(c.id), c.imageName, c.status, c.name])
+    ];
+    const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)));
+    return rows
+        .map(r => '  ' +
+        r
+            .map((cell, i) => cell.padEnd(widths[i]))
+            .join('   ')
+            .trimEnd())
+        .join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/host.ts
+
+
+/** Bound for quick remote commands (docker ps, inspect, tag, rm): none should take near this. */
+const QUICK_MS = 60_000;
+/** docker commit writes a layer; fetch talks to origin. Bounded, but given room. */
+const SLOW_MS = 10 * 60_000;
+/** A failure the user can act on; `step` says where the deploy stopped. */
+class DeployError extends Error {
+    step;
+    constructor(message) {
+        super(message);
+        this.name = 'DeployError';
+    }
+}
+/** Where the previous release stays during a deploy, so a rollback is one `docker tag`. */
+function rollbackTag(repository) {
+    return `${repository}:hermes-previous`;
+}
+/** The remote shell with the deploy's conventions: every command bounded, shown in debug. */
+class Host {
+    shell;
+    runner;
+    constructor(shell, runner) {
+        this.shell = shell;
+        this.runner = runner;
+    }
+    /** Run; a non-zero exit is an error naming `label`. Returns stdout. */
+    run(command, label, timeoutMs = QUICK_MS, stdin) {
+        this.runner.debug(`$ ${command.join(' ')}`);
+        return run(this.shell, command, { label, timeoutMs, stdin });
+    }
+    /** Run and return the whole result, whatever the exit code. */
+    exec(command, label, timeoutMs = QUICK_MS) {
+        this.runner.debug(`$ ${command.join(' ')}`);
+        return this.shell.exec(command, { label, timeoutMs });
+    }
+    async survey(image) {
+        return parseSurvey(await this.run(docker_survey(image), 'docker ps'));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/release/watch.ts
+
+
+/*
+ * Watching a release run, on the host (no round trip per poll): the canary before the swap, and
+ * the stability window after it. Both print why a container failed: its exit code, whether it was
+ * OOM-killed, and the last lines of its log.
+ */
+/** The canary must stay up `seconds`, then pass `command` (if any) inside it within `timeout`. */
+function watch_watchCanary(container, seconds, command, timeoutSec) {
+    return shScript(watchCanary, container, String(seconds), command, String(timeoutSec));
+}
+/** Why a container failed: its state and the last lines of its log. */
+function watch_diagnose(container, lines = 20) {
+    return shScript(diagnose, container, String(lines));
+}
+/** The new production container must keep running, unrestarted, for `seconds`. */
+function watch_watchStable(containerId, seconds) {
+    return shScript(watchStable, containerId, String(seconds));
+}
+/** Diagnostics output as the lines a person reads: state first, then the log. */
+function formatDiagnosis(output) {
+    const [head = '', logs = ''] = output.split(/^#logs$/m);
+    const state = head
+        .split('\n')
+        .filter(line => line.startsWith('#state') || line.startsWith('#failed'))
+        .map(line => line.replace(/^#(state|failed) ?/, ''))
+        .join('; ');
+    const tail = logs.trim();
+    return [state && `State: ${state}`, tail && `Last log lines:\n${tail}`].filter(Boolean).join('\n');
+}
+
+;// CONCATENATED MODULE: ./src/release/canary.ts
+
+
+
+
+/** Start the release next to production, on no network, and watch it before the swap. */
+async function canary(host, runner, settings, production, previous, release) {
+    const name = `${production.name}-canary`;
+    await host.run(removeContainer(name), 'docker rm -f (stale canary)').catch(() => undefined);
+    try {
+        await host.run(runLike(production, release.id, previous.config, { name }), 'docker run (canary)', QUICK_MS, production.env.filter(e => !e.includes('\n')).join('\n') + '\n');
+        const watched = await host.exec(watch_watchCanary(name, settings.canarySeconds, settings.canaryCommand ?? '', settings.canaryTimeoutSec), 'canary', (settings.canarySeconds + settings.canaryTimeoutSec) * 1000 + QUICK_MS);
+        if (watched.code !== 0) {
+            const why = formatDiagnosis(watched.stdout +
+                (await host.run(watch_diagnose(name), 'docker inspect and logs (canary)').catch(() => '')));
+            throw new DeployError(`The canary of ${format_short(release.id)} failed; production is untouched (the tag moves only at the swap, so ${settings.image.name} still names ${format_short(previous.id)}).\n${why}`);
+        }
+        runner.info(`The release ran for ${settings.canarySeconds} s on no network${settings.canaryCommand ? ` and ${watched.stdout.trim()}` : ''}`);
+    }
+    finally {
+        await host.run(removeContainer(name), 'docker rm -f (canary)').catch(() => undefined);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/lock.ts
+
+
+/** A holder that sends no heartbeat for this long is stopped by its watchdog (runner lost). */
+const STALE_AFTER_SEC = 60;
+const HEARTBEAT_MS = 10_000;
+class LockTimeoutError extends Error {
+}
+/** The lock's holder script, with its parameters: exported so tests can run it under a local sh. */
+function lockCommand(repository, timeoutSec, staleSec, holder) {
+    return shScript(lock, lockName(repository), String(timeoutSec), String(staleSec), JSON.stringify(holder));
+}
+function lockName(repository) {
+    return repository.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+/**
+ * Take the deploy lock for an image repository, waiting up to `timeoutSec` for a run that holds
+ * it. `onWait` hears who holds it; `onTakeover` hears when a dead holder's lock was taken over.
+ */
+async function acquireLock(shell, options) {
+    let buffered = '';
+    let acquired = () => { };
+    const ready = new Promise(resolve => (acquired = resolve));
+    const process = shell.spawn(lockCommand(options.repository, options.timeoutSec, STALE_AFTER_SEC, options.holder), {
+        label: 'deploy lock',
+        onOutput: (chunk, stream) => {
+            if (stream !== 'stdout')
+                return;
+            buffered += chunk;
+            let newline;
+            while ((newline = buffered.indexOf('\n')) >= 0) {
+                const line = buffered.slice(0, newline);
+                buffered = buffered.slice(newline + 1);
+                if (line === 'acquired')
+                    acquired();
+                else if (line.startsWith('waiting '))
+                    options.onWait(describeHolder(line.slice(8)));
+                else if (line.startsWith('takeover ')) {
+                    const [reason, ...rest] = line.slice(9).split(': ');
+                    options.onTakeover(`${reason}; it was held by ${describeHolder(rest.join(': '))}`);
+                }
+            }
+        }
+    });
+    const outcome = await Promise.race([ready.then(() => 'acquired'), process.done]);
+    if (outcome !== 'acquired') {
+        const holder = describeHolder(outcome.stdout
+            .split('\n')
+            .find(line => line.startsWith('timeout '))
+            ?.slice(8) ?? '');
+        if (outcome.code === 75) {
+            throw new LockTimeoutError(`Another deploy of ${options.repository} holds the lock on the host: ${holder}. Waited ${options.timeoutSec} s (\`lock-timeout\`). ` +
+                'Try again when it has finished, or raise `lock-timeout`.');
+        }
+        throw new Error(`Could not take the deploy lock (exit ${outcome.code}): ${(outcome.stderr || outcome.stdout).trim()}`);
+    }
+    const heartbeat = setInterval(() => process.write('\n'), HEARTBEAT_MS);
+    heartbeat.unref();
+    return {
+        release: async () => {
+            clearInterval(heartbeat);
+            process.write('release\n');
+            process.end();
+            // Closing the channel releases it on the host in any case; do not hang the job on it.
+            let timer;
+            await Promise.race([
+                process.done.catch(() => undefined),
+                new Promise(resolve => (timer = setTimeout(resolve, 10_000)))
+            ]);
+            clearTimeout(timer);
+        }
+    };
+}
+/**
+ * The deploy lock for `settings.image`, with what every caller tells the user: who holds it while
+ * waiting, and a warning when a dead holder's lock is taken over. `where` names the host when
+ * there are several.
+ */
+function takeDeployLock(shell, settings, holder, runner, where = '') {
+    const on = where ? ` on ${where}` : '';
+    return acquireLock(shell, {
+        repository: settings.image.repository,
+        holder,
+        timeoutSec: settings.lockTimeoutSec,
+        onWait: held => runner.info(`Waiting for the deploy lock${on}, held by ${held}`),
+        onTakeover: detail => runner.warning(`Took over a deploy lock${on} left by a run that is gone: ${detail}.`, 'Stale deploy lock')
+    });
+}
+/** `owner/repo run 4242 (commit abc1234, by alice) since 2026-11-25T14:00:00Z` */
+function describeHolder(raw) {
+    try {
+        const holder = JSON.parse(raw);
+        const parts = [holder.repository, holder.run].filter(Boolean).join(' ') || 'a deploy';
+        const by = holder.actor ? `, by ${holder.actor}` : '';
+        return `${parts} (commit ${holder.commit.slice(0, 12)}${by}) since ${holder.since}`;
+    }
+    catch {
+        return raw.trim() || 'an unknown holder';
+    }
+}
+
+;// CONCATENATED MODULE: ./src/key-value.ts
+/**
+ * The `key=value` lines of a script's output. The key is what comes before a line's first `=`,
+ * the value all that follows it (`=` included), trimmed; a line without `=` is skipped.
+ */
+function parseKeyValues(output) {
+    const entries = [];
+    for (const line of output.split('\n')) {
+        const trimmed = line.trim();
+        const at = trimmed.indexOf('=');
+        if (at > 0)
+            entries.push([trimmed.slice(0, at), trimmed.slice(at + 1).trim()]);
+    }
+    return {
+        get: key => entries.find(([k]) => k === key)?.[1] ?? '',
+        all: key => entries.filter(([k]) => k === key).map(([, value]) => value)
+    };
+}
+
+;// CONCATENATED MODULE: ./src/git.ts
+
+
+
+// Every git call runs inside a container through `docker exec --workdir <repo-path>`, as
+// `git -c safe.directory="$PWD"` (src/remote/*.sh): the checkout may belong to another user than
+// the one docker exec runs as.
+function git_currentCommit() {
+    return shScript(currentCommit);
+}
+/** Tracked files with changes; untracked files (build output) do not count. */
+function git_changedFiles() {
+    return shScript(changedFiles);
+}
+/**
+ * List local changes, fetch the branch from origin, and say how the wanted commit relates to what
+ * is checked out (see `parseRelation`). The local changes are listed first (the runbook's `git
+ * diff`, before the pull); the fetch only moves remote-tracking refs, so doing both in one round
+ * trip changes nothing either way.
+ */
+function git_fetchAndRelate(branch, ref) {
+    return shScript(fetchAndRelate, branch, ref);
+}
+function parseRelation(output) {
+    const [, changed = '', relation = ''] = output.split(/^#(?:changed|relation)$/m);
+    const values = parseKeyValues(relation);
+    return {
+        changed: changed.replace(/^\n+|\s+$/g, ''),
+        head: values.get('head'),
+        target: values.get('target'),
+        fastForward: values.get('fast_forward') === 'yes',
+        behind: values.get('behind') === 'yes',
+        onBranch: values.get('on_branch') === 'yes'
+    };
+}
+/** Move the checkout to the commit (fast-forward only) and print the range that went out. */
+function git_fastForward(target) {
+    return shScript(fastForward, target);
+}
+function parseRange(output) {
+    const [, log = '', stat = ''] = output.split(/^#(?:log|stat)$/m);
+    return {
+        commits: log.split('\n').filter(line => line.trim()),
+        diffStat: stat.replace(/^\n+|\s+$/g, '')
+    };
+}
+/** The branch's tip on origin without fetching: for a dry run, which changes nothing. */
+function git_remoteTip(branch) {
+    return shScript(remoteTip, branch);
+}
+/** The files changed between two commits, for the path filter when GitHub's API gave none. */
+function git_filesBetween(from, to) {
+    return shScript(filesBetween, from, to);
+}
+
+;// CONCATENATED MODULE: external "node:fs"
+const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+// EXTERNAL MODULE: external "node:net"
+var external_node_net_ = __nccwpck_require__(7030);
+// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
+var lib = __nccwpck_require__(5472);
+// EXTERNAL MODULE: ./node_modules/picomatch/index.js
+var picomatch = __nccwpck_require__(4006);
+var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
+;// CONCATENATED MODULE: ./src/github/paths.ts
+
+
+const ESCAPABLE = new Set(['[', '?', '*', '+', '\\', '!', ']']);
+/** One line a pattern, `#` comments and blank lines ignored; an invalid pattern names `paths`. */
+function parsePatterns(input) {
+    const patterns = input
+        .split(/\r?\n/)
+        .map(line => line.trim())
+        .filter(line => line && !line.startsWith('#'));
+    for (const pattern of patterns)
+        compile(pattern);
+    if (patterns.length > 0 && patterns.every(p => p.startsWith('!'))) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.Paths, `every pattern excludes (${patterns.join(', ')}), so no change would ever deploy. ` +
+            "Put a pattern that includes first, e.g. '**' to deploy on any change except those.");
+    }
+    return patterns;
+}
+/**
+ * The files the patterns select, in the order given. No patterns select every file (no filter).
+ */
+function filterPaths(patterns, files) {
+    if (patterns.length === 0)
+        return [...files];
+    const compiled = patterns.map(compile);
+    return files.filter(file => {
+        let included = false;
+        for (const pattern of compiled) {
+            if (pattern.matches(file))
+                included = !pattern.negative;
+        }
+        return included;
+    });
+}
+/**
+ * Whether a change deploys under `paths`. Only a complete list of changed files can skip a
+ * deploy: a truncated or unknown list deploys (with the reason said).
+ */
+function decidePaths(patterns, changed) {
+    if (patterns.length === 0)
+        return { deploy: true, matched: changed?.files ?? [] };
+    if (!changed) {
+        return {
+            deploy: true,
+            matched: [],
+            reason: 'The changed files are unknown, so `paths` cannot rule the change out: deploying.'
+        };
+    }
+    const matched = filterPaths(patterns, changed.files);
+    if (matched.length > 0)
+        return { deploy: true, matched };
+    if (changed.truncated) {
+        return {
+            deploy: true,
+            matched,
+            reason: `None of the ${changed.files.length} changed files listed matches \`paths\`, but the list is incomplete: deploying.`
+        };
+    }
+    const listed = changed.files.slice(0, 10).join(', ');
+    const more = changed.files.length > 10 ? `, and ${changed.files.length - 10} more` : '';
+    return {
+        deploy: false,
+        reason: changed.files.length === 0
+            ? 'No file changed, so none matches `paths`; nothing to deploy.'
+            : `No changed file matches \`paths\` (${patterns.join(', ')}); nothing to deploy. Changed: ${listed}${more}.`
+    };
+}
+const cache = new Map();
+function compile(pattern) {
+    const known = cache.get(pattern);
+    if (known)
+        return known;
+    const negative = pattern.startsWith('!');
+    const body = negative ? pattern.slice(1) : pattern;
+    const globs = toPicomatch(tokenize(body, pattern));
+    const matchers = globs.map(glob => picomatch_default()(glob, { dot: true, windows: false }));
+    const compiled = { negative, matches: (file) => matchers.some(m => m(file)) };
+    cache.set(pattern, compiled);
+    return compiled;
+}
+function invalid(pattern, why) {
+    return new action_io/* InputError */.dz(action_io/* Input */.pd.Paths, `'${pattern}' is not a valid pattern: ${why}`);
+}
+function tokenize(body, pattern) {
+    if (!body)
+        throw invalid(pattern, 'a pattern must follow !');
+    if (body.startsWith('/') || body.startsWith('./')) {
+        throw invalid(pattern, `paths are relative to the repository root, without a leading / or ./ (write '${body.replace(/^\.?\/+/, '')}')`);
+    }
+    const tokens = [];
+    let i = 0;
+    while (i < body.length) {
+        const c = body[i];
+        if (c === '\\' && ESCAPABLE.has(body[i + 1])) {
+            tokens.push({ kind: 'literal', text: body[i + 1] });
+            i += 2;
+        }
+        else if (c === '*') {
+            if (body[i + 1] === '*') {
+                tokens.push({ kind: 'globstar' });
+                i += 2;
+            }
+            else {
+                tokens.push({ kind: 'star' });
+                i += 1;
+            }
+        }
+        else if (c === '?' || c === '+') {
+            const previous = tokens.at(-1);
+            if (!previous || (previous.kind !== 'literal' && previous.kind !== 'class')) {
+                throw invalid(pattern, `'${c}' at ${i + 1} repeats the character before it (zero or one for ?, one or more for +), and there is none` +
+                    (previous ? ' but a wildcard' : '') +
+                    `. For a literal '${c}', write '\\${c}'.`);
+            }
+            tokens.push({ kind: 'quantifier', text: c });
+            i += 1;
+        }
+        else if (c === '[') {
+            const end = body.indexOf(']', i + 1);
+            if (end < 0)
+                throw invalid(pattern, `the [ at ${i + 1} has no closing ]`);
+            const content = body.slice(i + 1, end);
+            if (!content)
+                throw invalid(pattern, `the [] at ${i + 1} is empty`);
+            tokens.push({ kind: 'class', text: bracket(content, pattern) });
+            i = end + 1;
+        }
+        else {
+            tokens.push({ kind: 'literal', text: c });
+            i += 1;
+        }
+    }
+    return tokens;
+}
+/** A character class for picomatch: ranges kept, everything else literal. */
+function bracket(content, pattern) {
+    let out = '';
+    for (let i = 0; i < content.length; i++) {
+        const c = content[i];
+        if (content[i + 1] === '-' && i + 2 < content.length) {
+            const last = content[i + 2];
+            if (c > last)
+                throw invalid(pattern, `the range ${c}-${last} runs backwards`);
+            out += `${paths_escape(c)}-${paths_escape(last)}`;
+            i += 2;
+        }
+        else if (c === '-' && i > 0 && i === content.length - 1) {
+            throw invalid(pattern, `the range in [${content}] has no end`);
+        }
+        else {
+            out += paths_escape(c);
+        }
+    }
+    return `[${out}]`;
+}
+function paths_escape(c) {
+    return /[A-Za-z0-9/_.-]/.test(c) ? c : `\\${c}`;
+}
+/**
+ * The picomatch globs that together match what the GitHub pattern matches. A `**` that is a whole
+ * path segment is picomatch's globstar; a `**` glued to other characters (`**.js`) is GitHub's
+ * "any characters, `/` included", which is either no directory (`*.js`) or some (`*\/**\/*.js`).
+ */
+function toPicomatch(tokens) {
+    let globs = [''];
+    const atom = (t) => t.kind === 'literal' ? paths_escape(t.text) : t.kind === 'class' ? t.text : '';
+    for (let i = 0; i < tokens.length; i++) {
+        const t = tokens[i];
+        const next = tokens[i + 1];
+        let pieces;
+        if (t.kind === 'globstar') {
+            const before = tokens[i - 1];
+            const segmentStart = !before || (before.kind === 'literal' && before.text === '/');
+            const segmentEnd = !next || (next.kind === 'literal' && next.text === '/');
+            // A trailing `/**` needs something below: picomatch's `docs/**` also matches a file `docs`.
+            if (segmentStart && segmentEnd)
+                pieces = before && !next ? ['**/*'] : ['**'];
+            else
+                pieces = ['*', '*/**/*'];
+        }
+        else if (t.kind === 'star') {
+            pieces = ['*'];
+        }
+        else if (next?.kind === 'quantifier') {
+            pieces = [`${next.text}(${atom(t)})`];
+            i += 1;
+        }
+        else {
+            pieces = [atom(t)];
+        }
+        globs = globs.flatMap(glob => pieces.map(piece => glob + piece));
+    }
+    return globs;
+}
+
+;// CONCATENATED MODULE: ./src/inputs.ts
+
+
+
+
+
+/** `host:port` as people write it; `[v6]:port` for IPv6. */
+function addressLabel(address) {
+    return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+}
+/**
+ * Whether the workflow asked for something with this input: set, and not to its declared default.
+ * A runner passes every declared input with its default, so presence says nothing of intent.
+ */
+function setByWorkflow(read, name) {
+    const value = read(name).trim();
+    return value !== '' && value !== (0,action_io/* declaredDefault */.GQ)(name);
+}
+function readSettings(read, run) {
+    const get = (name) => clean(name, read(name));
+    const inputs = {
+        read,
+        get,
+        optional: name => get(name) || undefined,
+        value: name => get(name) || action_io/* DECLARED_DEFAULTS */.A4[name]
+    };
+    const settings = {
+        ...connection(inputs),
+        ...production(inputs, run),
+        ...release(inputs),
+        ...github(inputs),
+        ...swarm(read, get)
+    };
+    if (settings.service && settings.hosts.length > 1) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.Host, `lists ${settings.hosts.length} hosts, but production is the Swarm service ${settings.service}: Swarm rolls the release out to its nodes. List one manager node.`);
+    }
+    if (settings.container && settings.adminContainer === settings.container) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.AdminContainer, `'${settings.adminContainer}' is the production container named by \`container\`; set \`admin-container\` to another name.`);
+    }
+    return settings;
+}
+/** Where to connect and how: the hosts, the user, the key or password, the host-key pins. */
+function connection({ read, get, optional, value }) {
+    const sshPassphrase = read(action_io/* Input */.pd.SshPassphrase) || undefined;
+    const password = read(action_io/* Input */.pd.Password) || undefined;
+    const sshKey = privateKey(read, action_io/* Input */.pd.SshKey, action_io/* Input */.pd.SshKeyPath, action_io/* Input */.pd.SshPassphrase, sshPassphrase);
+    if (!sshKey && !password) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.SshKey, 'is required (or `ssh-key-path`, or `password`): the private deploy key, OpenSSH or PEM format.');
+    }
+    const hosts = hostList(read(action_io/* Input */.pd.Host), integer(action_io/* Input */.pd.Port, value(action_io/* Input */.pd.Port), 1, 65535));
+    const hostFingerprint = fingerprint(action_io/* Input */.pd.HostFingerprint, optional(action_io/* Input */.pd.HostFingerprint));
+    if (hostFingerprint && hosts.length > 1) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.HostFingerprint, 'pins one host key, but `host` lists several hosts: pin each with `ssh-known-hosts` (one line per host key, as ssh-keyscan prints them).');
+    }
+    const knownHosts = read(action_io/* Input */.pd.SshKnownHosts).trim() || undefined;
+    if (hostFingerprint && knownHosts) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.SshKnownHosts, 'is set together with `host-fingerprint`; set one of the two, so it is clear which pins the host key.');
+    }
+    return {
+        host: hosts[0].host,
+        hosts,
+        maxParallel: integer(action_io/* Input */.pd.MaxParallel, value(action_io/* Input */.pd.MaxParallel), 1, 100),
+        port: hosts[0].port,
+        username: username(action_io/* Input */.pd.Username, value(action_io/* Input */.pd.Username)),
+        sshKey,
+        sshPassphrase,
+        password,
+        proxy: proxy(read, get, value),
+        ciphers: list(read(action_io/* Input */.pd.Ciphers)),
+        hostFingerprint,
+        knownHosts,
+        strictHostKey: inputs_boolean(action_io/* Input */.pd.SshStrict, value(action_io/* Input */.pd.SshStrict)),
+        connectTimeoutSec: integer(action_io/* Input */.pd.ConnectTimeout, value(action_io/* Input */.pd.ConnectTimeout), 1, 600),
+        lockTimeoutSec: integer(action_io/* Input */.pd.LockTimeout, value(action_io/* Input */.pd.LockTimeout), 0, 6 * 3600)
+    };
+}
+/** One host per line (or comma-separated), each `host` or `host:port`; the first builds the release. */
+function hostList(value, port) {
+    const hosts = value
+        .split(/[\n,]/)
+        .map(h => h.trim())
+        .filter(Boolean)
+        .map(line => {
+        const withPort = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(line);
+        if (!withPort)
+            return { host: hostName(action_io/* Input */.pd.Host, line), port };
+        return {
+            host: hostName(action_io/* Input */.pd.Host, withPort[1] ?? withPort[2]),
+            port: integer(action_io/* Input */.pd.Host, withPort[3], 1, 65535)
+        };
+    });
+    if (hosts.length === 0)
+        hostName(action_io/* Input */.pd.Host, '');
+    if (new Set(hosts.map(addressLabel)).size !== hosts.length)
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.Host, 'lists a host twice.');
+    return hosts;
+}
+/** What production is, and how a release of it is made: the runbook's steps 3 to 9. */
+function production({ read, get, optional, value }, run) {
+    const ref = optional(action_io/* Input */.pd.Ref) ?? run.sha;
+    if (!ref) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.Ref, 'no commit to deploy: the event has none, so set `ref` to a commit SHA.');
+    }
+    const container = optional(action_io/* Input */.pd.Container);
+    const adminContainer = optional(action_io/* Input */.pd.AdminContainer);
+    const shellCode = (name) => read(name).trim() ? command(name, read(name).trim()) : undefined;
+    return {
+        image: imageRef(get(action_io/* Input */.pd.Image)),
+        container: container && containerName(action_io/* Input */.pd.Container, container),
+        adminContainer: adminContainer && containerName(action_io/* Input */.pd.AdminContainer, adminContainer),
+        repoPath: absolutePath(action_io/* Input */.pd.RepoPath, get(action_io/* Input */.pd.RepoPath)),
+        branch: gitRef(action_io/* Input */.pd.Branch, optional(action_io/* Input */.pd.Branch) ?? run.branch ?? 'master'),
+        ref: gitRef(action_io/* Input */.pd.Ref, ref),
+        buildEnv: buildEnv(read(action_io/* Input */.pd.BuildEnv)),
+        buildCommand: shellCode(action_io/* Input */.pd.BuildCommand) ?? action_io/* DECLARED_DEFAULTS */.A4[action_io/* Input */.pd.BuildCommand],
+        commandTimeoutSec: integer(action_io/* Input */.pd.CommandTimeout, value(action_io/* Input */.pd.CommandTimeout), 1, 6 * 3600),
+        healthCommand: shellCode(action_io/* Input */.pd.HealthCommand),
+        canaryCommand: shellCode(action_io/* Input */.pd.CanaryCommand)
+    };
+}
+/** How a release goes out and is kept: the canary, the swap's waits, rollback, retention. */
+function release({ get, value }) {
+    return {
+        healthTimeoutSec: integer(action_io/* Input */.pd.HealthTimeout, value(action_io/* Input */.pd.HealthTimeout), 1, 3600),
+        respawnTimeoutSec: integer(action_io/* Input */.pd.RespawnTimeout, value(action_io/* Input */.pd.RespawnTimeout), 1, 3600),
+        rollback: inputs_boolean(action_io/* Input */.pd.Rollback, value(action_io/* Input */.pd.Rollback)),
+        dryRun: inputs_boolean(action_io/* Input */.pd.DryRun, value(action_io/* Input */.pd.DryRun)),
+        force: inputs_boolean(action_io/* Input */.pd.Force, value(action_io/* Input */.pd.Force)),
+        maxLayers: integer(action_io/* Input */.pd.MaxLayers, value(action_io/* Input */.pd.MaxLayers), 2, 120),
+        keepReleases: integer(action_io/* Input */.pd.KeepReleases, value(action_io/* Input */.pd.KeepReleases), 1, 1000),
+        canarySeconds: integer(action_io/* Input */.pd.CanarySeconds, value(action_io/* Input */.pd.CanarySeconds), 0, 600),
+        canaryTimeoutSec: integer(action_io/* Input */.pd.CanaryTimeout, value(action_io/* Input */.pd.CanaryTimeout), 1, 3600),
+        stableSeconds: integer(action_io/* Input */.pd.StableSeconds, value(action_io/* Input */.pd.StableSeconds), 0, 3600),
+        rollbackTo: rollbackTarget(get(action_io/* Input */.pd.RollbackTo)),
+        updateTimeoutSec: integer(action_io/* Input */.pd.UpdateTimeout, value(action_io/* Input */.pd.UpdateTimeout), 1, 6 * 3600)
+    };
+}
+/** The GitHub side: the token, the path filter, the environment. */
+function github({ read, get, optional }) {
+    return {
+        githubToken: read(action_io/* Input */.pd.GithubToken).trim() || undefined,
+        paths: parsePatterns(read(action_io/* Input */.pd.Paths)),
+        environment: optional(action_io/* Input */.pd.Environment),
+        environmentUrl: url(action_io/* Input */.pd.EnvironmentUrl, get(action_io/* Input */.pd.EnvironmentUrl))
+    };
+}
+/** Trim and refuse control characters: they are never part of a legitimate single-line value. */
+function clean(name, value) {
+    const trimmed = value.trim();
+    // eslint-disable-next-line no-control-regex
+    if (/[\u0000-\u001f\u007f]/.test(trimmed)) {
+        throw new action_io/* InputError */.dz(name, 'contains a control character (a newline or tab?); give a single-line value.');
+    }
+    return trimmed;
+}
+function hostName(name, value) {
+    if (!value)
+        throw new action_io/* InputError */.dz(name, 'is required: the droplet IP address or host name.');
+    const bare = value.replace(/^\[(.*)\]$/, '$1');
+    const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
+    if ((0,external_node_net_.isIP)(bare) || (bare.length <= 253 && bare.split('.').every(part => label.test(part))))
+        return bare;
+    throw new action_io/* InputError */.dz(name, `'${value}' is not an IP address or host name.`);
+}
+function username(name, value) {
+    if (/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(value))
+        return value;
+    throw new action_io/* InputError */.dz(name, `'${value}' is not a valid user name.`);
+}
+function integer(name, value, min, max) {
+    if (/^\d+$/.test(value)) {
+        const n = Number(value);
+        if (n >= min && n <= max)
+            return n;
+    }
+    throw new action_io/* InputError */.dz(name, `'${value}' is not a whole number from ${min} to ${max}.`);
+}
+function inputs_boolean(name, value) {
+    if (/^(true|yes|on)$/i.test(value))
+        return true;
+    if (/^(false|no|off)$/i.test(value))
+        return false;
+    throw new action_io/* InputError */.dz(name, `'${value}' is not a boolean; use true or false.`);
+}
+// Docker's reference grammar (distribution/reference), without a digest: we commit to a tag.
+const DOMAIN = String.raw `(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]+)?`;
+const COMPONENT = String.raw `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
+const REFERENCE = new RegExp(String.raw `^((?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*)(?::([\w][\w.-]{0,127}))?$`);
+function imageRef(value) {
+    if (!value)
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.Image, 'is required: the image to update, e.g. texasca/api.');
+    const match = REFERENCE.exec(value);
+    if (!match || match[1].length > 255) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.Image, `'${value}' is not an image reference. Expected repository[:tag] in lower case, e.g. texasca/api or texasca/api:latest (no digest: the action commits to a tag).`);
+    }
+    const repository = match[1];
+    const tag = match[2] ?? 'latest';
+    return { repository, tag, name: `${repository}:${tag}` };
+}
+function containerName(input, value) {
+    const name = value.replace(/^\//, '');
+    if (/^[A-Za-z0-9][A-Za-z0-9_.-]+$/.test(name))
+        return name;
+    throw new action_io/* InputError */.dz(input, `'${value}' is not a container name (letters, digits, '_', '.', '-'; at least two characters).`);
+}
+function absolutePath(name, value) {
+    if (!value)
+        throw new action_io/* InputError */.dz(name, 'is required: the app’s git checkout inside the container, e.g. /srv/app.');
+    if (!value.startsWith('/') || value.split('/').includes('..')) {
+        throw new action_io/* InputError */.dz(name, `'${value}' is not an absolute path without '..' segments.`);
+    }
+    return value.length > 1 ? value.replace(/\/+$/, '') : value;
+}
+/** git check-ref-format's rules, so a ref can never be read as an option or a revision range. */
+function gitRef(name, value) {
+    const bad = !value ||
+        value.startsWith('-') ||
+        value.startsWith('/') ||
+        value.endsWith('/') ||
+        value.endsWith('.') ||
+        value.endsWith('.lock') ||
+        value === '@' ||
+        // eslint-disable-next-line no-control-regex
+        /\.\.|\/\/|@\{|[\s~^:?*[\\\u0000-\u001f\u007f]/.test(value) ||
+        value.split('/').some(part => part.startsWith('.'));
+    if (bad) {
+        throw new action_io/* InputError */.dz(name, `'${value}' is not a valid git ${name === action_io/* Input */.pd.Branch ? 'branch name' : 'commit or ref'}.`);
+    }
+    return value;
+}
+function url(name, value) {
+    if (!value)
+        return undefined;
+    try {
+        const parsed = new URL(value);
+        if (parsed.protocol === 'https:' || parsed.protocol === 'http:')
+            return value;
+    }
+    catch {
+        // reported below
+    }
+    throw new action_io/* InputError */.dz(name, `'${value}' is not an http(s) URL.`);
+}
+function rollbackTarget(value) {
+    if (!value)
+        return undefined;
+    if (value === 'previous' || /^[0-9a-f]{7,40}$/.test(value))
+        return value;
+    throw new action_io/* InputError */.dz(action_io/* Input */.pd.RollbackTo, `'${value}' is neither \`previous\` nor a commit SHA (7 to 40 hex digits).`);
+}
+function command(name, value) {
+    if (value.includes('\0'))
+        throw new action_io/* InputError */.dz(name, 'contains a NUL byte.');
+    return value;
+}
+/** `SHA256:` and 43 base64 digits; the `=` padding some tools print is dropped, as ssh-keygen does. */
+function fingerprint(name, value) {
+    if (value && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(value)) {
+        throw new action_io/* InputError */.dz(name, `'${value}' is not a SHA256 fingerprint. Expected the form ssh-keygen -lf prints, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s.`);
+    }
+    return value?.replace(/=$/, '');
+}
+/** The key pasted in `keyInput`, or read from the runner's file at `pathInput`; checked. */
+function privateKey(read, keyInput, pathInput, passphraseInput, passphrase) {
+    const pasted = normalizeKey(read(keyInput));
+    const path = read(pathInput).trim();
+    if (pasted && path)
+        throw new action_io/* InputError */.dz(pathInput, `is set together with \`${keyInput}\`; give the key one way.`);
+    let key = pasted;
+    if (path) {
+        try {
+            key = normalizeKey((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+        }
+        catch (error) {
+            throw new action_io/* InputError */.dz(pathInput, `cannot read '${path}' on the runner: ${error.code ?? String(error)}.`);
+        }
+    }
+    if (!key)
+        return undefined;
+    checkKey(key, passphrase, path ? pathInput : keyInput, passphraseInput);
+    return key;
+}
+function proxy(read, get, value) {
+    const host = get(action_io/* Input */.pd.ProxyHost);
+    const others = [
+        action_io/* Input */.pd.ProxyPort,
+        action_io/* Input */.pd.ProxyUsername,
+        action_io/* Input */.pd.ProxySshKey,
+        action_io/* Input */.pd.ProxySshPassphrase,
+        action_io/* Input */.pd.ProxyPassword,
+        action_io/* Input */.pd.ProxyHostFingerprint,
+        action_io/* Input */.pd.ProxyKnownHosts
+    ];
+    if (!host) {
+        const stray = others.find(name => setByWorkflow(read, name));
+        if (stray)
+            throw new action_io/* InputError */.dz(stray, 'is set but `proxy-host` is not; set `proxy-host` to the bastion, or remove it.');
+        return undefined;
+    }
+    const sshPassphrase = read(action_io/* Input */.pd.ProxySshPassphrase) || undefined;
+    const settings = {
+        host: hostName(action_io/* Input */.pd.ProxyHost, host),
+        port: integer(action_io/* Input */.pd.ProxyPort, value(action_io/* Input */.pd.ProxyPort), 1, 65535),
+        username: username(action_io/* Input */.pd.ProxyUsername, get(action_io/* Input */.pd.ProxyUsername) || value(action_io/* Input */.pd.Username)),
+        sshKey: privateKey(read, action_io/* Input */.pd.ProxySshKey, action_io/* Input */.pd.ProxySshKeyPath, action_io/* Input */.pd.ProxySshPassphrase, sshPassphrase),
+        sshPassphrase,
+        password: read(action_io/* Input */.pd.ProxyPassword) || undefined,
+        hostFingerprint: fingerprint(action_io/* Input */.pd.ProxyHostFingerprint, get(action_io/* Input */.pd.ProxyHostFingerprint) || undefined),
+        knownHosts: read(action_io/* Input */.pd.ProxyKnownHosts).trim() || undefined
+    };
+    if (settings.hostFingerprint && settings.knownHosts) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.ProxyKnownHosts, 'is set together with `proxy-host-fingerprint`; set one of the two.');
+    }
+    return settings;
+}
+/** The Swarm service and the registry its releases are pushed to. */
+function swarm(read, get) {
+    const service = get(action_io/* Input */.pd.Service);
+    if (service && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(service)) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.Service, `'${service}' is not a Swarm service name (letters, digits, '_', '.', '-'; up to 63 characters).`);
+    }
+    const registry = get(action_io/* Input */.pd.Registry).replace(/\/+$/, '');
+    if (registry && !new RegExp(String.raw `^${DOMAIN}(?:/${COMPONENT})*$`).test(registry)) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.Registry, `'${registry}' is not a registry. Expected host[:port] with an optional namespace, e.g. registry.example.com:5000 or ghcr.io/texasca.`);
+    }
+    const registryUsername = get(action_io/* Input */.pd.RegistryUsername) || undefined;
+    // A password is used as given: only a final newline (from a pasted secret) is dropped.
+    const registryPassword = read(action_io/* Input */.pd.RegistryPassword).replace(/\r?\n$/, '') || undefined;
+    if (registryPassword?.includes('\n'))
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.RegistryPassword, 'has more than one line.');
+    if (Boolean(registryUsername) !== Boolean(registryPassword)) {
+        throw new action_io/* InputError */.dz(registryUsername ? action_io/* Input */.pd.RegistryPassword : action_io/* Input */.pd.RegistryUsername, 'is required with the other: `registry-username` and `registry-password` log in together.');
+    }
+    if (registryUsername && !/^[^\s:]{1,255}$/.test(registryUsername)) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.RegistryUsername, `'${registryUsername}' is not a registry user name.`);
+    }
+    return {
+        service: service || undefined,
+        registry: registry || undefined,
+        registryUsername,
+        registryPassword
+    };
+}
+/** Comma- or line-separated names. */
+function list(value) {
+    const items = value
+        .split(/[\s,]+/)
+        .map(item => item.trim())
+        .filter(Boolean);
+    for (const item of items) {
+        if (!/^[a-z0-9@.+-]+$/i.test(item))
+            throw new action_io/* InputError */.dz(action_io/* Input */.pd.Ciphers, `'${item}' is not a cipher name (e.g. aes256-ctr).`);
+    }
+    return items.length > 0 ? items : undefined;
+}
+/** `NAME=value` lines; the values are secrets to the log, so an error names the line, never its text. */
+function buildEnv(value) {
+    return value.split(/\r?\n/).flatMap((line, index) => {
+        if (!line.trim() || line.trim().startsWith('#'))
+            return [];
+        const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+        if (!match) {
+            throw new action_io/* InputError */.dz(action_io/* Input */.pd.BuildEnv, `line ${index + 1} is not NAME=value (NAME of letters, digits and _; one variable a line).`);
+        }
+        return [`${match[1]}=${match[2]}`];
+    });
+}
+/** Keys pasted into secrets often carry CRLF line ends or lost their final newline. */
+function normalizeKey(value) {
+    const key = value.replace(/\r\n?/g, '\n').trim();
+    return key ? `${key}\n` : '';
+}
+function checkKey(key, passphrase, keyInput, passphraseInput) {
+    const parsed = lib.utils.parseKey(key, passphrase);
+    if (!(parsed instanceof Error)) {
+        if (Array.isArray(parsed) ? parsed.length === 0 : !parsed) {
+            throw new action_io/* InputError */.dz(keyInput, 'holds no private key.');
+        }
+        return;
+    }
+    // Name the cause without echoing anything of the key itself.
+    const reason = parsed.message;
+    if (/no passphrase/i.test(reason)) {
+        throw new action_io/* InputError */.dz(passphraseInput, `the key in \`${keyInput}\` is encrypted; set \`${passphraseInput}\` to its passphrase.`);
+    }
+    if (/passphrase|decrypt|bad decrypt/i.test(reason) && passphrase) {
+        throw new action_io/* InputError */.dz(passphraseInput, `does not decrypt the key in \`${keyInput}\`.`);
+    }
+    throw new action_io/* InputError */.dz(keyInput, 'is not a private key this action can read. Give the whole private key file (OpenSSH or PEM; ed25519, RSA or ECDSA), including its BEGIN and END lines.');
+}
+
+;// CONCATENATED MODULE: ./src/release/retention.ts
+
+
+
+
+/** Releases are tagged `<repository>:<first 12 hex digits of the commit>`. */
+function releaseTag(commit) {
+    return commit.slice(0, 12);
+}
+/**
+ * Tag the release `<repository>:<tag>`, keep the newest `keep` releases of the repository, and
+ * remove older release tags (never one on a protected image: the running one, the rollback
+ * target) and the dangling images of ours they leave. Prints what it did and the disk images
+ * use before and after. One round trip.
+ */
+function retention_retain(repository, keep, release, protectedIds) {
+    return shScript(retain, repository, String(keep), release.id, release.tag, ...protectedIds);
+}
+function parseRetention(output) {
+    const lines = parseKeyValues(output);
+    return {
+        kept: lines.all('kept'),
+        removed: lines.all('removed'),
+        protected: lines.all('protected'),
+        pruned: lines.all('pruned').length,
+        diskBefore: lines.get('before'),
+        diskAfter: lines.get('after')
+    };
+}
+/**
+ * Keep the release (tagged with its commit) and the last few before it; prune the rest, never
+ * the release or the image it replaced. Says what it did; returns it.
+ */
+async function retainReleases(host, runner, options) {
+    const { release } = options;
+    const retention = parseRetention(await host.run(retention_retain(options.repository, options.keep, { id: release.id, tag: releaseTag(release.commit) }, [release.id, options.replaced]), 'docker tag (release); retention', SLOW_MS));
+    const { kept, removed, pruned, diskBefore, diskAfter } = retention;
+    runner.info(`Kept ${kept.length} releases; removed ${removed.length} old release tags and ${pruned} unused images. Images use ${diskAfter} (was ${diskBefore}).`);
+    return retention;
+}
+
+;// CONCATENATED MODULE: ./src/plan.ts
+
+
+
+
+
+
+/** A dry run: check what can be checked without changing anything, and print what would happen. */
+async function planDeploy(settings, production, image, adminName, report, host, runner, 
+/** Production is a Swarm service: its releases are pushed to `repository`. */
+swarm) {
+    const inProduction = (command) => exec(production.name, command, { workdir: settings.repoPath });
+    const changed = (await host.run(inProduction(git_changedFiles()), 'git status')).trim();
+    if (changed)
+        runner.warning(`The checkout in ${production.name} has uncommitted changes:\n${changed}`);
+    const tip = (await host.run(inProduction(git_remoteTip(settings.branch)), `git ls-remote origin ${settings.branch}`, SLOW_MS)).split(/\s/)[0];
+    const rollback = rollbackTag(swarm?.repository ?? settings.image.repository);
+    const releaseName = swarm
+        ? `${swarm.repository}:${/^[0-9a-f]{40}$/.test(settings.ref) ? releaseTag(settings.ref) : '<commit>'}`
+        : settings.image.name;
+    const adminRun = runAdmin({
+        name: adminName,
+        imageId: format_short(image.id),
+        hasEntrypoint: hasEntrypoint(image.config),
+        networkMode: production.networkMode
+    });
+    report.plan = [
+        `take the deploy lock for ${settings.image.repository} (wait up to ${settings.lockTimeoutSec} s)`,
+        `remove a stale ${adminName} if there is one, then ${adminRun.join(' ')}`,
+        `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
+        `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
+        `build: ${settings.buildCommand}`,
+        `docker tag ${format_short(image.id)} ${rollback}; ` +
+            (image.layers >= settings.maxLayers
+                ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
+                : `docker commit ${adminName} ${releaseName} (ENTRYPOINT and CMD restored)`),
+        settings.canarySeconds > 0 || settings.canaryCommand
+            ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
+            : 'no canary (canary-seconds: 0)',
+        ...(swarm
+            ? [
+                `docker push ${releaseName}; docker service update --image ${releaseName}@<digest> --with-registry-auth --update-failure-action ${settings.rollback ? 'rollback' : 'pause'} ${swarm.service}; ` +
+                    `wait up to ${settings.updateTimeoutSec} s for Swarm to converge or roll back` +
+                    (settings.healthCommand
+                        ? `; then health command up to ${settings.healthTimeoutSec} s`
+                        : ''),
+                settings.rollback
+                    ? `on failure: Swarm rolls the service back (past update-timeout, or a failed health command: docker service rollback ${swarm.service})`
+                    : 'on failure: Swarm pauses the update (rollback: false)'
+            ]
+            : [
+                `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
+                    (settings.healthCommand
+                        ? `; health command up to ${settings.healthTimeoutSec} s`
+                        : '') +
+                    (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
+                settings.rollback
+                    ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
+                    : 'on failure: no rollback (rollback: false)'
+            ]),
+        `tag the release with its commit; keep ${settings.keepReleases} releases`,
+        ...(settings.hosts.length > 1
+            ? [
+                `then, ${settings.maxParallel} at a time, on ${settings.hosts.slice(1).map(addressLabel).join(', ')}: ` +
+                    'take the lock, docker save | docker load the release unless the host has it, re-tag, replace and check as above; stop at the first failure'
+            ]
+            : [])
+    ];
+    runner.info('Dry run: nothing was changed. The deploy would:');
+    report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`));
+}
+/** A dry run: connect, look, print the plan, change nothing. */
+async function dryRun(run, host, production) {
+    const { settings, report, runner } = run;
+    const { container, image, admin, target } = production;
+    await run.step('Plan (dry run)', () => planDeploy(settings, container, image, admin, report, host, runner, target.service ? { service: target.service, repository: target.repository } : undefined));
+    report.outcome = 'dry-run';
+    return report;
+}
+
+;// CONCATENATED MODULE: ./src/swarm.ts
+
+
+
+
+
+// Production as a Docker Swarm service: the release is pushed to a registry and Swarm's own
+// rolling update (health checks, monitor window, `--update-failure-action rollback`) puts it in
+// production on every node. The action builds and hands over; it does not orchestrate.
+/** The label Swarm puts on every task container. */
+const SERVICE_LABEL = 'com.docker.swarm.service.name';
+/** The service production belongs to: the `service` input, or the task container's label. */
+function serviceOf(settings, production) {
+    return settings.service ?? production.labels[SERVICE_LABEL];
+}
+/**
+ * The registry repository releases are pushed to: `<registry>/<image repository>`, or, without
+ * `registry`, the repository the service runs now (its image reference without tag and digest).
+ */
+function swarmRepository(settings, runningImage) {
+    const { registry, image } = settings;
+    if (registry)
+        return image.repository.startsWith(`${registry}/`)
+            ? image.repository
+            : `${registry}/${image.repository}`;
+    return repositoryOf(runningImage);
+}
+/** An image reference without its tag and digest (`reg:5000/texasca/api:1@sha256:…` → `reg:5000/texasca/api`). */
+function repositoryOf(ref) {
+    const withoutDigest = ref.split('@')[0];
+    // A tag follows the last ':' that comes after the last '/' (a registry port comes before it).
+    const slash = withoutDigest.lastIndexOf('/');
+    const colon = withoutDigest.lastIndexOf(':');
+    return colon > slash ? withoutDigest.slice(0, colon) : withoutDigest;
+}
+/**
+ * Push `ref` (a tag of `repository`) when `push`, then point the service at it, pinned by digest,
+ * and let Swarm roll it out. Prints `image=` (what the service now runs) and `before=` (when the
+ * previous update started, so the wait can tell the new one from it). The registry password goes
+ * on stdin.
+ */
+function swarm_updateService(options) {
+    return shScript(updateService, options.service, options.ref, options.repository, options.registry, options.username ?? '', options.push ? 'yes' : 'no', options.rollback ? 'rollback' : 'pause');
+}
+/** The registry host of a repository (`127.0.0.1:5000/texasca/api` → `127.0.0.1:5000`). */
+function registryOf(repository) {
+    const first = repository.split('/')[0];
+    const isDomain = repository.includes('/') &&
+        (first.includes('.') || first.includes(':') || first === 'localhost');
+    return isDomain ? first : 'docker.io';
+}
+/**
+ * Wait on the host (no round trip per poll) until the update that started after `before` ends:
+ * completed, paused, or rolled back by Swarm; or until the timeout.
+ */
+function swarm_waitForUpdate(service, before, timeoutSec) {
+    return shScript(waitForUpdate, service, before, String(timeoutSec));
+}
+/** The service's update state, its message and the image its spec names, on one line. */
+function swarmStatus(service) {
+    return [
+        'docker',
+        'service',
+        'inspect',
+        '--format',
+        '{{if .UpdateStatus}}{{.UpdateStatus.State}}: {{.UpdateStatus.Message}}{{else}}no update{{end}} (image {{.Spec.TaskTemplate.ContainerSpec.Image}})',
+        service
+    ];
+}
+/** Ask Swarm to put the service back on its previous spec (`docker service rollback`); prints `before=`. */
+function swarm_rollbackService(service) {
+    return shScript(rollbackService, service);
+}
+function parseUpdate(output) {
+    const lines = parseKeyValues(output);
+    return {
+        state: lines.get('state'),
+        timedOut: lines.get('timedout') === '1',
+        message: lines.get('message'),
+        image: lines.get('image'),
+        running: lines.get('running'),
+        tasks: lines.all('task').map(line => {
+            const [name, image, desired, current, ...error] = line.split('|');
+            return {
+                name,
+                image,
+                desired,
+                current,
+                error: error
+                    .join('|')
+                    .trim()
+                    .replace(/^"(.*)"$/, '$1')
+            };
+        })
+    };
+}
+/** Swarm's word on the update, read into what the deploy does next. */
+function readOutcome(status, timeoutSec) {
+    const failed = status.tasks.find(t => t.error);
+    const task = failed ? ` Task ${failed.name}: ${failed.current}: ${failed.error}` : '';
+    const said = status.message ? ` Swarm says: ${status.message}.` : '';
+    if (status.timedOut) {
+        return {
+            kind: 'stuck',
+            why: `Swarm's rolling update did not finish within ${timeoutSec} s (\`update-timeout\`); it was ${status.state}` +
+                (status.running ? `, ${status.running} tasks running` : '') +
+                `.${said}${task}`
+        };
+    }
+    switch (status.state) {
+        case 'completed':
+            return { kind: 'converged' };
+        case 'rollback_completed':
+            return { kind: 'rolled-back', why: `Swarm rolled the update back.${said}${task}` };
+        case 'paused':
+            return {
+                kind: 'stuck',
+                why: `Swarm paused the update (\`rollback: false\` sets \`--update-failure-action pause\`).${said}${task}`
+            };
+        default:
+            return { kind: 'stuck', why: `Swarm's update ended ${status.state}.${said}${task}` };
+    }
+}
+/**
+ * Push the release, point the service at it, and wait for Swarm to converge or roll back. When
+ * Swarm neither finishes nor rolls back in time, ask it to roll back (with `rollback` on).
+ */
+async function rollOutService(host, runner, settings, release) {
+    const registry = registryOf(release.repository);
+    const started = await host
+        .run(swarm_updateService({
+        service: release.service,
+        ref: release.ref,
+        repository: release.repository,
+        registry,
+        username: settings.registryUsername,
+        push: release.push,
+        rollback: settings.rollback
+    }), release.push
+        ? `docker push ${release.ref}; docker service update ${release.service}`
+        : `docker service update ${release.service}`, SLOW_MS, settings.registryPassword ? `${settings.registryPassword}\n` : undefined)
+        .catch(error => {
+        throw new DeployError(`${release.push ? `Pushing ${release.ref} or updating` : 'Updating'} the service ${release.service} failed; production is unchanged.\n${message(error)}\n` +
+            `Check that the host can reach ${registry}${settings.registryUsername ? ' with `registry-username` and `registry-password`' : ' (set `registry-username` and `registry-password` if it needs a login)'} and that \`host\` is a Swarm manager.`);
+    });
+    const image = parseKeyValues(started).get('image');
+    runner.info(`${release.service} now runs ${image}; Swarm is rolling it out`);
+    const status = await waitForSwarm(host, release.service, parseKeyValues(started).get('before'), settings.updateTimeoutSec);
+    const outcome = readOutcome(status, settings.updateTimeoutSec);
+    showTasks(runner, status);
+    // Out of time on our update (not on Swarm's own rollback of it, which a rollback would undo).
+    if (outcome.kind === 'stuck' &&
+        status.timedOut &&
+        settings.rollback &&
+        !status.state.startsWith('rollback')) {
+        runner.warning(`${outcome.why} Asking Swarm to roll back.`, 'Swarm update');
+        const back = await rollBackService(host, runner, settings, release.service);
+        if (back.outcome.kind === 'rolled-back')
+            back.outcome.why = outcome.why;
+        return back;
+    }
+    return { image: status.image || image, state: status.state, message: status.message, outcome };
+}
+/** Ask Swarm to put the service back on its previous spec, and wait until it has. */
+async function rollBackService(host, runner, settings, service) {
+    const before = parseKeyValues(await host.run(swarm_rollbackService(service), `docker service rollback ${service}`)).get('before');
+    const status = await waitForSwarm(host, service, before, settings.updateTimeoutSec);
+    showTasks(runner, status);
+    const read = readOutcome(status, settings.updateTimeoutSec);
+    const outcome = status.state === 'rollback_completed'
+        ? { kind: 'rolled-back', why: 'Swarm rolled the service back.' }
+        : {
+            kind: 'stuck',
+            why: `The rollback did not complete: ${'why' in read ? read.why : `it ended ${status.state}.`}`
+        };
+    return { image: status.image, state: status.state, message: status.message, outcome };
+}
+async function waitForSwarm(host, service, before, timeoutSec) {
+    return parseUpdate(await host.run(swarm_waitForUpdate(service, before, timeoutSec), 'wait for the Swarm update', timeoutSec * 1000 + QUICK_MS));
+}
+function showTasks(runner, status) {
+    for (const task of status.tasks) {
+        runner.info(`  ${task.name} ${task.image.split('@')[0]} ${task.desired}/${task.current}${task.error ? ` ${task.error}` : ''}`);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/decide.ts
+
+
+
+// The decisions the procedure makes from what it read on the host, apart so they are tested
+// without one.
+/**
+ * Pick the production container: a task of the Swarm `service`, the one named by `container` (or
+ * a task of the service it names), or the one running `image`.
+ */
+function findProduction(settings, containers, image) {
+    const running = containers.filter(c => c.running);
+    const taskOf = (service) => running.find(c => c.labels[SERVICE_LABEL] === service);
+    if (settings.service) {
+        const task = taskOf(settings.service);
+        if (task)
+            return task;
+        throw new DeployError(`No task of the Swarm service ${settings.service} (\`service\`) runs on this host, and the release is built from a running task. ` +
+            `Set \`host\` to a manager node that runs one. Running now:\n${psTable(running)}`);
+    }
+    if (settings.container) {
+        const named = running.find(c => c.name === settings.container || c.id.startsWith(settings.container)) ??
+            taskOf(settings.container);
+        if (named)
+            return named;
+        throw new DeployError(`No running container is named ${settings.container} (\`container\`). Running now:\n${psTable(running)}`);
+    }
+    const names = new Set([
+        settings.image.name,
+        settings.image.tag === 'latest' ? settings.image.repository : ''
+    ]);
+    // A Swarm task runs the image from a registry, by digest: `<registry>/<image>:<tag>@sha256:…`.
+    const swarmTask = (c) => {
+        const repository = repositoryOf(c.imageName);
+        return (Boolean(c.labels[SERVICE_LABEL]) &&
+            (repository === settings.image.repository ||
+                repository.endsWith(`/${settings.image.repository}`)));
+    };
+    let candidates = running.filter(c => names.has(c.imageName) || (image && c.imageId === image.id) || swarmTask(c));
+    // Replicas of one Swarm service on this node are one production.
+    const service = candidates[0]?.labels[SERVICE_LABEL];
+    if (service && candidates.every(c => c.labels[SERVICE_LABEL] === service))
+        return candidates[0];
+    if (candidates.length > 1) {
+        // An admin copy runs the same image: the one named by `admin-container`, or `<candidate>-admin`.
+        const candidateNames = new Set(candidates.map(c => c.name));
+        candidates = candidates.filter(c => c.name !== settings.adminContainer &&
+            !(c.name.endsWith('-admin') && candidateNames.has(c.name.slice(0, -'-admin'.length))));
+    }
+    if (candidates.length === 1)
+        return candidates[0];
+    if (candidates.length === 0) {
+        throw new DeployError(`No running container runs ${settings.image.name}. Running now:\n${psTable(running)}\nCheck \`image\`, or name the container with \`container\`.`);
+    }
+    throw new DeployError(`${candidates.length} running containers run ${settings.image.name}:\n${psTable(candidates)}\nName the production one with \`container\`.`);
+}
+/** Only a fast-forward to a commit on the branch is deployed. */
+function decideUpdate(settings, relation) {
+    const where = `origin/${settings.branch}`;
+    if (!relation.target) {
+        return {
+            kind: 'refuse',
+            message: `Commit ${settings.ref} was not found in ${where} after fetching. Push it first, or set \`ref\` (and \`branch\`) to a commit of the app's repository.`
+        };
+    }
+    if (relation.target === relation.head) {
+        // `force`: build and release the same commit again (a changed build, a base image to refresh).
+        if (settings.force)
+            return { kind: 'update' };
+        return {
+            kind: 'unchanged',
+            message: `Production already runs ${relation.target}; nothing to deploy. Set \`force: true\` to build and release it again.`
+        };
+    }
+    if (!relation.onBranch) {
+        return {
+            kind: 'refuse',
+            message: `Commit ${format_short(relation.target)} is not on ${where}. Only commits of \`branch\` are deployed; set \`branch\` to the branch that holds it.`
+        };
+    }
+    if (relation.behind) {
+        // Two merges deployed at once: the later one got there first and includes this one.
+        return {
+            kind: 'unchanged',
+            message: `Production runs ${format_short(relation.head)}, which already contains ${format_short(relation.target)}: nothing to deploy. To go back to an older release, use \`rollback-to\`.`
+        };
+    }
+    if (!relation.fastForward) {
+        return {
+            kind: 'refuse',
+            message: `The checkout in production (${format_short(relation.head)}) has diverged from ${where}: it has commits that ${format_short(relation.target)} does not. ` +
+                'Deploying would drop them. Merge or push them to origin, or reset the checkout on the host, then deploy again.'
+        };
+    }
+    return { kind: 'update' };
+}
+/** Variables production has that its image does not define: the supervisor's own settings. */
+function extraEnv(containerEnv, imageEnv) {
+    const fromImage = new Set(imageEnv);
+    // An env-file cannot carry a newline inside a value.
+    return containerEnv.filter(entry => !fromImage.has(entry) && !entry.includes('\n'));
+}
+/** The user production runs as, when it differs from the image's own. */
+function adminUser(production, image) {
+    return production.user !== (image.config.User ?? '') ? production.user : undefined;
+}
+
+;// CONCATENATED MODULE: ./src/steps/admin.ts
+
+
+
+
+/**
+ * The admin container, and how commands run in it. Production's own environment (what the
+ * supervisor adds beyond the image's) reaches the build and git through an env-file on stdin:
+ * never on a command line, never baked into the image.
+ */
+class Admin {
+    name;
+    repoPath;
+    /** `NAME=value` lines production runs with beyond the image's own. */
+    runtimeEnv;
+    /** The env-file sent on stdin to every command in the admin container, if there is one. */
+    stdin;
+    constructor(name, repoPath, production) {
+        this.name = name;
+        this.repoPath = repoPath;
+        this.runtimeEnv = extraEnv(production.container.env, production.image.config.Env ?? []);
+        this.stdin = this.runtimeEnv.length > 0 ? this.runtimeEnv.join('\n') + '\n' : undefined;
+    }
+    /** `command` in the checkout, with production's environment from stdin. */
+    exec(command) {
+        return exec(this.name, command, {
+            workdir: this.repoPath,
+            envFromStdin: this.stdin !== undefined
+        });
+    }
+}
+/**
+ * Step 5: the admin container, a copy of production in which the release is made. A stale one
+ * of an earlier run is removed (never production, never one a person is working in).
+ */
+async function createAdminContainer(run, host, production, containers) {
+    const { runner, settings } = run;
+    const { admin: name, container, image } = production;
+    const stale = containers.find(c => c.name === name);
+    if (name === container.name || stale?.id === container.id) {
+        throw new DeployError(`The admin container name ${name} is the production container; set \`admin-container\` to another name.`);
+    }
+    // Under the lock, an admin container of ours is a dead run's, whatever still runs in it.
+    if (stale?.running && stale.execIds.length > 0 && !isOurAdmin(stale)) {
+        throw new DeployError(`Someone is working in ${name}: it has ${stale.execIds.length} open \`docker exec\` session(s), as when the runbook is followed by hand. ` +
+            'Production is unchanged. Finish that session (or remove the container if it is abandoned), then deploy again.');
+    }
+    if (stale) {
+        runner.warning(`Removing ${name} (${format_short(stale.id)}, ${stale.status}, created ${stale.created}): an admin container left by an earlier run. It is not production.`, 'Stale admin container');
+        await host.run(removeContainer(stale.id), 'docker rm -f (stale admin container)');
+    }
+    run.adminContainer = name;
+    run.progress({ phase: 'admin', adminContainer: name });
+    await host.run(runAdmin({
+        name,
+        imageId: image.id,
+        hasEntrypoint: hasEntrypoint(image.config),
+        networkMode: container.networkMode,
+        user: adminUser(container, image)
+    }), 'docker run (admin container)');
+    runner.info(`Created ${name} from ${format_short(image.id)}`);
+    return new Admin(name, settings.repoPath, production);
+}
+
+;// CONCATENATED MODULE: ./src/steps/build.ts
+
+
+/** The step's name: the build command. */
+const buildStep = (run) => `Build (${run.settings.buildCommand})`;
+/**
+ * Step 8: build, streaming the output as it comes. `build-env` joins production's environment on
+ * stdin: the values never appear on a command line on the host.
+ */
+async function build(run, host, admin) {
+    const { settings, runner } = run;
+    const env = [...admin.runtimeEnv, ...settings.buildEnv];
+    const command = exec(admin.name, ['sh', '-c', settings.buildCommand], {
+        workdir: settings.repoPath,
+        envFromStdin: env.length > 0
+    });
+    runner.debug(`$ ${command.join(' ')}`);
+    const result = await host.shell.exec(command, {
+        label: `build command \`${settings.buildCommand}\``,
+        timeoutMs: settings.commandTimeoutSec * 1000,
+        onOutput: chunk => runner.stream(chunk),
+        drained: () => runner.drained(),
+        stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
+    });
+    if (result.code !== 0) {
+        throw new DeployError(`The build command \`${settings.buildCommand}\` exited with code ${result.code}; production is unchanged. ` +
+            'Its output is above; fix the build and deploy again.');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/steps/checkout.ts
+
+
+
+
+
+/** Step 6: check the tree (the runbook's `git diff` before pulling), and fetch. */
+async function checkCheckout(run, host, admin) {
+    const { settings, runner } = run;
+    const relation = parseRelation(await host.run(admin.exec(git_fetchAndRelate(settings.branch, settings.ref)), `git status; git fetch origin ${settings.branch}`, SLOW_MS, admin.stdin));
+    if (relation.changed) {
+        throw new DeployError(`The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${relation.changed}\n` +
+            'They would be lost or shipped by accident. Commit them to the repository or discard them on the host, then deploy again.');
+    }
+    runner.info('No local changes');
+    return relation;
+}
+/** The step's name: where the commit comes from. */
+const updateStep = (run) => `Update to ${run.settings.ref} from origin/${run.settings.branch}`;
+/**
+ * Step 7: update to the exact commit from origin, fast-forward only. Returns the commit, or why
+ * there is nothing to release (production has it already; `paths` matches no changed file).
+ */
+async function updateCheckout(run, host, admin, relation) {
+    const { settings, runner, report } = run;
+    const decision = decideUpdate(settings, relation);
+    if (decision.kind === 'refuse')
+        throw new DeployError(decision.message);
+    if (decision.kind === 'unchanged')
+        return { skip: decision.message };
+    if (settings.paths.length > 0 && !report.changedFiles && !settings.force) {
+        // GitHub's API gave no file list: the path filter decides from git on the host.
+        const files = (await host.run(admin.exec(git_filesBetween(relation.head, relation.target)), 'git diff --name-only', QUICK_MS, admin.stdin))
+            .split('\n')
+            .filter(Boolean);
+        report.changedFiles = files;
+        const paths = decidePaths(settings.paths, { files, truncated: false });
+        if (!paths.deploy)
+            return { skip: paths.reason };
+    }
+    const range = parseRange(await host.run(admin.exec(git_fastForward(relation.target)), 'git merge --ff-only', QUICK_MS, admin.stdin));
+    if (report.rangeSource !== 'github') {
+        report.rangeSource = 'git';
+        report.commits = range.commits;
+    }
+    report.diffStat = range.diffStat;
+    runner.info(`Deploying ${format_short(relation.head)}..${format_short(relation.target)} (${range.commits.length} commits):`);
+    for (const line of range.commits)
+        runner.info(`  ${line}`);
+    if (range.diffStat)
+        runner.info(range.diffStat);
+    return { commit: relation.target };
+}
+
+;// CONCATENATED MODULE: ./src/release/history.ts
+
+
+
+
+/** Append an entry and print the last `show` entries. */
+function history_appendHistory(name, entry, show) {
+    return shScript(appendHistory, name, JSON.stringify(entry), String(show));
+}
+function parseHistory(output) {
+    return output
+        .split('\n')
+        .filter(line => line.startsWith('{'))
+        .flatMap(line => {
+        try {
+            return [JSON.parse(line)];
+        }
+        catch {
+            return [];
+        }
+    });
+}
+/** One JSON line per attempt in the history on the host; the summary shows the last few. */
+async function recordAttempt(host, settings, deps, report, durationMs) {
+    const entry = {
+        time: new Date().toISOString(),
+        action: report.action,
+        result: report.outcome === 'deployed'
+            ? 'deployed'
+            : report.outcome === 'rolled-back'
+                ? 'rolled-back'
+                : 'failed',
+        by: deps.holder.actor,
+        run: deps.holder.run,
+        fromCommit: report.previousCommit,
+        toCommit: report.commit,
+        fromImage: report.previousImageId,
+        toImage: report.imageId,
+        durationSec: Math.round(durationMs / 100) / 10,
+        ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
+    };
+    report.history = await writeHistory(host, settings, entry, deps.runner);
+}
+/** Append an entry to the host's history; returns the last few (none when it could not). */
+async function writeHistory(host, settings, entry, runner) {
+    try {
+        return parseHistory(await host.run(history_appendHistory(lockName(settings.image.repository), entry, 5), 'history'));
+    }
+    catch (error) {
+        runner.warning(`Could not write the deploy history on the host: ${message(error)}`);
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/steps/clean-up.ts
+
+
+
+/**
+ * The last step, whatever happened: record the attempt in the host's history, finish the GitHub
+ * deployment, remove the admin container, release the lock, end the session.
+ */
+async function cleanUp(run, host, lock) {
+    const { report, runner, deps, settings } = run;
+    if (lock && (report.outcome !== 'unchanged' || report.action === 'rollback')) {
+        await recordAttempt(host, settings, deps, report, run.now() - run.started);
+    }
+    if (run.deploymentStarted && deps.deployment) {
+        const success = report.outcome === 'deployed' || report.outcome === 'unchanged';
+        const result = await deps.deployment.finish(success ? 'success' : 'failure', success ? undefined : report.reason?.split('\n')[0]);
+        if (result.warning)
+            runner.warning(result.warning, 'GitHub deployment');
+    }
+    const admin = run.adminContainer;
+    try {
+        if (admin)
+            await host.run(removeContainer(admin), 'docker rm -f (admin container)');
+        // Nothing is half-done any more unless a release is out unconfirmed; then the post step checks.
+        if (report.outcome !== 'failed' || !report.imageId)
+            run.progress({ phase: 'done' });
+    }
+    catch (error) {
+        runner.warning(`Could not remove the admin container ${admin}: ${message(error).replace(/\.$/, '')}. The next run removes it.`);
+    }
+    await lock
+        ?.release()
+        .catch(error => runner.warning(`Could not release the deploy lock: ${message(error)}`));
+    await host.shell.close();
+}
+
+;// CONCATENATED MODULE: ./src/release/flatten.ts
+
+
+
+
+/*
+ * `docker commit` on top of the running image adds a layer per deploy, and the engine refuses a
+ * 125th ("max depth exceeded"). A flattened release is the admin container's filesystem as one
+ * imported layer, with the original image's config put back: what `docker import --change`
+ * cannot carry (STOPSIGNAL, env values with any characters) goes through a created container and
+ * a commit, which copies its config. The usual config drift check then verifies every field.
+ */
+/** The admin container's filesystem as a one-layer image tagged `tag`, on the host alone. */
+function flatten_exportImport(container, tag, message) {
+    return shScript(exportImport, container, tag, message);
+}
+/**
+ * A container (never started) of the flat image carrying the original config that `docker
+ * create` can set. Its environment comes from stdin as an env-file (`flatEnv`).
+ */
+function createCarrier(name, flatImage, config) {
+    const args = ['docker', 'create', '--name', name, '--env-file', '/dev/stdin'];
+    if (config.WorkingDir)
+        args.push('--workdir', config.WorkingDir);
+    if (config.User)
+        args.push('--user', config.User);
+    for (const port of Object.keys(config.ExposedPorts ?? {}))
+        args.push('--expose', port);
+    for (const [key, value] of Object.entries(config.Labels ?? {}))
+        args.push('--label', `${key}=${value}`);
+    if (config.StopSignal)
+        args.push('--stop-signal', config.StopSignal);
+    // A placeholder process, replaced on commit exactly as for the admin container.
+    const hasEntrypoint = Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0;
+    if (hasEntrypoint)
+        args.push('--entrypoint', 'hermes-placeholder', flatImage);
+    else
+        args.push(flatImage, 'hermes-placeholder');
+    return args;
+}
+function flatEnv(config) {
+    return (config.Env ?? []).join('\n') + '\n';
+}
+/** Commit the carrier as the release, with what only a commit change can set. */
+function commitCarrier(options) {
+    const base = docker_commit(options);
+    const extra = [];
+    const volumes = Object.keys(options.original.Volumes ?? {});
+    if (volumes.length > 0)
+        extra.push('--change', `VOLUME ${JSON.stringify(volumes)}`);
+    const health = healthcheckChange(options.original.Healthcheck);
+    if (health)
+        extra.push('--change', health);
+    // The changes go before the container (and image) names, which close the command.
+    const names = options.image ? 2 : 1;
+    return [...base.slice(0, -names), ...extra, ...base.slice(-names)];
+}
+/** The image's HEALTHCHECK as a Dockerfile instruction (durations are nanoseconds in the config). */
+function healthcheckChange(raw) {
+    const health = raw;
+    if (!health?.Test || health.Test.length === 0)
+        return undefined;
+    const [kind, ...rest] = health.Test;
+    if (kind === 'NONE')
+        return 'HEALTHCHECK NONE';
+    const options = [];
+    const ms = (ns) => (ns ? `${Math.round(ns / 1e6)}ms` : undefined);
+    if (ms(health.Interval))
+        options.push(`--interval=${ms(health.Interval)}`);
+    if (ms(health.Timeout))
+        options.push(`--timeout=${ms(health.Timeout)}`);
+    if (ms(health.StartPeriod))
+        options.push(`--start-period=${ms(health.StartPeriod)}`);
+    if (health.Retries)
+        options.push(`--retries=${health.Retries}`);
+    const test = kind === 'CMD-SHELL' ? rest.join(' ') : JSON.stringify(rest);
+    return ['HEALTHCHECK', ...options, 'CMD', test].join(' ');
+}
+/**
+ * The admin container's filesystem as one layer, with the original image's config carried over.
+ * Tagged `image` when given; returns the new image's ID.
+ */
+async function flatten(host, admin, repository, image, previous, commitMessage) {
+    const flat = `${repository}:hermes-flat`;
+    const carrier = `${admin}-flat`;
+    await host.run(flatten_exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS);
+    try {
+        await host.run(removeContainer(carrier), 'docker rm -f (stale carrier)').catch(() => undefined);
+        await host.run(createCarrier(carrier, flat, previous.config), 'docker create (flattened release)', QUICK_MS, flatEnv(previous.config));
+        return (await host.run(commitCarrier({
+            container: carrier,
+            image,
+            original: previous.config,
+            message: commitMessage
+        }), 'docker commit (flattened release)', SLOW_MS)).trim();
+    }
+    finally {
+        await host.run(removeContainer(carrier), 'docker rm -f (carrier)').catch(() => undefined);
+        await host.run(['docker', 'rmi', flat], 'docker rmi (flat)').catch(() => undefined);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/steps/commit.ts
+
+
+
+
+
+
+/**
+ * Step 9: commit the admin container as the release, with the image's own ENTRYPOINT and CMD
+ * (a plain `docker commit` would take the admin container's keep-alive). On a plain host it is
+ * known by its ID until the swap moves the tag the supervisor starts; a Swarm release gets its own
+ * tag, to push. Past `max-layers` it is written flattened. The admin container goes with it.
+ */
+async function commitRelease(run, host, production, commit) {
+    const { settings, runner, report } = run;
+    const { admin, image: previous, container, target } = production;
+    const releaseName = target.releaseName(commit);
+    run.progress({
+        phase: 'releasing',
+        adminContainer: admin,
+        previousImageId: previous.id,
+        service: target.service
+    });
+    const message = `hermes-deploy ${commit}`;
+    const flattened = previous.layers >= settings.maxLayers;
+    let release;
+    if (flattened) {
+        const flat = await flatten(host, admin, target.repository, releaseName, previous, message);
+        release = parseImage(JSON.parse(await host.run(inspectImage(flat), 'docker image inspect')));
+        await host.run(removeContainer(admin), 'docker rm -f (admin container)');
+    }
+    else {
+        // One round trip: commit, read the result, drop the admin container.
+        const out = await host.run(chain(docker_commitAndInspect(docker_commit({
+            container: admin,
+            image: releaseName,
+            original: previous.config,
+            adminUser: adminUser(container, previous),
+            message
+        })), removeContainer(admin)), 'docker commit; docker image inspect; docker rm -f (admin container)', SLOW_MS);
+        release = parseImage(JSON.parse(out.split('\n').find(line => line.startsWith('{'))));
+    }
+    run.adminContainer = undefined;
+    run.progress({
+        phase: 'releasing',
+        adminContainer: admin,
+        previousImageId: previous.id,
+        releasedImageId: release.id,
+        service: target.service
+    });
+    const drift = configDrift(previous.config, release.config);
+    if (drift.length > 0) {
+        await host
+            .run(['docker', 'rmi', releaseName ?? release.id], 'docker rmi (release)')
+            .catch(() => undefined);
+        throw new DeployError(`The committed image changed the image config (${drift.join(', ')}); the release was removed and ` +
+            (target.service
+                ? 'the service is unchanged.'
+                : `production is unchanged (${settings.image.name} still names ${format_short(previous.id)}).`));
+    }
+    if (flattened) {
+        report.flattened = { layersBefore: previous.layers, layersAfter: release.layers };
+        runner.info(`Flattened: the image had ${previous.layers} layers (\`max-layers\` ${settings.maxLayers}); the release has ${release.layers}.`);
+    }
+    runner.info(releaseName
+        ? `${releaseName} is ${format_short(release.id)}`
+        : `The release is ${format_short(release.id)}; ${settings.image.name} names ${format_short(previous.id)} until the swap`);
+    report.imageId = release.id;
+    return release;
+}
+
+;// CONCATENATED MODULE: ./src/steps/compare.ts
+
+
+/** The step's name: the range it compares. */
+const compareStep = (run) => `Compare ${format_short(run.report.previousCommit)}..${format_short(run.settings.ref)}`;
+/**
+ * Step 4: what is going out, the commits and files from production's commit to `ref`, from
+ * GitHub's compare API when it answers. Returns why nothing should be deployed (`paths` matches
+ * no changed file), or undefined.
+ */
+async function compareRange(run) {
+    const { settings, runner, report, deps } = run;
+    const range = deps.compare ? await deps.compare(report.previousCommit, settings.ref) : undefined;
+    if (range?.source === 'github') {
+        report.rangeSource = 'github';
+        report.commits = range.commits.map(c => `${c.sha.slice(0, 7)} ${c.subject} (${c.author})`);
+        report.changedFiles = range.files;
+        runner.info(`${range.commits.length} commits, ${range.files.length} files changed (GitHub compare: ${range.status})`);
+        report.commits.forEach(line => runner.info(`  ${line}`));
+    }
+    else if (range) {
+        runner.info(`GitHub's compare API is not available (${range.reason}); the range comes from git on the host.`);
+    }
+    const decision = decidePaths(settings.paths, range?.source === 'github' ? range : undefined);
+    if (decision.reason && decision.deploy)
+        runner.info(decision.reason);
+    return decision.deploy ? undefined : decision.reason;
+}
+
+;// CONCATENATED MODULE: ./src/replace.ts
+
+
+
+
+
+/** The release failed on this host and the previous one serves again. */
+class RolledBack extends DeployError {
+    cause;
+    containerId;
+    constructor(
+    /** Why the release failed. */
+    cause, 
+    /** The container that serves the previous release now. */
+    containerId) {
+        super(cause);
+        this.cause = cause;
+        this.containerId = containerId;
+    }
+}
+/**
+ * Swap the release in, and confirm it serves. Returns the new production container. When it does
+ * not serve: with `rollback`, puts the previous release back and throws `RolledBack`; without,
+ * throws the failure, leaving the release in production and saying how to roll back by hand.
+ */
+async function replaceProduction(host, runner, r) {
+    r.progress?.('releasing');
+    try {
+        const containerId = await waitForServing(host, runner, r.releaseId, r.serve, swap({
+            repository: r.image.repository,
+            image: r.image.name,
+            previousImageId: r.previousImageId,
+            releaseId: r.releaseId,
+            production: r.production.id
+        }));
+        r.progress?.('done');
+        return containerId;
+    }
+    catch (error) {
+        if (!r.rollback) {
+            runner.error(`Rollback is off: production${r.where ? ` on ${r.where}` : ''} runs the failed release. To roll back by hand: docker tag ${rollbackTag(r.image.repository)} ${r.image.name} && docker rm -f <new container>`, 'Rollback skipped');
+            r.progress?.('done');
+            throw error;
+        }
+        runner.warning(`Rolling back${r.where ? ` ${r.where}` : ''} to ${format_short(r.previousImageId)}: ${message(error)}`, 'Rolling back');
+        const restored = await rollBack(host, runner, {
+            image: r.image,
+            previousImageId: r.previousImageId,
+            failedImageId: r.releaseId,
+            production: r.production,
+            previousConfig: r.previousConfig,
+            serve: { ...r.serve, stableSeconds: 0 }
+        });
+        r.progress?.('done');
+        throw new RolledBack(message(error), restored);
+    }
+}
+/** Put the previous release back (`restorePrevious`); a failure says production may be down. */
+async function rollBack(host, runner, restore) {
+    return restorePrevious(host, runner, restore).catch(error => {
+        throw new DeployError(`ROLLBACK FAILED${restore.when ?? ''}: ${message(error)}\nProduction may be down. ${restore.image.name} is back on ${format_short(restore.previousImageId)}; check the supervisor on the host.`);
+    });
+}
+/**
+ * The swap, as one command: the previous release keeps the rollback tag, the production tag moves
+ * to the release, and production goes, for its supervisor to respawn from the tag. The tag moves
+ * here and nowhere earlier, as the last step before production stops: a supervisor that restarts
+ * production before it (a crash, an OOM kill, a reboot during the canary) starts what ran before,
+ * never a release still being checked.
+ */
+function swap(options) {
+    return chain(tag(options.previousImageId, rollbackTag(options.repository)), tag(options.releaseId, options.image), docker_removeIfPresent(options.production));
+}
+/** How to wait for a release to serve, from the inputs; `stableSeconds` 0 for a rollback. */
+function serveOptions(settings, ignore, stableSeconds = settings.stableSeconds) {
+    return {
+        respawnTimeoutSec: settings.respawnTimeoutSec,
+        healthCommand: settings.healthCommand,
+        healthTimeoutSec: settings.healthTimeoutSec,
+        stableSeconds,
+        ignore
+    };
+}
+/**
+ * Wait for a container of exactly `imageId` that the supervisor started, then the health
+ * command. Returns the container's ID.
+ */
+async function waitForServing(host, runner, imageId, options, 
+/** Run first, in the same round trip (the swap). */
+before) {
+    const waiting = docker_waitForContainer(imageId, options.respawnTimeoutSec, options.ignore);
+    const wait = await host.exec(before ? chain(before, waiting) : waiting, before
+        ? 'docker tag (rollback tag, release); remove production; wait for the new container'
+        : 'wait for the new container', options.respawnTimeoutSec * 1000 + QUICK_MS);
+    if (wait.code !== 0) {
+        throw new NoContainerError(wait.code === 124
+            ? `No container of ${format_short(imageId)} started within ${options.respawnTimeoutSec} s (\`respawn-timeout\`). Is the supervisor that restarts the container running on the host?`
+            : `Waiting for the new container failed (exit ${wait.code}): ${(wait.stderr || wait.stdout).trim()}`);
+    }
+    // The last line: `before` may have printed too (docker rm prints the removed ID).
+    const [containerId, name] = wait.stdout.trim().split('\n').at(-1).split(' ');
+    runner.info(`${name} (${format_short(containerId)}) runs ${format_short(imageId)}`);
+    if (options.healthCommand) {
+        const health = await host.exec(healthCheck(options.healthCommand, options.healthTimeoutSec), 'health command', options.healthTimeoutSec * 1000 + QUICK_MS);
+        if (health.code !== 0) {
+            const why = formatDiagnosis(await host.run(watch_diagnose(containerId), 'docker inspect and logs').catch(() => ''));
+            throw new DeployError(`The health command did not pass within ${options.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}` +
+                (why ? `\nThe container ${format_short(containerId)}: ${why}` : ''));
+        }
+        runner.info(`Health command ${health.stdout.trim()}`);
+    }
+    if (options.stableSeconds > 0) {
+        const stable = await host.exec(watch_watchStable(containerId, options.stableSeconds), 'stability window', options.stableSeconds * 1000 + QUICK_MS);
+        if (stable.code !== 0) {
+            throw new DeployError(`The new container ${format_short(containerId)} did not stay up for ${options.stableSeconds} s (\`stable-seconds\`). ${formatDiagnosis(stable.stdout)}`);
+        }
+        runner.info(`Stayed up for ${options.stableSeconds} s`);
+    }
+    return containerId;
+}
+class NoContainerError extends DeployError {
+}
+/**
+ * Put the previous release back: the tag returns to it, every container of the failed release
+ * goes, and the supervisor starts the previous one. When no supervisor does, and we know how
+ * production was run, start it ourselves so production serves (and say it is unsupervised).
+ * Returns the ID of the container that serves the previous release.
+ */
+async function restorePrevious(host, runner, restore) {
+    await host.run(tag(restore.previousImageId, restore.image.name), 'docker tag (rollback)');
+    const { containers } = await host.survey(restore.image.name);
+    for (const failed of containers.filter(c => c.imageId === restore.failedImageId && c.name !== restore.serve.ignore)) {
+        // A crashing release's container can vanish between the survey and its removal.
+        await host.run(docker_removeIfPresent(failed.id), 'docker rm -f (failed release)');
+    }
+    try {
+        return await waitForServing(host, runner, restore.previousImageId, restore.serve);
+    }
+    catch (error) {
+        if (!(error instanceof NoContainerError) || !restore.production || !restore.previousConfig)
+            throw error;
+        runner.error(`No supervisor restarted ${restore.production.name}: starting it from ${format_short(restore.previousImageId)} as it ran before, so production serves. ` +
+            'It is NOT supervised: start the supervisor on the host.', 'Supervisor not running');
+        const running = containers.find(c => c.name === restore.production.name);
+        if (running)
+            await host.run(docker_removeIfPresent(running.id), 'docker rm -f (leftover)');
+        await host.run(runLike(restore.production, restore.previousImageId, restore.previousConfig), 'docker run (production, by hand)', QUICK_MS, restore.production.env.filter(e => !e.includes('\n')).join('\n') + '\n');
+        return waitForServing(host, runner, restore.previousImageId, {
+            ...restore.serve,
+            respawnTimeoutSec: 15
+        });
+    }
+}
+
+;// CONCATENATED MODULE: ./src/target.ts
+
+
+
+
+
+
+/** The target for the production container found: a Swarm task's service, or the plain host. */
+function targetFor(run, container) {
+    const service = serviceOf(run.settings, container);
+    if (!service)
+        return plainHost(run);
+    const repository = swarmRepository(run.settings, container.imageName);
+    return {
+        replaceStep: `Update the Swarm service ${service}`,
+        repository,
+        service,
+        releaseName: commit => `${repository}:${releaseTag(commit)}`,
+        replace: (run, host, production, release, ref) => target_updateService(run, host, production, release, { service, ref, repository })
+    };
+}
+function plainHost(run) {
+    return {
+        replaceStep: 'Replace production',
+        repository: run.settings.image.repository,
+        releaseName: () => undefined,
+        replace: (run, host, production, release) => replaceOnHost(run, host, production, release)
+    };
+}
+/** The supervisor respawns production from the release; health, stability, rollback on failure. */
+async function replaceOnHost(run, host, production, release) {
+    const { settings, report } = run;
+    const previous = production.image;
+    report.imageId = release.id;
+    try {
+        report.containerId = await replaceProduction(host, run.runner, {
+            image: settings.image,
+            production: production.container,
+            previousImageId: previous.id,
+            previousConfig: previous.config,
+            releaseId: release.id,
+            serve: serveOptions(settings, production.admin),
+            rollback: settings.rollback,
+            // A deploy recorded its release at the commit; `rollback-to` does it here.
+            progress: phase => {
+                if (phase === 'done')
+                    run.progress({ phase });
+                else if (settings.rollbackTo)
+                    run.progress({ phase, previousImageId: previous.id, releasedImageId: release.id });
+            }
+        });
+    }
+    catch (error) {
+        if (error instanceof RolledBack) {
+            report.rolledBack = true;
+            report.containerId = error.containerId;
+            report.rollbackDetail = `${error.cause}\nRestored ${format_short(previous.id)} (commit ${report.previousCommit}); container ${format_short(error.containerId)} serves it.`;
+            report.outcome = 'rolled-back';
+        }
+        throw error;
+    }
+}
+/**
+ * Push the release and hand it to Swarm's rolling update; Swarm's health checks and its failure
+ * action decide. The health command, when given, runs after Swarm converged; when it fails,
+ * Swarm is asked to roll back.
+ */
+async function target_updateService(run, host, production, release, swarm) {
+    const { settings, report, runner } = run;
+    const { service } = swarm;
+    report.imageId = release.id;
+    // What the service ran stays at hand for `rollback-to: previous`.
+    if (!settings.rollbackTo)
+        await host.run(tag(production.image.id, rollbackTag(swarm.repository)), 'docker tag (rollback tag)');
+    let result = await rollOutService(host, runner, settings, {
+        ...swarm,
+        push: !settings.rollbackTo
+    });
+    report.swarm = { service, ...result };
+    if (result.outcome.kind === 'converged' && settings.healthCommand) {
+        const health = await host.exec(healthCheck(settings.healthCommand, settings.healthTimeoutSec), 'health command', settings.healthTimeoutSec * 1000 + QUICK_MS);
+        if (health.code === 0)
+            runner.info(`Health command ${health.stdout.trim()}`);
+        else if (settings.rollback) {
+            const why = `Swarm converged, but the health command did not pass within ${settings.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}`;
+            runner.warning(`${why}\nAsking Swarm to roll back.`, 'Rolling back');
+            result = await rollBackService(host, runner, settings, service);
+            report.swarm = { service, ...result };
+            if (result.outcome.kind === 'rolled-back')
+                result.outcome.why = why;
+        }
+        else {
+            throw new DeployError(`The health command did not pass within ${settings.healthTimeoutSec} s (\`health-timeout\`), and rollback is off: the service runs the release.`);
+        }
+    }
+    run.progress({ phase: 'done' });
+    const { outcome } = result;
+    if (outcome.kind === 'converged') {
+        // The task on this node, when Swarm placed one here.
+        const { containers } = await host.survey(settings.image.name);
+        report.containerId = containers.find(c => c.running && c.imageId === release.id && c.labels[SERVICE_LABEL] === service)?.id;
+        runner.info(`Swarm converged: ${service} runs ${format_short(release.id)}`);
+        return;
+    }
+    if (outcome.kind === 'rolled-back') {
+        report.rolledBack = true;
+        report.outcome = 'rolled-back';
+        report.rollbackDetail = `${outcome.why}\nThe service is back on ${format_short(production.image.id)} (commit ${report.previousCommit}).`;
+    }
+    throw new DeployError(outcome.kind === 'rolled-back'
+        ? outcome.why
+        : `${outcome.why}\nThe service may run a mix of releases: see \`docker service ps ${service}\` on the host; \`docker service rollback ${service}\` puts the previous one back.`);
+}
+
+;// CONCATENATED MODULE: ./src/steps/production.ts
+
+
+
+
+
+
+/** Step 2: see what runs (the runbook's `docker ps`) and pick the production container. */
+async function findProductionContainer(run, host) {
+    const { settings, runner } = run;
+    const survey = await host.survey(settings.image.name);
+    const container = findProduction(settings, survey.containers, survey.image);
+    const target = targetFor(run, container);
+    const { service } = target;
+    runner.info(`Production: container ${container.name} (${format_short(container.id)}) running ${format_short(container.imageId)}` +
+        (service ? `, a task of the Swarm service ${service}` : ''));
+    if (service && settings.hosts.length > 1) {
+        throw new DeployError(`Production is the Swarm service ${service}, and Swarm rolls a release out to its nodes: list one manager node in \`host\`, not ${settings.hosts.length} hosts.`);
+    }
+    // A Swarm node need not have the image under its own name: tasks run it by digest.
+    if (!survey.image && !service) {
+        throw new DeployError(`Image ${settings.image.name} is not on the host, yet ${container.name} runs ${container.imageName}. ` +
+            'Set `image` to the image the supervisor starts (see `docker ps` on the host).');
+    }
+    run.report.productionContainer = container.name;
+    run.report.previousImageId = container.imageId;
+    if (service)
+        run.report.swarm = { service };
+    return { container, tagged: survey.image, containers: survey.containers, target };
+}
+/** Step 3: read what production runs: its image and the commit checked out at repo-path. */
+async function readProduction(run, host, found) {
+    const { settings, runner, report } = run;
+    const { container, tagged } = found;
+    report.previousCommit = await readCommit(host, container.name, settings.repoPath);
+    if (tagged && tagged.id !== container.imageId) {
+        runner.warning(`${container.name} runs ${format_short(container.imageId)}, not the image ${settings.image.name} now names (${format_short(tagged.id)}): ` +
+            'the release is built from what production runs.');
+    }
+    const image = tagged?.id === container.imageId
+        ? tagged
+        : parseImage(JSON.parse(await host.run(inspectImage(container.imageId), 'docker image inspect')));
+    runner.info(`Image ${format_short(image.id)}, commit ${report.previousCommit}, ${image.layers} layers`);
+    return image;
+}
+/** The commit checked out at repo-path in a container. */
+async function readCommit(host, container, repoPath) {
+    try {
+        return (await host.run(exec(container, git_currentCommit(), { workdir: repoPath }), 'git rev-parse HEAD')).trim();
+    }
+    catch (error) {
+        throw new DeployError(`Could not read the commit at ${repoPath} in ${container}: ${message(error)}\n` +
+            'Check `repo-path`: it must be the git checkout of the app inside the container.');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/steps/retain.ts
+
+
+/**
+ * Step 13: the release tagged with its commit, the last `keep-releases` kept, older ones pruned.
+ * The release is out and healthy by now: a failed clean-up is a warning, never a failed job.
+ */
+async function retain_retain(run, host, production, release, commit) {
+    const { settings, runner, report } = run;
+    await run
+        .step('Retain releases', async () => {
+        report.retention = await retainReleases(host, runner, {
+            repository: production.target.repository,
+            keep: settings.keepReleases,
+            release: { id: release.id, commit },
+            replaced: production.image.id
+        });
+    })
+        .catch(error => runner.warning(`Could not prune old releases: ${message(error)}`, 'Retention'));
+}
+
+;// CONCATENATED MODULE: ./src/release/rollback.ts
+
+
+
+/** The release for `rollback-to` (`previous`, or a retained commit) among `repository`'s tags. */
+async function findRelease(host, wanted, repository, current) {
+    const tags = parseTags(await host.run(docker_listTags(repository), 'docker image ls'));
+    const found = wanted === 'previous'
+        ? tags.find(t => t.tag === 'hermes-previous')
+        : tags.find(t => /^[0-9a-f]{12}$/.test(t.tag) && (t.tag.startsWith(wanted) || wanted.startsWith(t.tag)));
+    const retained = tags
+        .filter(t => /^[0-9a-f]{12}$/.test(t.tag))
+        .map(t => t.tag)
+        .join(', ');
+    if (!found) {
+        throw new DeployError(`No retained release matches \`rollback-to: ${wanted}\`. Retained: ${retained || 'none'}${tags.some(t => t.tag === 'hermes-previous') ? ', previous' : ''}.`);
+    }
+    if (found.id === current.id)
+        throw new DeployError(`Production already runs ${wanted} (${format_short(found.id)}); nothing to roll back.`);
+    const image = parseImage(JSON.parse(await host.run(inspectImage(found.id), 'docker image inspect')));
+    return { image, tag: found.tag };
+}
+
+;// CONCATENATED MODULE: ./src/steps/roll-back-to.ts
+
+
+/**
+ * `rollback-to`: no build; a retained release (`previous`, or a commit) is put back in production
+ * the way a release is, and the commit it holds is read from the container now serving it.
+ */
+async function rollBackTo(run, host, production) {
+    const { settings, report } = run;
+    const { target } = production;
+    const wanted = settings.rollbackTo;
+    const found = await run.step(`Find the release to roll back to (${wanted})`, () => findRelease(host, wanted, target.repository, production.image));
+    await run.startDeployment();
+    await run.step(target.replaceStep, () => target.replace(run, host, production, found.image, `${target.repository}:${found.tag}`));
+    report.commit = await readCommit(host, report.containerId ?? production.container.name, settings.repoPath).catch(() => undefined);
+    report.outcome = 'deployed';
+    return report;
+}
+
+;// CONCATENATED MODULE: ./src/steps/run.ts
+
+
+
+/**
+ * One run of the procedure: its settings and dependencies, the report it fills in, and how each
+ * step is run — a log group, timed and recorded, whose failure names the step.
+ */
+class Run {
+    settings;
+    deps;
+    runner;
+    report;
+    now;
+    started;
+    /** Whether the GitHub deployment was started, so it must be finished. */
+    deploymentStarted = false;
+    /** The admin container this run made (or may have made), for the clean-up to remove. */
+    adminContainer;
+    constructor(settings, deps) {
+        this.settings = settings;
+        this.deps = deps;
+        this.runner = deps.runner;
+        this.now = deps.now ?? (() => performance.now());
+        this.started = this.now();
+        this.report = {
+            outcome: 'failed',
+            action: settings.rollbackTo ? 'rollback' : 'deploy',
+            image: settings.image.name,
+            host: settings.hosts.length > 1 ? addressLabel(settings.hosts[0]) : settings.host,
+            steps: [],
+            commits: [],
+            rolledBack: false
+        };
+    }
+    /** Tell the post step how far the run got. */
+    progress(progress) {
+        this.deps.progress?.(progress);
+    }
+    async step(name, fn) {
+        const begun = this.now();
+        return this.runner.group(name, async () => {
+            try {
+                const result = await fn();
+                const durationMs = this.now() - begun;
+                this.report.steps.push({ name, status: 'ok', durationMs });
+                this.runner.info(`✓ ${name} (${formatDuration(durationMs)})`);
+                return result;
+            }
+            catch (error) {
+                const durationMs = this.now() - begun;
+                this.report.steps.push({ name, status: 'failed', durationMs });
+                this.runner.info(`✗ ${name} (${formatDuration(durationMs)})`);
+                if (!(error instanceof DeployError))
+                    throw Object.assign(new DeployError(message(error)), { step: name });
+                error.step ??= name;
+                throw error;
+            }
+        });
+    }
+    /** With `environment`: the GitHub deployment goes in progress once something will change. */
+    async startDeployment() {
+        if (!this.deps.deployment)
+            return;
+        this.deploymentStarted = true;
+        const result = await this.deps.deployment.start();
+        if (result.warning)
+            this.runner.warning(result.warning, 'GitHub deployment');
+    }
+    /** Nothing to release: production runs the commit already, or the path filter skips it. */
+    unchanged(reason, production) {
+        const { report } = this;
+        report.outcome = 'unchanged';
+        report.reason = reason;
+        report.commit = report.previousCommit;
+        report.imageId = report.previousImageId;
+        report.containerId = production.id;
+        this.runner.info(reason);
+        return report;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/deploy.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * The runbook, step by step — the same numbered list as the README's. Returns the report also
+ * when the deploy fails (outcome `failed` or `rolled-back`, with the reason and the step). Every
+ * failure before "Replace production" leaves production exactly as it was; a failure after it
+ * rolls back (when `rollback` is on). The admin container is removed, the lock released and the
+ * session closed whatever happens.
+ */
+async function deploy(settings, deps) {
+    const run = new Run(settings, deps);
+    const { report, runner } = run;
+    let host;
+    let lock;
+    try {
+        // 1. Connect over SSH: one connection for the whole deploy.
+        host = new Host(await run.step('Connect', () => deps.connect()), runner);
+        const remote = host;
+        // 2. Take the deploy lock. Two runs must never interleave their steps; the lock comes before
+        // `docker ps` so that what this run sees is not changed under it by another.
+        if (!settings.dryRun) {
+            lock = await run.step('Take the deploy lock', () => takeDeployLock(remote.shell, settings, deps.holder, runner));
+            run.progress({ phase: 'started' });
+        }
+        // 3. Find the production container (the runbook's `docker ps`), and where its release goes.
+        const found = await run.step('Find the production container', () => findProductionContainer(run, remote));
+        // 4. Read what production runs: its image and the commit checked out at repo-path.
+        const image = await run.step('Read what production runs', () => readProduction(run, remote, found));
+        const { container, target } = found;
+        const production = {
+            container,
+            image,
+            admin: settings.adminContainer ?? `${target.service ?? container.name}-admin`,
+            target
+        };
+        if (settings.dryRun)
+            return await dryRun(run, remote, production);
+        if (settings.rollbackTo)
+            return await rollBackTo(run, remote, production);
+        // 5. Compare: the commits and files going out; `paths` may rule the change out.
+        const skip = await run.step(compareStep(run), () => compareRange(run));
+        if (skip && !settings.force)
+            return run.unchanged(skip, container);
+        if (skip)
+            runner.info(`${skip} Deploying anyway: \`force\` is on.`);
+        await run.startDeployment();
+        // 6. Create the admin container: a copy of production in which the release is made.
+        const admin = await run.step('Create the admin container', () => createAdminContainer(run, remote, production, found.containers));
+        // 7. Check the checkout for local changes (the runbook's `git diff`), and fetch.
+        const relation = await run.step('Check the checkout for local changes', () => checkCheckout(run, remote, admin));
+        // 8. Update to the exact commit from origin, fast-forward only.
+        const update = await run.step(updateStep(run), () => updateCheckout(run, remote, admin, relation));
+        if ('skip' in update)
+            return run.unchanged(update.skip, container);
+        const { commit } = update;
+        report.commit = commit;
+        // 9. Build, streaming the output.
+        await run.step(buildStep(run), () => build(run, remote, admin));
+        // 10. Commit the release image.
+        const release = await run.step('Commit the release image', () => commitRelease(run, remote, production, commit));
+        // 11. Canary: a release that cannot start never replaces production.
+        if (settings.canarySeconds > 0 || settings.canaryCommand) {
+            await run.step('Canary', () => canary(remote, runner, settings, container, image, release));
+        }
+        // 12. Replace production: the supervisor respawns it from the release (or Swarm rolls it out).
+        await run.step(target.replaceStep, () => target.replace(run, remote, production, release, target.releaseName(commit) ?? ''));
+        // 13. Retain releases: the release tagged with its commit, and the last few before it.
+        await retain_retain(run, remote, production, release, commit);
+        report.outcome = 'deployed';
+        return report;
+    }
+    catch (error) {
+        // The report is the result either way: outputs and summary are written for a failure too.
+        report.reason = message(error);
+        report.failedStep = error instanceof DeployError ? error.step : undefined;
+        if (report.outcome !== 'rolled-back')
+            report.outcome = 'failed';
+        return report;
+    }
+    finally {
+        // 14. Clean up, always: history, admin container, lock, session.
+        if (host)
+            await cleanUp(run, host, lock);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/github/context.ts
+
+function readRunContext(env = process.env) {
+    const event = readEvent(env.GITHUB_EVENT_PATH);
+    const ref = env.GITHUB_REF ?? '';
+    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
+    const repository = env.GITHUB_REPOSITORY;
+    const after = typeof event.after === 'string' ? event.after : undefined;
+    const before = typeof event.before === 'string' && !/^0+$/.test(event.before) ? event.before : undefined;
+    return {
+        eventName: env.GITHUB_EVENT_NAME ?? '',
+        sha: after ?? env.GITHUB_SHA ?? '',
+        branch: ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : undefined,
+        before,
+        repository,
+        runUrl: repository && env.GITHUB_RUN_ID
+            ? `${server}/${repository}/actions/runs/${env.GITHUB_RUN_ID}`
+            : undefined,
+        actor: env.GITHUB_ACTOR
+    };
+}
+function readEvent(path) {
+    if (!path)
+        return {};
+    try {
+        const parsed = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
+        return parsed && typeof parsed === 'object' ? parsed : {};
+    }
+    catch {
+        // A missing or unreadable event file only costs us defaults, which inputs can supply.
+        return {};
+    }
+}
+
+;// CONCATENATED MODULE: ./src/github/side.ts
+/**
+ * What the deploy needs from GitHub's API: the commit range and, with `environment`, a deployment
+ * record. Octokit is loaded only when a token is there to use it: most of the bundle's start-up
+ * time would otherwise go to a client that a run without a token never calls.
+ */
+function githubSide(settings, context) {
+    const api = {
+        token: settings.githubToken,
+        apiUrl: process.env.GITHUB_API_URL,
+        repository: context.repository ?? ''
+    };
+    const compare = settings.githubToken
+        ? async (base, head) => {
+            const { compareCommits, rangeBase } = await Promise.all(/* import() */[__nccwpck_require__.e(413), __nccwpck_require__.e(480)]).then(__nccwpck_require__.bind(__nccwpck_require__, 480));
+            return compareCommits({ ...api, base: rangeBase(base, context.before)?.sha ?? base, head });
+        }
+        : undefined;
+    if (!settings.environment)
+        return { compare };
+    const options = {
+        ...api,
+        environment: settings.environment,
+        sha: settings.ref,
+        environmentUrl: settings.environmentUrl,
+        logUrl: context.runUrl,
+        description: `${settings.rollbackTo ? 'Roll back' : 'Deploy'} ${settings.image.name} on ${settings.hosts.length > 1 ? `${settings.hosts.length} hosts` : settings.host}`
+    };
+    let started;
+    return {
+        compare,
+        deployment: {
+            start: async () => {
+                started = Promise.all(/* import() */[__nccwpck_require__.e(413), __nccwpck_require__.e(887)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6887)).then(({ GitHubDeployment }) => new GitHubDeployment(options));
+                return (await started).start();
+            },
+            finish: async (outcome, description) => started ? (await started).finish(outcome, description) : { ok: true }
+        }
+    };
+}
+/**
+ * With several hosts the deployment is one record for the whole rollout: the deploy on the first
+ * host starts it, and its result is written only once every host is done (`settle`).
+ */
+function deferFinish(record) {
+    let finished;
+    return {
+        record: {
+            start: () => record.start(),
+            finish: async (...args) => {
+                finished = args;
+                return { ok: true };
+            }
+        },
+        /** Write the rollout's result, if the deploy had started a deployment. */
+        settle: (outcome, description) => finished
+            ? record.finish(outcome, description)
+            : Promise.resolve({ ok: true, warning: undefined })
+    };
+}
+
+;// CONCATENATED MODULE: ./src/post.ts
+
+
+
+
+
+
+
+/**
+ * The post step: when the main step was cancelled or killed before it finished, connect again and
+ * put each host right — remove the admin container, and where a release was on its way out but
+ * never confirmed healthy, complete the rollback so production serves the previous image. With
+ * several hosts, every host the rollout had started to replace is checked.
+ * Throws when production could not be put right somewhere.
+ */
+async function recover(settings, progress, deps) {
+    const { runner } = deps;
+    const others = Object.entries(progress?.others ?? {}).filter(([, p]) => p.phase === 'releasing');
+    if ((!progress || progress.phase === 'done') && others.length === 0) {
+        runner.info('The deploy step finished; nothing to clean up.');
+        return;
+    }
+    const failures = [];
+    if (progress && progress.phase !== 'done') {
+        runner.warning(`The deploy step did not finish (it stopped in phase "${progress.phase}"): putting the host right.`, 'Recovering');
+        await recoverHost(settings, deps.connect, runner, deps.holder, progress).catch(error => failures.push(message(error)));
+    }
+    for (const [label, other] of others) {
+        const address = settings.hosts.find(h => addressLabel(h) === label);
+        if (!address || !deps.connectTo)
+            continue;
+        runner.warning(`The rollout stopped while replacing production on ${label}: putting it right.`, 'Recovering');
+        await recoverHost(settings, () => deps.connectTo(address), runner, deps.holder, other).catch(error => failures.push(`${label}: ${message(error)}`));
+    }
+    if (failures.length > 0)
+        throw new DeployError(failures.join('\n'));
+}
+async function recoverHost(settings, connect, runner, holder, progress) {
+    const host = new Host(await connect(), runner);
+    const lock = await takeDeployLock(host.shell, settings, holder, runner);
+    try {
+        const survey = await host.survey(settings.image.name);
+        const admin = survey.containers.find(c => c.name === progress.adminContainer);
+        if (admin) {
+            await host.run(removeContainer(admin.id), 'docker rm -f (admin container)');
+            runner.info(`Removed the admin container ${admin.name}`);
+        }
+        if (progress.phase !== 'releasing' || !progress.previousImageId)
+            return;
+        await rollBackUnconfirmed(host, settings, runner, survey, {
+            previousImageId: progress.previousImageId,
+            releasedImageId: progress.releasedImageId,
+            adminContainer: progress.adminContainer,
+            service: progress.service
+        });
+    }
+    finally {
+        await lock.release().catch(() => undefined);
+        await host.shell.close();
+    }
+}
+/** Roll back a release that may be out but was never confirmed; leave a host that never got it. */
+async function rollBackUnconfirmed(host, settings, runner, survey, release) {
+    if (release.service) {
+        // The update is Swarm's, with its own failure action: report where it is, change nothing.
+        const status = await host
+            .run(swarmStatus(release.service), 'docker service inspect')
+            .catch(error => `unknown (${message(error)})`);
+        runner.warning(`Production is the Swarm service ${release.service}; Swarm finishes or rolls back its update by itself. Its update status: ${status.trim() || 'none'}. ` +
+            `Check \`docker service ps ${release.service}\` on the host.`, 'Swarm update');
+        return;
+    }
+    // Only what is provably this run's is rolled back: the tag names its release (it moves only at
+    // the swap), or its release still runs. Anything else is another deploy's, made since this run
+    // stopped (it waited on the lock): the host is left as that deploy left it.
+    const tagged = survey.image?.id;
+    const failed = release.releasedImageId;
+    const releaseRuns = failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed);
+    if (tagged === release.previousImageId && !releaseRuns) {
+        runner.info(`${settings.image.name} still names ${format_short(release.previousImageId)} and no container runs the release: production is as it was.`);
+        return;
+    }
+    if (failed === undefined || (tagged !== failed && tagged !== release.previousImageId)) {
+        runner.warning(`${settings.image.name} names ${format_short(tagged)}, neither the image this run found in production (${format_short(release.previousImageId)}) nor its release${failed ? ` (${format_short(failed)})` : ''}: ` +
+            'another deploy has changed the host since this run stopped. Leaving production as that deploy left it.', 'Not rolled back');
+        return;
+    }
+    runner.warning(`The release ${format_short(failed)} was committed but never confirmed healthy: rolling back to ${format_short(release.previousImageId)}.`, 'Rolling back');
+    const serving = await rollBack(host, runner, {
+        image: settings.image,
+        previousImageId: release.previousImageId,
+        failedImageId: failed,
+        serve: serveOptions(settings, release.adminContainer ?? '', 0),
+        when: ' after the cancelled deploy'
+    });
+    runner.info(`Rolled back: ${format_short(serving)} serves ${format_short(release.previousImageId)}`);
+}
+
+;// CONCATENATED MODULE: ./src/rollout.ts
+
+
+
+
+
+
+
+
+
+
+
+/**
+ * After the first host built, released and checked the image, the others get the identical
+ * image, one at a time (`max-parallel` at once): the image streams from the first host's
+ * `docker save` into each host's `docker load` through the action's SSH connections — never
+ * whole on the runner's disk or in its memory — then each host replaces production under its own
+ * lock and health check. The first failure rolls that host back and stops the rollout; hosts not
+ * yet reached are left untouched.
+ */
+async function rollOut(settings, release, source, deps) {
+    const { runner } = deps;
+    const others = settings.hosts.slice(1);
+    const results = [];
+    for (let i = 0; i < others.length; i += settings.maxParallel) {
+        const batch = others.slice(i, i + settings.maxParallel);
+        const outcomes = await Promise.all(batch.map(address => runner.group(`Roll out to ${addressLabel(address)}`, () => toHost(address, settings, release, source, deps).catch((error) => ({
+            host: addressLabel(address),
+            outcome: error instanceof HostRolledBack ? 'rolled-back' : 'failed',
+            imageId: error instanceof HostRolledBack ? error.imageId : undefined,
+            containerId: error instanceof HostRolledBack ? error.containerId : undefined,
+            detail: message(error)
+        })))));
+        results.push(...outcomes);
+        if (outcomes.some(r => r.outcome === 'failed' || r.outcome === 'rolled-back')) {
+            results.push(...others
+                .slice(i + batch.length)
+                .map(address => ({ host: addressLabel(address), outcome: 'not reached' })));
+            break;
+        }
+    }
+    return results;
+}
+/** A host put back on the release it ran before. */
+class HostRolledBack extends DeployError {
+    imageId;
+    containerId;
+    constructor(text, imageId, containerId) {
+        super(text);
+        this.imageId = imageId;
+        this.containerId = containerId;
+    }
+}
+async function toHost(address, settings, release, source, deps) {
+    const { runner } = deps;
+    const hostName = addressLabel(address);
+    const host = new Host(await deps.connectTo(address), runner);
+    const started = performance.now();
+    try {
+        const lock = await takeDeployLock(host.shell, settings, deps.holder, runner, hostName);
+        try {
+            const survey = await host.survey(settings.image.name);
+            const production = findProduction(settings, survey.containers, survey.image);
+            if (production.imageId === release.imageId) {
+                runner.info(`${hostName} already runs ${format_short(release.imageId)}`);
+                return {
+                    host: hostName,
+                    outcome: 'unchanged',
+                    commit: release.commit,
+                    imageId: release.imageId,
+                    containerId: production.id
+                };
+            }
+            const present = await host.exec(inspectImage(release.imageId), 'docker image inspect');
+            if (present.code !== 0)
+                await sendImage(source, host, release.imageId, hostName, runner);
+            const previousConfig = survey.image?.id === production.imageId ? survey.image.config : undefined;
+            return await replaceOn(host, hostName, settings, release, production, previousConfig, {
+                ...deps,
+                started
+            });
+        }
+        finally {
+            await lock.release().catch(() => undefined);
+        }
+    }
+    finally {
+        await host.shell.close();
+    }
+}
+/**
+ * Replace production on one more host with the release, as on the first; keep its releases; and
+ * record the attempt in that host's history whatever happens.
+ */
+async function replaceOn(host, hostName, settings, release, production, previousConfig, deps) {
+    const { runner, started } = deps;
+    const attempt = { result: 'failed' };
+    try {
+        let containerId;
+        try {
+            // Until confirmed or rolled back, a cancelled run leaves this host to the post step.
+            containerId = await replaceProduction(host, runner, {
+                image: settings.image,
+                production,
+                previousImageId: production.imageId,
+                previousConfig,
+                releaseId: release.imageId,
+                serve: serveOptions(settings, ''),
+                rollback: settings.rollback,
+                where: hostName,
+                progress: phase => deps.progress?.(hostName, {
+                    phase,
+                    previousImageId: production.imageId,
+                    releasedImageId: release.imageId
+                })
+            });
+        }
+        catch (error) {
+            attempt.reason = message(error).split('\n')[0];
+            if (!(error instanceof RolledBack))
+                throw error;
+            attempt.result = 'rolled-back';
+            throw new HostRolledBack(`${error.cause}\nRolled back: ${format_short(error.containerId)} serves ${format_short(production.imageId)} again.`, production.imageId, error.containerId);
+        }
+        if (release.commit) {
+            await retainReleases(host, runner, {
+                repository: settings.image.repository,
+                keep: settings.keepReleases,
+                release: { id: release.imageId, commit: release.commit },
+                replaced: production.imageId
+            }).catch(error => runner.warning(`Could not prune old releases on ${hostName}: ${message(error)}`));
+        }
+        attempt.result = 'deployed';
+        return {
+            host: hostName,
+            outcome: 'deployed',
+            commit: release.commit,
+            imageId: release.imageId,
+            containerId
+        };
+    }
+    finally {
+        await writeHistory(host, settings, {
+            time: new Date().toISOString(),
+            action: 'deploy',
+            result: attempt.result,
+            by: deps.holder.actor,
+            run: deps.holder.run,
+            toCommit: release.commit,
+            fromImage: production.imageId,
+            toImage: release.imageId,
+            durationSec: Math.round((performance.now() - started) / 100) / 10,
+            ...(attempt.reason ? { reason: attempt.reason } : {})
+        }, runner);
+    }
+}
+/**
+ * Send the release to a host, leaving out the layers the host already has: a release is its
+ * predecessor plus a layer or two, and the host runs the predecessor. `docker load` skips a layer
+ * whose chain it has without reading its file, so those files are cut from the archive on the
+ * first host (GNU tar) before it is streamed. Anything unusual (no GNU tar, no room for the
+ * archive, an engine that wants every file) falls back to streaming the whole image.
+ */
+async function sendImage(source, target, imageId, hostName, runner) {
+    const skip = await layersToSkip(source, target, imageId).catch(error => {
+        runner.debug(`Could not work out which layers ${hostName} has: ${message(error)}`);
+        return { layers: 0, of: 0 };
+    });
+    if (skip.layers === 0)
+        return copyImage(source, target.shell, imageId, hostName, runner);
+    try {
+        await copyImage(source, target.shell, imageId, hostName, runner, skip);
+    }
+    catch (error) {
+        runner.warning(`Sending only the layers ${hostName} lacks failed (${message(error).split('\n')[0]}); sending the whole image.`);
+        await copyImage(source, target.shell, imageId, hostName, runner);
+    }
+}
+/** How many of the release's layers, from the bottom, the target has as one chain in some image. */
+async function layersToSkip(source, target, imageId) {
+    const releaseLayers = JSON.parse(await run(source, ['docker', 'image', 'inspect', '--format', '{{json .RootFS.Layers}}', imageId], { label: 'docker image inspect (layers)', timeoutMs: QUICK_MS }));
+    const chains = (await target.run(['sh', '-c', imageLayers], 'docker image inspect (layers)'))
+        .split('\n')
+        .filter(line => line.startsWith('['))
+        .map(line => JSON.parse(line));
+    return { layers: sharedPrefix(releaseLayers, chains), of: releaseLayers.length };
+}
+/** How many of `layers`, from the bottom, some image of `chains` has in the same order. */
+function sharedPrefix(layers, chains) {
+    let best = 0;
+    for (const chain of chains) {
+        let n = 0;
+        while (n < layers.length && n < chain.length && chain[n] === layers[n])
+            n++;
+        best = Math.max(best, n);
+    }
+    return best;
+}
+// The archive is saved once to the first host's disk: its manifest (the layers' file names, in
+// the image's order) comes last in it, and a seekable file lets tar read it without a second
+// `docker save`. Only the stream from `tar --delete` goes to stdout.
+/** `docker save` of `imageId` without its bottom `layers` (of `of`): the target has them. */
+function rollout_saveWithout(imageId, layers, of) {
+    return shScript(saveWithout, imageId, String(layers), String(of));
+}
+/** Stream `docker save` on the first host into `docker load` on another, with backpressure. */
+async function copyImage(from, to, imageId, hostName, runner, 
+/** Layers, from the bottom, the target has (left out of the stream), of how many. */
+skip = { layers: 0, of: 0 }) {
+    const started = performance.now();
+    const save = await from.channel(skip.layers > 0 ? rollout_saveWithout(imageId, skip.layers, skip.of) : ['docker', 'save', imageId], skip.layers > 0 ? 'docker save; tar --delete' : 'docker save');
+    const load = await to.channel(['docker', 'load'], 'docker load');
+    let bytes = 0;
+    let errors = '';
+    save.stream.on('data', (chunk) => (bytes += chunk.length));
+    save.stderr.on('data', (chunk) => (errors += chunk));
+    load.stderr.on('data', (chunk) => (errors += chunk));
+    let loaded = '';
+    load.stream.on('data', (chunk) => (loaded += chunk));
+    save.stream.pipe(load.stream);
+    let timer;
+    const [saved, imported] = await Promise.race([
+        Promise.all([save.exit, load.exit]),
+        new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new DeployError(`Copying the image to ${hostName} did not finish within ${SLOW_MS / 60_000} min.`)), SLOW_MS);
+        })
+    ]).finally(() => clearTimeout(timer));
+    if (saved !== 0 || imported !== 0) {
+        throw new DeployError(`Copying ${format_short(imageId)} to ${hostName} failed (docker save exited ${saved}, docker load exited ${imported}): ${errors.trim()}`);
+    }
+    const seconds = (performance.now() - started) / 1000;
+    const kept = skip.layers > 0 ? `; ${skip.layers} layers it had were not sent` : '';
+    runner.info(`Copied ${format_short(imageId)} to ${hostName}: ${(bytes / 1e6).toFixed(bytes < 1e6 ? 3 : 1)} MB in ${seconds.toFixed(1)} s (${loaded.trim()}${kept})`);
+}
+/** The rollout's result folded into the report: the deploy succeeded only if every host did. */
+function foldRollout(report, results) {
+    report.hosts = [
+        {
+            host: report.host,
+            outcome: report.outcome === 'deployed' ? 'deployed' : 'unchanged',
+            commit: report.commit,
+            imageId: report.imageId,
+            containerId: report.containerId
+        },
+        ...results
+    ];
+    const failed = results.find(r => r.outcome === 'failed' || r.outcome === 'rolled-back');
+    if (!failed)
+        return;
+    report.outcome = 'failed';
+    report.failedStep = `Roll out to ${failed.host}`;
+    const untouched = results.filter(r => r.outcome === 'not reached').map(r => r.host);
+    report.reason =
+        `The rollout stopped at ${failed.host}: ${failed.detail}` +
+            (untouched.length ? `\nNot reached, left as they were: ${untouched.join(', ')}.` : '') +
+            `\n${report.host} and the hosts before ${failed.host} run the new release.`;
+}
+
+// EXTERNAL MODULE: external "node:crypto"
+var external_node_crypto_ = __nccwpck_require__(7598);
+;// CONCATENATED MODULE: ./src/runner.ts
+
+
+/**
+ * Text from the host (the build's output, a health command's) must never act as a workflow
+ * command: a line `::add-mask::`, `::error::` or `::stop-commands::` in it would otherwise be
+ * obeyed by the runner. Such text is written between `::stop-commands::<token>` and `::<token>::`,
+ * with a token the host cannot know; the action's own commands are always written outside.
+ */
+class CommandGuard {
+    write;
+    token = (0,external_node_crypto_.randomUUID)();
+    stopped = false;
+    atLineStart = true;
+    constructor(write) {
+        this.write = write;
+    }
+    /** Host output, as it arrives. */
+    untrusted(text) {
+        if (!text)
+            return true;
+        if (!this.stopped) {
+            this.raw(`::stop-commands::${this.token}\n`);
+            this.stopped = true;
+        }
+        return this.raw(text);
+    }
+    /** A message of the action's own that may quote host output on lines of its own. */
+    message(text, print) {
+        if (/^\s*::/m.test(text)) {
+            this.untrusted(text.endsWith('\n') ? text : `${text}\n`);
+            this.resume();
+        }
+        else {
+            this.resume();
+            print(text);
+        }
+    }
+    /** Before any command of the action's own: workflow commands work again. */
+    resume() {
+        if (!this.stopped)
+            return;
+        if (!this.atLineStart)
+            this.raw('\n');
+        this.raw(`::${this.token}::\n`);
+        this.stopped = false;
+    }
+    raw(text) {
+        this.atLineStart = text.endsWith('\n');
+        return this.write(text);
+    }
+}
+const guard = new CommandGuard(text => process.stdout.write(text));
+const actionsRunner = {
+    info: message => guard.message(message, text => core/* info */.pq(text)),
+    // Annotations escape their text (a newline is %0A), so quoted output cannot start a command.
+    warning: (message, title) => {
+        guard.resume();
+        core/* warning */.$e(message, title ? { title } : {});
+    },
+    error: (message, title) => {
+        guard.resume();
+        core/* error */.z3(message, title ? { title } : {});
+    },
+    debug: message => {
+        guard.resume();
+        core/* debug */.Yz(message);
+    },
+    stream: chunk => guard.untrusted(chunk),
+    drained: () => new Promise(resolve => process.stdout.once('drain', () => resolve())),
+    group: (title, fn) => {
+        guard.resume();
+        return core/* group */.Os(title, async () => {
+            try {
+                return await fn();
+            }
+            finally {
+                guard.resume();
+            }
+        });
+    },
+    setOutput: (name, value) => {
+        guard.resume();
+        core/* setOutput */.uH(name, value);
+    },
+    setSecret: value => {
+        guard.resume();
+        core/* setSecret */.Pq(value);
+    },
+    writeSummary: async (markdown) => {
+        // Without GITHUB_STEP_SUMMARY (a local run) there is nowhere to write it; the log has it all.
+        if (!process.env.GITHUB_STEP_SUMMARY)
+            return;
+        await core/* summary */.z.addRaw(markdown, true).write();
+    }
+};
+
+;// CONCATENATED MODULE: ./node_modules/is-network-error/index.js
+const objectToString = Object.prototype.toString;
+
+const isError = value => objectToString.call(value) === '[object Error]';
+
+const errorMessages = new Set([
+	'network error', // Chrome
+	'NetworkError when attempting to fetch resource.', // Firefox
+	'The Internet connection appears to be offline.', // Safari 16
+	'Network request failed', // `cross-fetch`
+	'fetch failed', // Undici (Node.js)
+	'terminated', // Undici (Node.js)
+	' A network error occurred.', // Bun (WebKit)
+	'Network connection lost', // Cloudflare Workers (fetch)
+]);
+
+function isNetworkError(error) {
+	const isValid = error
+		&& isError(error)
+		&& error.name === 'TypeError'
+		&& typeof error.message === 'string';
+
+	if (!isValid) {
+		return false;
+	}
+
+	const {message, stack} = error;
+
+	// Safari 17+ has generic message but no stack for network errors
+	if (message === 'Load failed' || (message.startsWith('Load failed (') && message.endsWith(')'))) {
+		return stack === undefined
+			// Sentry adds its own stack trace to the fetch error, so also check for that
+			|| '__sentry_captured__' in error;
+	}
+
+	// Deno network errors start with specific text
+	if (message.startsWith('error sending request for url')) {
+		return true;
+	}
+
+	// Chrome: exact "Failed to fetch" or with hostname: "Failed to fetch (example.com)"
+	if (message === 'Failed to fetch' || (message.startsWith('Failed to fetch (') && message.endsWith(')'))) {
+		return true;
+	}
+
+	// Standard network error messages
+	return errorMessages.has(message);
+}
+
+;// CONCATENATED MODULE: ./node_modules/p-retry/index.js
+
+
+function validateRetries(retries) {
+	if (typeof retries === 'number') {
+		if (retries < 0) {
+			throw new TypeError('Expected `retries` to be a non-negative number.');
+		}
+
+		if (Number.isNaN(retries)) {
+			throw new TypeError('Expected `retries` to be a valid number or Infinity, got NaN.');
+		}
+	} else if (retries !== undefined) {
+		throw new TypeError('Expected `retries` to be a number or Infinity.');
+	}
+}
+
+function validateNumberOption(name, value, {min = 0, allowInfinity = false} = {}) {
+	if (value === undefined) {
+		return;
+	}
+
+	if (typeof value !== 'number' || Number.isNaN(value)) {
+		throw new TypeError(`Expected \`${name}\` to be a number${allowInfinity ? ' or Infinity' : ''}.`);
+	}
+
+	if (!allowInfinity && !Number.isFinite(value)) {
+		throw new TypeError(`Expected \`${name}\` to be a finite number.`);
+	}
+
+	if (value < min) {
+		throw new TypeError(`Expected \`${name}\` to be \u2265 ${min}.`);
+	}
+}
+
+class AbortError extends Error {
+	constructor(message) {
+		super();
+
+		if (message instanceof Error) {
+			this.originalError = message;
+			({message} = message);
+		} else {
+			this.originalError = new Error(message);
+			this.originalError.stack = this.stack;
+		}
+
+		this.name = 'AbortError';
+		this.message = message;
+	}
+}
+
+function calculateDelay(retriesConsumed, options) {
+	const attempt = Math.max(1, retriesConsumed + 1);
+	const random = options.randomize ? (Math.random() + 1) : 1;
+
+	let timeout = Math.round(random * options.minTimeout * (options.factor ** (attempt - 1)));
+	timeout = Math.min(timeout, options.maxTimeout);
+
+	return timeout;
+}
+
+function calculateRemainingTime(start, max) {
+	if (!Number.isFinite(max)) {
+		return max;
+	}
+
+	return max - (performance.now() - start);
+}
+
+async function onAttemptFailure({error, attemptNumber, retriesConsumed, startTime, options}) {
+	const normalizedError = error instanceof Error
+		? error
+		: new TypeError(`Non-error was thrown: "${error}". You should only throw errors.`);
+
+	if (normalizedError instanceof AbortError) {
+		throw normalizedError.originalError;
+	}
+
+	const retriesLeft = Number.isFinite(options.retries)
+		? Math.max(0, options.retries - retriesConsumed)
+		: options.retries;
+
+	const maxRetryTime = options.maxRetryTime ?? Number.POSITIVE_INFINITY;
+
+	const context = Object.freeze({
+		error: normalizedError,
+		attemptNumber,
+		retriesLeft,
+		retriesConsumed,
+	});
+
+	await options.onFailedAttempt(context);
+
+	if (calculateRemainingTime(startTime, maxRetryTime) <= 0) {
+		throw normalizedError;
+	}
+
+	const consumeRetry = await options.shouldConsumeRetry(context);
+
+	const remainingTime = calculateRemainingTime(startTime, maxRetryTime);
+
+	if (remainingTime <= 0 || retriesLeft <= 0) {
+		throw normalizedError;
+	}
+
+	if (normalizedError instanceof TypeError && !isNetworkError(normalizedError)) {
+		if (consumeRetry) {
+			throw normalizedError;
+		}
+
+		options.signal?.throwIfAborted();
+		return false;
+	}
+
+	if (!await options.shouldRetry(context)) {
+		throw normalizedError;
+	}
+
+	if (!consumeRetry) {
+		options.signal?.throwIfAborted();
+		return false;
+	}
+
+	const delayTime = calculateDelay(retriesConsumed, options);
+	const finalDelay = Math.min(delayTime, remainingTime);
+
+	options.signal?.throwIfAborted();
+
+	if (finalDelay > 0) {
+		await new Promise((resolve, reject) => {
+			const onAbort = () => {
+				clearTimeout(timeoutToken);
+				options.signal?.removeEventListener('abort', onAbort);
+				reject(options.signal.reason);
+			};
+
+			const timeoutToken = setTimeout(() => {
+				options.signal?.removeEventListener('abort', onAbort);
+				resolve();
+			}, finalDelay);
+
+			if (options.unref) {
+				timeoutToken.unref?.();
+			}
+
+			options.signal?.addEventListener('abort', onAbort, {once: true});
+		});
+	}
+
+	options.signal?.throwIfAborted();
+
+	return true;
+}
+
+async function pRetry(input, options = {}) {
+	options = {...options};
+
+	validateRetries(options.retries);
+
+	if (Object.hasOwn(options, 'forever')) {
+		throw new Error('The `forever` option is no longer supported. For many use-cases, you can set `retries: Infinity` instead.');
+	}
+
+	options.retries ??= 10;
+	options.factor ??= 2;
+	options.minTimeout ??= 1000;
+	options.maxTimeout ??= Number.POSITIVE_INFINITY;
+	options.maxRetryTime ??= Number.POSITIVE_INFINITY;
+	options.randomize ??= false;
+	options.onFailedAttempt ??= () => {};
+	options.shouldRetry ??= () => true;
+	options.shouldConsumeRetry ??= () => true;
+
+	// Validate numeric options and normalize edge cases
+	validateNumberOption('factor', options.factor, {min: 0, allowInfinity: false});
+	validateNumberOption('minTimeout', options.minTimeout, {min: 0, allowInfinity: false});
+	validateNumberOption('maxTimeout', options.maxTimeout, {min: 0, allowInfinity: true});
+	validateNumberOption('maxRetryTime', options.maxRetryTime, {min: 0, allowInfinity: true});
+
+	// Treat non-positive factor as 1 to avoid zero backoff or negative behavior
+	if (!(options.factor > 0)) {
+		options.factor = 1;
+	}
+
+	options.signal?.throwIfAborted();
+
+	let attemptNumber = 0;
+	let retriesConsumed = 0;
+	const startTime = performance.now();
+
+	while (Number.isFinite(options.retries) ? retriesConsumed <= options.retries : true) {
+		attemptNumber++;
+
+		try {
+			options.signal?.throwIfAborted();
+
+			const result = await input(attemptNumber);
+
+			options.signal?.throwIfAborted();
+
+			return result;
+		} catch (error) {
+			if (await onAttemptFailure({
+				error,
+				attemptNumber,
+				retriesConsumed,
+				startTime,
+				options,
+			})) {
+				retriesConsumed++;
+			}
+		}
+	}
+
+	// Should not reach here, but in case it does, throw an error
+	throw new Error('Retry attempts exhausted without throwing an error.');
+}
+
+function makeRetriable(function_, options) {
+	return function (...arguments_) {
+		return pRetry(() => function_.apply(this, arguments_), options);
+	};
+}
+
+;// CONCATENATED MODULE: external "node:string_decoder"
+const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
+;// CONCATENATED MODULE: ./src/ssh/host-key.ts
+
+function describeKey(blob) {
+    return { type: keyType(blob), fingerprint: host_key_fingerprint(blob) };
+}
+/** `SHA256:<base64 without padding>`, as `ssh-keygen -lf` prints it. */
+function host_key_fingerprint(blob) {
+    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
+}
+/** The key type is the first string of the SSH wire-format key blob. */
+function keyType(blob) {
+    if (blob.length < 4)
+        return 'unknown';
+    const length = blob.readUInt32BE(0);
+    return blob.subarray(4, 4 + length).toString('ascii');
+}
+/**
+ * The keys that known_hosts lines list for this host and port, in OpenSSH's syntax: patterns
+ * with `*`, `?` and `!`, `[host]:port`, hashed names (`|1|salt|hash`) and the `@revoked` marker.
+ * `@cert-authority` lines are skipped: certificates are not supported.
+ */
+function knownKeysFor(knownHosts, host, port) {
+    const name = port === 22 ? host : `[${host}]:${port}`;
+    const keys = [];
+    for (const raw of knownHosts.split(/\r?\n/)) {
+        const line = raw.trim();
+        if (!line || line.startsWith('#'))
+            continue;
+        const fields = line.split(/\s+/);
+        let revoked = false;
+        if (fields[0].startsWith('@')) {
+            const marker = fields.shift();
+            if (marker === '@cert-authority')
+                continue;
+            revoked = marker === '@revoked';
+        }
+        const [patterns, type, data] = fields;
+        if (!patterns || !type || !data || !hostMatches(patterns, name))
+            continue;
+        keys.push({ type, blob: Buffer.from(data, 'base64'), revoked });
+    }
+    return keys;
+}
+function hostMatches(patterns, name) {
+    if (patterns.startsWith('|1|')) {
+        const [, , salt, hash] = patterns.split('|');
+        const digest = (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt ?? '', 'base64'))
+            .update(name)
+            .digest('base64');
+        return digest === hash;
+    }
+    let matched = false;
+    for (const pattern of patterns.split(',')) {
+        const negated = pattern.startsWith('!');
+        if (!globToRegExp(negated ? pattern.slice(1) : pattern).test(name))
+            continue;
+        if (negated)
+            return false;
+        matched = true;
+    }
+    return matched;
+}
+function globToRegExp(pattern) {
+    const body = pattern
+        .toLowerCase()
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.');
+    return new RegExp(`^${body}$`, 'i');
+}
+/** Host key algorithms to offer so the server presents a key type we can check (appleboy #275). */
+function algorithmsFor(types) {
+    const algorithms = new Set();
+    for (const type of types) {
+        if (type === 'ssh-rsa')
+            ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'].forEach(a => algorithms.add(a));
+        else
+            algorithms.add(type);
+    }
+    return [...algorithms];
+}
+/** Decide whether to trust the presented host key. Fails closed. */
+function checkHostKey(policy, blob, where, inputs = { fingerprint: 'host-fingerprint', knownHosts: 'ssh-known-hosts' }) {
+    const presented = describeKey(blob);
+    const shown = `${presented.type} ${presented.fingerprint}`;
+    switch (policy.kind) {
+        case 'fingerprint':
+            // Some tools print the base64 with its `=` padding; ssh-keygen does not.
+            if (presented.fingerprint === policy.fingerprint.replace(/=+$/, ''))
+                return { ok: true };
+            return {
+                ok: false,
+                reason: `The host key of ${where} does not match \`${inputs.fingerprint}\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
+                    `  expected:  ${policy.fingerprint}\n  presented: ${shown}\n` +
+                    'If the host was rebuilt or the pinned fingerprint is of another key type, check the key on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and update the input, or pin all its keys with `ssh-known-hosts`.'
+            };
+        case 'known-hosts': {
+            // A revoked key stays refused even when another line lists it as trusted.
+            const same = policy.keys.find(k => k.blob.equals(blob) && k.revoked) ??
+                policy.keys.find(k => k.blob.equals(blob));
+            if (same?.revoked)
+                return {
+                    ok: false,
+                    reason: `The host key of ${where} (${shown}) is marked @revoked in \`${inputs.knownHosts}\`.`
+                };
+            if (same)
+                return { ok: true };
+            const expected = policy.keys
+                .filter(k => !k.revoked)
+                .map(k => `${k.type} ${host_key_fingerprint(k.blob)}`);
+            return {
+                ok: false,
+                reason: `The host key of ${where} is not one listed in \`${inputs.knownHosts}\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
+                    `  expected:  ${expected.join(', ') || '(no usable key for this host)'}\n  presented: ${shown}\n` +
+                    `Check the key on the host and update \`${inputs.knownHosts}\` (ssh-keyscan prints the lines).`
+            };
+        }
+        case 'unchecked':
+            return {
+                ok: true,
+                warning: `Host key of ${where} NOT verified (ssh-strict: false). It presented ${shown}; set \`${inputs.fingerprint}: ${presented.fingerprint}\` to pin it.`
+            };
+        case 'refuse':
+            return {
+                ok: false,
+                reason: `Refusing to connect to ${where}: no \`${inputs.fingerprint}\` or \`${inputs.knownHosts}\` is set, so its identity cannot be checked.\n` +
+                    `It presented ${shown}. If that is your droplet's key (compare with ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it), set\n` +
+                    `  ${inputs.fingerprint}: ${presented.fingerprint}\n` +
+                    'or set `ssh-strict: false` to connect without checking (not recommended).'
+            };
+    }
+}
+
+;// CONCATENATED MODULE: ./src/ssh/connection.ts
+
+
+
+
+/** A failure to connect, with the phase that failed so the user knows where to look. */
+class ConnectionError extends Error {
+    phase;
+    constructor(phase, message) {
+        super(message);
+        this.phase = phase;
+        this.name = 'ConnectionError';
+    }
+}
+/** Ciphers a server may still need but that are weak: warned about when chosen. */
+const WEAK_CIPHER = /cbc$|3des|arcfour|blowfish|cast128/;
+/** One SSH connection to the host (through the bastion, if any): every remote command runs over it. */
+async function connect(options) {
+    const weak = options.ciphers?.filter(c => WEAK_CIPHER.test(c)) ?? [];
+    if (weak.length > 0) {
+        options.onWarning?.(`\`ciphers\` offers weak ciphers (${weak.join(', ')}): upgrade the server's OpenSSH and drop them.`);
+    }
+    if (!options.proxy) {
+        const client = await connection_open(options.target, options);
+        return new SshShell(client, where(options.target));
+    }
+    const bastion = await connection_open(options.proxy, options);
+    try {
+        const tunnel = await new Promise((resolve, reject) => bastion.forwardOut('127.0.0.1', 0, options.target.host, options.target.port, (error, stream) => error
+            ? reject(new ConnectionError('tcp', `The bastion ${where(options.proxy)} could not reach ${options.target.host}:${options.target.port}: ${error.message}. Check \`host\` and \`port\` as the bastion sees them, and that it allows TCP forwarding.`))
+            : resolve(stream)));
+        const client = await connection_open(options.target, options, tunnel);
+        client.on('close', () => bastion.end());
+        return new SshShell(client, `${where(options.target)} via ${where(options.proxy)}`);
+    }
+    catch (error) {
+        bastion.end();
+        throw error;
+    }
+}
+function where(endpoint) {
+    return `${endpoint.username}@${endpoint.host}:${endpoint.port}`;
+}
+/** Log in to one endpoint, over `sock` when it is behind a bastion, checking its host key. */
+async function connection_open(endpoint, options, sock) {
+    const at = where(endpoint);
+    const policy = hostKeyPolicy(endpoint, options.strictHostKey);
+    const client = new lib.Client();
+    let hostKeyFailure;
+    const config = {
+        ...(sock ? { sock } : { host: endpoint.host, port: endpoint.port }),
+        username: endpoint.username,
+        privateKey: endpoint.privateKey,
+        passphrase: endpoint.passphrase,
+        password: endpoint.password,
+        readyTimeout: options.connectTimeoutMs ?? 30_000,
+        keepaliveInterval: 10_000,
+        keepaliveCountMax: 3,
+        // Only what the inputs give: never an agent or keyboard prompts on a runner.
+        agent: undefined,
+        tryKeyboard: false,
+        hostVerifier: (key) => {
+            const verdict = checkHostKey(policy, key, at, endpoint.inputs);
+            if (!verdict.ok) {
+                hostKeyFailure = verdict.reason;
+                return false;
+            }
+            if (verdict.warning)
+                options.onWarning?.(verdict.warning);
+            return true;
+        }
+    };
+    const algorithms = {};
+    if (policy.kind === 'known-hosts') {
+        const types = [...new Set(policy.keys.filter(k => !k.revoked).map(k => k.type))];
+        if (types.length > 0)
+            algorithms.serverHostKey = algorithmsFor(types);
+    }
+    if (options.ciphers?.length)
+        algorithms.cipher = options.ciphers;
+    if (Object.keys(algorithms).length > 0)
+        config.algorithms = algorithms;
+    await new Promise((resolve, reject) => {
+        client.once('ready', () => resolve());
+        client.once('error', (error) => {
+            client.end();
+            reject(describeConnectError(error, endpoint, hostKeyFailure));
+        });
+        client.connect(config);
+        // Without it, each small SSH packet waits on the peer's delayed ACK: ~40 ms per command.
+        if (!sock)
+            client.setNoDelay(true);
+    });
+    options.onDebug?.(`Connected to ${at}`);
+    return client;
+}
+function hostKeyPolicy(endpoint, strict) {
+    if (endpoint.hostFingerprint)
+        return { kind: 'fingerprint', fingerprint: endpoint.hostFingerprint };
+    if (endpoint.knownHosts) {
+        const keys = knownKeysFor(endpoint.knownHosts, endpoint.host, endpoint.port);
+        if (keys.length === 0) {
+            const name = endpoint.port === 22 ? endpoint.host : `[${endpoint.host}]:${endpoint.port}`;
+            throw new ConnectionError('host-key', `\`${endpoint.inputs.knownHosts}\` has no line for ${name}; add the host's keys (ssh-keyscan -p ${endpoint.port} ${endpoint.host} prints them).`);
+        }
+        return { kind: 'known-hosts', keys };
+    }
+    return strict ? { kind: 'refuse' } : { kind: 'unchecked' };
+}
+function describeConnectError(error, endpoint, hostKeyFailure) {
+    const at = where(endpoint);
+    if (hostKeyFailure)
+        return new ConnectionError('host-key', hostKeyFailure);
+    if (error.level === 'client-authentication') {
+        const tried = [endpoint.privateKey && 'publickey', endpoint.password && 'password']
+            .filter(Boolean)
+            .join(', ');
+        const advice = [
+            endpoint.privateKey &&
+                `that the public key of \`${endpoint.inputs.key}\` is in ~/.ssh/authorized_keys of that user`,
+            endpoint.password &&
+                `that \`${endpoint.inputs.password}\` is right and the server allows password login`
+        ]
+            .filter(Boolean)
+            .join(', and ');
+        return new ConnectionError('authentication', `Authentication as ${at} failed: the server refused every method tried (${tried}). Check ${advice}, and that the user name is right.`);
+    }
+    if (error.level === 'client-timeout') {
+        return new ConnectionError('tcp', `Timed out connecting to ${at}: no SSH handshake completed. Check the host and port, and that a firewall lets the runner reach it.`);
+    }
+    if (/no matching/i.test(error.message)) {
+        return new ConnectionError('handshake', `SSH handshake with ${at} failed: ${error.message}. The server needs an algorithm ssh2 does not offer by default; set \`ciphers\` to one the server accepts (see its sshd_config).`);
+    }
+    if (error.level === 'client-socket' || error.code) {
+        return new ConnectionError('tcp', `Could not reach ${at}: ${error.message}. Check the host and port, and that sshd runs there.`);
+    }
+    return new ConnectionError('handshake', `SSH handshake with ${at} failed: ${error.message}`);
+}
+class SshShell {
+    client;
+    where;
+    closed = false;
+    disconnected = false;
+    lostReason;
+    constructor(client, where) {
+        this.client = client;
+        this.where = where;
+        client.on('close', () => {
+            this.disconnected = true;
+            if (!this.closed)
+                this.lostReason ??= `The SSH connection to ${where} was lost`;
+        });
+        client.on('error', (error) => {
+            this.lostReason = `The SSH connection to ${where} failed: ${error.message}`;
+        });
+    }
+    exec(command, options) {
+        const label = options.label ?? command.join(' ');
+        const process = this.spawn(command, options);
+        process.end(options.stdin);
+        let timer;
+        const timeout = new Promise((_, reject) => {
+            timer = setTimeout(() => {
+                process.kill();
+                reject(new Error(`${label} did not finish within ${Math.round(options.timeoutMs / 1000)} s; it was abandoned.`));
+            }, options.timeoutMs);
+        });
+        return Promise.race([process.done, timeout]).finally(() => clearTimeout(timer));
+    }
+    spawn(command, options) {
+        const label = options.label ?? command.join(' ');
+        const stdout = new Tail();
+        const stderr = new Tail();
+        let channel;
+        const pending = {
+            data: [],
+            ended: false,
+            killed: false
+        };
+        const done = new Promise((resolve, reject) => {
+            if (this.lostReason)
+                return reject(new Error(`${this.lostReason}; could not run ${label}.`));
+            const onClose = () => reject(new Error(`${this.lostReason ?? `The SSH connection to ${this.where} closed`} while running ${label}.`));
+            this.client.once('close', onClose);
+            this.client.exec(forLoginShell(command), (error, stream) => {
+                if (error) {
+                    this.client.off('close', onClose);
+                    return reject(new Error(`Could not start ${label}: ${error.message}`));
+                }
+                channel = stream;
+                // A write after the connection dropped must not crash the process: the close below reports it.
+                stream.on('error', () => undefined);
+                let code = null;
+                // Decoders keep a multi-byte character that straddles two chunks whole.
+                const outDecoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+                const errDecoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
+                stream.on('data', (chunk) => {
+                    const text = outDecoder.write(chunk);
+                    stdout.push(text);
+                    if (options.onOutput?.(text, 'stdout') === false)
+                        pauseUntilDrained();
+                });
+                stream.stderr.on('data', (chunk) => {
+                    const text = errDecoder.write(chunk);
+                    stderr.push(text);
+                    if (options.onOutput?.(text, 'stderr') === false)
+                        pauseUntilDrained();
+                });
+                // A reader slower than the build (the runner's log) holds the channel back instead of
+                // letting output pile up in memory: SSH flow control then slows the build's writes.
+                let paused = false;
+                const pauseUntilDrained = () => {
+                    if (paused || !options.drained)
+                        return;
+                    paused = true;
+                    stream.pause();
+                    stream.stderr.pause();
+                    void options.drained().then(() => {
+                        paused = false;
+                        stream.resume();
+                        stream.stderr.resume();
+                    });
+                };
+                stream.on('exit', (exitCode, signal) => {
+                    code = exitCode ?? (signal ? 128 : 255);
+                });
+                stream.on('close', () => {
+                    this.client.off('close', onClose);
+                    resolve({ code: code ?? 255, stdout: stdout.text(), stderr: stderr.text() });
+                });
+                for (const data of pending.data)
+                    stream.write(data);
+                if (pending.ended)
+                    stream.end();
+                if (pending.killed)
+                    stream.close();
+            });
+        });
+        done.catch(() => { }); // observed by the caller; never an unhandled rejection
+        return {
+            done,
+            write: (data) => {
+                if (!channel)
+                    pending.data.push(data);
+                else if (channel.writable)
+                    channel.write(data);
+            },
+            end: (data) => {
+                if (!channel) {
+                    if (data)
+                        pending.data.push(data);
+                    pending.ended = true;
+                }
+                else
+                    channel.end(data);
+            },
+            kill: () => (channel ? channel.close() : (pending.killed = true))
+        };
+    }
+    channel(command, label) {
+        if (this.lostReason)
+            return Promise.reject(new Error(`${this.lostReason}; could not run ${label}.`));
+        return new Promise((resolve, reject) => this.client.exec(forLoginShell(command), (error, stream) => {
+            if (error)
+                return reject(new Error(`Could not start ${label}: ${error.message}`));
+            stream.on('error', () => undefined);
+            let code = null;
+            stream.on('exit', (exitCode) => (code = exitCode));
+            const exit = new Promise(done => stream.on('close', () => done(code ?? 255)));
+            resolve({ stream, stderr: stream.stderr, exit });
+        }));
+    }
+    async close() {
+        if (this.closed)
+            return;
+        this.closed = true;
+        if (this.disconnected)
+            return;
+        await new Promise(resolve => {
+            // end() can wait on a peer that is gone; do not let closing hang the job.
+            const timer = setTimeout(resolve, 2000);
+            this.client.once('close', () => {
+                clearTimeout(timer);
+                resolve();
+            });
+            this.client.end();
+        });
+    }
+}
+/** Keeps the last OUTPUT_TAIL_BYTES of a stream: a build may print hundreds of megabytes. */
+class Tail {
+    chunks = [];
+    size = 0;
+    push(text) {
+        this.chunks.push(text);
+        this.size += text.length;
+        while (this.size > OUTPUT_TAIL_BYTES && this.chunks.length > 1) {
+            this.size -= this.chunks.shift().length;
+        }
+    }
+    text() {
+        return this.chunks.join('');
+    }
+}
+
+;// CONCATENATED MODULE: ./src/ssh/options.ts
+
+
+
+/**
+ * How to reach one host, from the settings: its address, the SSH user and credentials, its pinned
+ * host key, and the bastion in front of it (which uses `ssh-key` unless given a key of its own).
+ * Each endpoint names the inputs an error about it should cite.
+ */
+function connectOptions(settings, address, runner) {
+    const { proxy } = settings;
+    return {
+        target: {
+            host: address.host,
+            port: address.port,
+            username: settings.username,
+            privateKey: settings.sshKey,
+            passphrase: settings.sshPassphrase,
+            password: settings.password,
+            hostFingerprint: settings.hostFingerprint,
+            knownHosts: settings.knownHosts,
+            inputs: {
+                key: action_io/* Input */.pd.SshKey,
+                fingerprint: action_io/* Input */.pd.HostFingerprint,
+                knownHosts: action_io/* Input */.pd.SshKnownHosts,
+                password: action_io/* Input */.pd.Password
+            }
+        },
+        proxy: proxy && {
+            host: proxy.host,
+            port: proxy.port,
+            username: proxy.username,
+            privateKey: proxy.sshKey ?? settings.sshKey,
+            passphrase: proxy.sshKey ? proxy.sshPassphrase : settings.sshPassphrase,
+            password: proxy.password,
+            hostFingerprint: proxy.hostFingerprint,
+            knownHosts: proxy.knownHosts,
+            inputs: {
+                key: proxy.sshKey ? action_io/* Input */.pd.ProxySshKey : action_io/* Input */.pd.SshKey,
+                fingerprint: action_io/* Input */.pd.ProxyHostFingerprint,
+                knownHosts: action_io/* Input */.pd.ProxyKnownHosts,
+                password: action_io/* Input */.pd.ProxyPassword
+            }
+        },
+        strictHostKey: settings.strictHostKey,
+        ciphers: settings.ciphers,
+        connectTimeoutMs: settings.connectTimeoutSec * 1000,
+        onWarning: text => runner.warning(text, 'SSH'),
+        onDebug: text => runner.debug(text)
+    };
+}
+/** A dropped packet or a droplet still booting deserves another try; a wrong key does not. */
+function connectWithRetries(settings, address, runner) {
+    return pRetry(() => connect(connectOptions(settings, address, runner)), {
+        retries: 2,
+        minTimeout: 2000,
+        factor: 2,
+        shouldRetry: ({ error }) => error instanceof ConnectionError && (error.phase === 'tcp' || error.phase === 'handshake'),
+        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
+            if (retriesLeft > 0 &&
+                error instanceof ConnectionError &&
+                error.phase !== 'host-key' &&
+                error.phase !== 'authentication') {
+                runner.warning(`Connection attempt ${attemptNumber} failed: ${error.message} Retrying.`);
+            }
+        }
+    });
+}
+
+// EXTERNAL MODULE: ./src/state.ts
+var state = __nccwpck_require__(2462);
+;// CONCATENATED MODULE: ./src/summary.ts
+
+const HEADLINES = {
+    deployed: '✅ Deployed',
+    unchanged: '⏭️ Nothing to deploy',
+    'dry-run': '🔍 Dry run',
+    failed: '❌ Deploy failed',
+    'rolled-back': '↩️ Deploy failed and was rolled back'
+};
+/** The job summary: what went out, how long each step took, and what to do when it failed. */
+function renderSummary(report) {
+    const sections = [
+        headline,
+        beforeAfter,
+        hosts,
+        summary_swarm,
+        rollback,
+        commits,
+        summary_changedFiles,
+        retention,
+        plan,
+        steps,
+        summary_history
+    ];
+    return sections.flatMap(section => section(report)).join('\n') + '\n';
+}
+function headline(report) {
+    const title = report.action === 'rollback' && report.outcome === 'deployed'
+        ? '↩️ Rolled back'
+        : HEADLINES[report.outcome];
+    const lines = [`## ${title}: \`${report.image}\` on ${report.host}`, ''];
+    if (report.reason)
+        lines.push(report.outcome === 'unchanged' ? report.reason : quoteBlock(report.reason), '');
+    return lines;
+}
+function beforeAfter(report) {
+    const lines = ['| | before | after |', '|---|---|---|'];
+    lines.push(`| commit | ${code(report.previousCommit)} | ${code(report.commit)} |`);
+    lines.push(`| image | ${code(format_short(report.previousImageId))} | ${code(format_short(report.imageId))} |`);
+    if (report.productionContainer)
+        lines.push(`| container | ${report.productionContainer} | ${code(format_short(report.containerId))} |`);
+    if (report.retention)
+        lines.push(`| disk used by images | ${report.retention.diskBefore} | ${report.retention.diskAfter} |`);
+    return [...lines, ''];
+}
+function hosts(report) {
+    if (!report.hosts)
+        return [];
+    return [
+        '### Hosts',
+        '',
+        '| host | result | commit | image | container |',
+        '|---|---|---|---|---|',
+        ...report.hosts.map(host => `| ${host.host} | ${host.outcome} | ${code(host.commit?.slice(0, 12))} | ${code(format_short(host.imageId))} | ${code(format_short(host.containerId))} |`),
+        ''
+    ];
+}
+function summary_swarm(report) {
+    if (!report.swarm?.state)
+        return [];
+    const { service, image, state, message } = report.swarm;
+    return [
+        '### Swarm',
+        '',
+        `Service \`${service}\`: update ${state.replace(/_/g, ' ')}${message ? ` (${message})` : ''}; it runs \`${image}\`.`,
+        ''
+    ];
+}
+function rollback(report) {
+    const lines = [];
+    if (report.rollbackDetail)
+        lines.push('### Rollback', '', quoteBlock(report.rollbackDetail), '');
+    if (report.flattened) {
+        lines.push(`The image had ${report.flattened.layersBefore} layers, so the release was written flattened: ${report.flattened.layersAfter} layers, config carried over.`, '');
+    }
+    return lines;
+}
+function commits(report) {
+    if (report.commits.length === 0)
+        return [];
+    const source = report.rangeSource === 'github'
+        ? ' (from GitHub)'
+        : report.rangeSource === 'git'
+            ? ' (from git on the host)'
+            : '';
+    return [
+        `### ${report.commits.length} commit${report.commits.length === 1 ? '' : 's'}${source}`,
+        '',
+        '```',
+        ...report.commits,
+        '```',
+        ''
+    ];
+}
+function summary_changedFiles(report) {
+    if (report.changedFiles?.length) {
+        const files = report.changedFiles.slice(0, 100);
+        const more = report.changedFiles.length > files.length
+            ? [`… and ${report.changedFiles.length - files.length} more`]
+            : [];
+        return details(`${report.changedFiles.length} changed files`, [...files, ...more]);
+    }
+    return report.diffStat ? details('Changed files', [report.diffStat]) : [];
+}
+function details(summary, block) {
+    return [
+        `<details><summary>${summary}</summary>`,
+        '',
+        '```',
+        ...block,
+        '```',
+        '',
+        '</details>',
+        ''
+    ];
+}
+function retention(report) {
+    const kept = report.retention;
+    if (!kept || (kept.removed.length === 0 && kept.pruned === 0))
+        return [];
+    return [
+        `Retention: kept ${kept.kept.join(', ')}; removed ${kept.removed.join(', ') || 'no tags'} and ${kept.pruned} unused images.`,
+        ''
+    ];
+}
+function plan(report) {
+    if (!report.plan)
+        return [];
+    return ['### Plan', '', ...report.plan.map((line, i) => `${i + 1}. ${line}`), ''];
+}
+function steps(report) {
+    return [
+        '### Steps',
+        '',
+        '| step | result | time |',
+        '|---|---|---|',
+        ...report.steps.map(step => `| ${escapeCell(step.name)} | ${step.status === 'ok' ? '✓' : '✗'} | ${formatDuration(step.durationMs)} |`)
+    ];
+}
+function summary_history(report) {
+    if (!report.history?.length)
+        return [];
+    return [
+        '',
+        '### Recent deploys on this host',
+        '',
+        '| when | action | result | from | to | by | time |',
+        '|---|---|---|---|---|---|---|',
+        ...[...report.history].reverse().map(entry => {
+            const run = entry.run ? `[${entry.by ?? 'run'}](${entry.run})` : (entry.by ?? '');
+            return `| ${entry.time} | ${entry.action} | ${entry.result} | ${code(entry.fromCommit?.slice(0, 7))} | ${code(entry.toCommit?.slice(0, 7))} | ${run} | ${entry.durationSec} s |`;
+        })
+    ];
+}
+function code(value) {
+    return value ? `\`${value}\`` : '–';
+}
+function quoteBlock(text) {
+    return text
+        .split('\n')
+        .map(line => `> ${line}`)
+        .join('\n');
+}
+function escapeCell(text) {
+    return text.replace(/\|/g, '\\|');
+}
+
+;// CONCATENATED MODULE: ./src/main.ts
+
+
+
+
+
+
+
+
+
+
+
+
+
+// The two steps of action.yml, each a function of its own: `main` deploys, `post` puts the host
+// right when `main` was cancelled or killed half-way. src/index.ts picks one.
+/** The deploy step: read the inputs, deploy (and roll out to every other host), report. */
+async function main(runner = actionsRunner) {
+    const context = readRunContext();
+    let settings;
+    try {
+        settings = readInputs(runner, context);
+    }
+    catch (error) {
+        writeOutputs(runner, undefined);
+        fail(runner, error instanceof action_io/* InputError */.dz ? `Bad input \`${error.input}\`` : 'Bad input', error instanceof action_io/* InputError */.dz ? error.message : `Could not read the inputs: ${message(error)}`);
+        return;
+    }
+    const deps = sessions(settings, context, runner);
+    // With several hosts, the first host's connection outlives its deploy: the image streams from it.
+    const first = settings.hosts.length > 1 ? keepOpen() : undefined;
+    // The deploy's progress and each other host's, saved together for the post step.
+    let saved = { phase: 'started' };
+    const save = (next) => (0,state/* saveProgress */.FB)((saved = next));
+    const github = githubSide(settings, context);
+    const deployment = first && github.deployment ? deferFinish(github.deployment) : undefined;
+    const report = await deploy(settings, {
+        ...deps,
+        connect: first ? () => first.open(deps.connect) : deps.connect,
+        progress: progress => save({ ...progress, others: saved.others }),
+        ...github,
+        deployment: deployment?.record ?? github.deployment
+    });
+    if (first?.shell &&
+        report.imageId &&
+        (report.outcome === 'deployed' || report.outcome === 'unchanged')) {
+        const results = await rollOut(settings, { imageId: report.imageId, commit: report.commit }, first.shell, {
+            ...deps,
+            progress: (host, progress) => save({ ...saved, others: { ...saved.others, [host]: progress } })
+        });
+        foldRollout(report, results);
+    }
+    await first?.close();
+    if (deployment) {
+        const success = report.outcome === 'deployed' || report.outcome === 'unchanged';
+        const { warning } = await deployment.settle(success ? 'success' : 'failure', success ? undefined : report.reason?.split('\n')[0]);
+        if (warning)
+            runner.warning(warning, 'GitHub deployment');
+    }
+    writeOutputs(runner, report);
+    await runner
+        .writeSummary(renderSummary(report))
+        .catch(error => runner.warning(`Could not write the job summary: ${message(error)}`));
+    if (report.outcome === 'failed' || report.outcome === 'rolled-back') {
+        const step = report.failedStep ? ` at "${report.failedStep}"` : '';
+        const rolledBack = report.rolledBack
+            ? ' Production was rolled back to the previous release.'
+            : '';
+        const title = report.rolledBack ? 'Deploy failed and was rolled back' : `Deploy failed${step}`;
+        fail(runner, title, `Deploy failed${step}: ${report.reason}${rolledBack}`);
+    }
+}
+/** The clean-up step: from what the deploy step saved, finish or undo what it left half-done. */
+async function post(runner = actionsRunner) {
+    const context = readRunContext();
+    let settings;
+    try {
+        settings = readInputs(runner, context);
+    }
+    catch {
+        return; // the main step already said what was wrong
+    }
+    const deps = sessions(settings, context, runner);
+    try {
+        await recover(settings, (0,state/* readProgress */.gQ)(), deps);
+    }
+    catch (error) {
+        fail(runner, 'Clean-up failed', `Clean-up after the deploy step failed: ${message(error)}`);
+    }
+}
+/** Mask the secrets, then read and check every input. Throws on a bad input. */
+function readInputs(runner, context) {
+    maskSecrets(runner);
+    return readSettings(name => core/* getInput */.V4(name), context);
+}
+/** What both steps connect with: to the first host, to any host, and who holds the lock. */
+function sessions(settings, context, runner) {
+    return {
+        runner,
+        connect: () => connectWithRetries(settings, settings.hosts[0], runner),
+        connectTo: (address) => connectWithRetries(settings, address, runner),
+        holder: holder(settings, context)
+    };
+}
+/** Fail the step with an annotation whose title says what failed (core.setFailed gives none). */
+function fail(runner, title, text) {
+    runner.error(text, title);
+    process.exitCode = core/* ExitCode */.yU.Failure;
+}
+/** A connection whose `close()` from the deploy is put off until the rollout is done with it. */
+function keepOpen() {
+    const kept = {
+        open: async (connect) => {
+            const shell = await connect();
+            kept.shell = shell;
+            return {
+                exec: shell.exec.bind(shell),
+                spawn: shell.spawn.bind(shell),
+                channel: shell.channel.bind(shell),
+                close: async () => { }
+            };
+        },
+        close: async () => kept.shell?.close()
+    };
+    return kept;
+}
+function holder(settings, context) {
+    return {
+        repository: context.repository,
+        run: context.runUrl,
+        commit: settings.ref,
+        actor: context.actor,
+        since: new Date().toISOString()
+    };
+}
+/** Every secret input, whole and line by line, before anything else can print them. */
+function maskSecrets(runner) {
+    for (const name of action_io/* SECRET_INPUTS */.pH) {
+        const value = core/* getInput */.V4(name, { trimWhitespace: false });
+        if (!value)
+            continue;
+        runner.setSecret(value);
+        for (const line of value.split(/\r?\n/)) {
+            const trimmed = line.trim();
+            if (trimmed.length >= 8 && !/^-----(BEGIN|END) /.test(trimmed))
+                runner.setSecret(trimmed);
+        }
+    }
+    // build-env: the values are secret, the names are not; a line that is not NAME=value (a key
+    // pasted by mistake) is secret whole.
+    for (const line of core/* getInput */.V4(action_io/* Input */.pd.BuildEnv).split(/\r?\n/)) {
+        const value = (line.includes('=') ? line.slice(line.indexOf('=') + 1) : line).trim();
+        if (value && (line.includes('=') || (value.length >= 8 && !value.startsWith('#'))))
+            runner.setSecret(value);
+    }
+}
+function writeOutputs(runner, report) {
+    runner.setOutput(action_io/* Output */.k7.Deployed, String(report?.outcome === 'deployed'));
+    runner.setOutput(action_io/* Output */.k7.Commit, report?.commit ?? '');
+    runner.setOutput(action_io/* Output */.k7.PreviousCommit, report?.previousCommit ?? '');
+    runner.setOutput(action_io/* Output */.k7.ImageId, report?.imageId ?? '');
+    runner.setOutput(action_io/* Output */.k7.PreviousImageId, report?.previousImageId ?? '');
+    runner.setOutput(action_io/* Output */.k7.ContainerId, report?.containerId ?? '');
+    runner.setOutput(action_io/* Output */.k7.RolledBack, String(report?.rolledBack ?? false));
+}
+
+
+/***/ }),
+
+/***/ 564:
+/***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
+
+
+;// CONCATENATED MODULE: external "node:path"
+const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
+// EXTERNAL MODULE: external "node:url"
+var external_node_url_ = __nccwpck_require__(3136);
+;// CONCATENATED MODULE: ./src/shim.ts
+// ssh2's pure-JS poly1305 (an Emscripten module) reads __dirname at load, which an ES module
+// bundle does not define. This module is imported first by the entry point.
+
+
+const scope = globalThis;
+scope.__dirname ??= (0,external_node_path_namespaceObject.dirname)((0,external_node_url_.fileURLToPath)(import.meta.url));
+
+
+/***/ }),
+
+/***/ 2462:
+/***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
+
+/* harmony export */ __nccwpck_require__.d(__webpack_exports__, {
+/* harmony export */   FB: () => (/* binding */ saveProgress),
+/* harmony export */   UM: () => (/* binding */ markMainStarted),
+/* harmony export */   gQ: () => (/* binding */ readProgress),
+/* harmony export */   tl: () => (/* binding */ isPost)
+/* harmony export */ });
+/* harmony import */ var _actions_core__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(4116);
+/* harmony import */ var _action_io_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(3078);
+
+
+const isPost = () => _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_action_io_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.IsPost) === 'true';
+function markMainStarted() {
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ(_action_io_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.IsPost, 'true');
+}
+function saveProgress(progress) {
+    _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .saveState */ .LZ(_action_io_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.Progress, JSON.stringify(progress));
+}
+function readProgress() {
+    const raw = _actions_core__WEBPACK_IMPORTED_MODULE_0__/* .getState */ .Gu(_action_io_js__WEBPACK_IMPORTED_MODULE_1__/* .State */ .Uw.Progress);
+    if (!raw)
+        return undefined;
+    try {
+        return JSON.parse(raw);
+    }
+    catch {
+        return undefined;
+    }
+}
+
+
+/***/ }),
+
+/***/ 5243:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)(__nccwpck_require__.ab + "build/Release/cpufeatures.node")
+
+/***/ }),
+
+/***/ 8440:
+/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)(__nccwpck_require__.ab + "lib/protocol/crypto/build/Release/sshcrypto.node")
+
+/***/ }),
+
+/***/ 2613:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
+
+/***/ }),
+
+/***/ 181:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
+
+/***/ }),
+
+/***/ 5317:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
+
+/***/ }),
+
+/***/ 6982:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
+
+/***/ }),
+
+/***/ 2250:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("dns");
+
+/***/ }),
+
+/***/ 4434:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
+
+/***/ }),
+
+/***/ 9896:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
+
+/***/ }),
+
+/***/ 8611:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
+
+/***/ }),
+
+/***/ 5692:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
+
+/***/ }),
+
+/***/ 9278:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
+
+/***/ }),
+
+/***/ 4589:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
+
+/***/ }),
+
+/***/ 6698:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
+
+/***/ }),
+
+/***/ 4573:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer");
+
+/***/ }),
+
+/***/ 7540:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
+
+/***/ }),
+
+/***/ 7598:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
+
+/***/ }),
+
+/***/ 3053:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
+
+/***/ }),
+
+/***/ 610:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
+
+/***/ }),
+
+/***/ 8474:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
+
+/***/ }),
+
+/***/ 7067:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
+
+/***/ }),
+
+/***/ 2467:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
+
+/***/ }),
+
+/***/ 7030:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
+
+/***/ }),
+
+/***/ 643:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
+
+/***/ }),
+
+/***/ 1792:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
+
+/***/ }),
+
+/***/ 7075:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
+
+/***/ }),
+
+/***/ 1692:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
+
+/***/ }),
+
+/***/ 3136:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
+
+/***/ }),
+
+/***/ 7975:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
+
+/***/ }),
+
+/***/ 3429:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
+
+/***/ }),
+
+/***/ 5919:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
+
+/***/ }),
+
+/***/ 8522:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
+
+/***/ }),
+
+/***/ 857:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
+
+/***/ }),
+
+/***/ 6928:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
+
+/***/ }),
+
+/***/ 2203:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
+
+/***/ }),
+
+/***/ 3193:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
+
+/***/ }),
+
+/***/ 4756:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
+
+/***/ }),
+
+/***/ 9023:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
+
+/***/ }),
+
+/***/ 3106:
+/***/ ((module) => {
+
+module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
+
+/***/ }),
+
+/***/ 4116:
+/***/ ((__unused_webpack___webpack_module__, __webpack_exports__, __nccwpck_require__) => {
+
+
+// EXPORTS
+__nccwpck_require__.d(__webpack_exports__, {
+  yU: () => (/* binding */ ExitCode),
+  Yz: () => (/* binding */ core_debug),
+  z3: () => (/* binding */ error),
+  V4: () => (/* binding */ getInput),
+  Gu: () => (/* binding */ getState),
+  Os: () => (/* binding */ group),
+  pq: () => (/* binding */ info),
+  LZ: () => (/* binding */ saveState),
+  uH: () => (/* binding */ setOutput),
+  Pq: () => (/* binding */ core_setSecret),
+  z: () => (/* reexport */ summary),
+  $e: () => (/* binding */ warning)
+});
+
+// UNUSED EXPORTS: addPath, endGroup, exportVariable, getBooleanInput, getIDToken, getMultilineInput, isDebug, markdownSummary, notice, platform, setCommandEcho, setFailed, startGroup, toPlatformPath, toPosixPath, toWin32Path
 
 // EXTERNAL MODULE: external "os"
 var external_os_ = __nccwpck_require__(857);
@@ -57377,4923 +62514,6 @@ function getIDToken(aud) {
  */
 
 //# sourceMappingURL=core.js.map
-;// CONCATENATED MODULE: ./node_modules/is-network-error/index.js
-const objectToString = Object.prototype.toString;
-
-const isError = value => objectToString.call(value) === '[object Error]';
-
-const errorMessages = new Set([
-	'network error', // Chrome
-	'NetworkError when attempting to fetch resource.', // Firefox
-	'The Internet connection appears to be offline.', // Safari 16
-	'Network request failed', // `cross-fetch`
-	'fetch failed', // Undici (Node.js)
-	'terminated', // Undici (Node.js)
-	' A network error occurred.', // Bun (WebKit)
-	'Network connection lost', // Cloudflare Workers (fetch)
-]);
-
-function isNetworkError(error) {
-	const isValid = error
-		&& isError(error)
-		&& error.name === 'TypeError'
-		&& typeof error.message === 'string';
-
-	if (!isValid) {
-		return false;
-	}
-
-	const {message, stack} = error;
-
-	// Safari 17+ has generic message but no stack for network errors
-	if (message === 'Load failed' || (message.startsWith('Load failed (') && message.endsWith(')'))) {
-		return stack === undefined
-			// Sentry adds its own stack trace to the fetch error, so also check for that
-			|| '__sentry_captured__' in error;
-	}
-
-	// Deno network errors start with specific text
-	if (message.startsWith('error sending request for url')) {
-		return true;
-	}
-
-	// Chrome: exact "Failed to fetch" or with hostname: "Failed to fetch (example.com)"
-	if (message === 'Failed to fetch' || (message.startsWith('Failed to fetch (') && message.endsWith(')'))) {
-		return true;
-	}
-
-	// Standard network error messages
-	return errorMessages.has(message);
-}
-
-;// CONCATENATED MODULE: ./node_modules/p-retry/index.js
-
-
-function validateRetries(retries) {
-	if (typeof retries === 'number') {
-		if (retries < 0) {
-			throw new TypeError('Expected `retries` to be a non-negative number.');
-		}
-
-		if (Number.isNaN(retries)) {
-			throw new TypeError('Expected `retries` to be a valid number or Infinity, got NaN.');
-		}
-	} else if (retries !== undefined) {
-		throw new TypeError('Expected `retries` to be a number or Infinity.');
-	}
-}
-
-function validateNumberOption(name, value, {min = 0, allowInfinity = false} = {}) {
-	if (value === undefined) {
-		return;
-	}
-
-	if (typeof value !== 'number' || Number.isNaN(value)) {
-		throw new TypeError(`Expected \`${name}\` to be a number${allowInfinity ? ' or Infinity' : ''}.`);
-	}
-
-	if (!allowInfinity && !Number.isFinite(value)) {
-		throw new TypeError(`Expected \`${name}\` to be a finite number.`);
-	}
-
-	if (value < min) {
-		throw new TypeError(`Expected \`${name}\` to be \u2265 ${min}.`);
-	}
-}
-
-class AbortError extends Error {
-	constructor(message) {
-		super();
-
-		if (message instanceof Error) {
-			this.originalError = message;
-			({message} = message);
-		} else {
-			this.originalError = new Error(message);
-			this.originalError.stack = this.stack;
-		}
-
-		this.name = 'AbortError';
-		this.message = message;
-	}
-}
-
-function calculateDelay(retriesConsumed, options) {
-	const attempt = Math.max(1, retriesConsumed + 1);
-	const random = options.randomize ? (Math.random() + 1) : 1;
-
-	let timeout = Math.round(random * options.minTimeout * (options.factor ** (attempt - 1)));
-	timeout = Math.min(timeout, options.maxTimeout);
-
-	return timeout;
-}
-
-function calculateRemainingTime(start, max) {
-	if (!Number.isFinite(max)) {
-		return max;
-	}
-
-	return max - (performance.now() - start);
-}
-
-async function onAttemptFailure({error, attemptNumber, retriesConsumed, startTime, options}) {
-	const normalizedError = error instanceof Error
-		? error
-		: new TypeError(`Non-error was thrown: "${error}". You should only throw errors.`);
-
-	if (normalizedError instanceof AbortError) {
-		throw normalizedError.originalError;
-	}
-
-	const retriesLeft = Number.isFinite(options.retries)
-		? Math.max(0, options.retries - retriesConsumed)
-		: options.retries;
-
-	const maxRetryTime = options.maxRetryTime ?? Number.POSITIVE_INFINITY;
-
-	const context = Object.freeze({
-		error: normalizedError,
-		attemptNumber,
-		retriesLeft,
-		retriesConsumed,
-	});
-
-	await options.onFailedAttempt(context);
-
-	if (calculateRemainingTime(startTime, maxRetryTime) <= 0) {
-		throw normalizedError;
-	}
-
-	const consumeRetry = await options.shouldConsumeRetry(context);
-
-	const remainingTime = calculateRemainingTime(startTime, maxRetryTime);
-
-	if (remainingTime <= 0 || retriesLeft <= 0) {
-		throw normalizedError;
-	}
-
-	if (normalizedError instanceof TypeError && !isNetworkError(normalizedError)) {
-		if (consumeRetry) {
-			throw normalizedError;
-		}
-
-		options.signal?.throwIfAborted();
-		return false;
-	}
-
-	if (!await options.shouldRetry(context)) {
-		throw normalizedError;
-	}
-
-	if (!consumeRetry) {
-		options.signal?.throwIfAborted();
-		return false;
-	}
-
-	const delayTime = calculateDelay(retriesConsumed, options);
-	const finalDelay = Math.min(delayTime, remainingTime);
-
-	options.signal?.throwIfAborted();
-
-	if (finalDelay > 0) {
-		await new Promise((resolve, reject) => {
-			const onAbort = () => {
-				clearTimeout(timeoutToken);
-				options.signal?.removeEventListener('abort', onAbort);
-				reject(options.signal.reason);
-			};
-
-			const timeoutToken = setTimeout(() => {
-				options.signal?.removeEventListener('abort', onAbort);
-				resolve();
-			}, finalDelay);
-
-			if (options.unref) {
-				timeoutToken.unref?.();
-			}
-
-			options.signal?.addEventListener('abort', onAbort, {once: true});
-		});
-	}
-
-	options.signal?.throwIfAborted();
-
-	return true;
-}
-
-async function pRetry(input, options = {}) {
-	options = {...options};
-
-	validateRetries(options.retries);
-
-	if (Object.hasOwn(options, 'forever')) {
-		throw new Error('The `forever` option is no longer supported. For many use-cases, you can set `retries: Infinity` instead.');
-	}
-
-	options.retries ??= 10;
-	options.factor ??= 2;
-	options.minTimeout ??= 1000;
-	options.maxTimeout ??= Number.POSITIVE_INFINITY;
-	options.maxRetryTime ??= Number.POSITIVE_INFINITY;
-	options.randomize ??= false;
-	options.onFailedAttempt ??= () => {};
-	options.shouldRetry ??= () => true;
-	options.shouldConsumeRetry ??= () => true;
-
-	// Validate numeric options and normalize edge cases
-	validateNumberOption('factor', options.factor, {min: 0, allowInfinity: false});
-	validateNumberOption('minTimeout', options.minTimeout, {min: 0, allowInfinity: false});
-	validateNumberOption('maxTimeout', options.maxTimeout, {min: 0, allowInfinity: true});
-	validateNumberOption('maxRetryTime', options.maxRetryTime, {min: 0, allowInfinity: true});
-
-	// Treat non-positive factor as 1 to avoid zero backoff or negative behavior
-	if (!(options.factor > 0)) {
-		options.factor = 1;
-	}
-
-	options.signal?.throwIfAborted();
-
-	let attemptNumber = 0;
-	let retriesConsumed = 0;
-	const startTime = performance.now();
-
-	while (Number.isFinite(options.retries) ? retriesConsumed <= options.retries : true) {
-		attemptNumber++;
-
-		try {
-			options.signal?.throwIfAborted();
-
-			const result = await input(attemptNumber);
-
-			options.signal?.throwIfAborted();
-
-			return result;
-		} catch (error) {
-			if (await onAttemptFailure({
-				error,
-				attemptNumber,
-				retriesConsumed,
-				startTime,
-				options,
-			})) {
-				retriesConsumed++;
-			}
-		}
-	}
-
-	// Should not reach here, but in case it does, throw an error
-	throw new Error('Retry attempts exhausted without throwing an error.');
-}
-
-function makeRetriable(function_, options) {
-	return function (...arguments_) {
-		return pRetry(() => function_.apply(this, arguments_), options);
-	};
-}
-
-;// CONCATENATED MODULE: ./src/format.ts
-/** Image and container IDs as docker shows them. */
-function format_short(id) {
-    if (!id)
-        return '';
-    return id.replace(/^sha256:/, '').slice(0, 12);
-}
-function message(error) {
-    return error instanceof Error ? error.message : String(error);
-}
-function formatDuration(ms) {
-    return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
-}
-/** Containers as `docker ps` lists them, for error messages. */
-function psTable(containers) {
-    if (containers.length === 0)
-        return '  (no containers are running)';
-    const rows = [
-        ['CONTAINER ID', 'IMAGE', 'STATUS', 'NAMES'],
-        ...containers.map(c => [format_short(c.id), c.imageName, c.status, c.name])
-    ];
-    const widths = rows[0].map((_, i) => Math.max(...rows.map(r => r[i].length)));
-    return rows
-        .map(r => '  ' +
-        r
-            .map((cell, i) => cell.padEnd(widths[i]))
-            .join('   ')
-            .trimEnd())
-        .join('\n');
-}
-
-;// CONCATENATED MODULE: ./node_modules/shlex/shlex.js
-
-
-/*
-  Port of a subset of the features of CPython's shlex module, which provides a
-  shell-like lexer. Original code by Eric S. Raymond and other contributors.
-*/
-
-class Shlexer {
-  constructor (string) {
-    this.i = 0
-    this.string = string
-
-    /**
-     * Characters that will be considered whitespace and skipped. Whitespace
-     * bounds tokens. By default, includes space, tab, linefeed and carriage
-     * return.
-     */
-    this.whitespace = ' \t\r\n'
-
-    /**
-     * Characters that will be considered string quotes. The token accumulates
-     * until the same quote is encountered again (thus, different quote types
-     * protect each other as in the shell.) By default, includes ASCII single
-     * and double quotes.
-     */
-    this.quotes = `'"`
-
-    /**
-     * Characters that will be considered as escape. Just `\` by default.
-     */
-    this.escapes = '\\'
-
-    /**
-     * The subset of quote types that allow escaped characters. Just `"` by default.
-     */
-    this.escapedQuotes = '"'
-
-    /**
-     * Whether to support ANSI C-style $'' quotes
-     * https://www.gnu.org/software/bash/manual/html_node/ANSI_002dC-Quoting.html
-     */
-    this.ansiCQuotes = true
-
-    /**
-     * Whether to support localized $"" quotes
-     * https://www.gnu.org/software/bash/manual/html_node/Locale-Translation.html
-     *
-     * The behavior is as if the current locale is set to C or POSIX, i.e., the
-     * contents are not translated.
-     */
-    this.localeQuotes = true
-
-    this.debug = false
-  }
-
-  readChar () {
-    return this.string.charAt(this.i++)
-  }
-
-  processEscapes (string, quote, isAnsiCQuote) {
-    if (!isAnsiCQuote && !this.escapedQuotes.includes(quote)) {
-      // This quote type doesn't support escape sequences
-      return string
-    }
-
-    // We need to form a regex that matches any of the escape characters,
-    // without interpreting any of the characters as a regex special character.
-    const anyEscape = '[' + this.escapes.replace(/(.)/g, '\\$1') + ']'
-
-    // In regular quoted strings, we can only escape an escape character, and
-    // the quote character itself.
-    if (!isAnsiCQuote && this.escapedQuotes.includes(quote)) {
-      const re = new RegExp(
-        anyEscape + '(' + anyEscape + '|\\' + quote + ')', 'g')
-      return string.replace(re, '$1')
-    }
-
-    // ANSI C quoted strings support a wide variety of escape sequences
-    if (isAnsiCQuote) {
-      const patterns = {
-        // Literal characters
-        '([\\\\\'"?])': (x) => x,
-
-        // Non-printable ASCII characters
-        'a': () => '\x07',
-        'b': () => '\x08',
-        'e|E': () => '\x1b',
-        'f': () => '\x0c',
-        'n': () => '\x0a',
-        'r': () => '\x0d',
-        't': () => '\x09',
-        'v': () => '\x0b',
-
-        // Octal bytes
-        '([0-7]{1,3})': (x) => String.fromCharCode(parseInt(x, 8)),
-
-        // Hexadecimal bytes
-        'x([0-9a-fA-F]{1,2})': (x) => String.fromCharCode(parseInt(x, 16)),
-
-        // Unicode code units
-        'u([0-9a-fA-F]{1,4})': (x) => String.fromCharCode(parseInt(x, 16)),
-        'U([0-9a-fA-F]{1,8})': (x) => String.fromCharCode(parseInt(x, 16)),
-
-        // Control characters
-        // https://en.wikipedia.org/wiki/Control_character#How_control_characters_map_to_keyboards
-        'c(.)': (x) => {
-          if (x === '?') {
-            return '\x7f'
-          } else if (x === '@') {
-            return '\x00'
-          } else {
-            return String.fromCharCode(x.charCodeAt(0) & 31)
-          }
-        }
-      }
-
-      // Construct an uber-RegEx that catches all of the above pattern
-      const re = new RegExp(
-        anyEscape + '(' + Object.keys(patterns).join('|') + ')', 'g')
-
-      // For each match, figure out which subpattern matched, and apply the
-      // corresponding function
-      return string.replace(re, function (m, p1) {
-        for (const matched in patterns) {
-          const mm = new RegExp('^' + matched + '$').exec(p1)
-          if (mm === null) {
-            continue
-          }
-
-          return patterns[matched].apply(null, mm.slice(1))
-        }
-      })
-    }
-
-    // Should not get here
-    return undefined
-  }
-
-  * [Symbol.iterator] () {
-    let inQuote = false
-    let inDollarQuote = false
-    let escaped = false
-    let lastDollar = -2 // position of last dollar sign we saw
-    let token
-
-    if (this.debug) {
-      console.log('full input:', '>' + this.string + '<')
-    }
-
-    while (true) {
-      const pos = this.i
-      const char = this.readChar()
-
-      if (this.debug) {
-        console.log(
-          'position:', pos,
-          'input:', '>' + char + '<',
-          'accumulated:', token,
-          'inQuote:', inQuote,
-          'inDollarQuote:', inDollarQuote,
-          'lastDollar:', lastDollar,
-          'escaped:', escaped
-        )
-      }
-
-      // Ran out of characters, we're done
-      if (char === '') {
-        if (inQuote) { throw new Error('Got EOF while in a quoted string') }
-        if (escaped) { throw new Error('Got EOF while in an escape sequence') }
-        if (token !== undefined) { yield token }
-        return
-      }
-
-      // We were in an escape sequence, complete it
-      if (escaped) {
-        if (char === '\n') {
-          // An escaped newline just means to continue the command on the next
-          // line. We just need to ignore it.
-        } else if (inQuote) {
-          // If we are in a quote, just accumulate the whole escape sequence,
-          // as we will interpret escape sequences later.
-          token = (token || '') + escaped + char
-        } else {
-          // Just use the literal character
-          token = (token || '') + char
-        }
-
-        escaped = false
-        continue
-      }
-
-      if (this.escapes.includes(char)) {
-        if (!inQuote || inDollarQuote !== false || this.escapedQuotes.includes(inQuote)) {
-          // We encountered an escape character, which is going to affect how
-          // we treat the next character.
-          escaped = char
-          continue
-        } else {
-          // This string type doesn't use escape characters. Ignore for now.
-        }
-      }
-
-      // We were in a string
-      if (inQuote !== false) {
-        // String is finished. Don't grab the quote character.
-        if (char === inQuote) {
-          token = this.processEscapes(token, inQuote, inDollarQuote === '\'')
-          inQuote = false
-          inDollarQuote = false
-          continue
-        }
-
-        // String isn't finished yet, accumulate the character
-        token = (token || '') + char
-        continue
-      }
-
-      // This is the start of a new string, don't accumulate the quotation mark
-      if (this.quotes.includes(char)) {
-        inQuote = char
-        if (lastDollar === pos - 1) {
-          if (char === '\'' && !this.ansiCQuotes) {
-            // Feature not enabled
-          } else if (char === '"' && !this.localeQuotes) {
-            // Feature not enabled
-          } else {
-            inDollarQuote = char
-          }
-        }
-
-        token = (token || '') // fixes blank string
-
-        if (inDollarQuote !== false) {
-          // Drop the opening $ we captured before
-          token = token.slice(0, -1)
-        }
-
-        continue
-      }
-
-      // This is a dollar sign, record that we saw it in case it's the start of
-      // an ANSI C or localized string
-      if (inQuote === false && char === '$') {
-        lastDollar = pos
-      }
-
-      // This is whitespace, so yield the token if we have one
-      if (this.whitespace.includes(char)) {
-        if (token !== undefined) { yield token }
-        token = undefined
-        continue
-      }
-
-      // Otherwise, accumulate the character
-      token = (token || '') + char
-    }
-  }
-}
-
-
-/**
- * Splits a given string using shell-like syntax. This function is the inverse
- * of shlex.join().
- *
- * @param {String} s String to split.
- * @returns {String[]}
- */
-function split (s) {
-  return Array.from(new Shlexer(s))
-}
-
-/**
- * Escapes a potentially shell-unsafe string using quotes.
- *
- * @param {String} s String to quote
- * @returns {String}
- */
-function quote (s) {
-  if (s === '') { return '\'\'' }
-
-  const unsafeRe = /[^\w@%\-+=:,./]/
-  if (!unsafeRe.test(s)) { return s }
-
-  return ('\'' + s.replace(/('+)/g, '\'"$1"\'') + '\'').replace(/^''|''$/g, '')
-}
-
-
-/**
- * Concatenate the tokens of the list args and return a string. This function
- * is the inverse of shlex.split().
- *
- * The returned value is shell-escaped to protect against injection
- * vulnerabilities (see shlex.quote()).
- *
- * @param {String[]} args List of args to join
- * @returns {String}
- */
-function join (args) {
-  if (!Array.isArray(args)) {
-    throw new TypeError("args should be an array")
-  }
-  return args.map(quote).join(" ")
-}
-
-;// CONCATENATED MODULE: ./src/shell.ts
-
-/** Quote one argument for a POSIX shell. */
-function shell_quote(arg) {
-    // A NUL byte cannot be passed through exec(); reject it rather than silently truncate.
-    if (arg.includes('\0'))
-        throw new Error('A command argument contains a NUL byte');
-    return quote(arg);
-}
-/** The shell text for a command: each argument quoted, joined by spaces. */
-function toShell(command) {
-    if (command.length === 0)
-        throw new Error('Empty command');
-    return command.map(shell_quote).join(' ');
-}
-/**
- * The text to hand sshd for a command. sshd runs it through the SSH user's login shell
- * (`$SHELL -c text`), which need not be sh: zsh expands a word that starts with `=` (a ref `=ls`
- * becomes /usr/bin/ls), fish reads `\\` and `\'` inside single quotes as escapes, csh/tcsh refuse
- * a newline inside them. So the POSIX text of `toShell` travels as base64 — letters, digits, `+`,
- * `/`, `=` — inside single quotes with no `'`, `\` or newline: every one of those shells passes it
- * unchanged to an explicit `sh`, which decodes and evals it. `$(…)` strips trailing newlines, but
- * the text never ends in one: its last word ends in `'`, `"` or an unquoted safe character. Only
- * the substitution reads the pipe, so stdin, stdout, stderr and the exit code are the command's; a
- * failed decode (no base64 on the host) fails with its own code instead of running nothing.
- */
-function forLoginShell(command) {
-    const encoded = Buffer.from(toShell(command), 'utf8').toString('base64');
-    return `sh -c 'c="$(echo ${encoded} | base64 -d)" && eval "$c"'`;
-}
-/**
- * Commands run one after another in one channel (one round trip), stopping at the first that
- * fails. Each is quoted by `toShell`, and the whole by it again as one argument of `sh -c`.
- */
-function chain(...commands) {
-    return ['sh', '-c', commands.map(toShell).join(' && ')];
-}
-/**
- * Run a fixed POSIX sh script with values as positional parameters ($1, $2, …). The script text
- * is ours and constant; the values never become code.
- */
-function shScript(script, ...args) {
-    return ['sh', '-c', script, 'sh', ...args];
-}
-/** The captured tail of each stream: enough to parse and to diagnose, never the whole build log. */
-const OUTPUT_TAIL_BYTES = 1024 * 1024;
-/** A remote command that exited non-zero. */
-class RemoteCommandError extends Error {
-    label;
-    result;
-    constructor(label, result) {
-        const detail = (result.stderr.trim() || result.stdout.trim()).split('\n').slice(-15).join('\n');
-        super(`${label} exited with code ${result.code}${detail ? `:\n${detail}` : ''}`);
-        this.label = label;
-        this.result = result;
-        this.name = 'RemoteCommandError';
-    }
-}
-/** Run a command and return its stdout; a non-zero exit becomes a RemoteCommandError. */
-async function run(shell, command, options) {
-    const result = await shell.exec(command, options);
-    if (result.code !== 0)
-        throw new RemoteCommandError(options.label ?? command.join(' '), result);
-    return result.stdout;
-}
-
-;// CONCATENATED MODULE: ./src/docker.ts
-
-const CARRIED_CONFIG = [
-    'Entrypoint',
-    'Cmd',
-    'Env',
-    'WorkingDir',
-    'User',
-    'ExposedPorts',
-    'Labels',
-    'Volumes',
-    'StopSignal',
-    'Healthcheck'
-];
-const SURVEY = `
-if ! command -v docker >/dev/null 2>&1; then
-  echo "docker is not on the PATH of a non-interactive SSH session ($PATH)" >&2
-  exit 127
-fi
-echo '#image'
-docker image inspect --format '{{json .}}' "$1" 2>/dev/null || echo null
-echo '#containers'
-ids=$(docker ps -aq --no-trunc) || exit $?
-# A container can vanish between ps and inspect (the supervisor at work): inspect the rest.
-[ -z "$ids" ] || docker inspect --format '{{json .}}' $ids 2>/dev/null || true
-`;
-function survey(image) {
-    return shScript(SURVEY, image);
-}
-function parseSurvey(output) {
-    const [, imagePart = '', containerPart = ''] = output.split(/^#(?:image|containers)$/m);
-    const imageLine = imagePart.trim();
-    const image = imageLine && imageLine !== 'null' ? parseImage(JSON.parse(imageLine)) : undefined;
-    const containers = containerPart
-        .split('\n')
-        .map(line => line.trim())
-        .filter(line => line.startsWith('{'))
-        .map(line => parseContainer(JSON.parse(line)));
-    return { image, containers };
-}
-function parseImage(raw) {
-    return {
-        id: raw.Id,
-        config: raw.Config ?? {},
-        layers: raw.RootFS?.Layers?.length ?? 0
-    };
-}
-function parseContainer(raw) {
-    return {
-        id: raw.Id,
-        name: String(raw.Name ?? '').replace(/^\//, ''),
-        imageId: raw.Image,
-        imageName: raw.Config?.Image ?? '',
-        running: raw.State?.Running === true,
-        status: raw.State?.Status ?? 'unknown',
-        created: raw.Created ?? '',
-        networkMode: raw.HostConfig?.NetworkMode ?? 'default',
-        env: raw.Config?.Env ?? [],
-        user: raw.Config?.User ?? '',
-        execIds: raw.ExecIDs ?? [],
-        process: [raw.Path, ...(raw.Args ?? [])].filter((part) => typeof part === 'string'),
-        cmd: raw.Config?.Cmd ?? null,
-        binds: raw.HostConfig?.Binds ?? [],
-        portBindings: raw.HostConfig?.PortBindings ?? {},
-        restartPolicy: raw.HostConfig?.RestartPolicy?.Name ?? '',
-        autoRemove: raw.HostConfig?.AutoRemove === true,
-        labels: raw.Config?.Labels ?? {}
-    };
-}
-function inspectImage(ref) {
-    return ['docker', 'image', 'inspect', '--format', '{{json .}}', ref];
-}
-/** A keep-alive that any image with a shell userland has; the container only hosts `docker exec`s. */
-const KEEP_ALIVE = ['tail', '-f', '/dev/null'];
-/** An admin container this action made (a person's, made by the runbook's script, runs a shell). */
-function isOurAdmin(container) {
-    return JSON.stringify(container.process) === JSON.stringify(KEEP_ALIVE);
-}
-/**
- * The admin container: a detached copy of production's image with production's network and user,
- * kept alive without a terminal. When the image has an ENTRYPOINT it is replaced by the keep-alive
- * (and restored on commit); otherwise only the command is, because `docker commit --change
- * 'ENTRYPOINT []'` cannot clear an entrypoint the container was given.
- */
-function runAdmin(options) {
-    const args = ['docker', 'run', '--detach', '--name', options.name];
-    if (options.networkMode && options.networkMode !== 'default')
-        args.push('--network', options.networkMode);
-    if (options.user)
-        args.push('--user', options.user);
-    if (options.hasEntrypoint) {
-        args.push('--entrypoint', KEEP_ALIVE[0], options.imageId, ...KEEP_ALIVE.slice(1));
-    }
-    else {
-        args.push(options.imageId, ...KEEP_ALIVE);
-    }
-    return args;
-}
-/**
- * `docker exec` in a container. With `envFromStdin` the CLI reads an env-file from standard input:
- * values reach the process without ever being on a command line on the host.
- */
-function docker_exec(container, command, options = {}) {
-    const args = ['docker', 'exec'];
-    if (options.workdir)
-        args.push('--workdir', options.workdir);
-    if (options.envFromStdin)
-        args.push('--env-file', '/dev/stdin');
-    return [...args, container, ...command];
-}
-/**
- * `docker commit` that restores what the admin container changed: a plain commit takes the
- * keep-alive as the image's CMD (and ENTRYPOINT), and the respawned container would never start
- * the app. ENTRYPOINT comes first because setting it clears CMD, as in a Dockerfile.
- */
-function docker_commit(options) {
-    const { original } = options;
-    const changes = [];
-    if (hasEntrypoint(original))
-        changes.push(`ENTRYPOINT ${JSON.stringify(original.Entrypoint)}`);
-    changes.push(`CMD ${JSON.stringify(original.Cmd ?? [])}`);
-    if (options.adminUser)
-        changes.push(`USER ${original.User || 'root'}`);
-    return [
-        'docker',
-        'commit',
-        ...changes.flatMap(change => ['--change', change]),
-        '--message',
-        options.message,
-        options.container,
-        ...(options.image ? [options.image] : [])
-    ];
-}
-/** Commit (`commitCommand`, untagged) and print the new image's inspect, in one round trip. */
-function commitAndInspect(commitCommand) {
-    return shScript('id=$("$@") && docker image inspect --format \'{{json .}}\' "$id"', ...commitCommand);
-}
-function hasEntrypoint(config) {
-    return Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0;
-}
-/**
- * Start a container as `like` was started (name, network, user, volumes, ports, restart policy,
- * command), from another image. Its environment is read from stdin as an env-file. A `canary`
- * is a throwaway copy: its own name, no network at all, nothing published, no restarts.
- */
-function runLike(like, imageId, image, canary) {
-    const args = [
-        'docker',
-        'run',
-        '--detach',
-        '--name',
-        canary?.name ?? like.name,
-        '--env-file',
-        '/dev/stdin'
-    ];
-    if (canary)
-        args.push('--network', 'none');
-    else if (like.networkMode && like.networkMode !== 'default')
-        args.push('--network', like.networkMode);
-    if (like.user)
-        args.push('--user', like.user);
-    for (const bind of canary ? [] : like.binds)
-        args.push('--volume', bind);
-    for (const [port, bindings] of Object.entries(canary ? {} : like.portBindings)) {
-        for (const b of bindings ?? []) {
-            args.push('--publish', `${b.HostIp ? `${b.HostIp}:` : ''}${b.HostPort ?? ''}:${port}`);
-        }
-    }
-    if (!canary && like.restartPolicy && like.restartPolicy !== 'no')
-        args.push('--restart', like.restartPolicy);
-    if (!canary && like.autoRemove)
-        args.push('--rm');
-    const cmdChanged = JSON.stringify(like.cmd ?? null) !== JSON.stringify(image.Cmd ?? null);
-    args.push(imageId, ...(cmdChanged && like.cmd ? like.cmd : []));
-    return args;
-}
-/** The tags of a repository with their image IDs and commit messages, newest first. */
-function listTags(repository) {
-    return shScript(`docker image ls --no-trunc --format '{{.Tag}} {{.ID}}' "$1" | while read -r tag id; do
-  echo "$tag $id $(docker image inspect --format '{{.Comment}}' "$id")"
-done`, repository);
-}
-function parseTags(output) {
-    return output
-        .split('\n')
-        .map(line => line.trim())
-        .filter(Boolean)
-        .map(line => {
-        const [tag, id, ...comment] = line.split(' ');
-        return { tag, id, comment: comment.join(' ') };
-    });
-}
-function tag(source, target) {
-    return ['docker', 'tag', source, target];
-}
-function removeContainer(container) {
-    return ['docker', 'rm', '--force', container];
-}
-/**
- * Remove a container that may go by itself meanwhile (a crashing `--rm` container, one the
- * supervisor replaces): succeeds when it is gone either way, fails only when it is still there.
- */
-function removeIfPresent(container) {
-    return shScript('docker rm --force "$1" >/dev/null 2>&1 || ! docker container inspect "$1" >/dev/null 2>&1', container);
-}
-/** Config fields that differ between two images, by name. */
-function configDrift(before, after) {
-    const normal = (value) => value === undefined ||
-        value === null ||
-        value === '' ||
-        (Array.isArray(value) && value.length === 0)
-        ? null
-        : JSON.stringify(value);
-    return CARRIED_CONFIG.filter(key => normal(before[key]) !== normal(after[key]));
-}
-const WAIT_FOR_CONTAINER = `
-end=$(( $(date +%s) + $2 ))
-pause=0.1
-while :; do
-  ids=$(docker ps -q --no-trunc)
-  if [ -n "$ids" ]; then
-    found=$(docker inspect --format '{{.Id}} {{.Image}} {{.Name}} {{.State.Running}}' $ids 2>/dev/null |
-      awk -v image="$1" -v skip="/$3" '$2 == image && $3 != skip && $4 == "true" { print $1, substr($3, 2); exit }')
-    if [ -n "$found" ]; then echo "$found"; exit 0; fi
-  fi
-  [ "$(date +%s)" -lt "$end" ] || exit 124
-  # Every 0.1 s for the first 10 s (a respawn is usually that quick), then every 0.5 s.
-  polls=$((\${polls:-0} + 1))
-  [ "$polls" -lt 100 ] || pause=0.5
-  sleep "$pause"
-done
-`;
-/**
- * Wait on the host (no round trip per poll) for a running container of exactly this image ID,
- * other than `ignore`. Prints `<id> <name>`; exits 124 on timeout.
- */
-function waitForContainer(imageId, timeoutSec, ignore) {
-    return shScript(WAIT_FOR_CONTAINER, imageId, String(timeoutSec), ignore);
-}
-const HEALTH = `
-end=$(( $(date +%s) + $2 ))
-attempt=0
-pause=0.2
-while :; do
-  attempt=$((attempt + 1))
-  left=$(( end - $(date +%s) ))
-  [ "$left" -gt 0 ] || left=1
-  if command -v timeout >/dev/null 2>&1; then
-    out=$(timeout "$left" sh -c "$1" 2>&1) && ok=1 || ok=0
-  else
-    out=$(sh -c "$1" 2>&1) && ok=1 || ok=0
-  fi
-  if [ "$ok" = 1 ]; then echo "passed on attempt $attempt"; exit 0; fi
-  if [ "$(date +%s)" -ge "$end" ]; then
-    printf '%s\\n' "$out" | tail -n 20
-    echo "failed $attempt attempts in $2 s" >&2
-    exit 1
-  fi
-  sleep "$pause"
-  pause=1
-done
-`;
-/** Run the user's health command on the host until it passes or the timeout expires. */
-function healthCheck(command, timeoutSec) {
-    return shScript(HEALTH, command, String(timeoutSec));
-}
-
-;// CONCATENATED MODULE: ./src/release/watch.ts
-
-/*
- * Watching a release run, on the host (no round trip per poll): the canary before the swap, and
- * the stability window after it. Both print why a container failed: its exit code, whether it was
- * OOM-killed, and the last lines of its log.
- */
-const CANARY = `
-end=$(( $(date +%s) + $2 ))
-while [ "$(date +%s)" -lt "$end" ]; do
-  [ "$(docker inspect --format '{{.State.Running}}' "$1" 2>/dev/null)" = true ] || { echo "#failed exited within $2 s"; exit 3; }
-  sleep 0.5
-done
-[ -n "$3" ] || exit 0
-end=$(( $(date +%s) + $4 ))
-attempt=0
-while :; do
-  attempt=$((attempt + 1))
-  if out=$(docker exec "$1" sh -c "$3" 2>&1); then echo "canary command passed on attempt $attempt"; exit 0; fi
-  [ "$(docker inspect --format '{{.State.Running}}' "$1" 2>/dev/null)" = true ] || { echo "#failed exited during canary-command"; exit 3; }
-  if [ "$(date +%s)" -ge "$end" ]; then
-    echo "#failed canary-command did not pass within $4 s; its last output:"
-    printf '%s\\n' "$out" | tail -n 15
-    exit 4
-  fi
-  sleep 1
-done
-`;
-/** The canary must stay up `seconds`, then pass `command` (if any) inside it within `timeout`. */
-function watchCanary(container, seconds, command, timeoutSec) {
-    return shScript(CANARY, container, String(seconds), command, String(timeoutSec));
-}
-const DIAGNOSE = `
-docker inspect --format '#state exit={{.State.ExitCode}} oom={{.State.OOMKilled}} status={{.State.Status}} restarts={{.RestartCount}} {{.State.Error}}' "$1" 2>/dev/null || echo "#state gone"
-echo '#logs'
-docker logs --tail "$2" "$1" 2>&1
-true
-`;
-/** Why a container failed: its state and the last lines of its log. */
-function diagnose(container, lines = 20) {
-    return shScript(DIAGNOSE, container, String(lines));
-}
-const STABLE = `
-log=$(mktemp)
-code=$(mktemp)
-# Follow its log and wait on it from the start: a supervisor started with --rm removes it on exit.
-docker logs --follow --tail 20 "$1" >"$log" 2>&1 &
-follower=$!
-docker wait "$1" >"$code" 2>/dev/null &
-waiter=$!
-end=$(( $(date +%s) + $2 ))
-state=stable
-while [ "$(date +%s)" -lt "$end" ]; do
-  now=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' "$1" 2>/dev/null) || { state="removed"; break; }
-  [ "$now" = "true 0" ] || { state="$now"; break; }
-  sleep 0.5
-done
-if [ "$state" = stable ]; then
-  kill "$follower" "$waiter" 2>/dev/null
-  rm -f "$log" "$code"
-  echo stable
-  exit 0
-fi
-sleep 1
-echo "#state $state exit=$(cat "$code") $(docker inspect --format 'oom={{.State.OOMKilled}}' "$1" 2>/dev/null)"
-echo '#logs'
-tail -n 20 "$log"
-kill "$follower" "$waiter" 2>/dev/null
-rm -f "$log" "$code"
-exit 3
-`;
-/** The new production container must keep running, unrestarted, for `seconds`. */
-function watchStable(containerId, seconds) {
-    return shScript(STABLE, containerId, String(seconds));
-}
-/** Diagnostics output as the lines a person reads: state first, then the log. */
-function formatDiagnosis(output) {
-    const [head = '', logs = ''] = output.split(/^#logs$/m);
-    const state = head
-        .split('\n')
-        .filter(line => line.startsWith('#state') || line.startsWith('#failed'))
-        .map(line => line.replace(/^#(state|failed) ?/, ''))
-        .join('; ');
-    const tail = logs.trim();
-    return [state && `State: ${state}`, tail && `Last log lines:\n${tail}`].filter(Boolean).join('\n');
-}
-
-;// CONCATENATED MODULE: ./src/host.ts
-
-
-
-
-/** Bound for quick remote commands (docker ps, inspect, tag, rm): none should take near this. */
-const QUICK_MS = 60_000;
-/** docker commit writes a layer; fetch talks to origin. Bounded, but given room. */
-const SLOW_MS = 10 * 60_000;
-/** A failure the user can act on; `step` says where the deploy stopped. */
-class DeployError extends Error {
-    step;
-    constructor(message) {
-        super(message);
-        this.name = 'DeployError';
-    }
-}
-/** Where the previous release stays during a deploy, so a rollback is one `docker tag`. */
-function rollbackTag(repository) {
-    return `${repository}:hermes-previous`;
-}
-/**
- * The swap, as one command: the previous release keeps the rollback tag, the production tag moves
- * to the release, and production goes, for its supervisor to respawn from the tag. The tag moves
- * here and nowhere earlier, as the last step before production stops: a supervisor that restarts
- * production before it (a crash, an OOM kill, a reboot during the canary) starts what ran before,
- * never a release still being checked.
- */
-function swap(options) {
-    return chain(tag(options.previousImageId, rollbackTag(options.repository)), tag(options.releaseId, options.image), removeIfPresent(options.production));
-}
-/** The remote shell with the deploy's conventions: every command bounded, shown in debug. */
-class Host {
-    shell;
-    runner;
-    constructor(shell, runner) {
-        this.shell = shell;
-        this.runner = runner;
-    }
-    /** Run; a non-zero exit is an error naming `label`. Returns stdout. */
-    run(command, label, timeoutMs = QUICK_MS, stdin) {
-        this.runner.debug(`$ ${command.join(' ')}`);
-        return run(this.shell, command, { label, timeoutMs, stdin });
-    }
-    /** Run and return the whole result, whatever the exit code. */
-    exec(command, label, timeoutMs = QUICK_MS) {
-        this.runner.debug(`$ ${command.join(' ')}`);
-        return this.shell.exec(command, { label, timeoutMs });
-    }
-    async survey(image) {
-        return parseSurvey(await this.run(survey(image), 'docker ps'));
-    }
-}
-/** How to wait for a release to serve, from the inputs; `stableSeconds` 0 for a rollback. */
-function serveOptions(settings, ignore, stableSeconds = settings.stableSeconds) {
-    return {
-        respawnTimeoutSec: settings.respawnTimeoutSec,
-        healthCommand: settings.healthCommand,
-        healthTimeoutSec: settings.healthTimeoutSec,
-        stableSeconds,
-        ignore
-    };
-}
-/**
- * Wait for a container of exactly `imageId` that the supervisor started, then the health
- * command. Returns the container's ID.
- */
-async function waitForServing(host, runner, imageId, options, 
-/** Run first, in the same round trip (the swap). */
-before) {
-    const waiting = waitForContainer(imageId, options.respawnTimeoutSec, options.ignore);
-    const wait = await host.exec(before ? chain(before, waiting) : waiting, before
-        ? 'docker tag (rollback tag, release); remove production; wait for the new container'
-        : 'wait for the new container', options.respawnTimeoutSec * 1000 + QUICK_MS);
-    if (wait.code !== 0) {
-        throw new NoContainerError(wait.code === 124
-            ? `No container of ${format_short(imageId)} started within ${options.respawnTimeoutSec} s (\`respawn-timeout\`). Is the supervisor that restarts the container running on the host?`
-            : `Waiting for the new container failed (exit ${wait.code}): ${(wait.stderr || wait.stdout).trim()}`);
-    }
-    // The last line: `before` may have printed too (docker rm prints the removed ID).
-    const [containerId, name] = wait.stdout.trim().split('\n').at(-1).split(' ');
-    runner.info(`${name} (${format_short(containerId)}) runs ${format_short(imageId)}`);
-    if (options.healthCommand) {
-        const health = await host.exec(healthCheck(options.healthCommand, options.healthTimeoutSec), 'health command', options.healthTimeoutSec * 1000 + QUICK_MS);
-        if (health.code !== 0) {
-            const why = formatDiagnosis(await host.run(diagnose(containerId), 'docker inspect and logs').catch(() => ''));
-            throw new DeployError(`The health command did not pass within ${options.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}` +
-                (why ? `\nThe container ${format_short(containerId)}: ${why}` : ''));
-        }
-        runner.info(`Health command ${health.stdout.trim()}`);
-    }
-    if (options.stableSeconds > 0) {
-        const stable = await host.exec(watchStable(containerId, options.stableSeconds), 'stability window', options.stableSeconds * 1000 + QUICK_MS);
-        if (stable.code !== 0) {
-            throw new DeployError(`The new container ${format_short(containerId)} did not stay up for ${options.stableSeconds} s (\`stable-seconds\`). ${formatDiagnosis(stable.stdout)}`);
-        }
-        runner.info(`Stayed up for ${options.stableSeconds} s`);
-    }
-    return containerId;
-}
-class NoContainerError extends DeployError {
-}
-/**
- * Put the previous release back: the tag returns to it, every container of the failed release
- * goes, and the supervisor starts the previous one. When no supervisor does, and we know how
- * production was run, start it ourselves so production serves (and say it is unsupervised).
- * Returns the ID of the container that serves the previous release.
- */
-async function restorePrevious(host, runner, restore) {
-    await host.run(tag(restore.previousImageId, restore.image), 'docker tag (rollback)');
-    const { containers } = await host.survey(restore.image);
-    for (const failed of containers.filter(c => c.imageId === restore.failedImageId && c.name !== restore.serve.ignore)) {
-        // A crashing release's container can vanish between the survey and its removal.
-        await host.run(removeIfPresent(failed.id), 'docker rm -f (failed release)');
-    }
-    try {
-        return await waitForServing(host, runner, restore.previousImageId, restore.serve);
-    }
-    catch (error) {
-        if (!(error instanceof NoContainerError) || !restore.production || !restore.previousConfig)
-            throw error;
-        runner.error(`No supervisor restarted ${restore.production.name}: starting it from ${format_short(restore.previousImageId)} as it ran before, so production serves. ` +
-            'It is NOT supervised: start the supervisor on the host.', 'Supervisor not running');
-        const running = containers.find(c => c.name === restore.production.name);
-        if (running)
-            await host.run(removeIfPresent(running.id), 'docker rm -f (leftover)');
-        await host.run(runLike(restore.production, restore.previousImageId, restore.previousConfig), 'docker run (production, by hand)', QUICK_MS, restore.production.env.filter(e => !e.includes('\n')).join('\n') + '\n');
-        return waitForServing(host, runner, restore.previousImageId, {
-            ...restore.serve,
-            respawnTimeoutSec: 15
-        });
-    }
-}
-
-;// CONCATENATED MODULE: ./src/swarm.ts
-
-
-
-// Production as a Docker Swarm service: the release is pushed to a registry and Swarm's own
-// rolling update (health checks, monitor window, `--update-failure-action rollback`) puts it in
-// production on every node. The action builds and hands over; it does not orchestrate.
-/** The label Swarm puts on every task container. */
-const SERVICE_LABEL = 'com.docker.swarm.service.name';
-/** The service production belongs to: the `service` input, or the task container's label. */
-function serviceOf(settings, production) {
-    return settings.service ?? production.labels[SERVICE_LABEL];
-}
-/**
- * The registry repository releases are pushed to: `<registry>/<image repository>`, or, without
- * `registry`, the repository the service runs now (its image reference without tag and digest).
- */
-function swarmRepository(settings, runningImage) {
-    const { registry, image } = settings;
-    if (registry)
-        return image.repository.startsWith(`${registry}/`)
-            ? image.repository
-            : `${registry}/${image.repository}`;
-    return repositoryOf(runningImage);
-}
-/** An image reference without its tag and digest (`reg:5000/texasca/api:1@sha256:…` → `reg:5000/texasca/api`). */
-function repositoryOf(ref) {
-    const withoutDigest = ref.split('@')[0];
-    // A tag follows the last ':' that comes after the last '/' (a registry port comes before it).
-    const slash = withoutDigest.lastIndexOf('/');
-    const colon = withoutDigest.lastIndexOf(':');
-    return colon > slash ? withoutDigest.slice(0, colon) : withoutDigest;
-}
-// When the service's last update started: the wait tells the update that follows from it.
-const PRINT_BEFORE = `echo "before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' "$service")"`;
-const UPDATE = `
-set -e
-service=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7
-if [ -n "$user" ]; then
-  # A login of this run only: the credentials are never left in the host user's ~/.docker.
-  DOCKER_CONFIG=$(mktemp -d)
-  export DOCKER_CONFIG
-  trap 'rm -rf "$DOCKER_CONFIG"' EXIT
-  # dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).
-  trap 'exit 129' HUP
-  trap 'exit 130' INT
-  trap 'exit 143' TERM
-  docker login --username "$user" --password-stdin "$registry" >/dev/null
-fi
-if [ "$push" = yes ]; then
-  out=$(docker push "$ref" 2>&1) || { printf '%s\n' "$out" | tail -n 5 >&2; exit 4; }
-  printf '%s\n' "$out" | tail -n 1
-fi
-pinned=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" |
-  awk -v prefix="$repo@" 'index($0, prefix) == 1 { print; exit }')
-if [ -z "$pinned" ]; then
-  echo "$ref has no digest in $repo: it is not in that registry" >&2
-  exit 3
-fi
-echo "image=$ref@\${pinned#*@}"
-${PRINT_BEFORE}
-docker service update --detach --quiet --with-registry-auth --update-failure-action "$onfail" \\
-  --image "$ref@\${pinned#*@}" "$service" >/dev/null
-`;
-/**
- * Push `ref` (a tag of `repository`) when `push`, then point the service at it, pinned by digest,
- * and let Swarm roll it out. Prints `image=` (what the service now runs) and `before=` (when the
- * previous update started, so the wait can tell the new one from it). The registry password goes
- * on stdin.
- */
-function updateService(options) {
-    return shScript(UPDATE, options.service, options.ref, options.repository, options.registry, options.username ?? '', options.push ? 'yes' : 'no', options.rollback ? 'rollback' : 'pause');
-}
-/** The registry host of a repository (`127.0.0.1:5000/texasca/api` → `127.0.0.1:5000`). */
-function registryOf(repository) {
-    const first = repository.split('/')[0];
-    const isDomain = repository.includes('/') &&
-        (first.includes('.') || first.includes(':') || first === 'localhost');
-    return isDomain ? first : 'docker.io';
-}
-const WAIT = `
-service=$1 before=$2
-end=$(( $(date +%s) + $3 ))
-timedout=0
-while :; do
-  status=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}|{{.UpdateStatus.StartedAt}}{{end}}' "$service") || exit 1
-  state=\${status%%|*}
-  if [ -n "$status" ] && [ "\${status#*|}" != "$before" ]; then
-    case $state in completed|paused|rollback_completed|rollback_paused) break ;; esac
-  fi
-  if [ "$(date +%s)" -ge "$end" ]; then timedout=1; break; fi
-  sleep 0.5
-done
-# Swarm calls an update (or its rollback) complete when it has started the tasks; wait until
-# they run (and pass their health checks: a task with one is "starting" until then).
-up=0 total=0
-case "$timedout $state" in
-  "0 completed"|"0 rollback_completed")
-    while :; do
-      states=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$service") || break
-      total=$(printf '%s\n' "$states" | grep -c .)
-      up=$(printf '%s\n' "$states" | grep -c '^Running')
-      [ "$total" -gt 0 ] && [ "$up" -eq "$total" ] && break
-      if [ "$(date +%s)" -ge "$end" ]; then timedout=1; break; fi
-      sleep 0.5
-    done ;;
-esac
-echo "state=\${state:-none}"
-echo "timedout=$timedout"
-echo "running=$up/$total"
-docker service inspect --format 'message={{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' "$service"
-docker service inspect --format 'image={{.Spec.TaskTemplate.ContainerSpec.Image}}' "$service"
-# The newest tasks, for the report: which image each runs and why one failed.
-docker service ps --no-trunc --format 'task={{.Name}}|{{.Image}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}' "$service" | head -n 8
-`;
-/**
- * Wait on the host (no round trip per poll) until the update that started after `before` ends:
- * completed, paused, or rolled back by Swarm; or until the timeout.
- */
-function waitForUpdate(service, before, timeoutSec) {
-    return shScript(WAIT, service, before, String(timeoutSec));
-}
-/** The service's update state, its message and the image its spec names, on one line. */
-function swarmStatus(service) {
-    return [
-        'docker',
-        'service',
-        'inspect',
-        '--format',
-        '{{if .UpdateStatus}}{{.UpdateStatus.State}}: {{.UpdateStatus.Message}}{{else}}no update{{end}} (image {{.Spec.TaskTemplate.ContainerSpec.Image}})',
-        service
-    ];
-}
-const ROLLBACK = `
-set -e
-service=$1
-${PRINT_BEFORE}
-docker service update --detach --quiet --rollback "$service" >/dev/null
-`;
-/** Ask Swarm to put the service back on its previous spec (`docker service rollback`); prints `before=`. */
-function rollbackService(service) {
-    return shScript(ROLLBACK, service);
-}
-/** The value of a `key=value` line the scripts print ('' when there is none). */
-function lineValue(output, key) {
-    return (output
-        .split('\n')
-        .find(line => line.startsWith(`${key}=`))
-        ?.slice(key.length + 1)
-        .trim() ?? '');
-}
-function parseUpdate(output) {
-    const value = (key) => lineValue(output, key);
-    return {
-        state: value('state'),
-        timedOut: value('timedout') === '1',
-        message: value('message'),
-        image: value('image'),
-        running: value('running'),
-        tasks: output
-            .split('\n')
-            .filter(line => line.startsWith('task='))
-            .map(line => {
-            const [name, image, desired, current, ...error] = line.slice(5).split('|');
-            return {
-                name,
-                image,
-                desired,
-                current,
-                error: error
-                    .join('|')
-                    .trim()
-                    .replace(/^"(.*)"$/, '$1')
-            };
-        })
-    };
-}
-/** Swarm's word on the update, read into what the deploy does next. */
-function readOutcome(status, timeoutSec) {
-    const failed = status.tasks.find(t => t.error);
-    const task = failed ? ` Task ${failed.name}: ${failed.current}: ${failed.error}` : '';
-    const said = status.message ? ` Swarm says: ${status.message}.` : '';
-    if (status.timedOut) {
-        return {
-            kind: 'stuck',
-            why: `Swarm's rolling update did not finish within ${timeoutSec} s (\`update-timeout\`); it was ${status.state}` +
-                (status.running ? `, ${status.running} tasks running` : '') +
-                `.${said}${task}`
-        };
-    }
-    switch (status.state) {
-        case 'completed':
-            return { kind: 'converged' };
-        case 'rollback_completed':
-            return { kind: 'rolled-back', why: `Swarm rolled the update back.${said}${task}` };
-        case 'paused':
-            return {
-                kind: 'stuck',
-                why: `Swarm paused the update (\`rollback: false\` sets \`--update-failure-action pause\`).${said}${task}`
-            };
-        default:
-            return { kind: 'stuck', why: `Swarm's update ended ${status.state}.${said}${task}` };
-    }
-}
-/**
- * Push the release, point the service at it, and wait for Swarm to converge or roll back. When
- * Swarm neither finishes nor rolls back in time, ask it to roll back (with `rollback` on).
- */
-async function rollOutService(host, runner, settings, release) {
-    const registry = registryOf(release.repository);
-    const started = await host
-        .run(updateService({
-        service: release.service,
-        ref: release.ref,
-        repository: release.repository,
-        registry,
-        username: settings.registryUsername,
-        push: release.push,
-        rollback: settings.rollback
-    }), release.push
-        ? `docker push ${release.ref}; docker service update ${release.service}`
-        : `docker service update ${release.service}`, SLOW_MS, settings.registryPassword ? `${settings.registryPassword}\n` : undefined)
-        .catch(error => {
-        throw new DeployError(`${release.push ? `Pushing ${release.ref} or updating` : 'Updating'} the service ${release.service} failed; production is unchanged.\n${message(error)}\n` +
-            `Check that the host can reach ${registry}${settings.registryUsername ? ' with `registry-username` and `registry-password`' : ' (set `registry-username` and `registry-password` if it needs a login)'} and that \`host\` is a Swarm manager.`);
-    });
-    const image = lineValue(started, 'image');
-    runner.info(`${release.service} now runs ${image}; Swarm is rolling it out`);
-    const status = await waitForSwarm(host, release.service, lineValue(started, 'before'), settings.updateTimeoutSec);
-    const outcome = readOutcome(status, settings.updateTimeoutSec);
-    showTasks(runner, status);
-    // Out of time on our update (not on Swarm's own rollback of it, which a rollback would undo).
-    if (outcome.kind === 'stuck' &&
-        status.timedOut &&
-        settings.rollback &&
-        !status.state.startsWith('rollback')) {
-        runner.warning(`${outcome.why} Asking Swarm to roll back.`, 'Swarm update');
-        const back = await rollBackService(host, runner, settings, release.service);
-        if (back.outcome.kind === 'rolled-back')
-            back.outcome.why = outcome.why;
-        return back;
-    }
-    return { image: status.image || image, state: status.state, message: status.message, outcome };
-}
-/** Ask Swarm to put the service back on its previous spec, and wait until it has. */
-async function rollBackService(host, runner, settings, service) {
-    const before = lineValue(await host.run(rollbackService(service), `docker service rollback ${service}`), 'before');
-    const status = await waitForSwarm(host, service, before, settings.updateTimeoutSec);
-    showTasks(runner, status);
-    const read = readOutcome(status, settings.updateTimeoutSec);
-    const outcome = status.state === 'rollback_completed'
-        ? { kind: 'rolled-back', why: 'Swarm rolled the service back.' }
-        : {
-            kind: 'stuck',
-            why: `The rollback did not complete: ${'why' in read ? read.why : `it ended ${status.state}.`}`
-        };
-    return { image: status.image, state: status.state, message: status.message, outcome };
-}
-async function waitForSwarm(host, service, before, timeoutSec) {
-    return parseUpdate(await host.run(waitForUpdate(service, before, timeoutSec), 'wait for the Swarm update', timeoutSec * 1000 + QUICK_MS));
-}
-function showTasks(runner, status) {
-    for (const task of status.tasks) {
-        runner.info(`  ${task.name} ${task.image.split('@')[0]} ${task.desired}/${task.current}${task.error ? ` ${task.error}` : ''}`);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/decide.ts
-
-
-
-// The decisions the procedure makes from what it read on the host, apart so they are tested
-// without one.
-/**
- * Pick the production container: a task of the Swarm `service`, the one named by `container` (or
- * a task of the service it names), or the one running `image`.
- */
-function findProduction(settings, containers, image) {
-    const running = containers.filter(c => c.running);
-    const taskOf = (service) => running.find(c => c.labels[SERVICE_LABEL] === service);
-    if (settings.service) {
-        const task = taskOf(settings.service);
-        if (task)
-            return task;
-        throw new DeployError(`No task of the Swarm service ${settings.service} (\`service\`) runs on this host, and the release is built from a running task. ` +
-            `Set \`host\` to a manager node that runs one. Running now:\n${psTable(running)}`);
-    }
-    if (settings.container) {
-        const named = running.find(c => c.name === settings.container || c.id.startsWith(settings.container)) ??
-            taskOf(settings.container);
-        if (named)
-            return named;
-        throw new DeployError(`No running container is named ${settings.container} (\`container\`). Running now:\n${psTable(running)}`);
-    }
-    const names = new Set([
-        settings.image.name,
-        settings.image.tag === 'latest' ? settings.image.repository : ''
-    ]);
-    // A Swarm task runs the image from a registry, by digest: `<registry>/<image>:<tag>@sha256:…`.
-    const swarmTask = (c) => {
-        const repository = repositoryOf(c.imageName);
-        return (Boolean(c.labels[SERVICE_LABEL]) &&
-            (repository === settings.image.repository ||
-                repository.endsWith(`/${settings.image.repository}`)));
-    };
-    let candidates = running.filter(c => names.has(c.imageName) || (image && c.imageId === image.id) || swarmTask(c));
-    // Replicas of one Swarm service on this node are one production.
-    const service = candidates[0]?.labels[SERVICE_LABEL];
-    if (service && candidates.every(c => c.labels[SERVICE_LABEL] === service))
-        return candidates[0];
-    if (candidates.length > 1) {
-        // An admin copy runs the same image: the one named by `admin-container`, or `<candidate>-admin`.
-        const candidateNames = new Set(candidates.map(c => c.name));
-        candidates = candidates.filter(c => c.name !== settings.adminContainer &&
-            !(c.name.endsWith('-admin') && candidateNames.has(c.name.slice(0, -'-admin'.length))));
-    }
-    if (candidates.length === 1)
-        return candidates[0];
-    if (candidates.length === 0) {
-        throw new DeployError(`No running container runs ${settings.image.name}. Running now:\n${psTable(running)}\nCheck \`image\`, or name the container with \`container\`.`);
-    }
-    throw new DeployError(`${candidates.length} running containers run ${settings.image.name}:\n${psTable(candidates)}\nName the production one with \`container\`.`);
-}
-/** Only a fast-forward to a commit on the branch is deployed. */
-function decideUpdate(settings, relation) {
-    const where = `origin/${settings.branch}`;
-    if (!relation.target) {
-        return {
-            kind: 'refuse',
-            message: `Commit ${settings.ref} was not found in ${where} after fetching. Push it first, or set \`ref\` (and \`branch\`) to a commit of the app's repository.`
-        };
-    }
-    if (relation.target === relation.head) {
-        // `force`: build and release the same commit again (a changed build, a base image to refresh).
-        if (settings.force)
-            return { kind: 'update' };
-        return {
-            kind: 'unchanged',
-            message: `Production already runs ${relation.target}; nothing to deploy. Set \`force: true\` to build and release it again.`
-        };
-    }
-    if (!relation.onBranch) {
-        return {
-            kind: 'refuse',
-            message: `Commit ${format_short(relation.target)} is not on ${where}. Only commits of \`branch\` are deployed; set \`branch\` to the branch that holds it.`
-        };
-    }
-    if (relation.behind) {
-        // Two merges deployed at once: the later one got there first and includes this one.
-        return {
-            kind: 'unchanged',
-            message: `Production runs ${format_short(relation.head)}, which already contains ${format_short(relation.target)}: nothing to deploy. To go back to an older release, use \`rollback-to\`.`
-        };
-    }
-    if (!relation.fastForward) {
-        return {
-            kind: 'refuse',
-            message: `The checkout in production (${format_short(relation.head)}) has diverged from ${where}: it has commits that ${format_short(relation.target)} does not. ` +
-                'Deploying would drop them. Merge or push them to origin, or reset the checkout on the host, then deploy again.'
-        };
-    }
-    return { kind: 'update' };
-}
-/** Variables production has that its image does not define: the supervisor's own settings. */
-function extraEnv(containerEnv, imageEnv) {
-    const fromImage = new Set(imageEnv);
-    // An env-file cannot carry a newline inside a value.
-    return containerEnv.filter(entry => !fromImage.has(entry) && !entry.includes('\n'));
-}
-/** The user production runs as, when it differs from the image's own. */
-function adminUser(production, image) {
-    return production.user !== (image.config.User ?? '') ? production.user : undefined;
-}
-
-;// CONCATENATED MODULE: ./src/git.ts
-
-// Every git call runs inside a container through `docker exec --workdir <repo-path>`.
-// safe.directory: the checkout may belong to another user than the one docker exec runs as.
-const GIT = 'git -c safe.directory="$PWD"';
-function currentCommit() {
-    return shScript(`${GIT} rev-parse --verify HEAD`);
-}
-/** Tracked files with changes; untracked files (build output) do not count. */
-function changedFiles() {
-    return shScript(`${GIT} status --porcelain --untracked-files=no`);
-}
-// The checkout's local changes are listed first (the runbook's `git diff`, before the pull); the
-// fetch only moves remote-tracking refs, so doing both in one round trip changes nothing either way.
-const FETCH_AND_RELATE = `
-set -e
-echo '#changed'
-${GIT} status --porcelain --untracked-files=no
-echo '#relation'
-${GIT} fetch --quiet origin "+refs/heads/$1:refs/remotes/origin/$1"
-head=$(${GIT} rev-parse --verify HEAD)
-target=
-case $2 in
-  *[!0-9a-f]*) target=$(${GIT} rev-parse --verify --quiet "refs/remotes/origin/$2^{commit}" || ${GIT} rev-parse --verify --quiet "refs/tags/$2^{commit}" || true) ;;
-  *) target=$(${GIT} rev-parse --verify --quiet "$2^{commit}" || true) ;;
-esac
-echo "head=$head"
-echo "target=$target"
-[ -n "$target" ] || exit 0
-relation() { if ${GIT} merge-base --is-ancestor "$1" "$2"; then echo yes; else echo no; fi; }
-echo "fast_forward=$(relation "$head" "$target")"
-echo "behind=$(relation "$target" "$head")"
-echo "on_branch=$(relation "$target" "refs/remotes/origin/$1")"
-`;
-/**
- * List local changes, fetch the branch from origin, and say how the wanted commit relates to what
- * is checked out (see `parseRelation`).
- */
-function fetchAndRelate(branch, ref) {
-    return shScript(FETCH_AND_RELATE, branch, ref);
-}
-function parseRelation(output) {
-    const [, changed = '', relation = ''] = output.split(/^#(?:changed|relation)$/m);
-    const values = new Map(relation
-        .split('\n')
-        .map(line => line.trim().split('='))
-        .filter(parts => parts.length === 2)
-        .map(([key, value]) => [key, value]));
-    return {
-        changed: changed.replace(/^\n+|\s+$/g, ''),
-        head: values.get('head') ?? '',
-        target: values.get('target') ?? '',
-        fastForward: values.get('fast_forward') === 'yes',
-        behind: values.get('behind') === 'yes',
-        onBranch: values.get('on_branch') === 'yes'
-    };
-}
-const FAST_FORWARD = `
-set -e
-old=$(${GIT} rev-parse --verify HEAD)
-${GIT} merge --ff-only --quiet "$1"
-echo '#log'
-${GIT} log --oneline --no-decorate "$old..$1" | head -n 500
-echo '#stat'
-${GIT} diff --stat "$old" "$1" | tail -n 300
-`;
-/** Move the checkout to the commit (fast-forward only) and print the range that went out. */
-function fastForward(target) {
-    return shScript(FAST_FORWARD, target);
-}
-function parseRange(output) {
-    const [, log = '', stat = ''] = output.split(/^#(?:log|stat)$/m);
-    return {
-        commits: log.split('\n').filter(line => line.trim()),
-        diffStat: stat.replace(/^\n+|\s+$/g, '')
-    };
-}
-const REMOTE_TIP = `${GIT} ls-remote --exit-code origin "refs/heads/$1"`;
-/** The branch's tip on origin without fetching: for a dry run, which changes nothing. */
-function remoteTip(branch) {
-    return shScript(REMOTE_TIP, branch);
-}
-/** The files changed between two commits, for the path filter when GitHub's API gave none. */
-function filesBetween(from, to) {
-    return shScript(`${GIT} diff --name-only "$1" "$2"`, from, to);
-}
-
-// EXTERNAL MODULE: ./node_modules/picomatch/index.js
-var picomatch = __nccwpck_require__(4006);
-var picomatch_default = /*#__PURE__*/__nccwpck_require__.n(picomatch);
-;// CONCATENATED MODULE: external "node:fs"
-const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
-// EXTERNAL MODULE: external "node:net"
-var external_node_net_ = __nccwpck_require__(7030);
-// EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
-var lib = __nccwpck_require__(5472);
-;// CONCATENATED MODULE: ./src/inputs.ts
-
-
-
-
-/** `host:port` as people write it; `[v6]:port` for IPv6. */
-function addressLabel(address) {
-    return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
-}
-/** A bad input: names the input, says what is wrong and what is expected. */
-class InputError extends Error {
-    input;
-    constructor(input, message) {
-        super(`Input \`${input}\`: ${message}`);
-        this.input = input;
-        this.name = 'InputError';
-    }
-}
-/**
- * The defaults action.yml declares, for the inputs that have one besides ''. A runner passes
- * them when the workflow sets none; a local run or a test may not, so they are read from here
- * too. A contract test holds this list to action.yml.
- */
-const DECLARED_DEFAULTS = {
-    'max-parallel': '1',
-    port: '22',
-    username: 'core',
-    'ssh-strict': 'true',
-    'proxy-port': '22',
-    'build-command': 'grunt build',
-    'health-timeout': '60',
-    'respawn-timeout': '120',
-    'command-timeout': '1800',
-    'connect-timeout': '30',
-    'lock-timeout': '300',
-    rollback: 'true',
-    force: 'false',
-    'dry-run': 'false',
-    'max-layers': '100',
-    'keep-releases': '5',
-    'canary-seconds': '5',
-    'canary-timeout': '30',
-    'stable-seconds': '10',
-    'update-timeout': '600'
-};
-/**
- * Whether the workflow asked for something with this input: set, and not to its declared default.
- * A runner passes every declared input with its default, so presence says nothing of intent.
- */
-function setByWorkflow(read, name) {
-    const value = read(name).trim();
-    return value !== '' && value !== DECLARED_DEFAULTS[name];
-}
-function readSettings(read, run) {
-    const get = (name) => clean(name, read(name));
-    const optional = (name) => get(name) || undefined;
-    const value = (name) => get(name) || DECLARED_DEFAULTS[name];
-    const sshPassphrase = read('ssh-passphrase') || undefined;
-    const password = read('password') || undefined;
-    const sshKey = privateKey(read, 'ssh-key', 'ssh-key-path', 'ssh-passphrase', sshPassphrase);
-    if (!sshKey && !password) {
-        throw new InputError('ssh-key', 'is required (or `ssh-key-path`, or `password`): the private deploy key, OpenSSH or PEM format.');
-    }
-    // One host per line (or comma-separated), each `host` or `host:port`; the first builds the release.
-    const port = integer('port', value('port'), 1, 65535);
-    const hosts = read('host')
-        .split(/[\n,]/)
-        .map(h => h.trim())
-        .filter(Boolean)
-        .map(line => {
-        const withPort = /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(line);
-        if (!withPort)
-            return { host: hostName('host', line), port };
-        return {
-            host: hostName('host', withPort[1] ?? withPort[2]),
-            port: integer('host', withPort[3], 1, 65535)
-        };
-    });
-    if (hosts.length === 0)
-        hostName('host', '');
-    if (new Set(hosts.map(addressLabel)).size !== hosts.length)
-        throw new InputError('host', 'lists a host twice.');
-    const hostFingerprint = fingerprint('host-fingerprint', optional('host-fingerprint'));
-    if (hostFingerprint && hosts.length > 1) {
-        throw new InputError('host-fingerprint', 'pins one host key, but `host` lists several hosts: pin each with `ssh-known-hosts` (one line per host key, as ssh-keyscan prints them).');
-    }
-    const knownHosts = read('ssh-known-hosts').trim() || undefined;
-    if (hostFingerprint && knownHosts) {
-        throw new InputError('ssh-known-hosts', 'is set together with `host-fingerprint`; set one of the two, so it is clear which pins the host key.');
-    }
-    const ref = optional('ref') ?? run.sha;
-    if (!ref) {
-        throw new InputError('ref', 'no commit to deploy: the event has none, so set `ref` to a commit SHA.');
-    }
-    const container = optional('container');
-    const adminContainer = optional('admin-container');
-    const settings = {
-        host: hosts[0].host,
-        hosts,
-        maxParallel: integer('max-parallel', value('max-parallel'), 1, 100),
-        port: hosts[0].port,
-        username: username('username', value('username')),
-        sshKey,
-        sshPassphrase,
-        password,
-        proxy: proxy(read, get, value),
-        ciphers: list(read('ciphers')),
-        buildEnv: buildEnv(read('build-env')),
-        hostFingerprint,
-        knownHosts,
-        strictHostKey: inputs_boolean('ssh-strict', value('ssh-strict')),
-        image: imageRef(get('image')),
-        container: container && containerName('container', container),
-        adminContainer: adminContainer && containerName('admin-container', adminContainer),
-        repoPath: absolutePath('repo-path', get('repo-path')),
-        branch: gitRef('branch', optional('branch') ?? run.branch ?? 'master'),
-        ref: gitRef('ref', ref),
-        buildCommand: command('build-command', read('build-command').trim() || DECLARED_DEFAULTS['build-command']),
-        healthCommand: read('health-command').trim()
-            ? command('health-command', read('health-command').trim())
-            : undefined,
-        healthTimeoutSec: integer('health-timeout', value('health-timeout'), 1, 3600),
-        respawnTimeoutSec: integer('respawn-timeout', value('respawn-timeout'), 1, 3600),
-        commandTimeoutSec: integer('command-timeout', value('command-timeout'), 1, 6 * 3600),
-        connectTimeoutSec: integer('connect-timeout', value('connect-timeout'), 1, 600),
-        lockTimeoutSec: integer('lock-timeout', value('lock-timeout'), 0, 6 * 3600),
-        rollback: inputs_boolean('rollback', value('rollback')),
-        dryRun: inputs_boolean('dry-run', value('dry-run')),
-        force: inputs_boolean('force', value('force')),
-        githubToken: read('github-token').trim() || undefined,
-        paths: parsePatterns(read('paths')),
-        environment: optional('environment'),
-        environmentUrl: url('environment-url', get('environment-url')),
-        maxLayers: integer('max-layers', value('max-layers'), 2, 120),
-        keepReleases: integer('keep-releases', value('keep-releases'), 1, 1000),
-        canarySeconds: integer('canary-seconds', value('canary-seconds'), 0, 600),
-        canaryCommand: read('canary-command').trim()
-            ? command('canary-command', read('canary-command').trim())
-            : undefined,
-        canaryTimeoutSec: integer('canary-timeout', value('canary-timeout'), 1, 3600),
-        stableSeconds: integer('stable-seconds', value('stable-seconds'), 0, 3600),
-        rollbackTo: rollbackTarget(get('rollback-to')),
-        ...swarm(read, get),
-        updateTimeoutSec: integer('update-timeout', value('update-timeout'), 1, 6 * 3600)
-    };
-    if (settings.service && hosts.length > 1) {
-        throw new InputError('host', `lists ${hosts.length} hosts, but production is the Swarm service ${settings.service}: Swarm rolls the release out to its nodes. List one manager node.`);
-    }
-    if (settings.container && settings.adminContainer === settings.container) {
-        throw new InputError('admin-container', `'${settings.adminContainer}' is the production container named by \`container\`; set \`admin-container\` to another name.`);
-    }
-    return settings;
-}
-/** Trim and refuse control characters: they are never part of a legitimate single-line value. */
-function clean(name, value) {
-    const trimmed = value.trim();
-    // eslint-disable-next-line no-control-regex
-    if (/[\u0000-\u001f\u007f]/.test(trimmed)) {
-        throw new InputError(name, 'contains a control character (a newline or tab?); give a single-line value.');
-    }
-    return trimmed;
-}
-function hostName(name, value) {
-    if (!value)
-        throw new InputError(name, 'is required: the droplet IP address or host name.');
-    const bare = value.replace(/^\[(.*)\]$/, '$1');
-    const label = /^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$/;
-    if ((0,external_node_net_.isIP)(bare) || (bare.length <= 253 && bare.split('.').every(part => label.test(part))))
-        return bare;
-    throw new InputError(name, `'${value}' is not an IP address or host name.`);
-}
-function username(name, value) {
-    if (/^[A-Za-z_][A-Za-z0-9_.-]{0,31}$/.test(value))
-        return value;
-    throw new InputError(name, `'${value}' is not a valid user name.`);
-}
-function integer(name, value, min, max) {
-    if (/^\d+$/.test(value)) {
-        const n = Number(value);
-        if (n >= min && n <= max)
-            return n;
-    }
-    throw new InputError(name, `'${value}' is not a whole number from ${min} to ${max}.`);
-}
-function inputs_boolean(name, value) {
-    if (/^(true|yes|on)$/i.test(value))
-        return true;
-    if (/^(false|no|off)$/i.test(value))
-        return false;
-    throw new InputError(name, `'${value}' is not a boolean; use true or false.`);
-}
-// Docker's reference grammar (distribution/reference), without a digest: we commit to a tag.
-const DOMAIN = String.raw `(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9])(?:\.(?:[A-Za-z0-9]|[A-Za-z0-9][A-Za-z0-9-]*[A-Za-z0-9]))*(?::[0-9]+)?`;
-const COMPONENT = String.raw `[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*`;
-const REFERENCE = new RegExp(String.raw `^((?:${DOMAIN}/)?${COMPONENT}(?:/${COMPONENT})*)(?::([\w][\w.-]{0,127}))?$`);
-function imageRef(value) {
-    if (!value)
-        throw new InputError('image', 'is required: the image to update, e.g. texasca/api.');
-    const match = REFERENCE.exec(value);
-    if (!match || match[1].length > 255) {
-        throw new InputError('image', `'${value}' is not an image reference. Expected repository[:tag] in lower case, e.g. texasca/api or texasca/api:latest (no digest: the action commits to a tag).`);
-    }
-    const repository = match[1];
-    const tag = match[2] ?? 'latest';
-    return { repository, tag, name: `${repository}:${tag}` };
-}
-function containerName(input, value) {
-    const name = value.replace(/^\//, '');
-    if (/^[A-Za-z0-9][A-Za-z0-9_.-]+$/.test(name))
-        return name;
-    throw new InputError(input, `'${value}' is not a container name (letters, digits, '_', '.', '-'; at least two characters).`);
-}
-function absolutePath(name, value) {
-    if (!value)
-        throw new InputError(name, 'is required: the app’s git checkout inside the container, e.g. /srv/app.');
-    if (!value.startsWith('/') || value.split('/').includes('..')) {
-        throw new InputError(name, `'${value}' is not an absolute path without '..' segments.`);
-    }
-    return value.length > 1 ? value.replace(/\/+$/, '') : value;
-}
-/** git check-ref-format's rules, so a ref can never be read as an option or a revision range. */
-function gitRef(name, value) {
-    const bad = !value ||
-        value.startsWith('-') ||
-        value.startsWith('/') ||
-        value.endsWith('/') ||
-        value.endsWith('.') ||
-        value.endsWith('.lock') ||
-        value === '@' ||
-        // eslint-disable-next-line no-control-regex
-        /\.\.|\/\/|@\{|[\s~^:?*[\\\u0000-\u001f\u007f]/.test(value) ||
-        value.split('/').some(part => part.startsWith('.'));
-    if (bad) {
-        throw new InputError(name, `'${value}' is not a valid git ${name === 'branch' ? 'branch name' : 'commit or ref'}.`);
-    }
-    return value;
-}
-function url(name, value) {
-    if (!value)
-        return undefined;
-    try {
-        const parsed = new URL(value);
-        if (parsed.protocol === 'https:' || parsed.protocol === 'http:')
-            return value;
-    }
-    catch {
-        // reported below
-    }
-    throw new InputError(name, `'${value}' is not an http(s) URL.`);
-}
-function rollbackTarget(value) {
-    if (!value)
-        return undefined;
-    if (value === 'previous' || /^[0-9a-f]{7,40}$/.test(value))
-        return value;
-    throw new InputError('rollback-to', `'${value}' is neither \`previous\` nor a commit SHA (7 to 40 hex digits).`);
-}
-function command(name, value) {
-    if (value.includes('\0'))
-        throw new InputError(name, 'contains a NUL byte.');
-    return value;
-}
-/** `SHA256:` and 43 base64 digits; the `=` padding some tools print is dropped, as ssh-keygen does. */
-function fingerprint(name, value) {
-    if (value && !/^SHA256:[A-Za-z0-9+/]{43}=?$/.test(value)) {
-        throw new InputError(name, `'${value}' is not a SHA256 fingerprint. Expected the form ssh-keygen -lf prints, e.g. SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s.`);
-    }
-    return value?.replace(/=$/, '');
-}
-/** The key pasted in `keyInput`, or read from the runner's file at `pathInput`; checked. */
-function privateKey(read, keyInput, pathInput, passphraseInput, passphrase) {
-    const pasted = normalizeKey(read(keyInput));
-    const path = read(pathInput).trim();
-    if (pasted && path)
-        throw new InputError(pathInput, `is set together with \`${keyInput}\`; give the key one way.`);
-    let key = pasted;
-    if (path) {
-        try {
-            key = normalizeKey((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
-        }
-        catch (error) {
-            throw new InputError(pathInput, `cannot read '${path}' on the runner: ${error.code ?? String(error)}.`);
-        }
-    }
-    if (!key)
-        return undefined;
-    checkKey(key, passphrase, path ? pathInput : keyInput, passphraseInput);
-    return key;
-}
-function proxy(read, get, value) {
-    const host = get('proxy-host');
-    const others = [
-        'proxy-port',
-        'proxy-username',
-        'proxy-ssh-key',
-        'proxy-ssh-passphrase',
-        'proxy-password',
-        'proxy-host-fingerprint',
-        'proxy-known-hosts'
-    ];
-    if (!host) {
-        const stray = others.find(name => setByWorkflow(read, name));
-        if (stray)
-            throw new InputError(stray, 'is set but `proxy-host` is not; set `proxy-host` to the bastion, or remove it.');
-        return undefined;
-    }
-    const sshPassphrase = read('proxy-ssh-passphrase') || undefined;
-    const settings = {
-        host: hostName('proxy-host', host),
-        port: integer('proxy-port', value('proxy-port'), 1, 65535),
-        username: username('proxy-username', get('proxy-username') || value('username')),
-        sshKey: privateKey(read, 'proxy-ssh-key', 'proxy-ssh-key-path', 'proxy-ssh-passphrase', sshPassphrase),
-        sshPassphrase,
-        password: read('proxy-password') || undefined,
-        hostFingerprint: fingerprint('proxy-host-fingerprint', get('proxy-host-fingerprint') || undefined),
-        knownHosts: read('proxy-known-hosts').trim() || undefined
-    };
-    if (settings.hostFingerprint && settings.knownHosts) {
-        throw new InputError('proxy-known-hosts', 'is set together with `proxy-host-fingerprint`; set one of the two.');
-    }
-    return settings;
-}
-/** The Swarm service and the registry its releases are pushed to. */
-function swarm(read, get) {
-    const service = get('service');
-    if (service && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(service)) {
-        throw new InputError('service', `'${service}' is not a Swarm service name (letters, digits, '_', '.', '-'; up to 63 characters).`);
-    }
-    const registry = get('registry').replace(/\/+$/, '');
-    if (registry && !new RegExp(String.raw `^${DOMAIN}(?:/${COMPONENT})*$`).test(registry)) {
-        throw new InputError('registry', `'${registry}' is not a registry. Expected host[:port] with an optional namespace, e.g. registry.example.com:5000 or ghcr.io/texasca.`);
-    }
-    const registryUsername = get('registry-username') || undefined;
-    // A password is used as given: only a final newline (from a pasted secret) is dropped.
-    const registryPassword = read('registry-password').replace(/\r?\n$/, '') || undefined;
-    if (registryPassword?.includes('\n'))
-        throw new InputError('registry-password', 'has more than one line.');
-    if (Boolean(registryUsername) !== Boolean(registryPassword)) {
-        throw new InputError(registryUsername ? 'registry-password' : 'registry-username', 'is required with the other: `registry-username` and `registry-password` log in together.');
-    }
-    if (registryUsername && !/^[^\s:]{1,255}$/.test(registryUsername)) {
-        throw new InputError('registry-username', `'${registryUsername}' is not a registry user name.`);
-    }
-    return {
-        service: service || undefined,
-        registry: registry || undefined,
-        registryUsername,
-        registryPassword
-    };
-}
-/** Comma- or line-separated names. */
-function list(value) {
-    const items = value
-        .split(/[\s,]+/)
-        .map(item => item.trim())
-        .filter(Boolean);
-    for (const item of items) {
-        if (!/^[a-z0-9@.+-]+$/i.test(item))
-            throw new InputError('ciphers', `'${item}' is not a cipher name (e.g. aes256-ctr).`);
-    }
-    return items.length > 0 ? items : undefined;
-}
-/** `NAME=value` lines; the values are secrets to the log, so an error names the line, never its text. */
-function buildEnv(value) {
-    return value.split(/\r?\n/).flatMap((line, index) => {
-        if (!line.trim() || line.trim().startsWith('#'))
-            return [];
-        const match = /^\s*([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
-        if (!match) {
-            throw new InputError('build-env', `line ${index + 1} is not NAME=value (NAME of letters, digits and _; one variable a line).`);
-        }
-        return [`${match[1]}=${match[2]}`];
-    });
-}
-/** Keys pasted into secrets often carry CRLF line ends or lost their final newline. */
-function normalizeKey(value) {
-    const key = value.replace(/\r\n?/g, '\n').trim();
-    return key ? `${key}\n` : '';
-}
-function checkKey(key, passphrase, keyInput, passphraseInput) {
-    const parsed = lib.utils.parseKey(key, passphrase);
-    if (!(parsed instanceof Error)) {
-        if (Array.isArray(parsed) ? parsed.length === 0 : !parsed) {
-            throw new InputError(keyInput, 'holds no private key.');
-        }
-        return;
-    }
-    // Name the cause without echoing anything of the key itself.
-    const reason = parsed.message;
-    if (/no passphrase/i.test(reason)) {
-        throw new InputError(passphraseInput, `the key in \`${keyInput}\` is encrypted; set \`${passphraseInput}\` to its passphrase.`);
-    }
-    if (/passphrase|decrypt|bad decrypt/i.test(reason) && passphrase) {
-        throw new InputError(passphraseInput, `does not decrypt the key in \`${keyInput}\`.`);
-    }
-    throw new InputError(keyInput, 'is not a private key this action can read. Give the whole private key file (OpenSSH or PEM; ed25519, RSA or ECDSA), including its BEGIN and END lines.');
-}
-
-;// CONCATENATED MODULE: ./src/github/paths.ts
-
-
-const ESCAPABLE = new Set(['[', '?', '*', '+', '\\', '!', ']']);
-/** One line a pattern, `#` comments and blank lines ignored; an invalid pattern names `paths`. */
-function parsePatterns(input) {
-    const patterns = input
-        .split(/\r?\n/)
-        .map(line => line.trim())
-        .filter(line => line && !line.startsWith('#'));
-    for (const pattern of patterns)
-        compile(pattern);
-    if (patterns.length > 0 && patterns.every(p => p.startsWith('!'))) {
-        throw new InputError('paths', `every pattern excludes (${patterns.join(', ')}), so no change would ever deploy. ` +
-            "Put a pattern that includes first, e.g. '**' to deploy on any change except those.");
-    }
-    return patterns;
-}
-/**
- * The files the patterns select, in the order given. No patterns select every file (no filter).
- */
-function filterPaths(patterns, files) {
-    if (patterns.length === 0)
-        return [...files];
-    const compiled = patterns.map(compile);
-    return files.filter(file => {
-        let included = false;
-        for (const pattern of compiled) {
-            if (pattern.matches(file))
-                included = !pattern.negative;
-        }
-        return included;
-    });
-}
-/**
- * Whether a change deploys under `paths`. Only a complete list of changed files can skip a
- * deploy: a truncated or unknown list deploys (with the reason said).
- */
-function decidePaths(patterns, changed) {
-    if (patterns.length === 0)
-        return { deploy: true, matched: changed?.files ?? [] };
-    if (!changed) {
-        return {
-            deploy: true,
-            matched: [],
-            reason: 'The changed files are unknown, so `paths` cannot rule the change out: deploying.'
-        };
-    }
-    const matched = filterPaths(patterns, changed.files);
-    if (matched.length > 0)
-        return { deploy: true, matched };
-    if (changed.truncated) {
-        return {
-            deploy: true,
-            matched,
-            reason: `None of the ${changed.files.length} changed files listed matches \`paths\`, but the list is incomplete: deploying.`
-        };
-    }
-    const listed = changed.files.slice(0, 10).join(', ');
-    const more = changed.files.length > 10 ? `, and ${changed.files.length - 10} more` : '';
-    return {
-        deploy: false,
-        reason: changed.files.length === 0
-            ? 'No file changed, so none matches `paths`; nothing to deploy.'
-            : `No changed file matches \`paths\` (${patterns.join(', ')}); nothing to deploy. Changed: ${listed}${more}.`
-    };
-}
-const cache = new Map();
-function compile(pattern) {
-    const known = cache.get(pattern);
-    if (known)
-        return known;
-    const negative = pattern.startsWith('!');
-    const body = negative ? pattern.slice(1) : pattern;
-    const globs = toPicomatch(tokenize(body, pattern));
-    const matchers = globs.map(glob => picomatch_default()(glob, { dot: true, windows: false }));
-    const compiled = { negative, matches: (file) => matchers.some(m => m(file)) };
-    cache.set(pattern, compiled);
-    return compiled;
-}
-function invalid(pattern, why) {
-    return new InputError('paths', `'${pattern}' is not a valid pattern: ${why}`);
-}
-function tokenize(body, pattern) {
-    if (!body)
-        throw invalid(pattern, 'a pattern must follow !');
-    if (body.startsWith('/') || body.startsWith('./')) {
-        throw invalid(pattern, `paths are relative to the repository root, without a leading / or ./ (write '${body.replace(/^\.?\/+/, '')}')`);
-    }
-    const tokens = [];
-    let i = 0;
-    while (i < body.length) {
-        const c = body[i];
-        if (c === '\\' && ESCAPABLE.has(body[i + 1])) {
-            tokens.push({ kind: 'literal', text: body[i + 1] });
-            i += 2;
-        }
-        else if (c === '*') {
-            if (body[i + 1] === '*') {
-                tokens.push({ kind: 'globstar' });
-                i += 2;
-            }
-            else {
-                tokens.push({ kind: 'star' });
-                i += 1;
-            }
-        }
-        else if (c === '?' || c === '+') {
-            const previous = tokens.at(-1);
-            if (!previous || (previous.kind !== 'literal' && previous.kind !== 'class')) {
-                throw invalid(pattern, `'${c}' at ${i + 1} repeats the character before it (zero or one for ?, one or more for +), and there is none` +
-                    (previous ? ' but a wildcard' : '') +
-                    `. For a literal '${c}', write '\\${c}'.`);
-            }
-            tokens.push({ kind: 'quantifier', text: c });
-            i += 1;
-        }
-        else if (c === '[') {
-            const end = body.indexOf(']', i + 1);
-            if (end < 0)
-                throw invalid(pattern, `the [ at ${i + 1} has no closing ]`);
-            const content = body.slice(i + 1, end);
-            if (!content)
-                throw invalid(pattern, `the [] at ${i + 1} is empty`);
-            tokens.push({ kind: 'class', text: bracket(content, pattern) });
-            i = end + 1;
-        }
-        else {
-            tokens.push({ kind: 'literal', text: c });
-            i += 1;
-        }
-    }
-    return tokens;
-}
-/** A character class for picomatch: ranges kept, everything else literal. */
-function bracket(content, pattern) {
-    let out = '';
-    for (let i = 0; i < content.length; i++) {
-        const c = content[i];
-        if (content[i + 1] === '-' && i + 2 < content.length) {
-            const last = content[i + 2];
-            if (c > last)
-                throw invalid(pattern, `the range ${c}-${last} runs backwards`);
-            out += `${paths_escape(c)}-${paths_escape(last)}`;
-            i += 2;
-        }
-        else if (c === '-' && i > 0 && i === content.length - 1) {
-            throw invalid(pattern, `the range in [${content}] has no end`);
-        }
-        else {
-            out += paths_escape(c);
-        }
-    }
-    return `[${out}]`;
-}
-function paths_escape(c) {
-    return /[A-Za-z0-9/_.-]/.test(c) ? c : `\\${c}`;
-}
-/**
- * The picomatch globs that together match what the GitHub pattern matches. A `**` that is a whole
- * path segment is picomatch's globstar; a `**` glued to other characters (`**.js`) is GitHub's
- * "any characters, `/` included", which is either no directory (`*.js`) or some (`*\/**\/*.js`).
- */
-function toPicomatch(tokens) {
-    let globs = [''];
-    const atom = (t) => t.kind === 'literal' ? paths_escape(t.text) : t.kind === 'class' ? t.text : '';
-    for (let i = 0; i < tokens.length; i++) {
-        const t = tokens[i];
-        const next = tokens[i + 1];
-        let pieces;
-        if (t.kind === 'globstar') {
-            const before = tokens[i - 1];
-            const segmentStart = !before || (before.kind === 'literal' && before.text === '/');
-            const segmentEnd = !next || (next.kind === 'literal' && next.text === '/');
-            // A trailing `/**` needs something below: picomatch's `docs/**` also matches a file `docs`.
-            if (segmentStart && segmentEnd)
-                pieces = before && !next ? ['**/*'] : ['**'];
-            else
-                pieces = ['*', '*/**/*'];
-        }
-        else if (t.kind === 'star') {
-            pieces = ['*'];
-        }
-        else if (next?.kind === 'quantifier') {
-            pieces = [`${next.text}(${atom(t)})`];
-            i += 1;
-        }
-        else {
-            pieces = [atom(t)];
-        }
-        globs = globs.flatMap(glob => pieces.map(piece => glob + piece));
-    }
-    return globs;
-}
-
-;// CONCATENATED MODULE: ./src/lock.ts
-
-/** A holder that sends no heartbeat for this long is stopped by its watchdog (runner lost). */
-const STALE_AFTER_SEC = 60;
-const HEARTBEAT_MS = 10_000;
-/*
- * The lock is a `flock` on a file, held by this script while it runs in the run's SSH channel:
- * the kernel releases it when the holder ends, however it ends, so no waiter ever has to judge a
- * holder dead and take its lock over (two waiters doing so at once could both get it).
- *
- * It lives in /run/lock/hermes-deploy (else /var/lock, else the user's home): one directory for
- * every user of the docker group, since deploys that log in as different users share the engine.
- * The file is per image repository and per Docker engine (DOCKER_HOST), as one host may run
- * several engines. HERMES_LOCK_DIR overrides the directory, for tests and hosts whose /run/lock
- * does not suit; it is then used alone, never falling back to a lock the others do not see.
- *
- * Each line the runner sends is a heartbeat; `release` or end of input (the run ended, was killed,
- * or its connection dropped) releases. A holder that is alive but silent for $3 s (a runner cut
- * off without the TCP connection closing) is stopped by its watchdog. The holder writes who it is
- * into the file for waiters to show, and empties it on a clean release: text found in it on
- * acquiring is from a holder that ended without releasing. Nothing that outlives the holder may
- * keep fd 9 (the lock) open, hence the `9<&-`.
- */
-const LOCK = `
-set -u
-name=$1 stale=$3 holder=$4
-end=$(( $(date +%s) + $2 ))
-umask 007
-command -v flock >/dev/null || { echo 'flock (util-linux) is not installed on the host' >&2; exit 70; }
-# Make a shared lock directory unless it exists: group docker and setgid where this user can give
-# it that group, else world-writable and sticky like /tmp. Made under a temporary name and renamed
-# into place, so that no one uses it before it has its group and mode.
-shared() {
-  if [ ! -d "$1" ]; then
-    mkdir -p "\${1%/*}" 2>/dev/null
-    mkdir "$1.$$" 2>/dev/null || return 1
-    if chgrp docker "$1.$$" 2>/dev/null; then chmod 2770 "$1.$$"; else chmod 1777 "$1.$$"; fi
-    # When another run made it meanwhile, this moves ours into theirs: remove it from there.
-    mv "$1.$$" "$1" 2>/dev/null
-    rmdir "$1.$$" "$1/\${1##*/}.$$" 2>/dev/null
-  fi
-  [ -d "$1" ] && [ -w "$1" ] && [ -x "$1" ]
-}
-if [ -n "\${HERMES_LOCK_DIR:-}" ]; then
-  dir=$HERMES_LOCK_DIR
-  shared "$dir" || { echo "cannot use HERMES_LOCK_DIR=$dir" >&2; exit 70; }
-elif shared /run/lock/hermes-deploy; then dir=/run/lock/hermes-deploy
-elif shared /var/lock/hermes-deploy; then dir=/var/lock/hermes-deploy
-else
-  dir="$HOME/.hermes-deploy/locks"
-  mkdir -p "$dir" || exit 70
-fi
-case \${DOCKER_HOST:-unix:///var/run/docker.sock} in
-  unix:///var/run/docker.sock | unix:///run/docker.sock) ;;
-  *) sum=$(printf %s "$DOCKER_HOST" | cksum) && name="$name@\${sum%% *}" ;;
-esac
-lock="$dir/$name.lock"
-# Read-only when it exists: flock needs no more, so a file another user made works as well.
-if ! { command exec 9<"$lock"; } 2>/dev/null; then
-  command exec 9>>"$lock" || exit 70
-fi
-if ! flock -n 9; then
-  last=
-  while :; do
-    held=$(cat "$lock" 2>/dev/null)
-    if [ -n "$held" ] && [ "$held" != "$last" ]; then echo "waiting $held"; last=$held; fi
-    [ "$(date +%s)" -lt "$end" ] || { echo "timeout $last"; exit 75; }
-    flock -w 1 9 && break
-  done
-fi
-beat=$(mktemp "\${TMPDIR:-/tmp}/hermes-heartbeat.XXXXXX") || exit 70
-prev=$(cat "$lock" 2>/dev/null)
-[ -z "$prev" ] || echo "takeover its process has ended: $prev"
-{ printf '%s\\n' "$holder" >"$lock"; } 2>/dev/null
-# The watchdog stops this holder when it hears nothing for $stale s, and ends when the holder has.
-(
-  while kill -0 $$ 2>/dev/null; do
-    if [ $(( $(date +%s) - $(stat -c %Y "$beat" 2>/dev/null || date +%s) )) -gt "$stale" ]; then
-      kill $$
-      break
-    fi
-    sleep 1
-  done
-  rm -f "$beat"
-) </dev/null >/dev/null 2>&1 9<&- &
-watchdog=$!
-echo acquired
-while IFS= read -r line; do
-  [ "$line" = release ] && break
-  touch "$beat"
-done
-kill "$watchdog" 2>/dev/null
-rm -f "$beat"
-{ true >"$lock"; } 2>/dev/null
-exec 9<&-
-echo released
-`;
-class LockTimeoutError extends Error {
-}
-/** The lock's holder script, with its parameters: exported so tests can run it under a local sh. */
-function lockCommand(repository, timeoutSec, staleSec, holder) {
-    return shScript(LOCK, lockName(repository), String(timeoutSec), String(staleSec), JSON.stringify(holder));
-}
-function lockName(repository) {
-    return repository.replace(/[^A-Za-z0-9._-]/g, '_');
-}
-/**
- * Take the deploy lock for an image repository, waiting up to `timeoutSec` for a run that holds
- * it. `onWait` hears who holds it; `onTakeover` hears when a dead holder's lock was taken over.
- */
-async function acquireLock(shell, options) {
-    let buffered = '';
-    let acquired = () => { };
-    const ready = new Promise(resolve => (acquired = resolve));
-    const process = shell.spawn(lockCommand(options.repository, options.timeoutSec, STALE_AFTER_SEC, options.holder), {
-        label: 'deploy lock',
-        onOutput: (chunk, stream) => {
-            if (stream !== 'stdout')
-                return;
-            buffered += chunk;
-            let newline;
-            while ((newline = buffered.indexOf('\n')) >= 0) {
-                const line = buffered.slice(0, newline);
-                buffered = buffered.slice(newline + 1);
-                if (line === 'acquired')
-                    acquired();
-                else if (line.startsWith('waiting '))
-                    options.onWait(describeHolder(line.slice(8)));
-                else if (line.startsWith('takeover ')) {
-                    const [reason, ...rest] = line.slice(9).split(': ');
-                    options.onTakeover(`${reason}; it was held by ${describeHolder(rest.join(': '))}`);
-                }
-            }
-        }
-    });
-    const outcome = await Promise.race([ready.then(() => 'acquired'), process.done]);
-    if (outcome !== 'acquired') {
-        const holder = describeHolder(outcome.stdout
-            .split('\n')
-            .find(line => line.startsWith('timeout '))
-            ?.slice(8) ?? '');
-        if (outcome.code === 75) {
-            throw new LockTimeoutError(`Another deploy of ${options.repository} holds the lock on the host: ${holder}. Waited ${options.timeoutSec} s (\`lock-timeout\`). ` +
-                'Try again when it has finished, or raise `lock-timeout`.');
-        }
-        throw new Error(`Could not take the deploy lock (exit ${outcome.code}): ${(outcome.stderr || outcome.stdout).trim()}`);
-    }
-    const heartbeat = setInterval(() => process.write('\n'), HEARTBEAT_MS);
-    heartbeat.unref();
-    return {
-        release: async () => {
-            clearInterval(heartbeat);
-            process.write('release\n');
-            process.end();
-            // Closing the channel releases it on the host in any case; do not hang the job on it.
-            let timer;
-            await Promise.race([
-                process.done.catch(() => undefined),
-                new Promise(resolve => (timer = setTimeout(resolve, 10_000)))
-            ]);
-            clearTimeout(timer);
-        }
-    };
-}
-/**
- * The deploy lock for `settings.image`, with what every caller tells the user: who holds it while
- * waiting, and a warning when a dead holder's lock is taken over. `where` names the host when
- * there are several.
- */
-function takeDeployLock(shell, settings, holder, runner, where = '') {
-    const on = where ? ` on ${where}` : '';
-    return acquireLock(shell, {
-        repository: settings.image.repository,
-        holder,
-        timeoutSec: settings.lockTimeoutSec,
-        onWait: held => runner.info(`Waiting for the deploy lock${on}, held by ${held}`),
-        onTakeover: detail => runner.warning(`Took over a deploy lock${on} left by a run that is gone: ${detail}.`, 'Stale deploy lock')
-    });
-}
-/** `owner/repo run 4242 (commit abc1234, by alice) since 2026-11-25T14:00:00Z` */
-function describeHolder(raw) {
-    try {
-        const holder = JSON.parse(raw);
-        const parts = [holder.repository, holder.run].filter(Boolean).join(' ') || 'a deploy';
-        const by = holder.actor ? `, by ${holder.actor}` : '';
-        return `${parts} (commit ${holder.commit.slice(0, 12)}${by}) since ${holder.since}`;
-    }
-    catch {
-        return raw.trim() || 'an unknown holder';
-    }
-}
-
-;// CONCATENATED MODULE: ./src/release/canary.ts
-
-
-
-
-/** Start the release next to production, on no network, and watch it before the swap. */
-async function canary(host, runner, settings, production, previous, release) {
-    const name = `${production.name}-canary`;
-    await host.run(removeContainer(name), 'docker rm -f (stale canary)').catch(() => undefined);
-    try {
-        await host.run(runLike(production, release.id, previous.config, { name }), 'docker run (canary)', QUICK_MS, production.env.filter(e => !e.includes('\n')).join('\n') + '\n');
-        const watched = await host.exec(watchCanary(name, settings.canarySeconds, settings.canaryCommand ?? '', settings.canaryTimeoutSec), 'canary', (settings.canarySeconds + settings.canaryTimeoutSec) * 1000 + QUICK_MS);
-        if (watched.code !== 0) {
-            const why = formatDiagnosis(watched.stdout +
-                (await host.run(diagnose(name), 'docker inspect and logs (canary)').catch(() => '')));
-            throw new DeployError(`The canary of ${format_short(release.id)} failed; production is untouched (the tag moves only at the swap, so ${settings.image.name} still names ${format_short(previous.id)}).\n${why}`);
-        }
-        runner.info(`The release ran for ${settings.canarySeconds} s on no network${settings.canaryCommand ? ` and ${watched.stdout.trim()}` : ''}`);
-    }
-    finally {
-        await host.run(removeContainer(name), 'docker rm -f (canary)').catch(() => undefined);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/release/flatten.ts
-
-
-
-/*
- * `docker commit` on top of the running image adds a layer per deploy, and the engine refuses a
- * 125th ("max depth exceeded"). A flattened release is the admin container's filesystem as one
- * imported layer, with the original image's config put back: what `docker import --change`
- * cannot carry (STOPSIGNAL, env values with any characters) goes through a created container and
- * a commit, which copies its config. The usual config drift check then verifies every field.
- */
-const EXPORT_IMPORT = `
-status=$(mktemp)
-{ docker export "$1"; echo $? >"$status"; } | docker import --message "$3" - "$2" >/dev/null
-imported=$?
-exported=$(cat "$status")
-rm -f "$status"
-[ "$exported" = 0 ] || { echo "docker export $1 failed" >&2; exit 1; }
-[ "$imported" = 0 ] || exit 1
-`;
-/** The admin container's filesystem as a one-layer image tagged `tag`, on the host alone. */
-function exportImport(container, tag, message) {
-    return shScript(EXPORT_IMPORT, container, tag, message);
-}
-/**
- * A container (never started) of the flat image carrying the original config that `docker
- * create` can set. Its environment comes from stdin as an env-file (`flatEnv`).
- */
-function createCarrier(name, flatImage, config) {
-    const args = ['docker', 'create', '--name', name, '--env-file', '/dev/stdin'];
-    if (config.WorkingDir)
-        args.push('--workdir', config.WorkingDir);
-    if (config.User)
-        args.push('--user', config.User);
-    for (const port of Object.keys(config.ExposedPorts ?? {}))
-        args.push('--expose', port);
-    for (const [key, value] of Object.entries(config.Labels ?? {}))
-        args.push('--label', `${key}=${value}`);
-    if (config.StopSignal)
-        args.push('--stop-signal', config.StopSignal);
-    // A placeholder process, replaced on commit exactly as for the admin container.
-    const hasEntrypoint = Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0;
-    if (hasEntrypoint)
-        args.push('--entrypoint', 'hermes-placeholder', flatImage);
-    else
-        args.push(flatImage, 'hermes-placeholder');
-    return args;
-}
-function flatEnv(config) {
-    return (config.Env ?? []).join('\n') + '\n';
-}
-/** Commit the carrier as the release, with what only a commit change can set. */
-function commitCarrier(options) {
-    const base = docker_commit(options);
-    const extra = [];
-    const volumes = Object.keys(options.original.Volumes ?? {});
-    if (volumes.length > 0)
-        extra.push('--change', `VOLUME ${JSON.stringify(volumes)}`);
-    const health = healthcheckChange(options.original.Healthcheck);
-    if (health)
-        extra.push('--change', health);
-    // The changes go before the container (and image) names, which close the command.
-    const names = options.image ? 2 : 1;
-    return [...base.slice(0, -names), ...extra, ...base.slice(-names)];
-}
-/** The image's HEALTHCHECK as a Dockerfile instruction (durations are nanoseconds in the config). */
-function healthcheckChange(raw) {
-    const health = raw;
-    if (!health?.Test || health.Test.length === 0)
-        return undefined;
-    const [kind, ...rest] = health.Test;
-    if (kind === 'NONE')
-        return 'HEALTHCHECK NONE';
-    const options = [];
-    const ms = (ns) => (ns ? `${Math.round(ns / 1e6)}ms` : undefined);
-    if (ms(health.Interval))
-        options.push(`--interval=${ms(health.Interval)}`);
-    if (ms(health.Timeout))
-        options.push(`--timeout=${ms(health.Timeout)}`);
-    if (ms(health.StartPeriod))
-        options.push(`--start-period=${ms(health.StartPeriod)}`);
-    if (health.Retries)
-        options.push(`--retries=${health.Retries}`);
-    const test = kind === 'CMD-SHELL' ? rest.join(' ') : JSON.stringify(rest);
-    return ['HEALTHCHECK', ...options, 'CMD', test].join(' ');
-}
-/**
- * The admin container's filesystem as one layer, with the original image's config carried over.
- * Tagged `image` when given; returns the new image's ID.
- */
-async function flatten(host, admin, repository, image, previous, commitMessage) {
-    const flat = `${repository}:hermes-flat`;
-    const carrier = `${admin}-flat`;
-    await host.run(exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS);
-    try {
-        await host.run(removeContainer(carrier), 'docker rm -f (stale carrier)').catch(() => undefined);
-        await host.run(createCarrier(carrier, flat, previous.config), 'docker create (flattened release)', QUICK_MS, flatEnv(previous.config));
-        return (await host.run(commitCarrier({
-            container: carrier,
-            image,
-            original: previous.config,
-            message: commitMessage
-        }), 'docker commit (flattened release)', SLOW_MS)).trim();
-    }
-    finally {
-        await host.run(removeContainer(carrier), 'docker rm -f (carrier)').catch(() => undefined);
-        await host.run(['docker', 'rmi', flat], 'docker rmi (flat)').catch(() => undefined);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/release/history.ts
-
-
-
-const APPEND = `
-dir="$HOME/.hermes-deploy/history"
-mkdir -p "$dir" || exit 1
-file="$dir/$1.jsonl"
-printf '%s\\n' "$2" >>"$file"
-tail -n "$3" "$file"
-`;
-/** Append an entry and print the last `show` entries. */
-function appendHistory(name, entry, show) {
-    return shScript(APPEND, name, JSON.stringify(entry), String(show));
-}
-function parseHistory(output) {
-    return output
-        .split('\n')
-        .filter(line => line.startsWith('{'))
-        .flatMap(line => {
-        try {
-            return [JSON.parse(line)];
-        }
-        catch {
-            return [];
-        }
-    });
-}
-/** One JSON line per attempt in the history on the host; the summary shows the last few. */
-async function recordAttempt(host, settings, deps, report, durationMs) {
-    const entry = {
-        time: new Date().toISOString(),
-        action: report.action,
-        result: report.outcome === 'deployed'
-            ? 'deployed'
-            : report.outcome === 'rolled-back'
-                ? 'rolled-back'
-                : 'failed',
-        by: deps.holder.actor,
-        run: deps.holder.run,
-        fromCommit: report.previousCommit,
-        toCommit: report.commit,
-        fromImage: report.previousImageId,
-        toImage: report.imageId,
-        durationSec: Math.round(durationMs / 100) / 10,
-        ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
-    };
-    report.history = await writeHistory(host, settings, entry, deps.runner);
-}
-/** Append an entry to the host's history; returns the last few (none when it could not). */
-async function writeHistory(host, settings, entry, runner) {
-    try {
-        return parseHistory(await host.run(appendHistory(lockName(settings.image.repository), entry, 5), 'history'));
-    }
-    catch (error) {
-        runner.warning(`Could not write the deploy history on the host: ${message(error)}`);
-        return undefined;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/release/rollback.ts
-
-
-
-/** The release for `rollback-to` (`previous`, or a retained commit) among `repository`'s tags. */
-async function findRelease(host, wanted, repository, current) {
-    const tags = parseTags(await host.run(listTags(repository), 'docker image ls'));
-    const found = wanted === 'previous'
-        ? tags.find(t => t.tag === 'hermes-previous')
-        : tags.find(t => /^[0-9a-f]{12}$/.test(t.tag) && (t.tag.startsWith(wanted) || wanted.startsWith(t.tag)));
-    const retained = tags
-        .filter(t => /^[0-9a-f]{12}$/.test(t.tag))
-        .map(t => t.tag)
-        .join(', ');
-    if (!found) {
-        throw new DeployError(`No retained release matches \`rollback-to: ${wanted}\`. Retained: ${retained || 'none'}${tags.some(t => t.tag === 'hermes-previous') ? ', previous' : ''}.`);
-    }
-    if (found.id === current.id)
-        throw new DeployError(`Production already runs ${wanted} (${format_short(found.id)}); nothing to roll back.`);
-    const image = parseImage(JSON.parse(await host.run(inspectImage(found.id), 'docker image inspect')));
-    return { image, tag: found.tag };
-}
-
-;// CONCATENATED MODULE: ./src/release/retention.ts
-
-/** Releases are tagged `<repository>:<first 12 hex digits of the commit>`. */
-function releaseTag(commit) {
-    return commit.slice(0, 12);
-}
-const RETAIN = `
-repo=$1
-keep=$2
-docker tag "$3" "$repo:$4" || exit 1
-shift 4
-disk() { docker system df --format '{{.Type}} {{.Size}}' | awk '$1 == "Images" { print $2 }'; }
-n=0
-doomed=
-# Newest first, as docker image ls lists them.
-for line in $(docker image ls --no-trunc --format '{{.Tag}}/{{.ID}}' "$repo"); do
-  tag=\${line%%/*}
-  id=\${line#*/}
-  case $tag in ''|*[!0-9a-f]*) continue ;; esac
-  [ \${#tag} -eq 12 ] || continue
-  n=$((n + 1))
-  if [ "$n" -le "$keep" ]; then echo "kept=$tag"; continue; fi
-  for protected in "$@"; do
-    if [ "$id" = "$protected" ]; then echo "protected=$tag"; continue 2; fi
-  done
-  doomed="$doomed $tag"
-done
-# Images this action made (its commit message) that are untagged and unused.
-ours=
-for id in $(docker images -q --no-trunc --filter dangling=true); do
-  case $(docker image inspect --format '{{.Comment}}' "$id" 2>/dev/null) in hermes-deploy*) ours="$ours $id" ;; esac
-done
-before=$(disk)
-echo "before=$before"
-[ -n "$doomed$ours" ] || { echo "after=$before"; exit 0; }
-for tag in $doomed; do docker rmi "$repo:$tag" >/dev/null && echo "removed=$tag"; done
-for id in $ours; do docker rmi "$id" >/dev/null 2>&1 && echo "pruned=$id"; done
-# Removing release tags can leave more of ours dangling.
-for id in $(docker images -q --no-trunc --filter dangling=true); do
-  case $(docker image inspect --format '{{.Comment}}' "$id" 2>/dev/null) in
-    hermes-deploy*) docker rmi "$id" >/dev/null 2>&1 && echo "pruned=$id" ;;
-  esac
-done
-echo "after=$(disk)"
-`;
-/**
- * Tag the release `<repository>:<tag>`, keep the newest `keep` releases of the repository, and
- * remove older release tags (never one on a protected image: the running one, the rollback
- * target) and the dangling images of ours they leave. Prints what it did and the disk images
- * use before and after. One round trip.
- */
-function retain(repository, keep, release, protectedIds) {
-    return shScript(RETAIN, repository, String(keep), release.id, release.tag, ...protectedIds);
-}
-function parseRetention(output) {
-    const result = {
-        kept: [],
-        removed: [],
-        protected: [],
-        pruned: 0,
-        diskBefore: '',
-        diskAfter: ''
-    };
-    for (const line of output.split('\n')) {
-        const [key, value = ''] = line.trim().split('=');
-        if (key === 'kept' || key === 'removed' || key === 'protected')
-            result[key].push(value);
-        else if (key === 'pruned')
-            result.pruned += 1;
-        else if (key === 'before')
-            result.diskBefore = value;
-        else if (key === 'after')
-            result.diskAfter = value;
-    }
-    return result;
-}
-
-;// CONCATENATED MODULE: ./src/plan.ts
-
-
-
-
-
-
-/** A dry run: check what can be checked without changing anything, and print what would happen. */
-async function planDeploy(settings, production, image, adminName, report, host, runner, 
-/** Production is a Swarm service: its releases are pushed to `repository`. */
-swarm) {
-    const inProduction = (command) => docker_exec(production.name, command, { workdir: settings.repoPath });
-    const changed = (await host.run(inProduction(changedFiles()), 'git status')).trim();
-    if (changed)
-        runner.warning(`The checkout in ${production.name} has uncommitted changes:\n${changed}`);
-    const tip = (await host.run(inProduction(remoteTip(settings.branch)), `git ls-remote origin ${settings.branch}`, SLOW_MS)).split(/\s/)[0];
-    const rollback = rollbackTag(swarm?.repository ?? settings.image.repository);
-    const releaseName = swarm
-        ? `${swarm.repository}:${/^[0-9a-f]{40}$/.test(settings.ref) ? releaseTag(settings.ref) : '<commit>'}`
-        : settings.image.name;
-    const adminRun = runAdmin({
-        name: adminName,
-        imageId: format_short(image.id),
-        hasEntrypoint: hasEntrypoint(image.config),
-        networkMode: production.networkMode
-    });
-    report.plan = [
-        `take the deploy lock for ${settings.image.repository} (wait up to ${settings.lockTimeoutSec} s)`,
-        `remove a stale ${adminName} if there is one, then ${adminRun.join(' ')}`,
-        `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
-        `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
-        `build: ${settings.buildCommand}`,
-        `docker tag ${format_short(image.id)} ${rollback}; ` +
-            (image.layers >= settings.maxLayers
-                ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
-                : `docker commit ${adminName} ${releaseName} (ENTRYPOINT and CMD restored)`),
-        settings.canarySeconds > 0 || settings.canaryCommand
-            ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
-            : 'no canary (canary-seconds: 0)',
-        ...(swarm
-            ? [
-                `docker push ${releaseName}; docker service update --image ${releaseName}@<digest> --with-registry-auth --update-failure-action ${settings.rollback ? 'rollback' : 'pause'} ${swarm.service}; ` +
-                    `wait up to ${settings.updateTimeoutSec} s for Swarm to converge or roll back` +
-                    (settings.healthCommand
-                        ? `; then health command up to ${settings.healthTimeoutSec} s`
-                        : ''),
-                settings.rollback
-                    ? `on failure: Swarm rolls the service back (past update-timeout, or a failed health command: docker service rollback ${swarm.service})`
-                    : 'on failure: Swarm pauses the update (rollback: false)'
-            ]
-            : [
-                `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
-                    (settings.healthCommand
-                        ? `; health command up to ${settings.healthTimeoutSec} s`
-                        : '') +
-                    (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
-                settings.rollback
-                    ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
-                    : 'on failure: no rollback (rollback: false)'
-            ]),
-        `tag the release with its commit; keep ${settings.keepReleases} releases`,
-        ...(settings.hosts.length > 1
-            ? [
-                `then, ${settings.maxParallel} at a time, on ${settings.hosts.slice(1).map(addressLabel).join(', ')}: ` +
-                    'take the lock, docker save | docker load the release unless the host has it, re-tag, replace and check as above; stop at the first failure'
-            ]
-            : [])
-    ];
-    runner.info('Dry run: nothing was changed. The deploy would:');
-    report.plan.forEach((line, i) => runner.info(`  ${i + 1}. ${line}`));
-}
-
-;// CONCATENATED MODULE: ./src/deploy.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-/**
- * The runbook, step by step. Returns the report also when the deploy fails (outcome `failed` or
- * `rolled-back`, with the reason and the step). Every failure before "Replace production" leaves
- * production exactly as it was; a failure after it rolls back (when `rollback` is on). The admin
- * container is removed, the lock released and the session closed whatever happens.
- */
-async function deploy(settings, deps) {
-    const { runner } = deps;
-    const now = deps.now ?? (() => performance.now());
-    const started = now();
-    const progress = deps.progress ?? (() => { });
-    const report = {
-        outcome: 'failed',
-        action: settings.rollbackTo ? 'rollback' : 'deploy',
-        image: settings.image.name,
-        host: settings.hosts.length > 1 ? addressLabel(settings.hosts[0]) : settings.host,
-        steps: [],
-        commits: [],
-        rolledBack: false
-    };
-    const step = async (name, fn) => {
-        const begun = now();
-        return runner.group(name, async () => {
-            try {
-                const result = await fn();
-                const durationMs = now() - begun;
-                report.steps.push({ name, status: 'ok', durationMs });
-                runner.info(`✓ ${name} (${formatDuration(durationMs)})`);
-                return result;
-            }
-            catch (error) {
-                const durationMs = now() - begun;
-                report.steps.push({ name, status: 'failed', durationMs });
-                runner.info(`✗ ${name} (${formatDuration(durationMs)})`);
-                if (!(error instanceof DeployError))
-                    throw Object.assign(new DeployError(message(error)), { step: name });
-                error.step ??= name;
-                throw error;
-            }
-        });
-    };
-    let host;
-    let lock;
-    let adminName;
-    let deploymentStarted = false;
-    const serve = (ignore, stableSeconds) => serveOptions(settings, ignore, stableSeconds);
-    const startDeployment = async () => {
-        if (!deps.deployment)
-            return;
-        deploymentStarted = true;
-        const result = await deps.deployment.start();
-        if (result.warning)
-            runner.warning(result.warning, 'GitHub deployment');
-    };
-    try {
-        // 1. Connect over SSH: one connection for the whole deploy.
-        host = new Host(await step('Connect', () => deps.connect()), runner);
-        const remote = host;
-        // Two runs must never interleave their steps; the lock comes before `docker ps` so that what
-        // this run sees is not changed under it by another.
-        if (!settings.dryRun) {
-            lock = await step('Take the deploy lock', () => takeDeployLock(remote.shell, settings, deps.holder, runner));
-            progress({ phase: 'started' });
-        }
-        // 2. See what runs (the runbook's `docker ps`) and pick the production container.
-        const { production, image, containers, service } = await step('Find the production container', async () => {
-            const survey = await remote.survey(settings.image.name);
-            const found = findProduction(settings, survey.containers, survey.image);
-            const service = serviceOf(settings, found);
-            runner.info(`Production: container ${found.name} (${format_short(found.id)}) running ${format_short(found.imageId)}` +
-                (service ? `, a task of the Swarm service ${service}` : ''));
-            if (service && settings.hosts.length > 1) {
-                throw new DeployError(`Production is the Swarm service ${service}, and Swarm rolls a release out to its nodes: list one manager node in \`host\`, not ${settings.hosts.length} hosts.`);
-            }
-            // A Swarm node need not have the image under its own name: tasks run it by digest.
-            if (!survey.image && !service) {
-                throw new DeployError(`Image ${settings.image.name} is not on the host, yet ${found.name} runs ${found.imageName}. ` +
-                    'Set `image` to the image the supervisor starts (see `docker ps` on the host).');
-            }
-            return { production: found, image: survey.image, containers: survey.containers, service };
-        });
-        report.productionContainer = production.name;
-        report.previousImageId = production.imageId;
-        // A Swarm service: the release is pushed to this repository and Swarm rolls it out.
-        const releaseRepository = service
-            ? swarmRepository(settings, production.imageName)
-            : settings.image.repository;
-        if (service)
-            report.swarm = { service };
-        const admin = settings.adminContainer ?? `${service ?? production.name}-admin`;
-        // 3. Read what production runs: its image and the commit checked out at repo-path.
-        const previousImage = await step('Read what production runs', async () => {
-            report.previousCommit = await readCommit(remote, production.name, settings.repoPath);
-            if (image && image.id !== production.imageId) {
-                runner.warning(`${production.name} runs ${format_short(production.imageId)}, not the image ${settings.image.name} now names (${format_short(image.id)}): ` +
-                    'the release is built from what production runs.');
-            }
-            const previous = image?.id === production.imageId
-                ? image
-                : parseImage(JSON.parse(await remote.run(inspectImage(production.imageId), 'docker image inspect')));
-            runner.info(`Image ${format_short(previous.id)}, commit ${report.previousCommit}, ${previous.layers} layers`);
-            return previous;
-        });
-        if (settings.dryRun) {
-            await step('Plan (dry run)', () => planDeploy(settings, production, previousImage, admin, report, remote, runner, service ? { service, repository: releaseRepository } : undefined));
-            report.outcome = 'dry-run';
-            return report;
-        }
-        // Rolling back on demand: no build, a retained release is put back in production.
-        if (settings.rollbackTo) {
-            const target = await step(`Find the release to roll back to (${settings.rollbackTo})`, () => findRelease(remote, settings.rollbackTo, releaseRepository, previousImage));
-            await startDeployment();
-            await replaceProduction(target.image, `${releaseRepository}:${target.tag}`);
-            // The commit the restored release holds, read from the container now serving it.
-            report.commit = await readCommit(remote, report.containerId ?? production.name, settings.repoPath).catch(() => undefined);
-            report.outcome = 'deployed';
-            return report;
-        }
-        // 4. What is going out: the commits and files from production's commit to `ref`.
-        const skip = await step(`Compare ${format_short(report.previousCommit)}..${format_short(settings.ref)}`, async () => {
-            const range = deps.compare
-                ? await deps.compare(report.previousCommit, settings.ref)
-                : undefined;
-            if (range?.source === 'github') {
-                report.rangeSource = 'github';
-                report.commits = range.commits.map(c => `${c.sha.slice(0, 7)} ${c.subject} (${c.author})`);
-                report.changedFiles = range.files;
-                runner.info(`${range.commits.length} commits, ${range.files.length} files changed (GitHub compare: ${range.status})`);
-                report.commits.forEach(line => runner.info(`  ${line}`));
-            }
-            else if (range) {
-                runner.info(`GitHub's compare API is not available (${range.reason}); the range comes from git on the host.`);
-            }
-            const decision = decidePaths(settings.paths, range?.source === 'github' ? range : undefined);
-            if (decision.reason && decision.deploy)
-                runner.info(decision.reason);
-            return decision.deploy ? undefined : decision.reason;
-        });
-        if (skip && !settings.force)
-            return unchanged(skip);
-        if (skip)
-            runner.info(`${skip} Deploying anyway: \`force\` is on.`);
-        await startDeployment();
-        // 5. The admin container: a copy of production in which the release is made.
-        await step('Create the admin container', async () => {
-            const stale = containers.find(c => c.name === admin);
-            if (admin === production.name || stale?.id === production.id) {
-                throw new DeployError(`The admin container name ${admin} is the production container; set \`admin-container\` to another name.`);
-            }
-            // Under the lock, an admin container of ours is a dead run's, whatever still runs in it.
-            if (stale?.running && stale.execIds.length > 0 && !isOurAdmin(stale)) {
-                throw new DeployError(`Someone is working in ${admin}: it has ${stale.execIds.length} open \`docker exec\` session(s), as when the runbook is followed by hand. ` +
-                    'Production is unchanged. Finish that session (or remove the container if it is abandoned), then deploy again.');
-            }
-            if (stale) {
-                runner.warning(`Removing ${admin} (${format_short(stale.id)}, ${stale.status}, created ${stale.created}): an admin container left by an earlier run. It is not production.`, 'Stale admin container');
-                await remote.run(removeContainer(stale.id), 'docker rm -f (stale admin container)');
-            }
-            adminName = admin;
-            progress({ phase: 'admin', adminContainer: admin });
-            await remote.run(runAdmin({
-                name: admin,
-                imageId: previousImage.id,
-                hasEntrypoint: hasEntrypoint(previousImage.config),
-                networkMode: production.networkMode,
-                user: adminUser(production, previousImage)
-            }), 'docker run (admin container)');
-            runner.info(`Created ${admin} from ${format_short(previousImage.id)}`);
-        });
-        // Production's own environment (what the supervisor adds beyond the image's) reaches the
-        // build and git through an env-file on stdin: never on a command line, never baked into the image.
-        const runtimeEnv = extraEnv(production.env, previousImage.config.Env ?? []);
-        const envStdin = runtimeEnv.length > 0 ? runtimeEnv.join('\n') + '\n' : undefined;
-        const inAdmin = (command) => docker_exec(admin, command, {
-            workdir: settings.repoPath,
-            envFromStdin: envStdin !== undefined
-        });
-        // 6. Check the tree (the runbook's `git diff` before pulling), and fetch.
-        const relation = await step('Check the checkout for local changes', async () => {
-            const found = parseRelation(await remote.run(inAdmin(fetchAndRelate(settings.branch, settings.ref)), `git status; git fetch origin ${settings.branch}`, SLOW_MS, envStdin));
-            if (found.changed) {
-                throw new DeployError(`The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${found.changed}\n` +
-                    'They would be lost or shipped by accident. Commit them to the repository or discard them on the host, then deploy again.');
-            }
-            runner.info('No local changes');
-            return found;
-        });
-        // 7. Update to the exact commit from origin, fast-forward only.
-        const target = await step(`Update to ${settings.ref} from origin/${settings.branch}`, async () => {
-            const decision = decideUpdate(settings, relation);
-            if (decision.kind === 'refuse')
-                throw new DeployError(decision.message);
-            if (decision.kind === 'unchanged')
-                return { skip: decision.message };
-            if (settings.paths.length > 0 && !report.changedFiles && !settings.force) {
-                // GitHub's API gave no file list: the path filter decides from git on the host.
-                const files = (await remote.run(inAdmin(filesBetween(relation.head, relation.target)), 'git diff --name-only', QUICK_MS, envStdin))
-                    .split('\n')
-                    .filter(Boolean);
-                report.changedFiles = files;
-                const paths = decidePaths(settings.paths, { files, truncated: false });
-                if (!paths.deploy)
-                    return { skip: paths.reason };
-            }
-            const range = parseRange(await remote.run(inAdmin(fastForward(relation.target)), 'git merge --ff-only', QUICK_MS, envStdin));
-            if (report.rangeSource !== 'github') {
-                report.rangeSource = 'git';
-                report.commits = range.commits;
-            }
-            report.diffStat = range.diffStat;
-            runner.info(`Deploying ${format_short(relation.head)}..${format_short(relation.target)} (${range.commits.length} commits):`);
-            for (const line of range.commits)
-                runner.info(`  ${line}`);
-            if (range.diffStat)
-                runner.info(range.diffStat);
-            return { commit: relation.target };
-        });
-        if (target.skip !== undefined)
-            return unchanged(target.skip);
-        const commit = target.commit;
-        report.commit = commit;
-        // 8. Build, streaming the output as it comes. `build-env` joins production's environment on
-        // stdin: the values never appear on a command line on the host.
-        await step(`Build (${settings.buildCommand})`, async () => {
-            const env = [...runtimeEnv, ...settings.buildEnv];
-            const build = docker_exec(admin, ['sh', '-c', settings.buildCommand], {
-                workdir: settings.repoPath,
-                envFromStdin: env.length > 0
-            });
-            runner.debug(`$ ${build.join(' ')}`);
-            const result = await remote.shell.exec(build, {
-                label: `build command \`${settings.buildCommand}\``,
-                timeoutMs: settings.commandTimeoutSec * 1000,
-                onOutput: chunk => runner.stream(chunk),
-                drained: () => runner.drained(),
-                stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
-            });
-            if (result.code !== 0) {
-                throw new DeployError(`The build command \`${settings.buildCommand}\` exited with code ${result.code}; production is unchanged. ` +
-                    'Its output is above; fix the build and deploy again.');
-            }
-        });
-        // 9. Commit the admin container as the image, keeping the current one for a rollback.
-        progress({
-            phase: 'releasing',
-            adminContainer: admin,
-            previousImageId: previousImage.id,
-            service
-        });
-        // A plain host: the release is known by its ID until the swap moves the tag the supervisor
-        // starts. A Swarm service: the release's own tag, to push.
-        const releaseName = service ? `${releaseRepository}:${releaseTag(commit)}` : undefined;
-        const released = await step('Commit the release image', async () => {
-            const message = `hermes-deploy ${commit}`;
-            const flattened = previousImage.layers >= settings.maxLayers;
-            let newImage;
-            if (flattened) {
-                const flat = await flatten(remote, admin, releaseRepository, releaseName, previousImage, message);
-                newImage = parseImage(JSON.parse(await remote.run(inspectImage(flat), 'docker image inspect')));
-                await remote.run(removeContainer(admin), 'docker rm -f (admin container)');
-            }
-            else {
-                // One round trip: commit, read the result, drop the admin container.
-                const out = await remote.run(chain(commitAndInspect(docker_commit({
-                    container: admin,
-                    image: releaseName,
-                    original: previousImage.config,
-                    adminUser: adminUser(production, previousImage),
-                    message
-                })), removeContainer(admin)), 'docker commit; docker image inspect; docker rm -f (admin container)', SLOW_MS);
-                newImage = parseImage(JSON.parse(out.split('\n').find(line => line.startsWith('{'))));
-            }
-            adminName = undefined;
-            progress({
-                phase: 'releasing',
-                adminContainer: admin,
-                previousImageId: previousImage.id,
-                releasedImageId: newImage.id,
-                service
-            });
-            const drift = configDrift(previousImage.config, newImage.config);
-            if (drift.length > 0) {
-                await remote
-                    .run(['docker', 'rmi', releaseName ?? newImage.id], 'docker rmi (release)')
-                    .catch(() => undefined);
-                throw new DeployError(`The committed image changed the image config (${drift.join(', ')}); the release was removed and ` +
-                    (service
-                        ? 'the service is unchanged.'
-                        : `production is unchanged (${settings.image.name} still names ${format_short(previousImage.id)}).`));
-            }
-            if (flattened) {
-                report.flattened = { layersBefore: previousImage.layers, layersAfter: newImage.layers };
-                runner.info(`Flattened: the image had ${previousImage.layers} layers (\`max-layers\` ${settings.maxLayers}); the release has ${newImage.layers}.`);
-            }
-            runner.info(service
-                ? `${releaseName} is ${format_short(newImage.id)}`
-                : `The release is ${format_short(newImage.id)}; ${settings.image.name} names ${format_short(previousImage.id)} until the swap`);
-            return newImage;
-        });
-        report.imageId = released.id;
-        // 10. A canary before the swap: a release that cannot start never replaces production.
-        if (settings.canarySeconds > 0 || settings.canaryCommand) {
-            await step('Canary', () => canary(remote, runner, settings, production, previousImage, released));
-        }
-        // 11. Replace production: the supervisor respawns it from the new image (or Swarm rolls it out).
-        await replaceProduction(released, releaseName ?? settings.image.name);
-        // 12. Keep the release (tagged with its commit) and the last few before it; prune the rest.
-        await step('Retain releases', async () => {
-            report.retention = parseRetention(await remote.run(retain(releaseRepository, settings.keepReleases, { id: released.id, tag: releaseTag(commit) }, [released.id, previousImage.id]), 'docker tag (release); retention', SLOW_MS));
-            const { removed, pruned, diskBefore, diskAfter } = report.retention;
-            runner.info(`Kept ${report.retention.kept.length} releases; removed ${removed.length} old release tags and ${pruned} unused images. Images use ${diskAfter} (was ${diskBefore}).`);
-        }).catch(error => {
-            // The release is out and healthy: a failed clean-up is worth a warning, not a failed job.
-            runner.warning(`Could not prune old releases: ${message(error)}`, 'Retention');
-        });
-        report.outcome = 'deployed';
-        return report;
-        /** Remove production; the supervisor starts `release`; health, stability; roll back on failure. */
-        async function replaceProduction(release, ref) {
-            if (service) {
-                await step(`Update the Swarm service ${service}`, () => updateService(release, ref));
-                return;
-            }
-            await step('Replace production', async () => {
-                if (settings.rollbackTo) {
-                    progress({
-                        phase: 'releasing',
-                        previousImageId: previousImage.id,
-                        releasedImageId: release.id
-                    });
-                    report.imageId = release.id;
-                }
-                try {
-                    report.containerId = await waitForServing(remote, runner, release.id, serve(admin), swap({
-                        repository: settings.image.repository,
-                        image: settings.image.name,
-                        previousImageId: previousImage.id,
-                        releaseId: release.id,
-                        production: production.id
-                    }));
-                    progress({ phase: 'done' });
-                }
-                catch (error) {
-                    await rollBack(error, release);
-                    throw error;
-                }
-            });
-        }
-        /**
-         * Push the release and hand it to Swarm's rolling update; Swarm's health checks and its
-         * failure action decide. The health command, when given, runs after Swarm converged; when it
-         * fails, Swarm is asked to roll back.
-         */
-        async function updateService(release, ref) {
-            const swarm = { service: service, ref, repository: releaseRepository };
-            report.imageId = release.id;
-            // What the service ran stays at hand for `rollback-to: previous`.
-            if (!settings.rollbackTo)
-                await remote.run(tag(previousImage.id, rollbackTag(releaseRepository)), 'docker tag (rollback tag)');
-            let result = await rollOutService(remote, runner, settings, {
-                ...swarm,
-                push: !settings.rollbackTo
-            });
-            report.swarm = { service: swarm.service, ...result };
-            if (result.outcome.kind === 'converged' && settings.healthCommand) {
-                const health = await remote.exec(healthCheck(settings.healthCommand, settings.healthTimeoutSec), 'health command', settings.healthTimeoutSec * 1000 + QUICK_MS);
-                if (health.code === 0)
-                    runner.info(`Health command ${health.stdout.trim()}`);
-                else if (settings.rollback) {
-                    const why = `Swarm converged, but the health command did not pass within ${settings.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}`;
-                    runner.warning(`${why}\nAsking Swarm to roll back.`, 'Rolling back');
-                    result = await rollBackService(remote, runner, settings, swarm.service);
-                    report.swarm = { service: swarm.service, ...result };
-                    if (result.outcome.kind === 'rolled-back')
-                        result.outcome.why = why;
-                }
-                else {
-                    throw new DeployError(`The health command did not pass within ${settings.healthTimeoutSec} s (\`health-timeout\`), and rollback is off: the service runs the release.`);
-                }
-            }
-            progress({ phase: 'done' });
-            const { outcome } = result;
-            if (outcome.kind === 'converged') {
-                // The task on this node, when Swarm placed one here.
-                const { containers } = await remote.survey(settings.image.name);
-                report.containerId = containers.find(c => c.running && c.imageId === release.id && c.labels[SERVICE_LABEL] === service)?.id;
-                runner.info(`Swarm converged: ${service} runs ${format_short(release.id)}`);
-                return;
-            }
-            if (outcome.kind === 'rolled-back') {
-                report.rolledBack = true;
-                report.outcome = 'rolled-back';
-                report.rollbackDetail = `${outcome.why}\nThe service is back on ${format_short(previousImage.id)} (commit ${report.previousCommit}).`;
-            }
-            throw new DeployError(outcome.kind === 'rolled-back'
-                ? outcome.why
-                : `${outcome.why}\nThe service may run a mix of releases: see \`docker service ps ${service}\` on the host; \`docker service rollback ${service}\` puts the previous one back.`);
-        }
-        async function rollBack(cause, release) {
-            if (!settings.rollback) {
-                runner.error(`Rollback is off: production runs the failed release. To roll back by hand: docker tag ${rollbackTag(settings.image.repository)} ${settings.image.name} && docker rm -f <new container>`, 'Rollback skipped');
-                progress({ phase: 'done' });
-                return;
-            }
-            runner.warning(`Rolling back to ${format_short(previousImage.id)}: ${message(cause)}`, 'Rolling back');
-            const restored = await restorePrevious(remote, runner, {
-                image: settings.image.name,
-                repository: settings.image.repository,
-                previousImageId: previousImage.id,
-                failedImageId: release.id,
-                production,
-                previousConfig: previousImage.config,
-                serve: serve(admin, 0)
-            }).catch(error => {
-                throw new DeployError(`ROLLBACK FAILED: ${message(error)}\nProduction may be down. ${settings.image.name} is back on ${format_short(previousImage.id)}; check the supervisor on the host.`);
-            });
-            progress({ phase: 'done' });
-            report.rolledBack = true;
-            report.containerId = restored;
-            report.rollbackDetail = `${message(cause)}\nRestored ${format_short(previousImage.id)} (commit ${report.previousCommit}); container ${format_short(restored)} serves it.`;
-            report.outcome = 'rolled-back';
-        }
-        function unchanged(reason) {
-            report.outcome = 'unchanged';
-            report.reason = reason;
-            report.commit = report.previousCommit;
-            report.imageId = report.previousImageId;
-            report.containerId = production.id;
-            runner.info(reason);
-            return report;
-        }
-    }
-    catch (error) {
-        // The report is the result either way: outputs and summary are written for a failure too.
-        report.reason = message(error);
-        report.failedStep = error instanceof DeployError ? error.step : undefined;
-        if (report.outcome !== 'rolled-back')
-            report.outcome = 'failed';
-        return report;
-    }
-    finally {
-        // 13. Always: record the attempt, remove the admin container, release the lock, end the session.
-        if (host) {
-            if (lock && (report.outcome !== 'unchanged' || report.action === 'rollback')) {
-                await recordAttempt(host, settings, deps, report, now() - started);
-            }
-            if (deploymentStarted && deps.deployment) {
-                const success = report.outcome === 'deployed' || report.outcome === 'unchanged';
-                const result = await deps.deployment.finish(success ? 'success' : 'failure', success ? undefined : report.reason?.split('\n')[0]);
-                if (result.warning)
-                    runner.warning(result.warning, 'GitHub deployment');
-            }
-            await cleanUp(host, adminName, lock, runner, progress, report);
-        }
-    }
-}
-/** The commit checked out at repo-path in a container. */
-async function readCommit(host, container, repoPath) {
-    try {
-        return (await host.run(docker_exec(container, currentCommit(), { workdir: repoPath }), 'git rev-parse HEAD')).trim();
-    }
-    catch (error) {
-        throw new DeployError(`Could not read the commit at ${repoPath} in ${container}: ${message(error)}\n` +
-            'Check `repo-path`: it must be the git checkout of the app inside the container.');
-    }
-}
-async function cleanUp(host, adminName, lock, runner, progress, report) {
-    try {
-        if (adminName)
-            await host.run(removeContainer(adminName), 'docker rm -f (admin container)');
-        // Nothing is half-done any more unless a release is out unconfirmed; then the post step checks.
-        if (report.outcome !== 'failed' || !report.imageId)
-            progress({ phase: 'done' });
-    }
-    catch (error) {
-        runner.warning(`Could not remove the admin container ${adminName}: ${message(error).replace(/\.$/, '')}. The next run removes it.`);
-    }
-    await lock
-        ?.release()
-        .catch(error => runner.warning(`Could not release the deploy lock: ${message(error)}`));
-    await host.shell.close();
-}
-
-;// CONCATENATED MODULE: ./src/github/context.ts
-
-function readRunContext(env = process.env) {
-    const event = readEvent(env.GITHUB_EVENT_PATH);
-    const ref = env.GITHUB_REF ?? '';
-    const server = env.GITHUB_SERVER_URL ?? 'https://github.com';
-    const repository = env.GITHUB_REPOSITORY;
-    const after = typeof event.after === 'string' ? event.after : undefined;
-    const before = typeof event.before === 'string' && !/^0+$/.test(event.before) ? event.before : undefined;
-    return {
-        eventName: env.GITHUB_EVENT_NAME ?? '',
-        sha: after ?? env.GITHUB_SHA ?? '',
-        branch: ref.startsWith('refs/heads/') ? ref.slice('refs/heads/'.length) : undefined,
-        before,
-        repository,
-        runUrl: repository && env.GITHUB_RUN_ID
-            ? `${server}/${repository}/actions/runs/${env.GITHUB_RUN_ID}`
-            : undefined,
-        actor: env.GITHUB_ACTOR
-    };
-}
-function readEvent(path) {
-    if (!path)
-        return {};
-    try {
-        const parsed = JSON.parse((0,external_node_fs_namespaceObject.readFileSync)(path, 'utf8'));
-        return parsed && typeof parsed === 'object' ? parsed : {};
-    }
-    catch {
-        // A missing or unreadable event file only costs us defaults, which inputs can supply.
-        return {};
-    }
-}
-
-;// CONCATENATED MODULE: ./src/github/side.ts
-/**
- * What the deploy needs from GitHub's API: the commit range and, with `environment`, a deployment
- * record. Octokit is loaded only when a token is there to use it: most of the bundle's start-up
- * time would otherwise go to a client that a run without a token never calls.
- */
-function githubSide(settings, context) {
-    const api = {
-        token: settings.githubToken,
-        apiUrl: process.env.GITHUB_API_URL,
-        repository: context.repository ?? ''
-    };
-    const compare = settings.githubToken
-        ? async (base, head) => {
-            const { compareCommits, rangeBase } = await Promise.all(/* import() */[__nccwpck_require__.e(413), __nccwpck_require__.e(480)]).then(__nccwpck_require__.bind(__nccwpck_require__, 480));
-            return compareCommits({ ...api, base: rangeBase(base, context.before)?.sha ?? base, head });
-        }
-        : undefined;
-    if (!settings.environment)
-        return { compare };
-    const options = {
-        ...api,
-        environment: settings.environment,
-        sha: settings.ref,
-        environmentUrl: settings.environmentUrl,
-        logUrl: context.runUrl,
-        description: `${settings.rollbackTo ? 'Roll back' : 'Deploy'} ${settings.image.name} on ${settings.hosts.length > 1 ? `${settings.hosts.length} hosts` : settings.host}`
-    };
-    let started;
-    return {
-        compare,
-        deployment: {
-            start: async () => {
-                started = Promise.all(/* import() */[__nccwpck_require__.e(413), __nccwpck_require__.e(887)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6887)).then(({ GitHubDeployment }) => new GitHubDeployment(options));
-                return (await started).start();
-            },
-            finish: async (outcome, description) => started ? (await started).finish(outcome, description) : { ok: true }
-        }
-    };
-}
-/**
- * With several hosts the deployment is one record for the whole rollout: the deploy on the first
- * host starts it, and its result is written only once every host is done (`settle`).
- */
-function deferFinish(record) {
-    let finished;
-    return {
-        record: {
-            start: () => record.start(),
-            finish: async (...args) => {
-                finished = args;
-                return { ok: true };
-            }
-        },
-        /** Write the rollout's result, if the deploy had started a deployment. */
-        settle: (outcome, description) => finished
-            ? record.finish(outcome, description)
-            : Promise.resolve({ ok: true, warning: undefined })
-    };
-}
-
-;// CONCATENATED MODULE: ./src/post.ts
-
-
-
-
-
-
-/**
- * The post step: when the main step was cancelled or killed before it finished, connect again and
- * put each host right — remove the admin container, and where a release was on its way out but
- * never confirmed healthy, complete the rollback so production serves the previous image. With
- * several hosts, every host the rollout had started to replace is checked.
- * Throws when production could not be put right somewhere.
- */
-async function recover(settings, progress, deps) {
-    const { runner } = deps;
-    const others = Object.entries(progress?.others ?? {}).filter(([, p]) => p.phase === 'releasing');
-    if ((!progress || progress.phase === 'done') && others.length === 0) {
-        runner.info('The deploy step finished; nothing to clean up.');
-        return;
-    }
-    const failures = [];
-    if (progress && progress.phase !== 'done') {
-        runner.warning(`The deploy step did not finish (it stopped in phase "${progress.phase}"): putting the host right.`, 'Recovering');
-        await recoverHost(settings, deps.connect, runner, deps.holder, progress).catch(error => failures.push(message(error)));
-    }
-    for (const [label, other] of others) {
-        const address = settings.hosts.find(h => addressLabel(h) === label);
-        if (!address || !deps.connectTo)
-            continue;
-        runner.warning(`The rollout stopped while replacing production on ${label}: putting it right.`, 'Recovering');
-        await recoverHost(settings, () => deps.connectTo(address), runner, deps.holder, other).catch(error => failures.push(`${label}: ${message(error)}`));
-    }
-    if (failures.length > 0)
-        throw new DeployError(failures.join('\n'));
-}
-async function recoverHost(settings, connect, runner, holder, progress) {
-    const host = new Host(await connect(), runner);
-    const lock = await takeDeployLock(host.shell, settings, holder, runner);
-    try {
-        const survey = await host.survey(settings.image.name);
-        const admin = survey.containers.find(c => c.name === progress.adminContainer);
-        if (admin) {
-            await host.run(removeContainer(admin.id), 'docker rm -f (admin container)');
-            runner.info(`Removed the admin container ${admin.name}`);
-        }
-        if (progress.phase !== 'releasing' || !progress.previousImageId)
-            return;
-        await rollBackUnconfirmed(host, settings, runner, survey, {
-            previousImageId: progress.previousImageId,
-            releasedImageId: progress.releasedImageId,
-            adminContainer: progress.adminContainer,
-            service: progress.service
-        });
-    }
-    finally {
-        await lock.release().catch(() => undefined);
-        await host.shell.close();
-    }
-}
-/** Roll back a release that may be out but was never confirmed; leave a host that never got it. */
-async function rollBackUnconfirmed(host, settings, runner, survey, release) {
-    if (release.service) {
-        // The update is Swarm's, with its own failure action: report where it is, change nothing.
-        const status = await host
-            .run(swarmStatus(release.service), 'docker service inspect')
-            .catch(error => `unknown (${message(error)})`);
-        runner.warning(`Production is the Swarm service ${release.service}; Swarm finishes or rolls back its update by itself. Its update status: ${status.trim() || 'none'}. ` +
-            `Check \`docker service ps ${release.service}\` on the host.`, 'Swarm update');
-        return;
-    }
-    // Only what is provably this run's is rolled back: the tag names its release (it moves only at
-    // the swap), or its release still runs. Anything else is another deploy's, made since this run
-    // stopped (it waited on the lock): the host is left as that deploy left it.
-    const tagged = survey.image?.id;
-    const failed = release.releasedImageId;
-    const releaseRuns = failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed);
-    if (tagged === release.previousImageId && !releaseRuns) {
-        runner.info(`${settings.image.name} still names ${format_short(release.previousImageId)} and no container runs the release: production is as it was.`);
-        return;
-    }
-    if (failed === undefined || (tagged !== failed && tagged !== release.previousImageId)) {
-        runner.warning(`${settings.image.name} names ${format_short(tagged)}, neither the image this run found in production (${format_short(release.previousImageId)}) nor its release${failed ? ` (${format_short(failed)})` : ''}: ` +
-            'another deploy has changed the host since this run stopped. Leaving production as that deploy left it.', 'Not rolled back');
-        return;
-    }
-    runner.warning(`The release ${format_short(failed)} was committed but never confirmed healthy: rolling back to ${format_short(release.previousImageId)}.`, 'Rolling back');
-    const serving = await restorePrevious(host, runner, {
-        image: settings.image.name,
-        repository: settings.image.repository,
-        previousImageId: release.previousImageId,
-        failedImageId: failed,
-        serve: serveOptions(settings, release.adminContainer ?? '', 0)
-    }).catch(error => {
-        throw new DeployError(`ROLLBACK FAILED after the cancelled deploy: ${message(error)}\nProduction may be down: ${settings.image.name} is back on ${format_short(release.previousImageId)}; check the supervisor on the host.`);
-    });
-    runner.info(`Rolled back: ${format_short(serving)} serves ${format_short(release.previousImageId)}`);
-}
-
-;// CONCATENATED MODULE: ./src/rollout.ts
-
-
-
-
-
-
-
-
-
-/**
- * After the first host built, released and checked the image, the others get the identical
- * image, one at a time (`max-parallel` at once): the image streams from the first host's
- * `docker save` into each host's `docker load` through the action's SSH connections — never
- * whole on the runner's disk or in its memory — then each host replaces production under its own
- * lock and health check. The first failure rolls that host back and stops the rollout; hosts not
- * yet reached are left untouched.
- */
-async function rollOut(settings, release, source, deps) {
-    const { runner } = deps;
-    const others = settings.hosts.slice(1);
-    const results = [];
-    for (let i = 0; i < others.length; i += settings.maxParallel) {
-        const batch = others.slice(i, i + settings.maxParallel);
-        const outcomes = await Promise.all(batch.map(address => runner.group(`Roll out to ${addressLabel(address)}`, () => toHost(address, settings, release, source, deps).catch((error) => ({
-            host: addressLabel(address),
-            outcome: error instanceof RolledBack ? 'rolled-back' : 'failed',
-            imageId: error instanceof RolledBack ? error.imageId : undefined,
-            containerId: error instanceof RolledBack ? error.containerId : undefined,
-            detail: message(error)
-        })))));
-        results.push(...outcomes);
-        if (outcomes.some(r => r.outcome === 'failed' || r.outcome === 'rolled-back')) {
-            results.push(...others
-                .slice(i + batch.length)
-                .map(address => ({ host: addressLabel(address), outcome: 'not reached' })));
-            break;
-        }
-    }
-    return results;
-}
-/** A host put back on the release it ran before. */
-class RolledBack extends DeployError {
-    imageId;
-    containerId;
-    constructor(text, imageId, containerId) {
-        super(text);
-        this.imageId = imageId;
-        this.containerId = containerId;
-    }
-}
-async function toHost(address, settings, release, source, deps) {
-    const { runner } = deps;
-    const hostName = addressLabel(address);
-    const host = new Host(await deps.connectTo(address), runner);
-    const started = performance.now();
-    // Set once production is being replaced here: from then on the attempt goes in the history.
-    let attempt;
-    try {
-        const lock = await takeDeployLock(host.shell, settings, deps.holder, runner, hostName);
-        try {
-            const survey = await host.survey(settings.image.name);
-            const production = findProduction(settings, survey.containers, survey.image);
-            if (production.imageId === release.imageId) {
-                runner.info(`${hostName} already runs ${format_short(release.imageId)}`);
-                return {
-                    host: hostName,
-                    outcome: 'unchanged',
-                    commit: release.commit,
-                    imageId: release.imageId,
-                    containerId: production.id
-                };
-            }
-            const present = await host.exec(inspectImage(release.imageId), 'docker image inspect');
-            if (present.code !== 0)
-                await sendImage(source, host, release.imageId, hostName, runner);
-            // From here until confirmed or rolled back, a cancelled run leaves this host to the post step.
-            const progress = (phase) => deps.progress?.(hostName, {
-                phase,
-                previousImageId: production.imageId,
-                releasedImageId: release.imageId
-            });
-            progress('releasing');
-            attempt = { from: production.imageId, result: 'failed' };
-            const serve = serveOptions(settings, '');
-            let containerId;
-            try {
-                containerId = await waitForServing(host, runner, release.imageId, serve, swap({
-                    repository: settings.image.repository,
-                    image: settings.image.name,
-                    previousImageId: production.imageId,
-                    releaseId: release.imageId,
-                    production: production.id
-                }));
-                progress('done');
-            }
-            catch (error) {
-                attempt.reason = message(error).split('\n')[0];
-                if (!settings.rollback) {
-                    progress('done');
-                    throw error;
-                }
-                runner.warning(`Rolling back ${hostName} to ${format_short(production.imageId)}: ${message(error)}`, 'Rolling back');
-                const previousConfig = survey.image?.id === production.imageId ? survey.image.config : undefined;
-                const restored = await restorePrevious(host, runner, {
-                    image: settings.image.name,
-                    repository: settings.image.repository,
-                    previousImageId: production.imageId,
-                    failedImageId: release.imageId,
-                    production,
-                    previousConfig,
-                    serve: { ...serve, stableSeconds: 0 }
-                });
-                progress('done');
-                attempt.result = 'rolled-back';
-                throw new RolledBack(`${message(error)}\nRolled back: ${format_short(restored)} serves ${format_short(production.imageId)} again.`, production.imageId, restored);
-            }
-            if (release.commit) {
-                await host
-                    .run(retain(settings.image.repository, settings.keepReleases, { id: release.imageId, tag: releaseTag(release.commit) }, [release.imageId, production.imageId]), 'docker tag (release); retention', SLOW_MS)
-                    .catch(error => runner.warning(`Could not prune old releases on ${hostName}: ${message(error)}`));
-            }
-            attempt.result = 'deployed';
-            return {
-                host: hostName,
-                outcome: 'deployed',
-                commit: release.commit,
-                imageId: release.imageId,
-                containerId
-            };
-        }
-        finally {
-            if (attempt) {
-                await writeHistory(host, settings, {
-                    time: new Date().toISOString(),
-                    action: 'deploy',
-                    result: attempt.result,
-                    by: deps.holder.actor,
-                    run: deps.holder.run,
-                    toCommit: release.commit,
-                    fromImage: attempt.from,
-                    toImage: release.imageId,
-                    durationSec: Math.round((performance.now() - started) / 100) / 10,
-                    ...(attempt.reason ? { reason: attempt.reason } : {})
-                }, runner);
-            }
-            await lock.release().catch(() => undefined);
-        }
-    }
-    finally {
-        await host.shell.close();
-    }
-}
-/**
- * Send the release to a host, leaving out the layers the host already has: a release is its
- * predecessor plus a layer or two, and the host runs the predecessor. `docker load` skips a layer
- * whose chain it has without reading its file, so those files are cut from the archive on the
- * first host (GNU tar) before it is streamed. Anything unusual (no GNU tar, no room for the
- * archive, an engine that wants every file) falls back to streaming the whole image.
- */
-async function sendImage(source, target, imageId, hostName, runner) {
-    const skip = await layersToSkip(source, target, imageId).catch(error => {
-        runner.debug(`Could not work out which layers ${hostName} has: ${message(error)}`);
-        return { layers: 0, of: 0 };
-    });
-    if (skip.layers === 0)
-        return copyImage(source, target.shell, imageId, hostName, runner);
-    try {
-        await copyImage(source, target.shell, imageId, hostName, runner, skip);
-    }
-    catch (error) {
-        runner.warning(`Sending only the layers ${hostName} lacks failed (${message(error).split('\n')[0]}); sending the whole image.`);
-        await copyImage(source, target.shell, imageId, hostName, runner);
-    }
-}
-const TARGET_LAYERS = `docker image inspect --format '{{json .RootFS.Layers}}' $(docker image ls -q --no-trunc | sort -u) 2>/dev/null || true`;
-/** How many of the release's layers, from the bottom, the target has as one chain in some image. */
-async function layersToSkip(source, target, imageId) {
-    const releaseLayers = JSON.parse(await run(source, ['docker', 'image', 'inspect', '--format', '{{json .RootFS.Layers}}', imageId], { label: 'docker image inspect (layers)', timeoutMs: QUICK_MS }));
-    const chains = (await target.run(['sh', '-c', TARGET_LAYERS], 'docker image inspect (layers)'))
-        .split('\n')
-        .filter(line => line.startsWith('['))
-        .map(line => JSON.parse(line));
-    return { layers: sharedPrefix(releaseLayers, chains), of: releaseLayers.length };
-}
-/** How many of `layers`, from the bottom, some image of `chains` has in the same order. */
-function sharedPrefix(layers, chains) {
-    let best = 0;
-    for (const chain of chains) {
-        let n = 0;
-        while (n < layers.length && n < chain.length && chain[n] === layers[n])
-            n++;
-        best = Math.max(best, n);
-    }
-    return best;
-}
-// The archive is saved once to the first host's disk: its manifest (the layers' file names, in
-// the image's order) comes last in it, and a seekable file lets tar read it without a second
-// `docker save`. Only the stream from `tar --delete` goes to stdout.
-const SAVE_WITHOUT = `set -e
-tmp=$(mktemp -d "\${TMPDIR:-/var/tmp}/hermes-save.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-# dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).
-trap 'exit 129' HUP
-trap 'exit 130' INT
-trap 'exit 143' TERM
-docker save "$1" >"$tmp/image.tar"
-tar -xOf "$tmp/image.tar" manifest.json >"$tmp/manifest.json"
-# "Layers":["<dir>/layer.tar",...]: names are hex and slashes only.
-grep -o '"Layers":\\[[^]]*\\]' "$tmp/manifest.json" | sed 's/^"Layers"://' | tr -d '"[]' | tr ',' '\\n' >"$tmp/layers"
-[ "$(wc -l <"$tmp/layers")" -eq "$3" ] || { echo "the archive lists $(wc -l <"$tmp/layers") layers, not $3" >&2; exit 3; }
-head -n "$2" "$tmp/layers" >"$tmp/skip"
-tar --delete -f - -T "$tmp/skip" <"$tmp/image.tar"`;
-/** `docker save` of `imageId` without its bottom `layers` (of `of`): the target has them. */
-function saveWithout(imageId, layers, of) {
-    return shScript(SAVE_WITHOUT, imageId, String(layers), String(of));
-}
-/** Stream `docker save` on the first host into `docker load` on another, with backpressure. */
-async function copyImage(from, to, imageId, hostName, runner, 
-/** Layers, from the bottom, the target has (left out of the stream), of how many. */
-skip = { layers: 0, of: 0 }) {
-    const started = performance.now();
-    const save = await from.channel(skip.layers > 0 ? saveWithout(imageId, skip.layers, skip.of) : ['docker', 'save', imageId], skip.layers > 0 ? 'docker save; tar --delete' : 'docker save');
-    const load = await to.channel(['docker', 'load'], 'docker load');
-    let bytes = 0;
-    let errors = '';
-    save.stream.on('data', (chunk) => (bytes += chunk.length));
-    save.stderr.on('data', (chunk) => (errors += chunk));
-    load.stderr.on('data', (chunk) => (errors += chunk));
-    let loaded = '';
-    load.stream.on('data', (chunk) => (loaded += chunk));
-    save.stream.pipe(load.stream);
-    let timer;
-    const [saved, imported] = await Promise.race([
-        Promise.all([save.exit, load.exit]),
-        new Promise((_, reject) => {
-            timer = setTimeout(() => reject(new DeployError(`Copying the image to ${hostName} did not finish within ${SLOW_MS / 60_000} min.`)), SLOW_MS);
-        })
-    ]).finally(() => clearTimeout(timer));
-    if (saved !== 0 || imported !== 0) {
-        throw new DeployError(`Copying ${format_short(imageId)} to ${hostName} failed (docker save exited ${saved}, docker load exited ${imported}): ${errors.trim()}`);
-    }
-    const seconds = (performance.now() - started) / 1000;
-    const kept = skip.layers > 0 ? `; ${skip.layers} layers it had were not sent` : '';
-    runner.info(`Copied ${format_short(imageId)} to ${hostName}: ${(bytes / 1e6).toFixed(bytes < 1e6 ? 3 : 1)} MB in ${seconds.toFixed(1)} s (${loaded.trim()}${kept})`);
-}
-/** The rollout's result folded into the report: the deploy succeeded only if every host did. */
-function foldRollout(report, results) {
-    report.hosts = [
-        {
-            host: report.host,
-            outcome: report.outcome === 'deployed' ? 'deployed' : 'unchanged',
-            commit: report.commit,
-            imageId: report.imageId,
-            containerId: report.containerId
-        },
-        ...results
-    ];
-    const failed = results.find(r => r.outcome === 'failed' || r.outcome === 'rolled-back');
-    if (!failed)
-        return;
-    report.outcome = 'failed';
-    report.failedStep = `Roll out to ${failed.host}`;
-    const untouched = results.filter(r => r.outcome === 'not reached').map(r => r.host);
-    report.reason =
-        `The rollout stopped at ${failed.host}: ${failed.detail}` +
-            (untouched.length ? `\nNot reached, left as they were: ${untouched.join(', ')}.` : '') +
-            `\n${report.host} and the hosts before ${failed.host} run the new release.`;
-}
-
-// EXTERNAL MODULE: external "node:crypto"
-var external_node_crypto_ = __nccwpck_require__(7598);
-;// CONCATENATED MODULE: ./src/runner.ts
-
-
-/**
- * Text from the host (the build's output, a health command's) must never act as a workflow
- * command: a line `::add-mask::`, `::error::` or `::stop-commands::` in it would otherwise be
- * obeyed by the runner. Such text is written between `::stop-commands::<token>` and `::<token>::`,
- * with a token the host cannot know; the action's own commands are always written outside.
- */
-class CommandGuard {
-    write;
-    token = (0,external_node_crypto_.randomUUID)();
-    stopped = false;
-    atLineStart = true;
-    constructor(write) {
-        this.write = write;
-    }
-    /** Host output, as it arrives. */
-    untrusted(text) {
-        if (!text)
-            return true;
-        if (!this.stopped) {
-            this.raw(`::stop-commands::${this.token}\n`);
-            this.stopped = true;
-        }
-        return this.raw(text);
-    }
-    /** A message of the action's own that may quote host output on lines of its own. */
-    message(text, print) {
-        if (/^\s*::/m.test(text)) {
-            this.untrusted(text.endsWith('\n') ? text : `${text}\n`);
-            this.resume();
-        }
-        else {
-            this.resume();
-            print(text);
-        }
-    }
-    /** Before any command of the action's own: workflow commands work again. */
-    resume() {
-        if (!this.stopped)
-            return;
-        if (!this.atLineStart)
-            this.raw('\n');
-        this.raw(`::${this.token}::\n`);
-        this.stopped = false;
-    }
-    raw(text) {
-        this.atLineStart = text.endsWith('\n');
-        return this.write(text);
-    }
-}
-const guard = new CommandGuard(text => process.stdout.write(text));
-const actionsRunner = {
-    info: message => guard.message(message, text => info(text)),
-    // Annotations escape their text (a newline is %0A), so quoted output cannot start a command.
-    warning: (message, title) => {
-        guard.resume();
-        warning(message, title ? { title } : {});
-    },
-    error: (message, title) => {
-        guard.resume();
-        error(message, title ? { title } : {});
-    },
-    debug: message => {
-        guard.resume();
-        core_debug(message);
-    },
-    stream: chunk => guard.untrusted(chunk),
-    drained: () => new Promise(resolve => process.stdout.once('drain', () => resolve())),
-    group: (title, fn) => {
-        guard.resume();
-        return group(title, async () => {
-            try {
-                return await fn();
-            }
-            finally {
-                guard.resume();
-            }
-        });
-    },
-    setOutput: (name, value) => {
-        guard.resume();
-        setOutput(name, value);
-    },
-    setSecret: value => {
-        guard.resume();
-        core_setSecret(value);
-    },
-    writeSummary: async (markdown) => {
-        // Without GITHUB_STEP_SUMMARY (a local run) there is nowhere to write it; the log has it all.
-        if (!process.env.GITHUB_STEP_SUMMARY)
-            return;
-        await summary.addRaw(markdown, true).write();
-    }
-};
-
-;// CONCATENATED MODULE: external "node:string_decoder"
-const external_node_string_decoder_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:string_decoder");
-;// CONCATENATED MODULE: ./src/ssh/host-key.ts
-
-function describeKey(blob) {
-    return { type: keyType(blob), fingerprint: host_key_fingerprint(blob) };
-}
-/** `SHA256:<base64 without padding>`, as `ssh-keygen -lf` prints it. */
-function host_key_fingerprint(blob) {
-    return `SHA256:${(0,external_node_crypto_.createHash)('sha256').update(blob).digest('base64').replace(/=+$/, '')}`;
-}
-/** The key type is the first string of the SSH wire-format key blob. */
-function keyType(blob) {
-    if (blob.length < 4)
-        return 'unknown';
-    const length = blob.readUInt32BE(0);
-    return blob.subarray(4, 4 + length).toString('ascii');
-}
-/**
- * The keys that known_hosts lines list for this host and port, in OpenSSH's syntax: patterns
- * with `*`, `?` and `!`, `[host]:port`, hashed names (`|1|salt|hash`) and the `@revoked` marker.
- * `@cert-authority` lines are skipped: certificates are not supported.
- */
-function knownKeysFor(knownHosts, host, port) {
-    const name = port === 22 ? host : `[${host}]:${port}`;
-    const keys = [];
-    for (const raw of knownHosts.split(/\r?\n/)) {
-        const line = raw.trim();
-        if (!line || line.startsWith('#'))
-            continue;
-        const fields = line.split(/\s+/);
-        let revoked = false;
-        if (fields[0].startsWith('@')) {
-            const marker = fields.shift();
-            if (marker === '@cert-authority')
-                continue;
-            revoked = marker === '@revoked';
-        }
-        const [patterns, type, data] = fields;
-        if (!patterns || !type || !data || !hostMatches(patterns, name))
-            continue;
-        keys.push({ type, blob: Buffer.from(data, 'base64'), revoked });
-    }
-    return keys;
-}
-function hostMatches(patterns, name) {
-    if (patterns.startsWith('|1|')) {
-        const [, , salt, hash] = patterns.split('|');
-        const digest = (0,external_node_crypto_.createHmac)('sha1', Buffer.from(salt ?? '', 'base64'))
-            .update(name)
-            .digest('base64');
-        return digest === hash;
-    }
-    let matched = false;
-    for (const pattern of patterns.split(',')) {
-        const negated = pattern.startsWith('!');
-        if (!globToRegExp(negated ? pattern.slice(1) : pattern).test(name))
-            continue;
-        if (negated)
-            return false;
-        matched = true;
-    }
-    return matched;
-}
-function globToRegExp(pattern) {
-    const body = pattern
-        .toLowerCase()
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.');
-    return new RegExp(`^${body}$`, 'i');
-}
-/** Host key algorithms to offer so the server presents a key type we can check (appleboy #275). */
-function algorithmsFor(types) {
-    const algorithms = new Set();
-    for (const type of types) {
-        if (type === 'ssh-rsa')
-            ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'].forEach(a => algorithms.add(a));
-        else
-            algorithms.add(type);
-    }
-    return [...algorithms];
-}
-/** Decide whether to trust the presented host key. Fails closed. */
-function checkHostKey(policy, blob, where, inputs = { fingerprint: 'host-fingerprint', knownHosts: 'ssh-known-hosts' }) {
-    const presented = describeKey(blob);
-    const shown = `${presented.type} ${presented.fingerprint}`;
-    switch (policy.kind) {
-        case 'fingerprint':
-            // Some tools print the base64 with its `=` padding; ssh-keygen does not.
-            if (presented.fingerprint === policy.fingerprint.replace(/=+$/, ''))
-                return { ok: true };
-            return {
-                ok: false,
-                reason: `The host key of ${where} does not match \`${inputs.fingerprint}\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
-                    `  expected:  ${policy.fingerprint}\n  presented: ${shown}\n` +
-                    'If the host was rebuilt or the pinned fingerprint is of another key type, check the key on the host (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub) and update the input, or pin all its keys with `ssh-known-hosts`.'
-            };
-        case 'known-hosts': {
-            // A revoked key stays refused even when another line lists it as trusted.
-            const same = policy.keys.find(k => k.blob.equals(blob) && k.revoked) ??
-                policy.keys.find(k => k.blob.equals(blob));
-            if (same?.revoked)
-                return {
-                    ok: false,
-                    reason: `The host key of ${where} (${shown}) is marked @revoked in \`${inputs.knownHosts}\`.`
-                };
-            if (same)
-                return { ok: true };
-            const expected = policy.keys
-                .filter(k => !k.revoked)
-                .map(k => `${k.type} ${host_key_fingerprint(k.blob)}`);
-            return {
-                ok: false,
-                reason: `The host key of ${where} is not one listed in \`${inputs.knownHosts}\`. POSSIBLE ATTACK (someone in the middle), or the host was rebuilt.\n` +
-                    `  expected:  ${expected.join(', ') || '(no usable key for this host)'}\n  presented: ${shown}\n` +
-                    `Check the key on the host and update \`${inputs.knownHosts}\` (ssh-keyscan prints the lines).`
-            };
-        }
-        case 'unchecked':
-            return {
-                ok: true,
-                warning: `Host key of ${where} NOT verified (ssh-strict: false). It presented ${shown}; set \`${inputs.fingerprint}: ${presented.fingerprint}\` to pin it.`
-            };
-        case 'refuse':
-            return {
-                ok: false,
-                reason: `Refusing to connect to ${where}: no \`${inputs.fingerprint}\` or \`${inputs.knownHosts}\` is set, so its identity cannot be checked.\n` +
-                    `It presented ${shown}. If that is your droplet's key (compare with ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub on it), set\n` +
-                    `  ${inputs.fingerprint}: ${presented.fingerprint}\n` +
-                    'or set `ssh-strict: false` to connect without checking (not recommended).'
-            };
-    }
-}
-
-;// CONCATENATED MODULE: ./src/ssh/connection.ts
-
-
-
-
-/** A failure to connect, with the phase that failed so the user knows where to look. */
-class ConnectionError extends Error {
-    phase;
-    constructor(phase, message) {
-        super(message);
-        this.phase = phase;
-        this.name = 'ConnectionError';
-    }
-}
-/** Ciphers a server may still need but that are weak: warned about when chosen. */
-const WEAK_CIPHER = /cbc$|3des|arcfour|blowfish|cast128/;
-/** One SSH connection to the host (through the bastion, if any): every remote command runs over it. */
-async function connect(options) {
-    const weak = options.ciphers?.filter(c => WEAK_CIPHER.test(c)) ?? [];
-    if (weak.length > 0) {
-        options.onWarning?.(`\`ciphers\` offers weak ciphers (${weak.join(', ')}): upgrade the server's OpenSSH and drop them.`);
-    }
-    if (!options.proxy) {
-        const client = await connection_open(options.target, options);
-        return new SshShell(client, where(options.target));
-    }
-    const bastion = await connection_open(options.proxy, options);
-    try {
-        const tunnel = await new Promise((resolve, reject) => bastion.forwardOut('127.0.0.1', 0, options.target.host, options.target.port, (error, stream) => error
-            ? reject(new ConnectionError('tcp', `The bastion ${where(options.proxy)} could not reach ${options.target.host}:${options.target.port}: ${error.message}. Check \`host\` and \`port\` as the bastion sees them, and that it allows TCP forwarding.`))
-            : resolve(stream)));
-        const client = await connection_open(options.target, options, tunnel);
-        client.on('close', () => bastion.end());
-        return new SshShell(client, `${where(options.target)} via ${where(options.proxy)}`);
-    }
-    catch (error) {
-        bastion.end();
-        throw error;
-    }
-}
-function where(endpoint) {
-    return `${endpoint.username}@${endpoint.host}:${endpoint.port}`;
-}
-/** Log in to one endpoint, over `sock` when it is behind a bastion, checking its host key. */
-async function connection_open(endpoint, options, sock) {
-    const at = where(endpoint);
-    const policy = hostKeyPolicy(endpoint, options.strictHostKey);
-    const client = new lib.Client();
-    let hostKeyFailure;
-    const config = {
-        ...(sock ? { sock } : { host: endpoint.host, port: endpoint.port }),
-        username: endpoint.username,
-        privateKey: endpoint.privateKey,
-        passphrase: endpoint.passphrase,
-        password: endpoint.password,
-        readyTimeout: options.connectTimeoutMs ?? 30_000,
-        keepaliveInterval: 10_000,
-        keepaliveCountMax: 3,
-        // Only what the inputs give: never an agent or keyboard prompts on a runner.
-        agent: undefined,
-        tryKeyboard: false,
-        hostVerifier: (key) => {
-            const verdict = checkHostKey(policy, key, at, endpoint.inputs);
-            if (!verdict.ok) {
-                hostKeyFailure = verdict.reason;
-                return false;
-            }
-            if (verdict.warning)
-                options.onWarning?.(verdict.warning);
-            return true;
-        }
-    };
-    const algorithms = {};
-    if (policy.kind === 'known-hosts') {
-        const types = [...new Set(policy.keys.filter(k => !k.revoked).map(k => k.type))];
-        if (types.length > 0)
-            algorithms.serverHostKey = algorithmsFor(types);
-    }
-    if (options.ciphers?.length)
-        algorithms.cipher = options.ciphers;
-    if (Object.keys(algorithms).length > 0)
-        config.algorithms = algorithms;
-    await new Promise((resolve, reject) => {
-        client.once('ready', () => resolve());
-        client.once('error', (error) => {
-            client.end();
-            reject(describeConnectError(error, endpoint, hostKeyFailure));
-        });
-        client.connect(config);
-        // Without it, each small SSH packet waits on the peer's delayed ACK: ~40 ms per command.
-        if (!sock)
-            client.setNoDelay(true);
-    });
-    options.onDebug?.(`Connected to ${at}`);
-    return client;
-}
-function hostKeyPolicy(endpoint, strict) {
-    if (endpoint.hostFingerprint)
-        return { kind: 'fingerprint', fingerprint: endpoint.hostFingerprint };
-    if (endpoint.knownHosts) {
-        const keys = knownKeysFor(endpoint.knownHosts, endpoint.host, endpoint.port);
-        if (keys.length === 0) {
-            const name = endpoint.port === 22 ? endpoint.host : `[${endpoint.host}]:${endpoint.port}`;
-            throw new ConnectionError('host-key', `\`${endpoint.inputs.knownHosts}\` has no line for ${name}; add the host's keys (ssh-keyscan -p ${endpoint.port} ${endpoint.host} prints them).`);
-        }
-        return { kind: 'known-hosts', keys };
-    }
-    return strict ? { kind: 'refuse' } : { kind: 'unchecked' };
-}
-function describeConnectError(error, endpoint, hostKeyFailure) {
-    const at = where(endpoint);
-    if (hostKeyFailure)
-        return new ConnectionError('host-key', hostKeyFailure);
-    if (error.level === 'client-authentication') {
-        const tried = [endpoint.privateKey && 'publickey', endpoint.password && 'password']
-            .filter(Boolean)
-            .join(', ');
-        const advice = [
-            endpoint.privateKey &&
-                `that the public key of \`${endpoint.inputs.key}\` is in ~/.ssh/authorized_keys of that user`,
-            endpoint.password &&
-                `that \`${endpoint.inputs.password}\` is right and the server allows password login`
-        ]
-            .filter(Boolean)
-            .join(', and ');
-        return new ConnectionError('authentication', `Authentication as ${at} failed: the server refused every method tried (${tried}). Check ${advice}, and that the user name is right.`);
-    }
-    if (error.level === 'client-timeout') {
-        return new ConnectionError('tcp', `Timed out connecting to ${at}: no SSH handshake completed. Check the host and port, and that a firewall lets the runner reach it.`);
-    }
-    if (/no matching/i.test(error.message)) {
-        return new ConnectionError('handshake', `SSH handshake with ${at} failed: ${error.message}. The server needs an algorithm ssh2 does not offer by default; set \`ciphers\` to one the server accepts (see its sshd_config).`);
-    }
-    if (error.level === 'client-socket' || error.code) {
-        return new ConnectionError('tcp', `Could not reach ${at}: ${error.message}. Check the host and port, and that sshd runs there.`);
-    }
-    return new ConnectionError('handshake', `SSH handshake with ${at} failed: ${error.message}`);
-}
-class SshShell {
-    client;
-    where;
-    closed = false;
-    disconnected = false;
-    lostReason;
-    constructor(client, where) {
-        this.client = client;
-        this.where = where;
-        client.on('close', () => {
-            this.disconnected = true;
-            if (!this.closed)
-                this.lostReason ??= `The SSH connection to ${where} was lost`;
-        });
-        client.on('error', (error) => {
-            this.lostReason = `The SSH connection to ${where} failed: ${error.message}`;
-        });
-    }
-    exec(command, options) {
-        const label = options.label ?? command.join(' ');
-        const process = this.spawn(command, options);
-        process.end(options.stdin);
-        let timer;
-        const timeout = new Promise((_, reject) => {
-            timer = setTimeout(() => {
-                process.kill();
-                reject(new Error(`${label} did not finish within ${Math.round(options.timeoutMs / 1000)} s; it was abandoned.`));
-            }, options.timeoutMs);
-        });
-        return Promise.race([process.done, timeout]).finally(() => clearTimeout(timer));
-    }
-    spawn(command, options) {
-        const label = options.label ?? command.join(' ');
-        const stdout = new Tail();
-        const stderr = new Tail();
-        let channel;
-        const pending = {
-            data: [],
-            ended: false,
-            killed: false
-        };
-        const done = new Promise((resolve, reject) => {
-            if (this.lostReason)
-                return reject(new Error(`${this.lostReason}; could not run ${label}.`));
-            const onClose = () => reject(new Error(`${this.lostReason ?? `The SSH connection to ${this.where} closed`} while running ${label}.`));
-            this.client.once('close', onClose);
-            this.client.exec(forLoginShell(command), (error, stream) => {
-                if (error) {
-                    this.client.off('close', onClose);
-                    return reject(new Error(`Could not start ${label}: ${error.message}`));
-                }
-                channel = stream;
-                // A write after the connection dropped must not crash the process: the close below reports it.
-                stream.on('error', () => undefined);
-                let code = null;
-                // Decoders keep a multi-byte character that straddles two chunks whole.
-                const outDecoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
-                const errDecoder = new external_node_string_decoder_namespaceObject.StringDecoder('utf8');
-                stream.on('data', (chunk) => {
-                    const text = outDecoder.write(chunk);
-                    stdout.push(text);
-                    if (options.onOutput?.(text, 'stdout') === false)
-                        pauseUntilDrained();
-                });
-                stream.stderr.on('data', (chunk) => {
-                    const text = errDecoder.write(chunk);
-                    stderr.push(text);
-                    if (options.onOutput?.(text, 'stderr') === false)
-                        pauseUntilDrained();
-                });
-                // A reader slower than the build (the runner's log) holds the channel back instead of
-                // letting output pile up in memory: SSH flow control then slows the build's writes.
-                let paused = false;
-                const pauseUntilDrained = () => {
-                    if (paused || !options.drained)
-                        return;
-                    paused = true;
-                    stream.pause();
-                    stream.stderr.pause();
-                    void options.drained().then(() => {
-                        paused = false;
-                        stream.resume();
-                        stream.stderr.resume();
-                    });
-                };
-                stream.on('exit', (exitCode, signal) => {
-                    code = exitCode ?? (signal ? 128 : 255);
-                });
-                stream.on('close', () => {
-                    this.client.off('close', onClose);
-                    resolve({ code: code ?? 255, stdout: stdout.text(), stderr: stderr.text() });
-                });
-                for (const data of pending.data)
-                    stream.write(data);
-                if (pending.ended)
-                    stream.end();
-                if (pending.killed)
-                    stream.close();
-            });
-        });
-        done.catch(() => { }); // observed by the caller; never an unhandled rejection
-        return {
-            done,
-            write: (data) => {
-                if (!channel)
-                    pending.data.push(data);
-                else if (channel.writable)
-                    channel.write(data);
-            },
-            end: (data) => {
-                if (!channel) {
-                    if (data)
-                        pending.data.push(data);
-                    pending.ended = true;
-                }
-                else
-                    channel.end(data);
-            },
-            kill: () => (channel ? channel.close() : (pending.killed = true))
-        };
-    }
-    channel(command, label) {
-        if (this.lostReason)
-            return Promise.reject(new Error(`${this.lostReason}; could not run ${label}.`));
-        return new Promise((resolve, reject) => this.client.exec(forLoginShell(command), (error, stream) => {
-            if (error)
-                return reject(new Error(`Could not start ${label}: ${error.message}`));
-            stream.on('error', () => undefined);
-            let code = null;
-            stream.on('exit', (exitCode) => (code = exitCode));
-            const exit = new Promise(done => stream.on('close', () => done(code ?? 255)));
-            resolve({ stream, stderr: stream.stderr, exit });
-        }));
-    }
-    async close() {
-        if (this.closed)
-            return;
-        this.closed = true;
-        if (this.disconnected)
-            return;
-        await new Promise(resolve => {
-            // end() can wait on a peer that is gone; do not let closing hang the job.
-            const timer = setTimeout(resolve, 2000);
-            this.client.once('close', () => {
-                clearTimeout(timer);
-                resolve();
-            });
-            this.client.end();
-        });
-    }
-}
-/** Keeps the last OUTPUT_TAIL_BYTES of a stream: a build may print hundreds of megabytes. */
-class Tail {
-    chunks = [];
-    size = 0;
-    push(text) {
-        this.chunks.push(text);
-        this.size += text.length;
-        while (this.size > OUTPUT_TAIL_BYTES && this.chunks.length > 1) {
-            this.size -= this.chunks.shift().length;
-        }
-    }
-    text() {
-        return this.chunks.join('');
-    }
-}
-
-;// CONCATENATED MODULE: ./src/state.ts
-
-var State;
-(function (State) {
-    State["IsPost"] = "isPost";
-    State["Progress"] = "progress";
-})(State || (State = {}));
-const isPost = () => getState(State.IsPost) === 'true';
-function markMainStarted() {
-    saveState(State.IsPost, 'true');
-}
-function saveProgress(progress) {
-    saveState(State.Progress, JSON.stringify(progress));
-}
-function readProgress() {
-    const raw = getState(State.Progress);
-    if (!raw)
-        return undefined;
-    try {
-        return JSON.parse(raw);
-    }
-    catch {
-        return undefined;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/summary.ts
-
-const HEADLINES = {
-    deployed: '✅ Deployed',
-    unchanged: '⏭️ Nothing to deploy',
-    'dry-run': '🔍 Dry run',
-    failed: '❌ Deploy failed',
-    'rolled-back': '↩️ Deploy failed and was rolled back'
-};
-/** The job summary: what went out, how long each step took, and what to do when it failed. */
-function renderSummary(report) {
-    const lines = [];
-    const headline = report.action === 'rollback' && report.outcome === 'deployed'
-        ? '↩️ Rolled back'
-        : HEADLINES[report.outcome];
-    lines.push(`## ${headline}: \`${report.image}\` on ${report.host}`, '');
-    if (report.reason)
-        lines.push(report.outcome === 'unchanged' ? report.reason : quoteBlock(report.reason), '');
-    lines.push('| | before | after |', '|---|---|---|');
-    lines.push(`| commit | ${code(report.previousCommit)} | ${code(report.commit)} |`);
-    lines.push(`| image | ${code(format_short(report.previousImageId))} | ${code(format_short(report.imageId))} |`);
-    if (report.productionContainer)
-        lines.push(`| container | ${report.productionContainer} | ${code(format_short(report.containerId))} |`);
-    if (report.retention)
-        lines.push(`| disk used by images | ${report.retention.diskBefore} | ${report.retention.diskAfter} |`);
-    lines.push('');
-    if (report.hosts) {
-        lines.push('### Hosts', '', '| host | result | commit | image | container |', '|---|---|---|---|---|');
-        for (const host of report.hosts) {
-            lines.push(`| ${host.host} | ${host.outcome} | ${code(host.commit?.slice(0, 12))} | ${code(format_short(host.imageId))} | ${code(format_short(host.containerId))} |`);
-        }
-        lines.push('');
-    }
-    if (report.swarm?.state) {
-        const { service, image, state, message } = report.swarm;
-        lines.push('### Swarm', '', `Service \`${service}\`: update ${state.replace(/_/g, ' ')}${message ? ` (${message})` : ''}; it runs \`${image}\`.`, '');
-    }
-    if (report.rollbackDetail)
-        lines.push('### Rollback', '', quoteBlock(report.rollbackDetail), '');
-    if (report.flattened) {
-        lines.push(`The image had ${report.flattened.layersBefore} layers, so the release was written flattened: ${report.flattened.layersAfter} layers, config carried over.`, '');
-    }
-    if (report.commits.length > 0) {
-        const source = report.rangeSource === 'github'
-            ? ' (from GitHub)'
-            : report.rangeSource === 'git'
-                ? ' (from git on the host)'
-                : '';
-        lines.push(`### ${report.commits.length} commit${report.commits.length === 1 ? '' : 's'}${source}`, '');
-        lines.push('```', ...report.commits, '```', '');
-    }
-    if (report.changedFiles?.length) {
-        const files = report.changedFiles.slice(0, 100);
-        const more = report.changedFiles.length > files.length
-            ? [`… and ${report.changedFiles.length - files.length} more`]
-            : [];
-        lines.push(`<details><summary>${report.changedFiles.length} changed files</summary>`, '', '```', ...files, ...more, '```', '', '</details>', '');
-    }
-    else if (report.diffStat) {
-        lines.push('<details><summary>Changed files</summary>', '', '```', report.diffStat, '```', '', '</details>', '');
-    }
-    if (report.retention && (report.retention.removed.length > 0 || report.retention.pruned > 0)) {
-        lines.push(`Retention: kept ${report.retention.kept.join(', ')}; removed ${report.retention.removed.join(', ') || 'no tags'} and ${report.retention.pruned} unused images.`, '');
-    }
-    if (report.plan)
-        lines.push('### Plan', '', ...report.plan.map((line, i) => `${i + 1}. ${line}`), '');
-    lines.push('### Steps', '', '| step | result | time |', '|---|---|---|');
-    for (const step of report.steps) {
-        const mark = step.status === 'ok' ? '✓' : '✗';
-        lines.push(`| ${escapeCell(step.name)} | ${mark} | ${formatDuration(step.durationMs)} |`);
-    }
-    if (report.history?.length) {
-        lines.push('', '### Recent deploys on this host', '', '| when | action | result | from | to | by | time |', '|---|---|---|---|---|---|---|');
-        for (const entry of [...report.history].reverse()) {
-            const run = entry.run ? `[${entry.by ?? 'run'}](${entry.run})` : (entry.by ?? '');
-            lines.push(`| ${entry.time} | ${entry.action} | ${entry.result} | ${code(entry.fromCommit?.slice(0, 7))} | ${code(entry.toCommit?.slice(0, 7))} | ${run} | ${entry.durationSec} s |`);
-        }
-    }
-    return lines.join('\n') + '\n';
-}
-function code(value) {
-    return value ? `\`${value}\`` : '–';
-}
-function quoteBlock(text) {
-    return text
-        .split('\n')
-        .map(line => `> ${line}`)
-        .join('\n');
-}
-function escapeCell(text) {
-    return text.replace(/\|/g, '\\|');
-}
-
-;// CONCATENATED MODULE: ./src/main.ts
-
-
-
-
-
-
-
-
-
-
-
-
-
-/** Entry point for both steps of action.yml: the deploy (main) and the clean-up (post). */
-async function main_run(runner = actionsRunner) {
-    const post = isPost();
-    if (!post)
-        markMainStarted();
-    const context = readRunContext();
-    let settings;
-    try {
-        maskSecrets(runner);
-        settings = readSettings(name => getInput(name), context);
-    }
-    catch (error) {
-        if (post)
-            return; // the main step already said what was wrong
-        writeOutputs(runner, undefined);
-        fail(runner, error instanceof InputError ? `Bad input \`${error.input}\`` : 'Bad input', error instanceof InputError ? error.message : `Could not read the inputs: ${message(error)}`);
-        return;
-    }
-    const deps = {
-        runner,
-        connect: () => connectWithRetries(settings, settings.hosts[0], runner),
-        connectTo: (address) => connectWithRetries(settings, address, runner),
-        holder: holder(settings, context)
-    };
-    if (post) {
-        try {
-            await recover(settings, readProgress(), deps);
-        }
-        catch (error) {
-            fail(runner, 'Clean-up failed', `Clean-up after the deploy step failed: ${message(error)}`);
-        }
-        return;
-    }
-    // With several hosts, the first host's connection outlives its deploy: the image streams from it.
-    const first = settings.hosts.length > 1 ? keepOpen() : undefined;
-    // The deploy's progress and each other host's, saved together for the post step.
-    let saved = { phase: 'started' };
-    const save = (next) => saveProgress((saved = next));
-    const github = githubSide(settings, context);
-    const deployment = first && github.deployment ? deferFinish(github.deployment) : undefined;
-    const report = await deploy(settings, {
-        ...deps,
-        connect: first ? () => first.open(deps.connect) : deps.connect,
-        progress: progress => save({ ...progress, others: saved.others }),
-        ...github,
-        deployment: deployment?.record ?? github.deployment
-    });
-    if (first?.shell &&
-        report.imageId &&
-        (report.outcome === 'deployed' || report.outcome === 'unchanged')) {
-        const results = await rollOut(settings, { imageId: report.imageId, commit: report.commit }, first.shell, {
-            ...deps,
-            progress: (host, progress) => save({ ...saved, others: { ...saved.others, [host]: progress } })
-        });
-        foldRollout(report, results);
-    }
-    await first?.close();
-    if (deployment) {
-        const success = report.outcome === 'deployed' || report.outcome === 'unchanged';
-        const { warning } = await deployment.settle(success ? 'success' : 'failure', success ? undefined : report.reason?.split('\n')[0]);
-        if (warning)
-            runner.warning(warning, 'GitHub deployment');
-    }
-    writeOutputs(runner, report);
-    await runner
-        .writeSummary(renderSummary(report))
-        .catch(error => runner.warning(`Could not write the job summary: ${message(error)}`));
-    if (report.outcome === 'failed' || report.outcome === 'rolled-back') {
-        const step = report.failedStep ? ` at "${report.failedStep}"` : '';
-        const rolledBack = report.rolledBack
-            ? ' Production was rolled back to the previous release.'
-            : '';
-        const title = report.rolledBack ? 'Deploy failed and was rolled back' : `Deploy failed${step}`;
-        fail(runner, title, `Deploy failed${step}: ${report.reason}${rolledBack}`);
-    }
-}
-/** Fail the step with an annotation whose title says what failed (core.setFailed gives none). */
-function fail(runner, title, text) {
-    runner.error(text, title);
-    process.exitCode = ExitCode.Failure;
-}
-/** A dropped packet or a droplet still booting deserves another try; a wrong key does not. */
-function connectWithRetries(settings, address, runner) {
-    return pRetry(() => connect({
-        target: {
-            host: address.host,
-            port: address.port,
-            username: settings.username,
-            privateKey: settings.sshKey,
-            passphrase: settings.sshPassphrase,
-            password: settings.password,
-            hostFingerprint: settings.hostFingerprint,
-            knownHosts: settings.knownHosts,
-            inputs: {
-                key: 'ssh-key',
-                fingerprint: 'host-fingerprint',
-                knownHosts: 'ssh-known-hosts',
-                password: 'password'
-            }
-        },
-        proxy: settings.proxy && {
-            host: settings.proxy.host,
-            port: settings.proxy.port,
-            username: settings.proxy.username,
-            privateKey: settings.proxy.sshKey ?? settings.sshKey,
-            passphrase: settings.proxy.sshKey ? settings.proxy.sshPassphrase : settings.sshPassphrase,
-            password: settings.proxy.password,
-            hostFingerprint: settings.proxy.hostFingerprint,
-            knownHosts: settings.proxy.knownHosts,
-            inputs: {
-                key: settings.proxy.sshKey ? 'proxy-ssh-key' : 'ssh-key',
-                fingerprint: 'proxy-host-fingerprint',
-                knownHosts: 'proxy-known-hosts',
-                password: 'proxy-password'
-            }
-        },
-        strictHostKey: settings.strictHostKey,
-        ciphers: settings.ciphers,
-        connectTimeoutMs: settings.connectTimeoutSec * 1000,
-        onWarning: text => runner.warning(text, 'SSH'),
-        onDebug: text => runner.debug(text)
-    }), {
-        retries: 2,
-        minTimeout: 2000,
-        factor: 2,
-        shouldRetry: ({ error }) => error instanceof ConnectionError && (error.phase === 'tcp' || error.phase === 'handshake'),
-        onFailedAttempt: ({ error, attemptNumber, retriesLeft }) => {
-            if (retriesLeft > 0 &&
-                error instanceof ConnectionError &&
-                error.phase !== 'host-key' &&
-                error.phase !== 'authentication') {
-                runner.warning(`Connection attempt ${attemptNumber} failed: ${error.message} Retrying.`);
-            }
-        }
-    });
-}
-/** A connection whose `close()` from the deploy is put off until the rollout is done with it. */
-function keepOpen() {
-    const kept = {
-        open: async (connect) => {
-            const shell = await connect();
-            kept.shell = shell;
-            return {
-                exec: shell.exec.bind(shell),
-                spawn: shell.spawn.bind(shell),
-                channel: shell.channel.bind(shell),
-                close: async () => { }
-            };
-        },
-        close: async () => kept.shell?.close()
-    };
-    return kept;
-}
-function holder(settings, context) {
-    return {
-        repository: context.repository,
-        run: context.runUrl,
-        commit: settings.ref,
-        actor: context.actor,
-        since: new Date().toISOString()
-    };
-}
-/** Every secret input, whole and line by line, before anything else can print them. */
-function maskSecrets(runner) {
-    const secrets = [
-        'ssh-key',
-        'ssh-passphrase',
-        'password',
-        'proxy-ssh-key',
-        'proxy-ssh-passphrase',
-        'proxy-password',
-        'registry-password'
-    ];
-    for (const name of secrets) {
-        const value = getInput(name, { trimWhitespace: false });
-        if (!value)
-            continue;
-        runner.setSecret(value);
-        for (const line of value.split(/\r?\n/)) {
-            const trimmed = line.trim();
-            if (trimmed.length >= 8 && !/^-----(BEGIN|END) /.test(trimmed))
-                runner.setSecret(trimmed);
-        }
-    }
-    // build-env: the values are secret, the names are not; a line that is not NAME=value (a key
-    // pasted by mistake) is secret whole.
-    for (const line of getInput('build-env').split(/\r?\n/)) {
-        const value = (line.includes('=') ? line.slice(line.indexOf('=') + 1) : line).trim();
-        if (value && (line.includes('=') || (value.length >= 8 && !value.startsWith('#'))))
-            runner.setSecret(value);
-    }
-}
-function writeOutputs(runner, report) {
-    runner.setOutput('deployed', String(report?.outcome === 'deployed'));
-    runner.setOutput('commit', report?.commit ?? '');
-    runner.setOutput('previous-commit', report?.previousCommit ?? '');
-    runner.setOutput('image-id', report?.imageId ?? '');
-    runner.setOutput('previous-image-id', report?.previousImageId ?? '');
-    runner.setOutput('container-id', report?.containerId ?? '');
-    runner.setOutput('rolled-back', String(report?.rolledBack ?? false));
-}
-
-
-/***/ }),
-
-/***/ 564:
-/***/ ((__unused_webpack_module, __unused_webpack___webpack_exports__, __nccwpck_require__) => {
-
-
-;// CONCATENATED MODULE: external "node:path"
-const external_node_path_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:path");
-// EXTERNAL MODULE: external "node:url"
-var external_node_url_ = __nccwpck_require__(3136);
-;// CONCATENATED MODULE: ./src/shim.ts
-// ssh2's pure-JS poly1305 (an Emscripten module) reads __dirname at load, which an ES module
-// bundle does not define. This module is imported first by the entry point.
-
-
-const scope = globalThis;
-scope.__dirname ??= (0,external_node_path_namespaceObject.dirname)((0,external_node_url_.fileURLToPath)(import.meta.url));
-
-
-/***/ }),
-
-/***/ 5243:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)(__nccwpck_require__.ab + "build/Release/cpufeatures.node")
-
-/***/ }),
-
-/***/ 8440:
-/***/ ((module, __unused_webpack_exports, __nccwpck_require__) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)(__nccwpck_require__.ab + "lib/protocol/crypto/build/Release/sshcrypto.node")
-
-/***/ }),
-
-/***/ 2613:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("assert");
-
-/***/ }),
-
-/***/ 181:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("buffer");
-
-/***/ }),
-
-/***/ 5317:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("child_process");
-
-/***/ }),
-
-/***/ 6982:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("crypto");
-
-/***/ }),
-
-/***/ 2250:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("dns");
-
-/***/ }),
-
-/***/ 4434:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("events");
-
-/***/ }),
-
-/***/ 9896:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("fs");
-
-/***/ }),
-
-/***/ 8611:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("http");
-
-/***/ }),
-
-/***/ 5692:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("https");
-
-/***/ }),
-
-/***/ 9278:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("net");
-
-/***/ }),
-
-/***/ 4589:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:assert");
-
-/***/ }),
-
-/***/ 6698:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:async_hooks");
-
-/***/ }),
-
-/***/ 4573:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:buffer");
-
-/***/ }),
-
-/***/ 7540:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:console");
-
-/***/ }),
-
-/***/ 7598:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:crypto");
-
-/***/ }),
-
-/***/ 3053:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:diagnostics_channel");
-
-/***/ }),
-
-/***/ 610:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:dns");
-
-/***/ }),
-
-/***/ 8474:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:events");
-
-/***/ }),
-
-/***/ 7067:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http");
-
-/***/ }),
-
-/***/ 2467:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:http2");
-
-/***/ }),
-
-/***/ 7030:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:net");
-
-/***/ }),
-
-/***/ 643:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:perf_hooks");
-
-/***/ }),
-
-/***/ 1792:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:querystring");
-
-/***/ }),
-
-/***/ 7075:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:stream");
-
-/***/ }),
-
-/***/ 1692:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:tls");
-
-/***/ }),
-
-/***/ 3136:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:url");
-
-/***/ }),
-
-/***/ 7975:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util");
-
-/***/ }),
-
-/***/ 3429:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:util/types");
-
-/***/ }),
-
-/***/ 5919:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:worker_threads");
-
-/***/ }),
-
-/***/ 8522:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:zlib");
-
-/***/ }),
-
-/***/ 857:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("os");
-
-/***/ }),
-
-/***/ 6928:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("path");
-
-/***/ }),
-
-/***/ 2203:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("stream");
-
-/***/ }),
-
-/***/ 3193:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("string_decoder");
-
-/***/ }),
-
-/***/ 4756:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("tls");
-
-/***/ }),
-
-/***/ 9023:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("util");
-
-/***/ }),
-
-/***/ 3106:
-/***/ ((module) => {
-
-module.exports = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("zlib");
 
 /***/ }),
 

@@ -1,3 +1,5 @@
+import { split } from 'shlex'
+import * as remote from '../src/remote/scripts.js'
 import {
   toShell,
   type Command,
@@ -11,26 +13,80 @@ import { Duplex, Readable } from 'node:stream'
 
 type Reply = Partial<ExecResult> | ((script: string, options: ExecOptions) => Partial<ExecResult>)
 
+/** A script of src/remote by its name there (`survey` for survey.sh). */
+export type ScriptName = keyof typeof remote
+
+const SCRIPT_NAMES = new Map<string, ScriptName>(
+  Object.entries(remote).map(([name, text]) => [text, name as ScriptName])
+)
+
 /**
- * A remote shell that answers from rules: the first rule whose pattern matches the command's
- * shell text replies. Every command is recorded as the text the real shell would have received.
+ * The remote scripts a command runs, by name: every `sh -c <script>` in it, with the commands a
+ * `chain` joined unpacked. A script is known by its whole text, never by a fragment of it.
+ */
+export function scriptsIn(command: readonly string[]): ScriptName[] {
+  const found: ScriptName[] = []
+  for (let i = 0; i + 2 < command.length; i++) {
+    if (command[i] !== 'sh' || command[i + 1] !== '-c') continue
+    const text = command[i + 2]
+    const name = SCRIPT_NAMES.get(text)
+    if (name) {
+      found.push(name)
+      continue
+    }
+    // A chain: `a && b`, each part a quoted command.
+    let words: string[]
+    try {
+      words = split(text)
+    } catch {
+      continue
+    }
+    let part: string[] = []
+    for (const word of [...words, '&&']) {
+      if (word !== '&&') part.push(word)
+      else {
+        found.push(...scriptsIn(part))
+        part = []
+      }
+    }
+  }
+  return found
+}
+
+/** What a rule or a look-up matches: a remote script by name, or the command's shell text. */
+type Pattern = ScriptName | RegExp
+
+function matches(pattern: Pattern, command: readonly string[], text: string): boolean {
+  return typeof pattern === 'string' ? scriptsIn(command).includes(pattern) : pattern.test(text)
+}
+
+/**
+ * A remote shell that answers from rules: the first rule whose pattern matches the command
+ * replies. A pattern names a remote script (`'survey'`), or is a RegExp on the command's shell
+ * text. Every command is recorded as the text the real shell would have received.
  */
 export class FakeShell implements RemoteShell {
   readonly commands: string[] = []
+  readonly argvs: (readonly string[])[] = []
   readonly stdins: (string | undefined)[] = []
   closed = false
-  private rules: { pattern: RegExp; reply: Reply }[] = []
+  private rules: { pattern: Pattern; reply: Reply }[] = []
 
-  on(pattern: RegExp, reply: Reply): this {
+  on(pattern: Pattern, reply: Reply): this {
     this.rules.unshift({ pattern, reply })
     return this
   }
 
-  async exec(command: Command, options: ExecOptions): Promise<ExecResult> {
+  private record(command: Command): { script: string; rule?: { reply: Reply } } {
     const script = toShell(command)
     this.commands.push(script)
+    this.argvs.push(command)
+    return { script, rule: this.rules.find(r => matches(r.pattern, command, script)) }
+  }
+
+  async exec(command: Command, options: ExecOptions): Promise<ExecResult> {
+    const { script, rule } = this.record(command)
     this.stdins.push(options.stdin)
-    const rule = this.rules.find(r => r.pattern.test(script))
     const reply = rule
       ? typeof rule.reply === 'function'
         ? rule.reply(script, options)
@@ -44,10 +100,8 @@ export class FakeShell implements RemoteShell {
    * recorded, and it ends (with the reply's code) when its input is closed.
    */
   spawn(command: Command, options: Pick<ExecOptions, 'onOutput' | 'label'>): RemoteProcess {
-    const script = toShell(command)
-    this.commands.push(script)
+    const { script, rule } = this.record(command)
     this.stdins.push(undefined)
-    const rule = this.rules.find(r => r.pattern.test(script))
     const reply = rule
       ? typeof rule.reply === 'function'
         ? rule.reply(script, { timeoutMs: 0 })
@@ -69,10 +123,8 @@ export class FakeShell implements RemoteShell {
 
   /** A byte channel: its reply's stdout is what it prints; what is piped in is kept in `piped`. */
   async channel(command: Command): Promise<RemoteChannel> {
-    const script = toShell(command)
-    this.commands.push(script)
+    const { script, rule } = this.record(command)
     this.stdins.push(undefined)
-    const rule = this.rules.find(r => r.pattern.test(script))
     const reply = rule
       ? typeof rule.reply === 'function'
         ? rule.reply(script, { timeoutMs: 0 })
@@ -108,12 +160,12 @@ export class FakeShell implements RemoteShell {
     this.closed = true
   }
 
-  ran(pattern: RegExp): boolean {
-    return this.commands.some(c => pattern.test(c))
+  ran(pattern: Pattern): boolean {
+    return this.indexOf(pattern) >= 0
   }
 
-  indexOf(pattern: RegExp): number {
-    return this.commands.findIndex(c => pattern.test(c))
+  indexOf(pattern: Pattern): number {
+    return this.commands.findIndex((text, i) => matches(pattern, this.argvs[i], text))
   }
 }
 

@@ -81,24 +81,24 @@ const committed = (imageJson: string) => `${NEW_IMAGE}\n${imageJson}\ntexasca-ap
 function healthyHost(): FakeShell {
   return (
     new FakeShell()
-      .on(/\.hermes-deploy\/locks/, { stdout: 'acquired\n' })
+      .on('lock', { stdout: 'acquired\n' })
       .on(/docker image inspect/, { stdout: image(OLD_IMAGE) })
-      .on(/#image/, { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n` })
-      .on(/rev-parse --verify HEAD' sh$/, { stdout: `${OLD_COMMIT}\n` })
-      .on(/fetch --quiet origin/, {
+      .on('survey', { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n` })
+      .on('currentCommit', { stdout: `${OLD_COMMIT}\n` })
+      .on('fetchAndRelate', {
         stdout: fetched(
           `head=${OLD_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=no\non_branch=yes\n`
         )
       })
-      .on(/merge --ff-only/, { stdout: `#log\n2222222 Add feature\n#stat\n app.js | 2 +-\n` })
+      .on('fastForward', { stdout: `#log\n2222222 Add feature\n#stat\n app.js | 2 +-\n` })
       // tag, commit, inspect and rm of the admin container go in one round trip.
       .on(/docker commit/, { stdout: committed(image(NEW_IMAGE)) })
-      .on(/awk -v image/, script => ({
+      .on('waitForContainer', script => ({
         // docker rm, run first in the same round trip, prints the ID it removed.
         stdout: `${script.includes('docker rm --force') ? `${PROD_ID}\n` : ''}${NEW_PROD_ID} texasca-api\n`
       }))
       .on(/\$1" 2>&1\) && ok=1/, { stdout: 'passed on attempt 1\n' })
-      .on(/docker system df/, { stdout: 'before=1GB\nkept=222222222222\nafter=1GB\n' })
+      .on('retain', { stdout: 'before=1GB\nkept=222222222222\nafter=1GB\n' })
       .on(/hermes-deploy\/history/, {
         stdout: '{"time":"t","action":"deploy","result":"deployed","durationSec":3}\n'
       })
@@ -134,12 +134,12 @@ describe('the deploy procedure', () => {
       rolledBack: false,
       commits: ['2222222 Add feature']
     })
-    const order = [
-      /\.hermes-deploy\/locks/,
-      /#image/,
+    const steps = [
+      'lock',
+      'survey',
       /docker run --detach --name texasca-api-admin --network host --entrypoint tail/,
-      /status --porcelain[\s\S]*fetch --quiet origin/,
-      /merge --ff-only/,
+      'fetchAndRelate',
+      'fastForward',
       /docker exec .* texasca-api-admin sh -c 'grunt build'/,
       /docker commit/,
       /docker rm --force texasca-api-admin/,
@@ -147,9 +147,10 @@ describe('the deploy procedure', () => {
       /docker tag .* texasca\/api:hermes-previous/,
       new RegExp(`docker tag ${NEW_IMAGE} texasca/api:latest`),
       removal(PROD_ID),
-      /awk -v image/,
-      /ok=1/
-    ].map(p => shell.indexOf(p))
+      'waitForContainer',
+      'health'
+    ] as const
+    const order = steps.map(p => shell.indexOf(p))
     expect(order.every(i => i >= 0)).toBe(true)
     expect([...order].sort((a, b) => a - b)).toEqual(order)
     expect(shell.closed).toBe(true)
@@ -201,7 +202,7 @@ describe('the deploy procedure', () => {
   })
 
   it('refuses a checkout with local changes and names the files', async () => {
-    const shell = healthyHost().on(/fetch --quiet origin/, {
+    const shell = healthyHost().on('fetchAndRelate', {
       stdout: fetched(
         `head=${OLD_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=no\non_branch=yes\n`,
         ' M Gruntfile.js\n'
@@ -210,7 +211,7 @@ describe('the deploy procedure', () => {
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('failed')
     expect(report.reason).toContain('M Gruntfile.js')
-    expect(shell.ran(/merge --ff-only|grunt build|docker commit/)).toBe(false)
+    expect(shell.ran('fastForward') || shell.ran(/grunt build|docker commit/)).toBe(false)
   })
 
   it('removes a stale admin container but never the production one', async () => {
@@ -219,7 +220,7 @@ describe('the deploy procedure', () => {
       Name: '/texasca-api-admin',
       State: { Running: false, Status: 'exited' }
     })
-    const shell = healthyHost().on(/#image/, {
+    const shell = healthyHost().on('survey', {
       stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n${stale}\n`
     })
     const { report, runner } = await runDeploy(shell)
@@ -236,7 +237,7 @@ describe('the deploy procedure', () => {
       Path: 'tail',
       Args: ['-f', '/dev/null']
     })
-    const shell = healthyHost().on(/#image/, {
+    const shell = healthyHost().on('survey', {
       stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n${orphan}\n`
     })
     const { report } = await runDeploy(shell)
@@ -254,24 +255,24 @@ describe('the deploy procedure', () => {
 
   it('rolls back when the health command fails after the swap', async () => {
     const shell = healthyHost()
-      .on(/ok=1/, { code: 1, stdout: 'curl: (7) Failed to connect\n' })
-      .on(/#image/, (_s: string) => ({
+      .on('health', { code: 1, stdout: 'curl: (7) Failed to connect\n' })
+      .on('survey', (_s: string) => ({
         stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n`
       }))
     // After the swap the survey shows the failed release; the wait for the old image finds it back.
     let surveys = 0
-    shell.on(/#image/, () => {
+    shell.on('survey', () => {
       surveys += 1
       const running = surveys === 1 ? container() : container({ Id: NEW_PROD_ID, Image: NEW_IMAGE })
       return { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${running}\n` }
     })
-    shell.on(/awk -v image/, script => ({
+    shell.on('waitForContainer', script => ({
       stdout: script.includes(NEW_IMAGE)
         ? `${NEW_PROD_ID} texasca-api\n`
         : `${'f'.repeat(64)} texasca-api\n`
     }))
     let healthChecks = 0
-    shell.on(/ok=1/, () =>
+    shell.on('health', () =>
       ++healthChecks === 1
         ? { code: 1, stdout: 'curl: (7) Failed to connect\n' }
         : { stdout: 'passed on attempt 2\n' }
@@ -289,7 +290,7 @@ describe('the deploy procedure', () => {
   })
 
   it('leaves the failed release in place and says how to roll back when rollback is off', async () => {
-    const shell = healthyHost().on(/ok=1/, { code: 1, stdout: 'down\n' })
+    const shell = healthyHost().on('health', { code: 1, stdout: 'down\n' })
     const { report, runner } = await runDeploy(shell, { rollback: false })
     expect(report.outcome).toBe('failed')
     expect(report.rolledBack).toBe(false)
@@ -300,7 +301,7 @@ describe('the deploy procedure', () => {
   })
 
   it('says the supervisor may be down when no new container appears', async () => {
-    const shell = healthyHost().on(/awk -v image/, { code: 124 })
+    const shell = healthyHost().on('waitForContainer', { code: 124 })
     const { report } = await runDeploy(shell, { rollback: false })
     expect(report.reason).toMatch(
       /No container of bbbbbbbbbbbb started within 5 s \(`respawn-timeout`\).*supervisor/
@@ -321,9 +322,7 @@ describe('the deploy procedure', () => {
 
   it('commits the release untagged and never moves the tag when the canary fails', async () => {
     // The canary starts, then exits during its watch.
-    const shell = healthyHost().on(/canary/, script =>
-      script.includes('docker run') ? {} : { code: 1, stdout: 'exited=1\n' }
-    )
+    const shell = healthyHost().on('watchCanary', { code: 1, stdout: 'exited=1\n' })
     const { report } = await runDeploy(shell, { canarySeconds: 1 })
     expect(report.outcome).toBe('failed')
     expect(report.reason).toMatch(/canary of bbbbbbbbbbbb failed; production is untouched/)
@@ -334,7 +333,7 @@ describe('the deploy procedure', () => {
   })
 
   it('does nothing when production already runs the commit', async () => {
-    const shell = healthyHost().on(/fetch --quiet origin/, {
+    const shell = healthyHost().on('fetchAndRelate', {
       stdout: fetched(
         `head=${NEW_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=yes\non_branch=yes\n`
       )
@@ -345,7 +344,7 @@ describe('the deploy procedure', () => {
   })
 
   it('changes nothing in a dry run', async () => {
-    const shell = healthyHost().on(/ls-remote/, { stdout: `${NEW_COMMIT}\trefs/heads/master\n` })
+    const shell = healthyHost().on('remoteTip', { stdout: `${NEW_COMMIT}\trefs/heads/master\n` })
     const { report } = await runDeploy(shell, { dryRun: true })
     expect(report.outcome).toBe('dry-run')
     expect(report.plan?.length).toBeGreaterThan(4)
@@ -353,7 +352,7 @@ describe('the deploy procedure', () => {
   })
 
   it('lists the other hosts of a rollout in a dry run', async () => {
-    const shell = healthyHost().on(/ls-remote/, { stdout: `${NEW_COMMIT}\trefs/heads/master\n` })
+    const shell = healthyHost().on('remoteTip', { stdout: `${NEW_COMMIT}\trefs/heads/master\n` })
     const hosts = [
       { host: '10.0.0.1', port: 22 },
       { host: '10.0.0.2', port: 2222 },
@@ -379,7 +378,7 @@ describe('the deploy procedure', () => {
   })
 
   it('waits for a deploy lock held by another run, then fails naming the holder', async () => {
-    const shell = healthyHost().on(/\.hermes-deploy\/locks/, {
+    const shell = healthyHost().on('lock', {
       code: 75,
       stdout:
         'waiting {"repository":"texasca/api","run":"https://github.com/texasca/api/actions/runs/7","commit":"abc","since":"2026-11-25T10:00:00Z"}\ntimeout {"repository":"texasca/api","run":"https://github.com/texasca/api/actions/runs/7","commit":"abc","since":"2026-11-25T10:00:00Z"}\n'
@@ -394,7 +393,7 @@ describe('the deploy procedure', () => {
   })
 
   it('says so when it takes over the lock of a run that is gone', async () => {
-    const shell = healthyHost().on(/\.hermes-deploy\/locks/, {
+    const shell = healthyHost().on('lock', {
       stdout:
         'takeover its process has ended: {"commit":"abc","since":"2026-11-25T10:00:00Z"}\nacquired\n'
     })
@@ -423,7 +422,7 @@ describe('the deploy procedure', () => {
   })
 
   it('leaves the post step to finish a rollback when the connection drops after the commit', async () => {
-    const shell = healthyHost().on(/awk -v image/, () => {
+    const shell = healthyHost().on('waitForContainer', () => {
       throw new Error(
         'The SSH connection to core@127.0.0.1:22 was lost while running wait for the new container.'
       )
@@ -441,7 +440,7 @@ describe('the deploy procedure', () => {
       Path: 'bash',
       Args: []
     })
-    const shell = healthyHost().on(/#image/, {
+    const shell = healthyHost().on('survey', {
       stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n${busy}\n`
     })
     const { report } = await runDeploy(shell)
@@ -452,7 +451,7 @@ describe('the deploy procedure', () => {
   })
 
   it('deploys nothing, without failing, when production already contains the commit', async () => {
-    const shell = healthyHost().on(/fetch --quiet origin/, {
+    const shell = healthyHost().on('fetchAndRelate', {
       stdout: fetched(
         `head=${NEW_COMMIT}\ntarget=${OLD_COMMIT}\nfast_forward=no\nbehind=yes\non_branch=yes\n`
       )

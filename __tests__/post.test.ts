@@ -26,12 +26,12 @@ const container = (id: string, name: string, image: string) =>
 
 function host(tagged: string, containers: string[]): FakeShell {
   return new FakeShell()
-    .on(/\.hermes-deploy\/locks/, { stdout: 'acquired\n' })
-    .on(/#image/, {
+    .on('lock', { stdout: 'acquired\n' })
+    .on('survey', {
       stdout: `#image\n${JSON.stringify({ Id: tagged, Config: {} })}\n#containers\n${containers.join('\n')}\n`
     })
-    .on(/awk -v image/, { stdout: `${'f'.repeat(64)} texasca-api\n` })
-    .on(/ok=1/, { stdout: 'passed on attempt 1\n' })
+    .on('waitForContainer', { stdout: `${'f'.repeat(64)} texasca-api\n` })
+    .on('health', { stdout: 'passed on attempt 1\n' })
 }
 
 async function runPost(shell: FakeShell, progress: Parameters<typeof recover>[1]) {
@@ -54,7 +54,7 @@ describe('the post step after a cancelled or killed deploy', () => {
       container('e'.repeat(64), 'texasca-api-admin', OLD)
     ])
     await runPost(shell, { phase: 'admin', adminContainer: 'texasca-api-admin' })
-    expect(shell.commands[0]).toMatch(/\.hermes-deploy\/locks/)
+    expect(shell.indexOf('lock')).toBe(0)
     expect(shell.ran(removal('e'.repeat(64)))).toBe(true)
     expect(shell.ran(/docker tag|docker rm --force c{64}/)).toBe(false)
     expect(shell.spawned[0].written.at(-1)).toBe('release\n')

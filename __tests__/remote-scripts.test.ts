@@ -31,7 +31,8 @@ import { retain } from '../src/release/retention.js'
 import { diagnose, formatDiagnosis, watchCanary, watchStable } from '../src/release/watch.js'
 import * as remote from '../src/remote/scripts.js'
 import { saveWithout } from '../src/rollout.js'
-import type { Command } from '../src/shell.js'
+import { chain, shScript, type Command } from '../src/shell.js'
+import { scriptsIn } from '../__fixtures__/fake-shell.js'
 
 // The remote scripts (src/remote/*.sh) are plain files that ShellCheck reads, turned into the
 // module src/remote/scripts.ts by scripts/remote-scripts.mjs. Here: ShellCheck finds nothing in
@@ -227,6 +228,17 @@ function sandbox(
 
 const IMAGE = 'sha256:' + 'a'.repeat(64)
 const OTHER = 'sha256:' + 'b'.repeat(64)
+
+describe("the unit tests' fake shell", () => {
+  it('knows every script by its name, alone or inside a chain, and never by a fragment', () => {
+    for (const [name, text] of Object.entries(remote)) {
+      expect(scriptsIn(shScript(text, 'arg'))).toEqual([name])
+      expect(scriptsIn(chain(['docker', 'tag', 'a', 'b'], shScript(text, 'x y')))).toEqual([name])
+    }
+    // A script with a line more is not the script.
+    expect(scriptsIn(shScript(`${remote.survey}\necho extra`, 'texasca/api'))).toEqual([])
+  })
+})
 
 describe('survey.sh', () => {
   const DOCKER = `case "$*" in

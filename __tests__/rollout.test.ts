@@ -35,19 +35,19 @@ function host(image: string, { hasRelease = false, healthy = true } = {}): FakeS
   let healthChecks = 0
   return (
     new FakeShell()
-      .on(/\.hermes-deploy\/locks/, { stdout: 'acquired\n' })
-      .on(/#image/, {
+      .on('lock', { stdout: 'acquired\n' })
+      .on('survey', {
         stdout: `#image\n${JSON.stringify({ Id: image, Config: {} })}\n#containers\n${production(image)}\n`
       })
       .on(new RegExp(`image inspect --format '\\{\\{json \\.\\}\\}' ${NEW}`), {
         code: hasRelease ? 0 : 1
       })
       .on(/docker load/, { stdout: `Loaded image ID: ${NEW}\n` })
-      .on(/awk -v image/, script => ({
+      .on('waitForContainer', script => ({
         stdout: `${'d'.repeat(64)}\n${script.includes(NEW) ? 'e' : 'f'}${'0'.repeat(63)} texasca-api\n`
       }))
       // The release's health check fails where it is not healthy; the rollback's passes.
-      .on(/ok=1/, () =>
+      .on('health', () =>
         healthy || ++healthChecks > 1 ? { stdout: 'passed\n' } : { code: 1, stdout: 'down\n' }
       )
   )

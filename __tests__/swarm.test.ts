@@ -280,25 +280,25 @@ describe('deploying to a Swarm service', () => {
   function swarmHost(finalState: string): FakeShell {
     let surveys = 0
     return new FakeShell()
-      .on(/\.hermes-deploy\/locks/, { stdout: 'acquired\n' })
+      .on('lock', { stdout: 'acquired\n' })
       .on(/docker image inspect/, { stdout: image(OLD) })
-      .on(/#image/, () => ({
+      .on('survey', () => ({
         // Swarm runs the service by digest: the node has no texasca/api:latest.
         stdout: `#image\nnull\n#containers\n${surveys++ === 0 ? task('c', OLD) : task('d', NEW)}\n`
       }))
-      .on(/rev-parse --verify HEAD' sh$/, { stdout: `${OLD_COMMIT}\n` })
-      .on(/fetch --quiet origin/, {
+      .on('currentCommit', { stdout: `${OLD_COMMIT}\n` })
+      .on('fetchAndRelate', {
         stdout: `#changed\n#relation\nhead=${OLD_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=no\non_branch=yes\n`
       })
-      .on(/merge --ff-only/, { stdout: '#log\n2222222 Feature\n#stat\n' })
+      .on('fastForward', { stdout: '#log\n2222222 Feature\n#stat\n' })
       .on(/docker commit/, { stdout: `${NEW}\n${image(NEW)}\ntexasca-api-admin\n` })
       .on(/docker service update --detach --quiet --with-registry-auth/, {
         stdout: `digest: sha256:f size: 1\nimage=127.0.0.1:5000/texasca/api:222222222222@sha256:f\nbefore=\n`
       })
-      .on(/UpdateStatus.State/, {
+      .on('waitForUpdate', {
         stdout: `state=${finalState}\ntimedout=0\nmessage=${finalState === 'completed' ? 'update completed' : 'update rolled back due to failure or early termination of task t2'}\nimage=127.0.0.1:5000/texasca/api:222222222222@sha256:f\ntask=texasca-api.1|x|Shutdown|Failed 2 seconds ago|task: non-zero exit (3)\n`
       })
-      .on(/docker system df/, { stdout: 'before=1GB\nkept=222222222222\nafter=1GB\n' })
+      .on('retain', { stdout: 'before=1GB\nkept=222222222222\nafter=1GB\n' })
   }
 
   async function run(shell: FakeShell, over: Partial<Settings> = {}) {
@@ -351,10 +351,10 @@ describe('deploying to a Swarm service', () => {
 
   it('asks Swarm to roll back when the health command fails after it converged', async () => {
     const shell = swarmHost('completed')
-      .on(/ok=1/, { code: 1, stdout: 'connection refused\n' })
+      .on('health', { code: 1, stdout: 'connection refused\n' })
       .on(ROLLBACK, { stdout: '' })
     let waits = 0
-    shell.on(/UpdateStatus.State/, () => ({
+    shell.on('waitForUpdate', () => ({
       stdout: `state=${waits++ === 0 ? 'completed' : 'rollback_completed'}\ntimedout=0\nmessage=\nimage=x\n`
     }))
     const { report } = await run(shell, { healthCommand: 'curl -f http://127.0.0.1/' })
@@ -366,7 +366,7 @@ describe('deploying to a Swarm service', () => {
 
   it('past update-timeout asks Swarm to roll back, but never undoes a rollback of its own', async () => {
     const late = (state: string) =>
-      swarmHost('completed').on(/UpdateStatus.State/, {
+      swarmHost('completed').on('waitForUpdate', {
         stdout: `state=${state}\ntimedout=1\nrunning=0/1\nmessage=\nimage=x\n`
       })
     const updating = late('updating')
@@ -400,8 +400,8 @@ describe('deploying to a Swarm service', () => {
 
   it('leaves a cancelled Swarm update to Swarm in the post step', async () => {
     const shell = new FakeShell()
-      .on(/\.hermes-deploy\/locks/, { stdout: 'acquired\n' })
-      .on(/#image/, { stdout: `#image\nnull\n#containers\n${task('d', NEW)}\n` })
+      .on('lock', { stdout: 'acquired\n' })
+      .on('survey', { stdout: `#image\nnull\n#containers\n${task('d', NEW)}\n` })
       .on(/docker service inspect/, { stdout: 'updating:  (image x)\n' })
     const runner = new FakeRunner()
     await recover(

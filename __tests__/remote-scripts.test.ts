@@ -229,6 +229,69 @@ function sandbox(
 const IMAGE = 'sha256:' + 'a'.repeat(64)
 const OTHER = 'sha256:' + 'b'.repeat(64)
 
+describe('stop-gracefully.sh', () => {
+  // docker stop advances the fake clock by how long the container took to stop ($FAKE/took).
+  const DOCKER = `case $1 in
+  container) [ -f "$FAKE/gone" ] && exit 1; [ "$2" = inspect ] && cat "$FAKE/timeout" 2>/dev/null; exit 0 ;;
+  stop) [ -f "$FAKE/gone" ] && exit 1; sleep "$(cat "$FAKE/took")"; exit 0 ;;
+  rm) touch "$FAKE/gone"; exit 0 ;;
+esac
+exit 9`
+
+  it("sends the stop signal, waits the container's own StopTimeout, then removes it", () => {
+    const box = sandbox({ docker: DOCKER }, { clock: true })
+    box.write('timeout', '30\n')
+    box.write('took', '2')
+    const run = box.run(docker.stopGracefully('prod'))
+    expect(run.status).toBe(0)
+    expect(run.stdout).toBe('')
+    expect(box.calls('docker').filter(c => !c.startsWith('container'))).toEqual([
+      'stop -t 30 prod',
+      'rm --force prod'
+    ])
+  })
+
+  it("gives Docker's 10 s when the container sets none, and the input's when it is given", () => {
+    const box = sandbox({ docker: DOCKER }, { clock: true })
+    box.write('took', '1')
+    expect(box.run(docker.stopGracefully('prod')).status).toBe(0)
+    expect(box.calls('docker')).toContain('stop -t 10 prod')
+    const given = sandbox({ docker: DOCKER }, { clock: true })
+    given.write('timeout', '30\n')
+    given.write('took', '1')
+    expect(given.run(docker.stopGracefully('prod', 45)).status).toBe(0)
+    expect(given.calls('docker')).toContain('stop -t 45 prod')
+    expect(given.calls('docker').some(c => c.startsWith('container inspect'))).toBe(false)
+  })
+
+  it('says when the container had to be killed at the timeout', () => {
+    const box = sandbox({ docker: DOCKER }, { clock: true })
+    box.write('took', '5')
+    const run = box.run(docker.stopGracefully('prod', 5))
+    expect(run.status).toBe(0)
+    expect(run.stdout).toBe('stop-timed-out=5\n')
+    expect(docker.stopTimedOut(run.stdout)).toMatch(
+      /did not stop within 5 s .*stop-timeout.*killed/
+    )
+  })
+
+  it('succeeds when the container is gone already (a --rm container, one between respawns)', () => {
+    const box = sandbox({ docker: DOCKER }, { clock: true })
+    box.write('gone', '')
+    box.write('took', '0')
+    expect(box.run(docker.stopGracefully('prod', 5)).status).toBe(0)
+  })
+
+  it('fails when the container is still there', () => {
+    const box = sandbox(
+      { docker: DOCKER.replace('rm) touch "$FAKE/gone"; exit 0', 'rm) exit 1') },
+      { clock: true }
+    )
+    box.write('took', '0')
+    expect(box.run(docker.stopGracefully('prod', 5)).status).not.toBe(0)
+  })
+})
+
 describe("the unit tests' fake shell", () => {
   it('knows every script by its name, alone or inside a chain, and never by a fragment', () => {
     for (const [name, text] of Object.entries(remote)) {

@@ -1,5 +1,6 @@
 import { beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import {
   baseInputs,
   docker,
@@ -81,6 +82,24 @@ describe('deploying to the local droplet over SSH', () => {
     expect(again.code).toBe(0)
     expect(await served(droplet)).toContain(`commit=${next}`)
     expect(again.outputs['previous-commit']).toBe(sha)
+  })
+
+  it("stops production gracefully: its stop signal, never a kill (the runbook's docker rm -f)", async () => {
+    const log = join(droplet.STATE_DIR, 'supervisor.log')
+    const before = readFileSync(log, 'utf8').length
+    const sha = pushCommit(droplet, 'Graceful', { 'greeting.txt': 'graceful\n' })
+
+    const run = await runAction(inputs, { sha })
+
+    expect(run.code).toBe(0)
+    expect(run.log).not.toMatch(/Stop timed out/)
+    // What the supervisor saw of the old production container: it ended on its stop signal
+    // (SIGTERM, 143), where docker rm -f kills it (SIGKILL, 137).
+    const exits = readFileSync(log, 'utf8')
+      .slice(before)
+      .match(/texasca-api exited with status \d+/g)
+    expect(exits?.[0]).toMatch(/status (0|143)$/)
+    expectCleanHost()
   })
 
   it('deploys from a workflow_dispatch run', async () => {

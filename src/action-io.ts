@@ -37,6 +37,7 @@ export const Input = {
   HealthCommand: 'health-command',
   HealthTimeout: 'health-timeout',
   RespawnTimeout: 'respawn-timeout',
+  StopTimeout: 'stop-timeout',
   CommandTimeout: 'command-timeout',
   ConnectTimeout: 'connect-timeout',
   LockTimeout: 'lock-timeout',

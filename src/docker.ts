@@ -3,6 +3,7 @@ import {
   health as HEALTH,
   listTags as LIST_TAGS,
   removeIfPresent as REMOVE_IF_PRESENT,
+  stopGracefully as STOP_GRACEFULLY,
   survey as SURVEY,
   waitForContainer as WAIT_FOR_CONTAINER
 } from './remote/scripts.js'
@@ -290,6 +291,25 @@ export function removeContainer(container: string): Command {
  */
 export function removeIfPresent(container: string): Command {
   return shScript(REMOVE_IF_PRESENT, container)
+}
+
+/**
+ * Stop a container with its own stop signal, give it `timeoutSec` (undefined: its own
+ * StopTimeout, else Docker's 10 s) to finish what it is doing before Docker kills it, then remove
+ * it: requests in flight finish, where `docker rm -f` would cut them. Prints `stop-timed-out=<s>`
+ * when it had to be killed; succeeds when the container is gone, as `removeIfPresent`.
+ */
+export function stopGracefully(container: string, timeoutSec?: number): Command {
+  return shScript(STOP_GRACEFULLY, container, timeoutSec === undefined ? '' : String(timeoutSec))
+}
+
+/** What `stopGracefully` said of a container that did not stop in time, for the log. */
+export function stopTimedOut(output: string): string | undefined {
+  const seconds = /^stop-timed-out=(\d+)$/m.exec(output)?.[1]
+  return (
+    seconds &&
+    `did not stop within ${seconds} s of its stop signal (\`stop-timeout\`), so Docker killed it`
+  )
 }
 
 /** Config fields that differ between two images, by name. */

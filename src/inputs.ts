@@ -44,6 +44,8 @@ export interface Settings {
   healthCommand?: string
   healthTimeoutSec: number
   respawnTimeoutSec: number
+  /** How long production may take to stop; undefined: the container's own StopTimeout. */
+  stopTimeoutSec?: number
   commandTimeoutSec: number
   connectTimeoutSec: number
   lockTimeoutSec: number
@@ -259,6 +261,9 @@ function release({ get, value }: Inputs) {
   return {
     healthTimeoutSec: integer(Input.HealthTimeout, value(Input.HealthTimeout), 1, 3600),
     respawnTimeoutSec: integer(Input.RespawnTimeout, value(Input.RespawnTimeout), 1, 3600),
+    stopTimeoutSec: get(Input.StopTimeout)
+      ? integer(Input.StopTimeout, get(Input.StopTimeout), 0, 3600)
+      : undefined,
     rollback: boolean(Input.Rollback, value(Input.Rollback)),
     dryRun: boolean(Input.DryRun, value(Input.DryRun)),
     force: boolean(Input.Force, value(Input.Force)),

@@ -51,16 +51,18 @@ async function planDeploy(
     `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
     `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
     `build: ${settings.buildCommand}`,
-    `docker tag ${short(image.id)} ${rollback}; ` +
-      (image.layers >= settings.maxLayers
-        ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
-        : `docker commit ${adminName} ${releaseName} (ENTRYPOINT and CMD restored)`),
+    image.layers >= settings.maxLayers
+      ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over` +
+        (swarm ? `, as ${releaseName}` : ', known by its image ID')
+      : swarm
+        ? `docker commit ${adminName} ${releaseName} (ENTRYPOINT and CMD restored)`
+        : `docker commit ${adminName} (ENTRYPOINT and CMD restored), known by its image ID: ${settings.image.name} does not move until the swap`,
     settings.canarySeconds > 0 || settings.canaryCommand
       ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
       : 'no canary (canary-seconds: 0)',
     ...(swarm
       ? [
-          `docker push ${releaseName}; docker service update --image ${releaseName}@<digest> --with-registry-auth --update-failure-action ${settings.rollback ? 'rollback' : 'pause'} ${swarm.service}; ` +
+          `docker tag ${short(image.id)} ${rollback}; docker push ${releaseName}; docker service update --image ${releaseName}@<digest> --with-registry-auth --update-failure-action ${settings.rollback ? 'rollback' : 'pause'} ${swarm.service}; ` +
             `wait up to ${settings.updateTimeoutSec} s for Swarm to converge or roll back` +
             (settings.healthCommand
               ? `; then health command up to ${settings.healthTimeoutSec} s`
@@ -70,7 +72,9 @@ async function planDeploy(
             : 'on failure: Swarm pauses the update (rollback: false)'
         ]
       : [
-          `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
+          `docker tag ${short(image.id)} ${rollback}; docker tag <release> ${settings.image.name}; ` +
+            `docker stop ${production.name} (its stop signal, then up to ${settings.stopTimeoutSec === undefined ? 'its own stop timeout' : `${settings.stopTimeoutSec} s`}) and remove it; ` +
+            `wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
             (settings.healthCommand
               ? `; health command up to ${settings.healthTimeoutSec} s`
               : '') +

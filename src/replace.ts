@@ -7,10 +7,10 @@ import type { Runner } from './runner.js'
 import { chain, type Command } from './shell.js'
 
 /*
- * Replace production on one host — the runbook's steps 7 and 8 — used by the deploy, the rollout
- * to other hosts, `rollback-to` and the post step: move the tag and remove production in one
- * command (the swap), wait for the supervisor's new container, health-check it, watch it stay up,
- * and on failure put the previous release back the same way.
+ * Replace production on one host — the procedure's step 12, the runbook's step 7 — used by the
+ * deploy, the rollout to other hosts, `rollback-to` and the post step: move the tag and remove
+ * production in one command (the swap), wait for the supervisor's new container, health-check
+ * it, watch it stay up, and on failure put the previous release back the same way.
  */
 
 /** One replacement of production on one host. */
@@ -65,7 +65,8 @@ export async function replaceProduction(
         image: r.image.name,
         previousImageId: r.previousImageId,
         releaseId: r.releaseId,
-        production: r.production.id
+        production: r.production.id,
+        stopTimeoutSec: r.serve.stopTimeoutSec
       })
     )
     r.progress?.('done')
@@ -120,7 +121,8 @@ export async function rollBack(host: Host, runner: Runner, restore: Restore): Pr
 
 /**
  * The swap, as one command: the previous release keeps the rollback tag, the production tag moves
- * to the release, and production goes, for its supervisor to respawn from the tag. The tag moves
+ * to the release, and production is stopped gracefully (its requests in flight finish) and
+ * removed, for its supervisor to respawn from the tag. The tag moves
  * here and nowhere earlier, as the last step before production stops: a supervisor that restarts
  * production before it (a crash, an OOM kill, a reboot during the canary) starts what ran before,
  * never a release still being checked.
@@ -131,11 +133,12 @@ function swap(options: {
   previousImageId: string
   releaseId: string
   production: string
+  stopTimeoutSec?: number
 }): Command {
   return chain(
     docker.tag(options.previousImageId, rollbackTag(options.repository)),
     docker.tag(options.releaseId, options.image),
-    docker.removeIfPresent(options.production)
+    docker.stopGracefully(options.production, options.stopTimeoutSec)
   )
 }
 
@@ -143,13 +146,14 @@ function swap(options: {
 export function serveOptions(
   settings: Pick<
     Settings,
-    'respawnTimeoutSec' | 'healthCommand' | 'healthTimeoutSec' | 'stableSeconds'
+    'respawnTimeoutSec' | 'stopTimeoutSec' | 'healthCommand' | 'healthTimeoutSec' | 'stableSeconds'
   >,
   ignore: string,
   stableSeconds = settings.stableSeconds
 ): ServeOptions {
   return {
     respawnTimeoutSec: settings.respawnTimeoutSec,
+    stopTimeoutSec: settings.stopTimeoutSec,
     healthCommand: settings.healthCommand,
     healthTimeoutSec: settings.healthTimeoutSec,
     stableSeconds,
@@ -159,6 +163,8 @@ export function serveOptions(
 
 interface ServeOptions {
   respawnTimeoutSec: number
+  /** How long the container replaced may take to stop (undefined: its own StopTimeout). */
+  stopTimeoutSec?: number
   healthCommand?: string
   healthTimeoutSec: number
   /** After the health command, the container must keep running this long (0: no watch). */
@@ -183,10 +189,13 @@ async function waitForServing(
   const wait = await host.exec(
     before ? chain(before, waiting) : waiting,
     before
-      ? 'docker tag (rollback tag, release); remove production; wait for the new container'
+      ? 'docker tag (rollback tag, release); stop production; wait for the new container'
       : 'wait for the new container',
-    options.respawnTimeoutSec * 1000 + QUICK_MS
+    // Room for the graceful stop too, bounded when the container's own StopTimeout is unknown.
+    (options.respawnTimeoutSec + (options.stopTimeoutSec ?? MAX_STOP_SEC)) * 1000 + QUICK_MS
   )
+  const killed = docker.stopTimedOut(wait.stdout)
+  if (killed) runner.warning(`The production container it replaced ${killed}.`, 'Stop timed out')
   if (wait.code !== 0) {
     throw new NoContainerError(
       wait.code === 124
@@ -232,6 +241,9 @@ async function waitForServing(
 
 class NoContainerError extends DeployError {}
 
+/** The longest a container's own StopTimeout is waited for when `stop-timeout` is not set. */
+const MAX_STOP_SEC = 300
+
 /**
  * Put the previous release back: the tag returns to it, every container of the failed release
  * goes, and the supervisor starts the previous one. When no supervisor does, and we know how
@@ -245,7 +257,13 @@ async function restorePrevious(host: Host, runner: Runner, restore: Restore): Pr
     c => c.imageId === restore.failedImageId && c.name !== restore.serve.ignore
   )) {
     // A crashing release's container can vanish between the survey and its removal.
-    await host.run(docker.removeIfPresent(failed.id), 'docker rm -f (failed release)')
+    const stopped = await host.run(
+      docker.stopGracefully(failed.id, restore.serve.stopTimeoutSec),
+      'docker stop; docker rm (failed release)',
+      ((restore.serve.stopTimeoutSec ?? MAX_STOP_SEC) + 60) * 1000
+    )
+    const killed = docker.stopTimedOut(stopped)
+    if (killed) runner.warning(`The failed release's container ${killed}.`, 'Stop timed out')
   }
   try {
     return await waitForServing(host, runner, restore.previousImageId, restore.serve)

@@ -284,3 +284,38 @@ describe('several hosts', () => {
     expect(() => readSettings(reader({ host: 'a\nb;id' }), push)).toThrow(/Input `host`/)
   })
 })
+
+describe('durations', () => {
+  it.each([
+    ['90', 90],
+    ['30s', 30],
+    ['2m', 120],
+    ['1h', 3600],
+    ['1h30m', 5400],
+    ['1.5m', 90],
+    ['1.1m', 66],
+    ['0', 0]
+  ])('reads a time input written %s as %i s', (written, seconds) => {
+    if (seconds <= 3600)
+      expect(readSettings(reader({ 'stable-seconds': written }), push).stableSeconds).toBe(seconds)
+    if (seconds > 0)
+      expect(readSettings(reader({ 'command-timeout': written }), push).commandTimeoutSec).toBe(
+        seconds
+      )
+  })
+
+  it.each(['2 minutes', '-5s', '10 m', '1.5s', '5d', 'soon', '1e3'])(
+    'refuses %p, naming the input and the forms it takes',
+    written => {
+      expect(() => readSettings(reader({ 'health-timeout': written }), push)).toThrow(
+        /Input `health-timeout`: .* is not a duration in whole seconds\. Write seconds \(90\) or numbers with h, m and s \(30s, 10m, 1h30m\)\./
+      )
+    }
+  )
+
+  it('says the range when a duration is out of it', () => {
+    expect(() => readSettings(reader({ 'health-timeout': '2h' }), push)).toThrow(
+      /Input `health-timeout`: '2h' is 7200 s; give 1 s to 3600 s\./
+    )
+  })
+})

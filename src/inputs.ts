@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import parseDuration from 'parse-duration'
 import { isIP } from 'node:net'
 import { utils as sshUtils } from 'ssh2'
 import {
@@ -203,8 +204,8 @@ function connection({ read, get, optional, value }: Inputs) {
     hostFingerprint,
     knownHosts,
     strictHostKey: boolean(Input.SshStrict, value(Input.SshStrict)),
-    connectTimeoutSec: integer(Input.ConnectTimeout, value(Input.ConnectTimeout), 1, 600),
-    lockTimeoutSec: integer(Input.LockTimeout, value(Input.LockTimeout), 0, 6 * 3600)
+    connectTimeoutSec: duration(Input.ConnectTimeout, value(Input.ConnectTimeout), 1, 600),
+    lockTimeoutSec: duration(Input.LockTimeout, value(Input.LockTimeout), 0, 6 * 3600)
   }
 }
 
@@ -250,7 +251,7 @@ function production({ read, get, optional, value }: Inputs, run: RunContext) {
     ref: gitRef(Input.Ref, ref),
     buildEnv: buildEnv(read(Input.BuildEnv)),
     buildCommand: shellCode(Input.BuildCommand) ?? DECLARED_DEFAULTS[Input.BuildCommand],
-    commandTimeoutSec: integer(Input.CommandTimeout, value(Input.CommandTimeout), 1, 6 * 3600),
+    commandTimeoutSec: duration(Input.CommandTimeout, value(Input.CommandTimeout), 1, 6 * 3600),
     healthCommand: shellCode(Input.HealthCommand),
     canaryCommand: shellCode(Input.CanaryCommand)
   }
@@ -259,21 +260,21 @@ function production({ read, get, optional, value }: Inputs, run: RunContext) {
 /** How a release goes out and is kept: the canary, the swap's waits, rollback, retention. */
 function release({ get, value }: Inputs) {
   return {
-    healthTimeoutSec: integer(Input.HealthTimeout, value(Input.HealthTimeout), 1, 3600),
-    respawnTimeoutSec: integer(Input.RespawnTimeout, value(Input.RespawnTimeout), 1, 3600),
+    healthTimeoutSec: duration(Input.HealthTimeout, value(Input.HealthTimeout), 1, 3600),
+    respawnTimeoutSec: duration(Input.RespawnTimeout, value(Input.RespawnTimeout), 1, 3600),
     stopTimeoutSec: get(Input.StopTimeout)
-      ? integer(Input.StopTimeout, get(Input.StopTimeout), 0, 3600)
+      ? duration(Input.StopTimeout, get(Input.StopTimeout), 0, 3600)
       : undefined,
     rollback: boolean(Input.Rollback, value(Input.Rollback)),
     dryRun: boolean(Input.DryRun, value(Input.DryRun)),
     force: boolean(Input.Force, value(Input.Force)),
     maxLayers: integer(Input.MaxLayers, value(Input.MaxLayers), 2, 120),
     keepReleases: integer(Input.KeepReleases, value(Input.KeepReleases), 1, 1000),
-    canarySeconds: integer(Input.CanarySeconds, value(Input.CanarySeconds), 0, 600),
-    canaryTimeoutSec: integer(Input.CanaryTimeout, value(Input.CanaryTimeout), 1, 3600),
-    stableSeconds: integer(Input.StableSeconds, value(Input.StableSeconds), 0, 3600),
+    canarySeconds: duration(Input.CanarySeconds, value(Input.CanarySeconds), 0, 600),
+    canaryTimeoutSec: duration(Input.CanaryTimeout, value(Input.CanaryTimeout), 1, 3600),
+    stableSeconds: duration(Input.StableSeconds, value(Input.StableSeconds), 0, 3600),
     rollbackTo: rollbackTarget(get(Input.RollbackTo)),
-    updateTimeoutSec: integer(Input.UpdateTimeout, value(Input.UpdateTimeout), 1, 6 * 3600)
+    updateTimeoutSec: duration(Input.UpdateTimeout, value(Input.UpdateTimeout), 1, 6 * 3600)
   }
 }
 
@@ -320,6 +321,31 @@ function integer(name: InputName, value: string, min: number, max: number): numb
     if (n >= min && n <= max) return n
   }
   throw new InputError(name, `'${value}' is not a whole number from ${min} to ${max}.`)
+}
+
+/**
+ * A time input: whole seconds (`90`), or numbers with units as users of SSH actions write them
+ * (`30s`, `10m`, `1h30m`, `1.5m`); read by parse-duration once the form is checked, since the
+ * library also takes phrases (`2 minutes`) and negatives that a workflow should not rely on.
+ */
+function duration(name: InputName, value: string, min: number, max: number): number {
+  const ms = /^\d+$/.test(value)
+    ? Number(value) * 1000
+    : /^(\d+(\.\d+)?[hms])+$/.test(value)
+      ? parseDuration(value)
+      : null
+  // To the millisecond first: 1.1m is 66000.00000000001 ms in floating point.
+  const seconds = ms === null ? NaN : Math.round(ms) / 1000
+  if (!Number.isInteger(seconds)) {
+    throw new InputError(
+      name,
+      `'${value}' is not a duration in whole seconds. Write seconds (90) or numbers with h, m and s (30s, 10m, 1h30m).`
+    )
+  }
+  if (seconds < min || seconds > max) {
+    throw new InputError(name, `'${value}' is ${seconds} s; give ${min} s to ${max} s.`)
+  }
+  return seconds
 }
 
 function boolean(name: InputName, value: string): boolean {

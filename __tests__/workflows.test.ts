@@ -111,15 +111,7 @@ describe('the workflows', () => {
     })
 
     it('passes the action only inputs it has, and every required one', () => {
-      const known = new Set(Object.keys(action.inputs))
-      const required = Object.entries(action.inputs)
-        .filter(([, input]) => input.required)
-        .map(([key]) => key)
-      for (const step of hermesSteps) {
-        const given = Object.keys(step.with ?? {})
-        expect(given.filter(key => !known.has(key))).toEqual([])
-        expect(required.filter(key => !given.includes(key))).toEqual([])
-      }
+      expect(inputProblems(readFileSync(join(workflowsDir, name), 'utf8'))).toEqual([])
     })
 
     it('never cancels a deploy half-way', () => {
@@ -148,43 +140,69 @@ describe('action.yml', () => {
     ].map(([name]) => name)
     expect(undescribed).toEqual([])
   })
+})
 
-  it("matches README's tables of inputs (names and defaults) and outputs", () => {
-    const readme = readFileSync(join(root, 'README.md'), 'utf8')
-    const inputs = readmeTable(readme, 'Inputs')
-    const outputs = readmeTable(readme, 'Outputs')
+describe("the README's example workflows", () => {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8')
+  const blocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map(m => m[1])
+  /** A whole workflow as it stands, or a step snippet inside a minimal one. */
+  const asWorkflow = (block: string) =>
+    /^on:/m.test(block)
+      ? block
+      : [
+          'on: push',
+          'permissions:',
+          '  contents: read',
+          'jobs:',
+          '  deploy:',
+          '    runs-on: ubuntu-latest',
+          '    steps:',
+          ...block.split('\n').map(line => `      ${line}`)
+        ].join('\n')
 
-    expect(inputs.map(row => row[0]).sort()).toEqual(Object.keys(action.inputs).sort())
-    expect(outputs.map(row => row[0]).sort()).toEqual(Object.keys(action.outputs).sort())
+  it('has examples to check', () => {
+    expect(blocks.length).toBeGreaterThanOrEqual(2)
+  })
 
-    const defaults = inputs.map(([name, cell]) => [name, cell])
-    const expected = inputs.map(([name, cell]) => {
-      const input = action.inputs[name]
-      if (!input) return [name, cell]
-      if (input.required) return [name, 'required']
-      const value = String(input.default ?? '')
-      // An input without a default may say what it falls back to, in words or as a pattern
-      // (`<container>-admin`), but claim no literal value.
-      if (value === '') return [name, /^`[^`<]*`$/.test(cell) ? '(no default in action.yml)' : cell]
-      return [name, `\`${value}\``]
-    })
-    expect(defaults).toEqual(expected)
+  it.each(blocks.map((block, i) => [i + 1, block]))(
+    'example %i passes actionlint and gives the action only inputs it has, and every required one',
+    async (_, block) => {
+      const source = asWorkflow(String(block))
+      const problems = await runLint(source, '.github/workflows/readme-example.yml')
+      expect(problems.map(p => `${p.line}:${p.column}: ${p.message} [${p.kind}]`)).toEqual([])
+      expect(inputProblems(source)).toEqual([])
+    },
+    60_000
+  )
+
+  it('would catch an input the action does not have, or a required one missing', () => {
+    const wrong = asWorkflow(
+      '- uses: texasca/hermes-deploy@v1\n  with:\n    hots: 203.0.113.10\n    image: a/b\n'
+    )
+    expect(inputProblems(wrong)).toEqual([
+      'unknown input hots',
+      'missing host',
+      'missing repo-path'
+    ])
   })
 })
 
-/** The rows of the table under `## <heading>`: first cell without backticks, then the rest. */
-function readmeTable(readme: string, heading: string): string[][] {
-  const section = readme.split(/^## /m).find(part => part.startsWith(`${heading}\n`))
-  if (!section) throw new Error(`README.md has no "## ${heading}" section`)
-  const rows = section
-    .split('\n')
-    .filter(line => line.startsWith('|'))
-    .map(line =>
-      line
-        .slice(1, line.trimEnd().endsWith('|') ? line.trimEnd().length - 1 : undefined)
-        .split(/(?<!\\)\|/)
-        .map(cell => cell.trim())
-    )
-  // Header and separator rows.
-  return rows.slice(2).map(([name, ...rest]) => [name.replace(/^`|`$/g, ''), ...rest])
+/** What a workflow gives the action that it has not, or leaves out that it requires. */
+function inputProblems(source: string): string[] {
+  const workflow = parse(source) as {
+    jobs: Record<string, { steps?: { uses?: string; with?: Record<string, unknown> }[] }>
+  }
+  const required = Object.entries(action.inputs)
+    .filter(([, input]) => input.required)
+    .map(([key]) => key)
+  return Object.values(workflow.jobs)
+    .flatMap(job => job.steps ?? [])
+    .filter(step => step.uses === './' || step.uses?.startsWith('texasca/hermes-deploy@'))
+    .flatMap(step => {
+      const given = Object.keys(step.with ?? {})
+      return [
+        ...given.filter(key => !(key in action.inputs)).map(key => `unknown input ${key}`),
+        ...required.filter(key => !given.includes(key)).map(key => `missing ${key}`)
+      ]
+    })
 }

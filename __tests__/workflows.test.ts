@@ -103,8 +103,10 @@ describe('the workflows', () => {
       expect(permissions.length).toBeGreaterThan(0)
       const granted = Object.assign({}, ...permissions) as Record<string, string>
       const recordsDeployments = hermesSteps.some(step => step.with?.environment)
+      // Only the release workflow writes: the release and the major tag.
+      const publishes = /gh release create/.test(readFileSync(join(workflowsDir, name), 'utf8'))
       const allowed: Record<string, string> = {
-        contents: 'read',
+        contents: publishes ? 'write' : 'read',
         ...(recordsDeployments ? { deployments: 'write' } : {})
       }
       expect(granted).toEqual(allowed)
@@ -206,3 +208,18 @@ function inputProblems(source: string): string[] {
       ]
     })
 }
+
+describe('the actions the workflows use', () => {
+  it('are majors that run on Node 24 (v4 of checkout and setup-node run on the retired Node 20)', () => {
+    const old = workflowFiles.flatMap(name =>
+      [
+        ...readFileSync(join(workflowsDir, name), 'utf8').matchAll(
+          /uses:\s*(actions\/(?:checkout|setup-node)@v(\d+))/g
+        )
+      ]
+        .filter(m => Number(m[2]) < 5)
+        .map(m => `${name}: ${m[1]}`)
+    )
+    expect(old).toEqual([])
+  })
+})

@@ -999,6 +999,7 @@ describe('the git scripts, in a checkout', () => {
     const range = parseRange(result.stdout)
     expect(range.commits.map(line => line.replace(/^\w+ /, ''))).toEqual(['Change app', 'Add lib'])
     expect(range.diffStat).toMatch(/app.js \| 2 \+-\n lib.js \| 1 \+\n 2 files changed/)
+    expect(range.committedAt).toBe(git(checkout, 'show', '-s', '--format=%cI', fourth))
     expect(git(checkout, 'rev-parse', 'HEAD')).toBe(fourth)
     expect(run(filesBetween(second, fourth))).toEqual({
       status: 0,

@@ -51,6 +51,8 @@ export interface DeployReport {
   rangeSource?: 'github' | 'git'
   changedFiles?: string[]
   diffStat?: string
+  /** When the commit going out was committed, for the lead time in the history. */
+  commitTime?: string
   rolledBack: boolean
   rollbackDetail?: string
   /** Set when the release was written as a flattened image. */

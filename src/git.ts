@@ -61,11 +61,17 @@ export function fastForward(target: string): Command {
   return shScript(FAST_FORWARD, target)
 }
 
-export function parseRange(output: string): { commits: string[]; diffStat: string } {
-  const [, log = '', stat = ''] = output.split(/^#(?:log|stat)$/m)
+export function parseRange(output: string): {
+  commits: string[]
+  diffStat: string
+  /** When the commit deployed was committed (ISO 8601), if git said. */
+  committedAt?: string
+} {
+  const [, log = '', stat = '', time = ''] = output.split(/^#(?:log|stat|time)$/m)
   return {
     commits: log.split('\n').filter(line => line.trim()),
-    diffStat: stat.replace(/^\n+|\s+$/g, '')
+    diffStat: stat.replace(/^\n+|\s+$/g, ''),
+    committedAt: time.trim() || undefined
   }
 }
 

@@ -1,5 +1,6 @@
 import type { DeployReport } from './deploy.js'
 import { formatDuration, short } from './format.js'
+import { deliveryFigures, historyChart, humanDuration } from './release/figures.js'
 
 const HEADLINES: Record<DeployReport['outcome'], string> = {
   deployed: '✅ Deployed',
@@ -10,7 +11,7 @@ const HEADLINES: Record<DeployReport['outcome'], string> = {
 }
 
 /** The job summary: what went out, how long each step took, and what to do when it failed. */
-export function renderSummary(report: DeployReport): string {
+export function renderSummary(report: DeployReport, now = new Date()): string {
   const sections = [
     headline,
     beforeAfter,
@@ -22,9 +23,10 @@ export function renderSummary(report: DeployReport): string {
     retention,
     plan,
     steps,
-    history
+    history,
+    delivery
   ]
-  return sections.flatMap(section => section(report)).join('\n') + '\n'
+  return sections.flatMap(section => section(report, now)).join('\n') + '\n'
 }
 
 function headline(report: DeployReport): string[] {
@@ -167,10 +169,13 @@ function history(report: DeployReport): string[] {
     '',
     '| when | action | result | from | to | by | time |',
     '|---|---|---|---|---|---|---|',
-    ...[...report.history].reverse().map(entry => {
-      const run = entry.run ? `[${entry.by ?? 'run'}](${entry.run})` : (entry.by ?? '')
-      return `| ${entry.time} | ${entry.action} | ${entry.result} | ${code(entry.fromCommit?.slice(0, 7))} | ${code(entry.toCommit?.slice(0, 7))} | ${run} | ${entry.durationSec} s |`
-    })
+    ...report.history
+      .slice(-5)
+      .reverse()
+      .map(entry => {
+        const run = entry.run ? `[${entry.by ?? 'run'}](${entry.run})` : (entry.by ?? '')
+        return `| ${entry.time} | ${entry.action} | ${entry.result} | ${code(entry.fromCommit?.slice(0, 7))} | ${code(entry.toCommit?.slice(0, 7))} | ${run} | ${entry.durationSec} s |`
+      })
   ]
 }
 
@@ -187,4 +192,23 @@ function quoteBlock(text: string): string {
 
 function escapeCell(text: string): string {
   return text.replace(/\|/g, '\\|')
+}
+
+/** The four delivery figures of the last 30 days and a chart of the last deploys. */
+function delivery(report: DeployReport, now: Date): string[] {
+  if (!report.history?.length) return []
+  const figures = deliveryFigures(report.history, now)
+  const chart = historyChart(report.history)
+  const rate = figures.changeFailureRate
+  const or = (value: number | undefined, show: (v: number) => string) =>
+    value === undefined ? '–' : show(value)
+  return [
+    '',
+    `### Delivery on this host, the last ${figures.days} days`,
+    '',
+    '| deploys a week | change failure rate | time to restore | lead time |',
+    '|---|---|---|---|',
+    `| ${figures.deploysPerWeek} | ${or(rate, r => `${Math.round(r * 100)} % of ${figures.attempts}`)} | ${or(figures.timeToRestoreSec, humanDuration)} | ${or(figures.leadTimeSec, humanDuration)} |`,
+    ...(chart ? ['', chart] : [])
+  ]
 }

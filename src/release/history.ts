@@ -16,6 +16,8 @@ export interface HistoryEntry {
   run?: string
   fromCommit?: string
   toCommit?: string
+  /** When the deployed commit was committed, for the lead time. */
+  commitTime?: string
   fromImage?: string
   toImage?: string
   durationSec: number
@@ -61,6 +63,7 @@ export async function recordAttempt(
     run: deps.holder.run,
     fromCommit: report.previousCommit,
     toCommit: report.commit,
+    commitTime: report.action === 'deploy' ? report.commitTime : undefined,
     fromImage: report.previousImageId,
     toImage: report.imageId,
     durationSec: Math.round(durationMs / 100) / 10,
@@ -69,7 +72,10 @@ export async function recordAttempt(
   report.history = await writeHistory(host, settings, entry, deps.runner)
 }
 
-/** Append an entry to the host's history; returns the last few (none when it could not). */
+/** How many of the last entries come back for the summary: its table, chart and figures. */
+const SHOWN = 200
+
+/** Append an entry to the host's history; returns the last ones (none when it could not). */
 export async function writeHistory(
   host: Host,
   settings: Pick<Settings, 'image'>,
@@ -78,7 +84,7 @@ export async function writeHistory(
 ): Promise<HistoryEntry[] | undefined> {
   try {
     return parseHistory(
-      await host.run(appendHistory(lockName(settings.image.repository), entry, 5), 'history')
+      await host.run(appendHistory(lockName(settings.image.repository), entry, SHOWN), 'history')
     )
   } catch (error) {
     runner.warning(`Could not write the deploy history on the host: ${message(error)}`)

@@ -75,6 +75,7 @@ export async function updateCheckout(
     report.commits = range.commits
   }
   report.diffStat = range.diffStat
+  report.commitTime = range.committedAt
   runner.info(
     `Deploying ${short(relation.head)}..${short(relation.target)} (${range.commits.length} commits):`
   )

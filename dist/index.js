@@ -54458,6 +54458,7 @@ const Input = {
     HealthCommand: 'health-command',
     HealthTimeout: 'health-timeout',
     RespawnTimeout: 'respawn-timeout',
+    StopTimeout: 'stop-timeout',
     CommandTimeout: 'command-timeout',
     ConnectTimeout: 'connect-timeout',
     LockTimeout: 'lock-timeout',
@@ -54557,7 +54558,7 @@ class InputError extends Error {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(564);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1461);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6499);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2462);
 
 
@@ -54576,7 +54577,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1461:
+/***/ 6499:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54605,8 +54606,8 @@ const currentCommit = "#!/bin/sh\n# In a git checkout: print the commit HEAD poi
 const diagnose = "#!/bin/sh\n# Print container $1's state (#state) and the last $2 lines of its log (#logs); always succeeds.\ndocker inspect --format '#state exit={{.State.ExitCode}} oom={{.State.OOMKilled}} status={{.State.Status}} restarts={{.RestartCount}} {{.State.Error}}' \"$1\" 2>/dev/null || echo \"#state gone\"\necho '#logs'\ndocker logs --tail \"$2\" \"$1\" 2>&1\ntrue\n";
 /** src/remote/export-import.sh: Import container $1's filesystem (docker export) as image $2 with commit message $3. */
 const exportImport = "#!/bin/sh\n# Import container $1's filesystem (docker export) as image $2 with commit message $3.\nstatus=$(mktemp)\n{ docker export \"$1\"; echo $? >\"$status\"; } | docker import --message \"$3\" - \"$2\" >/dev/null\nimported=$?\nexported=$(cat \"$status\")\nrm -f \"$status\"\n[ \"$exported\" = 0 ] || { echo \"docker export $1 failed\" >&2; exit 1; }\n[ \"$imported\" = 0 ] || exit 1\n";
-/** src/remote/fast-forward.sh: In a git checkout: fast-forward to commit $1; print its commits (#log) and diff stat (#stat). */
-const fastForward = "#!/bin/sh\n# In a git checkout: fast-forward to commit $1; print its commits (#log) and diff stat (#stat).\nset -e\nold=$(git -c safe.directory=\"$PWD\" rev-parse --verify HEAD)\ngit -c safe.directory=\"$PWD\" merge --ff-only --quiet \"$1\"\necho '#log'\ngit -c safe.directory=\"$PWD\" log --oneline --no-decorate \"$old..$1\" | head -n 500\necho '#stat'\ngit -c safe.directory=\"$PWD\" diff --stat \"$old\" \"$1\" | tail -n 300\n";
+/** src/remote/fast-forward.sh: In a git checkout: fast-forward to commit $1; print its commits (#log), diff stat (#stat) and commit time (#time). */
+const fastForward = "#!/bin/sh\n# In a git checkout: fast-forward to commit $1; print its commits (#log), diff stat (#stat) and commit time (#time).\nset -e\nold=$(git -c safe.directory=\"$PWD\" rev-parse --verify HEAD)\ngit -c safe.directory=\"$PWD\" merge --ff-only --quiet \"$1\"\necho '#log'\ngit -c safe.directory=\"$PWD\" log --oneline --no-decorate \"$old..$1\" | head -n 500\necho '#stat'\ngit -c safe.directory=\"$PWD\" diff --stat \"$old\" \"$1\" | tail -n 300\necho '#time'\ngit -c safe.directory=\"$PWD\" show -s --format=%cI \"$1\"\n";
 /** src/remote/fetch-and-relate.sh: In a git checkout: print local changes, fetch branch $1 from origin, relate ref $2 to HEAD. */
 const fetchAndRelate = "#!/bin/sh\n# In a git checkout: print local changes, fetch branch $1 from origin, relate ref $2 to HEAD.\nset -e\necho '#changed'\ngit -c safe.directory=\"$PWD\" status --porcelain --untracked-files=no\necho '#relation'\ngit -c safe.directory=\"$PWD\" fetch --quiet origin \"+refs/heads/$1:refs/remotes/origin/$1\"\nhead=$(git -c safe.directory=\"$PWD\" rev-parse --verify HEAD)\ntarget=\ncase $2 in\n  *[!0-9a-f]*) target=$(git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"refs/remotes/origin/$2^{commit}\" || git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"refs/tags/$2^{commit}\" || true) ;;\n  *) target=$(git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"$2^{commit}\" || true) ;;\nesac\necho \"head=$head\"\necho \"target=$target\"\n[ -n \"$target\" ] || exit 0\nrelation() { if git -c safe.directory=\"$PWD\" merge-base --is-ancestor \"$1\" \"$2\"; then echo yes; else echo no; fi; }\necho \"fast_forward=$(relation \"$head\" \"$target\")\"\necho \"behind=$(relation \"$target\" \"$head\")\"\necho \"on_branch=$(relation \"$target\" \"refs/remotes/origin/$1\")\"\n";
 /** src/remote/files-between.sh: In a git checkout: list the files changed between commits $1 and $2. */
@@ -54629,6 +54630,8 @@ const retain = "#!/bin/sh\n# Tag $3 as $1:$4, keep $2 release tags of $1, remove
 const rollbackService = "#!/bin/sh\n# Print when service $1's last update started (before=), then ask Swarm to roll it back.\nset -e\nservice=$1\necho \"before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' \"$service\")\"\ndocker service update --detach --quiet --rollback \"$service\" >/dev/null\n";
 /** src/remote/save-without.sh: Write image $1's docker save archive to stdout without its bottom $2 layers (of $3). */
 const saveWithout = "#!/bin/sh\n# Write image $1's docker save archive to stdout without its bottom $2 layers (of $3).\nset -e\ntmp=$(mktemp -d \"${TMPDIR:-/var/tmp}/hermes-save.XXXXXX\")\ntrap 'rm -rf \"$tmp\"' EXIT\n# dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\ndocker save \"$1\" >\"$tmp/image.tar\"\ntar -xOf \"$tmp/image.tar\" manifest.json >\"$tmp/manifest.json\"\n# \"Layers\":[\"<dir>/layer.tar\",...]: names are hex and slashes only.\ngrep -o '\"Layers\":\\[[^]]*\\]' \"$tmp/manifest.json\" | sed 's/^\"Layers\"://' | tr -d '\"[]' | tr ',' '\\n' >\"$tmp/layers\"\n[ \"$(wc -l <\"$tmp/layers\")\" -eq \"$3\" ] || { echo \"the archive lists $(wc -l <\"$tmp/layers\") layers, not $3\" >&2; exit 3; }\nhead -n \"$2\" \"$tmp/layers\" >\"$tmp/skip\"\ntar --delete -f - -T \"$tmp/skip\" <\"$tmp/image.tar\"";
+/** src/remote/stop-gracefully.sh: Stop container $1 gracefully, then remove it: its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone. */
+const stopGracefully = "#!/bin/sh\n# Stop container $1 gracefully, then remove it: its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone.\ntimeout=$2\nif [ -z \"$timeout\" ]; then\n  timeout=$(docker container inspect --format '{{if .Config.StopTimeout}}{{.Config.StopTimeout}}{{end}}' \"$1\" 2>/dev/null) || timeout=\n  [ -n \"$timeout\" ] || timeout=10\nfi\n# -t, not --time or --timeout: the one spelling Docker's CLI has taken from 20.10 to now.\nstarted=$(date +%s)\nif docker stop -t \"$timeout\" \"$1\" >/dev/null 2>&1 && [ $(($(date +%s) - started)) -ge \"$timeout\" ]; then\n  echo \"stop-timed-out=$timeout\"\nfi\n# A container started with --rm is gone once stopped; one that is not is removed now.\ndocker rm --force \"$1\" >/dev/null 2>&1 || ! docker container inspect \"$1\" >/dev/null 2>&1\n";
 /** src/remote/survey.sh: Print the inspect of image $1 (or null), then of every container, as #image and #containers. */
 const survey = "#!/bin/sh\n# Print the inspect of image $1 (or null), then of every container, as #image and #containers.\nif ! command -v docker >/dev/null 2>&1; then\n  echo \"docker is not on the PATH of a non-interactive SSH session ($PATH)\" >&2\n  exit 127\nfi\necho '#image'\ndocker image inspect --format '{{json .}}' \"$1\" 2>/dev/null || echo null\necho '#containers'\nids=$(docker ps -aq --no-trunc) || exit $?\n# A container can vanish between ps and inspect (the supervisor at work): inspect the rest.\n# shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n[ -z \"$ids\" ] || docker inspect --format '{{json .}}' $ids 2>/dev/null || true\n";
 /** src/remote/update-service.sh: Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; $7. */
@@ -55205,6 +55208,21 @@ function removeContainer(container) {
 function docker_removeIfPresent(container) {
     return shScript(removeIfPresent, container);
 }
+/**
+ * Stop a container with its own stop signal, give it `timeoutSec` (undefined: its own
+ * StopTimeout, else Docker's 10 s) to finish what it is doing before Docker kills it, then remove
+ * it: requests in flight finish, where `docker rm -f` would cut them. Prints `stop-timed-out=<s>`
+ * when it had to be killed; succeeds when the container is gone, as `removeIfPresent`.
+ */
+function docker_stopGracefully(container, timeoutSec) {
+    return shScript(stopGracefully, container, timeoutSec === undefined ? '' : String(timeoutSec));
+}
+/** What `stopGracefully` said of a container that did not stop in time, for the log. */
+function stopTimedOut(output) {
+    const seconds = /^stop-timed-out=(\d+)$/m.exec(output)?.[1];
+    return (seconds &&
+        `did not stop within ${seconds} s of its stop signal (\`stop-timeout\`), so Docker killed it`);
+}
 /** Config fields that differ between two images, by name. */
 function configDrift(before, after) {
     const normal = (value) => value === undefined ||
@@ -55516,10 +55534,11 @@ function git_fastForward(target) {
     return shScript(fastForward, target);
 }
 function parseRange(output) {
-    const [, log = '', stat = ''] = output.split(/^#(?:log|stat)$/m);
+    const [, log = '', stat = '', time = ''] = output.split(/^#(?:log|stat|time)$/m);
     return {
         commits: log.split('\n').filter(line => line.trim()),
-        diffStat: stat.replace(/^\n+|\s+$/g, '')
+        diffStat: stat.replace(/^\n+|\s+$/g, ''),
+        committedAt: time.trim() || undefined
     };
 }
 /** The branch's tip on origin without fetching: for a dry run, which changes nothing. */
@@ -55533,6 +55552,86 @@ function git_filesBetween(from, to) {
 
 ;// CONCATENATED MODULE: external "node:fs"
 const external_node_fs_namespaceObject = __WEBPACK_EXTERNAL_createRequire(import.meta.url)("node:fs");
+;// CONCATENATED MODULE: ./node_modules/parse-duration/locale/en.js
+const unit = Object.create(null)
+const m = 60000, h = m * 60, d = h * 24, y = d * 365.25
+
+unit.year = unit.yr = unit.y = y
+unit.month = unit.mo = unit.mth = y / 12
+unit.week = unit.wk = unit.w = d * 7
+unit.day = unit.d = d
+unit.hour = unit.hr = unit.h = h
+unit.minute = unit.min = unit.m = m
+unit.second = unit.sec = unit.s = 1000
+unit.millisecond = unit.millisec = unit.ms = 1
+unit.microsecond = unit.microsec =  unit.us = unit.µs = 1e-3
+unit.nanosecond = unit.nanosec = unit.ns = 1e-6
+
+unit.group = ','
+unit.decimal = '.'
+unit.placeholder = ' _'
+
+/* harmony default export */ const en = (unit);
+
+;// CONCATENATED MODULE: ./node_modules/parse-duration/index.js
+
+
+const durationRE = /((?:\d+(?:\.\d+)?|\.\d+)(?:[eE][-+]?\d+)?)\s*([\p{L}]{0,14})/gu
+
+parse.unit = en
+
+// group/placeholder cleanup regex — rebuilt only when the locale strings change
+let groupRE, placeholder = null, group
+
+/**
+ * look up a unit name, ignoring case and a trailing plural `s`
+ *
+ * @param {object} unit
+ * @param {string} name
+ * @return {number|undefined}
+ */
+const lookupUnit = (unit, name) => {
+  name = String(name).toLowerCase()
+  return unit[name] ?? (name.endsWith('s') ? unit[name.slice(0, -1)] : undefined)
+}
+
+/**
+ * convert `str` to ms
+ *
+ * @param {string} str
+ * @param {string} format
+ * @return {number|null}
+ */
+function parse(str = '', format = 'ms') {
+  let result = null, prevUnits, unit = parse.unit
+
+  if (unit.placeholder !== placeholder || unit.group !== group)
+    groupRE = new RegExp(`(\\d)[${(placeholder = unit.placeholder) ?? ''}${(group = unit.group) ?? ''}](\\d)`, 'g')
+
+  str = String(str)
+  let s = str.replace(groupRE, '$1$2') // clean up group separators / placeholders
+  if (unit.decimal !== '.') s = s.replaceAll(unit.decimal, '.') // normalize decimal separator
+
+  durationRE.lastIndex = 0
+  for (let m; (m = durationRE.exec(s));) {
+    let units = m[2]
+    // if no units, find next smallest units or fall back to format value
+    // eg. 1h30 -> 1h30m
+    if (!units) {
+      if (prevUnits) {
+        for (const u in unit) if (unit[u] < prevUnits) { units = u; break }
+      }
+      else units = format
+    }
+
+    prevUnits = units = lookupUnit(unit, units)
+
+    if (typeof units == 'number') result = (result || 0) + m[1] * units
+  }
+
+  return result && ((result / (lookupUnit(unit, format) || 1)) * (str.trimStart()[0] === '-' ? -1 : 1))
+}
+
 // EXTERNAL MODULE: external "node:net"
 var external_node_net_ = __nccwpck_require__(7030);
 // EXTERNAL MODULE: ./node_modules/ssh2/lib/index.js
@@ -55741,6 +55840,7 @@ function toPicomatch(tokens) {
 
 
 
+
 /** `host:port` as people write it; `[v6]:port` for IPv6. */
 function addressLabel(address) {
     return `${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
@@ -55807,8 +55907,8 @@ function connection({ read, get, optional, value }) {
         hostFingerprint,
         knownHosts,
         strictHostKey: inputs_boolean(action_io/* Input */.pd.SshStrict, value(action_io/* Input */.pd.SshStrict)),
-        connectTimeoutSec: integer(action_io/* Input */.pd.ConnectTimeout, value(action_io/* Input */.pd.ConnectTimeout), 1, 600),
-        lockTimeoutSec: integer(action_io/* Input */.pd.LockTimeout, value(action_io/* Input */.pd.LockTimeout), 0, 6 * 3600)
+        connectTimeoutSec: duration(action_io/* Input */.pd.ConnectTimeout, value(action_io/* Input */.pd.ConnectTimeout), 1, 600),
+        lockTimeoutSec: duration(action_io/* Input */.pd.LockTimeout, value(action_io/* Input */.pd.LockTimeout), 0, 6 * 3600)
     };
 }
 /** One host per line (or comma-separated), each `host` or `host:port`; the first builds the release. */
@@ -55850,7 +55950,7 @@ function production({ read, get, optional, value }, run) {
         ref: gitRef(action_io/* Input */.pd.Ref, ref),
         buildEnv: buildEnv(read(action_io/* Input */.pd.BuildEnv)),
         buildCommand: shellCode(action_io/* Input */.pd.BuildCommand) ?? action_io/* DECLARED_DEFAULTS */.A4[action_io/* Input */.pd.BuildCommand],
-        commandTimeoutSec: integer(action_io/* Input */.pd.CommandTimeout, value(action_io/* Input */.pd.CommandTimeout), 1, 6 * 3600),
+        commandTimeoutSec: duration(action_io/* Input */.pd.CommandTimeout, value(action_io/* Input */.pd.CommandTimeout), 1, 6 * 3600),
         healthCommand: shellCode(action_io/* Input */.pd.HealthCommand),
         canaryCommand: shellCode(action_io/* Input */.pd.CanaryCommand)
     };
@@ -55858,18 +55958,21 @@ function production({ read, get, optional, value }, run) {
 /** How a release goes out and is kept: the canary, the swap's waits, rollback, retention. */
 function release({ get, value }) {
     return {
-        healthTimeoutSec: integer(action_io/* Input */.pd.HealthTimeout, value(action_io/* Input */.pd.HealthTimeout), 1, 3600),
-        respawnTimeoutSec: integer(action_io/* Input */.pd.RespawnTimeout, value(action_io/* Input */.pd.RespawnTimeout), 1, 3600),
+        healthTimeoutSec: duration(action_io/* Input */.pd.HealthTimeout, value(action_io/* Input */.pd.HealthTimeout), 1, 3600),
+        respawnTimeoutSec: duration(action_io/* Input */.pd.RespawnTimeout, value(action_io/* Input */.pd.RespawnTimeout), 1, 3600),
+        stopTimeoutSec: get(action_io/* Input */.pd.StopTimeout)
+            ? duration(action_io/* Input */.pd.StopTimeout, get(action_io/* Input */.pd.StopTimeout), 0, 3600)
+            : undefined,
         rollback: inputs_boolean(action_io/* Input */.pd.Rollback, value(action_io/* Input */.pd.Rollback)),
         dryRun: inputs_boolean(action_io/* Input */.pd.DryRun, value(action_io/* Input */.pd.DryRun)),
         force: inputs_boolean(action_io/* Input */.pd.Force, value(action_io/* Input */.pd.Force)),
         maxLayers: integer(action_io/* Input */.pd.MaxLayers, value(action_io/* Input */.pd.MaxLayers), 2, 120),
         keepReleases: integer(action_io/* Input */.pd.KeepReleases, value(action_io/* Input */.pd.KeepReleases), 1, 1000),
-        canarySeconds: integer(action_io/* Input */.pd.CanarySeconds, value(action_io/* Input */.pd.CanarySeconds), 0, 600),
-        canaryTimeoutSec: integer(action_io/* Input */.pd.CanaryTimeout, value(action_io/* Input */.pd.CanaryTimeout), 1, 3600),
-        stableSeconds: integer(action_io/* Input */.pd.StableSeconds, value(action_io/* Input */.pd.StableSeconds), 0, 3600),
+        canarySeconds: duration(action_io/* Input */.pd.CanarySeconds, value(action_io/* Input */.pd.CanarySeconds), 0, 600),
+        canaryTimeoutSec: duration(action_io/* Input */.pd.CanaryTimeout, value(action_io/* Input */.pd.CanaryTimeout), 1, 3600),
+        stableSeconds: duration(action_io/* Input */.pd.StableSeconds, value(action_io/* Input */.pd.StableSeconds), 0, 3600),
         rollbackTo: rollbackTarget(get(action_io/* Input */.pd.RollbackTo)),
-        updateTimeoutSec: integer(action_io/* Input */.pd.UpdateTimeout, value(action_io/* Input */.pd.UpdateTimeout), 1, 6 * 3600)
+        updateTimeoutSec: duration(action_io/* Input */.pd.UpdateTimeout, value(action_io/* Input */.pd.UpdateTimeout), 1, 6 * 3600)
     };
 }
 /** The GitHub side: the token, the path filter, the environment. */
@@ -55911,6 +56014,27 @@ function integer(name, value, min, max) {
             return n;
     }
     throw new action_io/* InputError */.dz(name, `'${value}' is not a whole number from ${min} to ${max}.`);
+}
+/**
+ * A time input: whole seconds (`90`), or numbers with units as users of SSH actions write them
+ * (`30s`, `10m`, `1h30m`, `1.5m`); read by parse-duration once the form is checked, since the
+ * library also takes phrases (`2 minutes`) and negatives that a workflow should not rely on.
+ */
+function duration(name, value, min, max) {
+    const ms = /^\d+$/.test(value)
+        ? Number(value) * 1000
+        : /^(\d+(\.\d+)?[hms])+$/.test(value)
+            ? parse(value)
+            : null;
+    // To the millisecond first: 1.1m is 66000.00000000001 ms in floating point.
+    const seconds = ms === null ? NaN : Math.round(ms) / 1000;
+    if (!Number.isInteger(seconds)) {
+        throw new action_io/* InputError */.dz(name, `'${value}' is not a duration in whole seconds. Write seconds (90) or numbers with h, m and s (30s, 10m, 1h30m).`);
+    }
+    if (seconds < min || seconds > max) {
+        throw new action_io/* InputError */.dz(name, `'${value}' is ${seconds} s; give ${min} s to ${max} s.`);
+    }
+    return seconds;
 }
 function inputs_boolean(name, value) {
     if (/^(true|yes|on)$/i.test(value))
@@ -56199,16 +56323,18 @@ swarm) {
         `check ${settings.repoPath} has no local changes${changed ? ' (it HAS: the deploy would stop here)' : ''}`,
         `git fetch origin ${settings.branch} (tip now ${tip}) and fast-forward ${report.previousCommit} to ${settings.ref}`,
         `build: ${settings.buildCommand}`,
-        `docker tag ${format_short(image.id)} ${rollback}; ` +
-            (image.layers >= settings.maxLayers
-                ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over`
-                : `docker commit ${adminName} ${releaseName} (ENTRYPOINT and CMD restored)`),
+        image.layers >= settings.maxLayers
+            ? `flatten (${image.layers} layers ≥ max-layers ${settings.maxLayers}): docker export | docker import, config carried over` +
+                (swarm ? `, as ${releaseName}` : ', known by its image ID')
+            : swarm
+                ? `docker commit ${adminName} ${releaseName} (ENTRYPOINT and CMD restored)`
+                : `docker commit ${adminName} (ENTRYPOINT and CMD restored), known by its image ID: ${settings.image.name} does not move until the swap`,
         settings.canarySeconds > 0 || settings.canaryCommand
             ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
             : 'no canary (canary-seconds: 0)',
         ...(swarm
             ? [
-                `docker push ${releaseName}; docker service update --image ${releaseName}@<digest> --with-registry-auth --update-failure-action ${settings.rollback ? 'rollback' : 'pause'} ${swarm.service}; ` +
+                `docker tag ${format_short(image.id)} ${rollback}; docker push ${releaseName}; docker service update --image ${releaseName}@<digest> --with-registry-auth --update-failure-action ${settings.rollback ? 'rollback' : 'pause'} ${swarm.service}; ` +
                     `wait up to ${settings.updateTimeoutSec} s for Swarm to converge or roll back` +
                     (settings.healthCommand
                         ? `; then health command up to ${settings.healthTimeoutSec} s`
@@ -56218,7 +56344,9 @@ swarm) {
                     : 'on failure: Swarm pauses the update (rollback: false)'
             ]
             : [
-                `docker rm -f ${production.name}; wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
+                `docker tag ${format_short(image.id)} ${rollback}; docker tag <release> ${settings.image.name}; ` +
+                    `docker stop ${production.name} (its stop signal, then up to ${settings.stopTimeoutSec === undefined ? 'its own stop timeout' : `${settings.stopTimeoutSec} s`}) and remove it; ` +
+                    `wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
                     (settings.healthCommand
                         ? `; health command up to ${settings.healthTimeoutSec} s`
                         : '') +
@@ -56680,6 +56808,7 @@ async function updateCheckout(run, host, admin, relation) {
         report.commits = range.commits;
     }
     report.diffStat = range.diffStat;
+    report.commitTime = range.committedAt;
     runner.info(`Deploying ${format_short(relation.head)}..${format_short(relation.target)} (${range.commits.length} commits):`);
     for (const line of range.commits)
         runner.info(`  ${line}`);
@@ -56724,6 +56853,7 @@ async function recordAttempt(host, settings, deps, report, durationMs) {
         run: deps.holder.run,
         fromCommit: report.previousCommit,
         toCommit: report.commit,
+        commitTime: report.action === 'deploy' ? report.commitTime : undefined,
         fromImage: report.previousImageId,
         toImage: report.imageId,
         durationSec: Math.round(durationMs / 100) / 10,
@@ -56731,10 +56861,12 @@ async function recordAttempt(host, settings, deps, report, durationMs) {
     };
     report.history = await writeHistory(host, settings, entry, deps.runner);
 }
-/** Append an entry to the host's history; returns the last few (none when it could not). */
+/** How many of the last entries come back for the summary: its table, chart and figures. */
+const SHOWN = 200;
+/** Append an entry to the host's history; returns the last ones (none when it could not). */
 async function writeHistory(host, settings, entry, runner) {
     try {
-        return parseHistory(await host.run(history_appendHistory(lockName(settings.image.repository), entry, 5), 'history'));
+        return parseHistory(await host.run(history_appendHistory(lockName(settings.image.repository), entry, SHOWN), 'history'));
     }
     catch (error) {
         runner.warning(`Could not write the deploy history on the host: ${message(error)}`);
@@ -57013,7 +57145,8 @@ async function replaceProduction(host, runner, r) {
             image: r.image.name,
             previousImageId: r.previousImageId,
             releaseId: r.releaseId,
-            production: r.production.id
+            production: r.production.id,
+            stopTimeoutSec: r.serve.stopTimeoutSec
         }));
         r.progress?.('done');
         return containerId;
@@ -57045,18 +57178,20 @@ async function rollBack(host, runner, restore) {
 }
 /**
  * The swap, as one command: the previous release keeps the rollback tag, the production tag moves
- * to the release, and production goes, for its supervisor to respawn from the tag. The tag moves
+ * to the release, and production is stopped gracefully (its requests in flight finish) and
+ * removed, for its supervisor to respawn from the tag. The tag moves
  * here and nowhere earlier, as the last step before production stops: a supervisor that restarts
  * production before it (a crash, an OOM kill, a reboot during the canary) starts what ran before,
  * never a release still being checked.
  */
 function swap(options) {
-    return chain(tag(options.previousImageId, rollbackTag(options.repository)), tag(options.releaseId, options.image), docker_removeIfPresent(options.production));
+    return chain(tag(options.previousImageId, rollbackTag(options.repository)), tag(options.releaseId, options.image), docker_stopGracefully(options.production, options.stopTimeoutSec));
 }
 /** How to wait for a release to serve, from the inputs; `stableSeconds` 0 for a rollback. */
 function serveOptions(settings, ignore, stableSeconds = settings.stableSeconds) {
     return {
         respawnTimeoutSec: settings.respawnTimeoutSec,
+        stopTimeoutSec: settings.stopTimeoutSec,
         healthCommand: settings.healthCommand,
         healthTimeoutSec: settings.healthTimeoutSec,
         stableSeconds,
@@ -57072,8 +57207,13 @@ async function waitForServing(host, runner, imageId, options,
 before) {
     const waiting = docker_waitForContainer(imageId, options.respawnTimeoutSec, options.ignore);
     const wait = await host.exec(before ? chain(before, waiting) : waiting, before
-        ? 'docker tag (rollback tag, release); remove production; wait for the new container'
-        : 'wait for the new container', options.respawnTimeoutSec * 1000 + QUICK_MS);
+        ? 'docker tag (rollback tag, release); stop production; wait for the new container'
+        : 'wait for the new container', 
+    // Room for the graceful stop too, bounded when the container's own StopTimeout is unknown.
+    (options.respawnTimeoutSec + (options.stopTimeoutSec ?? MAX_STOP_SEC)) * 1000 + QUICK_MS);
+    const killed = stopTimedOut(wait.stdout);
+    if (killed)
+        runner.warning(`The production container it replaced ${killed}.`, 'Stop timed out');
     if (wait.code !== 0) {
         throw new NoContainerError(wait.code === 124
             ? `No container of ${format_short(imageId)} started within ${options.respawnTimeoutSec} s (\`respawn-timeout\`). Is the supervisor that restarts the container running on the host?`
@@ -57102,6 +57242,8 @@ before) {
 }
 class NoContainerError extends DeployError {
 }
+/** The longest a container's own StopTimeout is waited for when `stop-timeout` is not set. */
+const MAX_STOP_SEC = 300;
 /**
  * Put the previous release back: the tag returns to it, every container of the failed release
  * goes, and the supervisor starts the previous one. When no supervisor does, and we know how
@@ -57113,7 +57255,10 @@ async function restorePrevious(host, runner, restore) {
     const { containers } = await host.survey(restore.image.name);
     for (const failed of containers.filter(c => c.imageId === restore.failedImageId && c.name !== restore.serve.ignore)) {
         // A crashing release's container can vanish between the survey and its removal.
-        await host.run(docker_removeIfPresent(failed.id), 'docker rm -f (failed release)');
+        const stopped = await host.run(docker_stopGracefully(failed.id, restore.serve.stopTimeoutSec), 'docker stop; docker rm (failed release)', ((restore.serve.stopTimeoutSec ?? MAX_STOP_SEC) + 60) * 1000);
+        const killed = stopTimedOut(stopped);
+        if (killed)
+            runner.warning(`The failed release's container ${killed}.`, 'Stop timed out');
     }
     try {
         return await waitForServing(host, runner, restore.previousImageId, restore.serve);
@@ -58884,7 +59029,71 @@ function connectWithRetries(settings, address, runner) {
 
 // EXTERNAL MODULE: ./src/state.ts
 var state = __nccwpck_require__(2462);
+;// CONCATENATED MODULE: ./src/release/figures.ts
+function deliveryFigures(history, now, days = 30) {
+    const since = now.getTime() - days * 86_400_000;
+    const at = (entry) => Date.parse(entry.time);
+    const inWindow = history.filter(e => at(e) >= since && at(e) <= now.getTime());
+    const attempts = inWindow.filter(e => e.action === 'deploy');
+    const deployed = attempts.filter(e => e.result === 'deployed');
+    const failed = attempts.filter(e => e.result !== 'deployed');
+    const restores = failed.flatMap(failure => {
+        const next = history.find(e => at(e) > at(failure) && e.result === 'deployed');
+        return next ? [(at(next) - at(failure)) / 1000] : [];
+    });
+    const leads = deployed.flatMap(e => e.commitTime && !Number.isNaN(Date.parse(e.commitTime))
+        ? [(at(e) - Date.parse(e.commitTime)) / 1000]
+        : []);
+    return {
+        days,
+        attempts: attempts.length,
+        deploysPerWeek: Math.round((deployed.length / (days / 7)) * 10) / 10,
+        changeFailureRate: attempts.length ? failed.length / attempts.length : undefined,
+        timeToRestoreSec: median(restores),
+        leadTimeSec: median(leads)
+    };
+}
+function median(values) {
+    if (values.length === 0)
+        return undefined;
+    const sorted = [...values].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+const MARKS = {
+    deployed: '✓',
+    'rolled-back': '↩',
+    failed: '✗'
+};
+/** A Mermaid bar chart (GitHub renders it) of the last deploys' durations, marked by outcome. */
+function historyChart(history, last = 15) {
+    const shown = history.slice(-last);
+    if (shown.length < 2)
+        return undefined;
+    const labels = shown.map(e => `"${e.time.slice(5, 16).replace('T', ' ')} ${MARKS[e.result]}"`);
+    return [
+        '```mermaid',
+        'xychart-beta',
+        `  title "The last ${shown.length} deploys on this host (✓ deployed, ↩ rolled back, ✗ failed)"`,
+        `  x-axis [${labels.join(', ')}]`,
+        '  y-axis "seconds"',
+        `  bar [${shown.map(e => e.durationSec).join(', ')}]`,
+        '```'
+    ].join('\n');
+}
+/** A duration as people read it: 45 s, 12 min, 3.5 h, 2.1 d. */
+function humanDuration(seconds) {
+    if (seconds < 90)
+        return `${Math.round(seconds)} s`;
+    if (seconds < 5400)
+        return `${Math.round(seconds / 60)} min`;
+    if (seconds < 129_600)
+        return `${Math.round((seconds / 3600) * 10) / 10} h`;
+    return `${Math.round((seconds / 86_400) * 10) / 10} d`;
+}
+
 ;// CONCATENATED MODULE: ./src/summary.ts
+
 
 const HEADLINES = {
     deployed: '✅ Deployed',
@@ -58894,7 +59103,7 @@ const HEADLINES = {
     'rolled-back': '↩️ Deploy failed and was rolled back'
 };
 /** The job summary: what went out, how long each step took, and what to do when it failed. */
-function renderSummary(report) {
+function renderSummary(report, now = new Date()) {
     const sections = [
         headline,
         beforeAfter,
@@ -58906,9 +59115,10 @@ function renderSummary(report) {
         retention,
         plan,
         steps,
-        summary_history
+        summary_history,
+        delivery
     ];
-    return sections.flatMap(section => section(report)).join('\n') + '\n';
+    return sections.flatMap(section => section(report, now)).join('\n') + '\n';
 }
 function headline(report) {
     const title = report.action === 'rollback' && report.outcome === 'deployed'
@@ -59032,7 +59242,10 @@ function summary_history(report) {
         '',
         '| when | action | result | from | to | by | time |',
         '|---|---|---|---|---|---|---|',
-        ...[...report.history].reverse().map(entry => {
+        ...report.history
+            .slice(-5)
+            .reverse()
+            .map(entry => {
             const run = entry.run ? `[${entry.by ?? 'run'}](${entry.run})` : (entry.by ?? '');
             return `| ${entry.time} | ${entry.action} | ${entry.result} | ${code(entry.fromCommit?.slice(0, 7))} | ${code(entry.toCommit?.slice(0, 7))} | ${run} | ${entry.durationSec} s |`;
         })
@@ -59049,6 +59262,24 @@ function quoteBlock(text) {
 }
 function escapeCell(text) {
     return text.replace(/\|/g, '\\|');
+}
+/** The four delivery figures of the last 30 days and a chart of the last deploys. */
+function delivery(report, now) {
+    if (!report.history?.length)
+        return [];
+    const figures = deliveryFigures(report.history, now);
+    const chart = historyChart(report.history);
+    const rate = figures.changeFailureRate;
+    const or = (value, show) => value === undefined ? '–' : show(value);
+    return [
+        '',
+        `### Delivery on this host, the last ${figures.days} days`,
+        '',
+        '| deploys a week | change failure rate | time to restore | lead time |',
+        '|---|---|---|---|',
+        `| ${figures.deploysPerWeek} | ${or(rate, r => `${Math.round(r * 100)} % of ${figures.attempts}`)} | ${or(figures.timeToRestoreSec, humanDuration)} | ${or(figures.leadTimeSec, humanDuration)} |`,
+        ...(chart ? ['', chart] : [])
+    ];
 }
 
 ;// CONCATENATED MODULE: ./src/main.ts

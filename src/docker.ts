@@ -308,7 +308,8 @@ export function stopTimedOut(output: string): string | undefined {
   const seconds = /^stop-timed-out=(\d+)$/m.exec(output)?.[1]
   return (
     seconds &&
-    `did not stop within ${seconds} s of its stop signal (\`stop-timeout\`), so Docker killed it`
+    `did not stop within ${seconds} s of its stop signal (\`stop-timeout\`), so Docker killed it. ` +
+      'An app that runs as PID 1 must exit on SIGTERM itself: handle it, or have the supervisor start the container with `docker run --init`; or lower `stop-timeout`'
   )
 }
 

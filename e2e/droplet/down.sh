@@ -29,7 +29,7 @@ done
 
 # The supervisor first, or it would respawn the container we remove. It runs
 # in its own session, so signal the whole group. Its `docker run` client only
-# forwards the TERM to the app (PID 1 in the container ignores it), so remove
+# forwards the TERM to the app, which may outlive it by Docker's stop timeout, so remove
 # the container too: then the client returns and the supervisor's trap exits.
 if pid_alive "$SUPERVISOR_PIDFILE" "$SUPERVISOR_ID"; then
   log "stopping supervisor"

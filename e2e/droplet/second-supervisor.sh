@@ -18,9 +18,11 @@ trap 'echo "second-supervisor: stopping"; exit 0' TERM INT
 while true; do
   docker rm -f "$CONTAINER" >/dev/null 2>&1
   echo "second-supervisor: $(date -u +%FT%TZ) starting $CONTAINER from $IMAGE_REF ($(docker image inspect -f '{{.Id}}' "$IMAGE_REF" 2>/dev/null || echo missing)) on $DOCKER_HOST"
-  # --pull=never: a missing image must fail here, never reach for a registry. The arguments
+  # --pull=never: a missing image must fail here, never reach for a registry. --init: the app is
+  # not PID 1, so it ends on the stop signal (SIGTERM) of a graceful stop, as most supervised
+  # apps do; PID 1 would ignore a signal it has no handler for. The arguments
   # after the image replace its CMD (--port 18080) and go to its ENTRYPOINT, start.sh.
-  docker run --rm --pull=never --name "$CONTAINER" --network host \
+  docker run --rm --init --pull=never --name "$CONTAINER" --network host \
     -e RUNTIME_SECRET=from-supervisor -e DROPLET_NAME=second "$IMAGE_REF" --port "$PORT"
   rc=$?
   echo "second-supervisor: $(date -u +%FT%TZ) $CONTAINER exited with status $rc"

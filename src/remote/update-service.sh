@@ -14,10 +14,8 @@ if [ -n "$user" ]; then
   docker login --username "$user" --password-stdin "$registry" >/dev/null
 fi
 if [ "$push" = yes ]; then
-  out=$(docker push "$ref" 2>&1) || { printf '%s
-' "$out" | tail -n 5 >&2; exit 4; }
-  printf '%s
-' "$out" | tail -n 1
+  out=$(docker push "$ref" 2>&1) || { printf '%s\n' "$out" | tail -n 5 >&2; exit 4; }
+  printf '%s\n' "$out" | tail -n 1
 fi
 pinned=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' "$ref" |
   awk -v prefix="$repo@" 'index($0, prefix) == 1 { print; exit }')

@@ -19,10 +19,8 @@ case "$timedout $state" in
   "0 completed"|"0 rollback_completed")
     while :; do
       states=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' "$service") || break
-      total=$(printf '%s
-' "$states" | grep -c .)
-      up=$(printf '%s
-' "$states" | grep -c '^Running')
+      total=$(printf '%s\n' "$states" | grep -c .)
+      up=$(printf '%s\n' "$states" | grep -c '^Running')
       [ "$total" -gt 0 ] && [ "$up" -eq "$total" ] && break
       if [ "$(date +%s)" -ge "$end" ]; then timedout=1; break; fi
       sleep 0.5

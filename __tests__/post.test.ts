@@ -15,14 +15,17 @@ const settings = {
 } as Settings
 const holder = { commit: 'abc', since: 'now' }
 
-const container = (id: string, name: string, image: string) =>
+const container = (id: string, name: string, image: string, process = ['start.sh']) =>
   JSON.stringify({
     Id: id,
     Name: `/${name}`,
     Image: image,
+    Path: process[0],
+    Args: process.slice(1),
     State: { Running: true, Status: 'running' },
     Config: { Image: 'texasca/api' }
   })
+const KEEP_ALIVE = ['tail', '-f', '/dev/null']
 
 function host(tagged: string, containers: string[]): FakeShell {
   return new FakeShell()
@@ -48,10 +51,20 @@ describe('the post step after a cancelled or killed deploy', () => {
     expect(runner.log.join()).toMatch(/nothing to clean up/)
   })
 
+  it('leaves alone an admin container a person made (it runs a shell, not the keep-alive)', async () => {
+    const shell = host(OLD, [
+      container('c'.repeat(64), 'texasca-api', OLD),
+      container('e'.repeat(64), 'texasca-api-admin', OLD, ['/bin/bash'])
+    ])
+    const runner = await runPost(shell, { phase: 'admin', adminContainer: 'texasca-api-admin' })
+    expect(shell.ran(removal('e'.repeat(64)))).toBe(false)
+    expect(runner.warnings.join('\n')).toMatch(/Left texasca-api-admin alone.*runs \/bin\/bash/)
+  })
+
   it('removes the admin container left behind, under the lock, and leaves production alone', async () => {
     const shell = host(OLD, [
       container('c'.repeat(64), 'texasca-api', OLD),
-      container('e'.repeat(64), 'texasca-api-admin', OLD)
+      container('e'.repeat(64), 'texasca-api-admin', OLD, KEEP_ALIVE)
     ])
     await runPost(shell, { phase: 'admin', adminContainer: 'texasca-api-admin' })
     expect(shell.indexOf('lock')).toBe(0)

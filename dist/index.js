@@ -57833,9 +57833,13 @@ async function recoverHost(settings, connect, runner, holder, progress) {
     try {
         const survey = await host.survey(settings.image.name);
         const admin = survey.containers.find(c => c.name === progress.adminContainer);
-        if (admin) {
+        // Ours runs the keep-alive; one a person made by the runbook's script is theirs to remove.
+        if (admin && isOurAdmin(admin)) {
             await host.run(removeContainer(admin.id), 'docker rm -f (admin container)');
             runner.info(`Removed the admin container ${admin.name}`);
+        }
+        else if (admin) {
+            runner.warning(`Left ${admin.name} alone: it is not an admin container this action made (it runs ${admin.process.join(' ')}). Remove it by hand when it is no longer needed.`, 'Admin container');
         }
         if (progress.phase !== 'releasing' || !progress.previousImageId)
             return;

@@ -80,9 +80,15 @@ async function recoverHost(
   try {
     const survey = await host.survey(settings.image.name)
     const admin = survey.containers.find(c => c.name === progress.adminContainer)
-    if (admin) {
+    // Ours runs the keep-alive; one a person made by the runbook's script is theirs to remove.
+    if (admin && docker.isOurAdmin(admin)) {
       await host.run(docker.removeContainer(admin.id), 'docker rm -f (admin container)')
       runner.info(`Removed the admin container ${admin.name}`)
+    } else if (admin) {
+      runner.warning(
+        `Left ${admin.name} alone: it is not an admin container this action made (it runs ${admin.process.join(' ')}). Remove it by hand when it is no longer needed.`,
+        'Admin container'
+      )
     }
     if (progress.phase !== 'releasing' || !progress.previousImageId) return
     await rollBackUnconfirmed(host, settings, runner, survey, {

@@ -57039,14 +57039,17 @@ async function commitRelease(run, host, production, commit) {
     const message = `hermes-deploy ${commit}`;
     const flattened = previous.layers >= settings.maxLayers;
     let release;
+    const keep = target.keepPrevious(previous.id);
     if (flattened) {
+        if (keep.length > 0)
+            await host.run(chain(...keep), 'docker tag (rollback tag)');
         const flat = await flatten(host, admin, target.repository, releaseName, previous, message);
         release = parseImage(JSON.parse(await host.run(inspectImage(flat), 'docker image inspect')));
         await host.run(removeContainer(admin), 'docker rm -f (admin container)');
     }
     else {
         // One round trip: commit, read the result, drop the admin container.
-        const out = await host.run(chain(docker_commitAndInspect(docker_commit({
+        const out = await host.run(chain(...keep, docker_commitAndInspect(docker_commit({
             container: admin,
             image: releaseName,
             original: previous.config,
@@ -57298,6 +57301,7 @@ function targetFor(run, container) {
         repository,
         service,
         releaseName: commit => `${repository}:${releaseTag(commit)}`,
+        keepPrevious: id => [tag(id, rollbackTag(repository))],
         replace: (run, host, production, release, ref) => target_updateService(run, host, production, release, { service, ref, repository })
     };
 }
@@ -57306,6 +57310,7 @@ function plainHost(run) {
         replaceStep: 'Replace production',
         repository: run.settings.image.repository,
         releaseName: () => undefined,
+        keepPrevious: () => [],
         replace: (run, host, production, release) => replaceOnHost(run, host, production, release)
     };
 }
@@ -57351,9 +57356,6 @@ async function target_updateService(run, host, production, release, swarm) {
     const { settings, report, runner } = run;
     const { service } = swarm;
     report.imageId = release.id;
-    // What the service ran stays at hand for `rollback-to: previous`.
-    if (!settings.rollbackTo)
-        await host.run(tag(production.image.id, rollbackTag(swarm.repository)), 'docker tag (rollback tag)');
     let result = await rollOutService(host, runner, settings, {
         ...swarm,
         push: !settings.rollbackTo

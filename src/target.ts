@@ -2,6 +2,7 @@ import * as docker from './docker.js'
 import type { ContainerInfo, ImageInfo } from './docker.js'
 import { short } from './format.js'
 import { DeployError, QUICK_MS, rollbackTag, type Host } from './host.js'
+import type { Command } from './shell.js'
 import { releaseTag } from './release/retention.js'
 import { replaceProduction, RolledBack, serveOptions } from './replace.js'
 import type { Run } from './steps/run.js'
@@ -37,6 +38,11 @@ export interface Target {
   service?: string
   /** The tag the release is committed to: none on a plain host, where the tag moves at the swap. */
   releaseName(commit: string): string | undefined
+  /**
+   * Run with the commit, in its round trip: a Swarm service's previous image keeps
+   * `:hermes-previous` (for `rollback-to: previous`); a plain host tags it at the swap instead.
+   */
+  keepPrevious(previousImageId: string): Command[]
   /** Put `release` (its ref for Swarm) in production; throws when it did not stay there. */
   replace(
     run: Run,
@@ -57,6 +63,7 @@ export function targetFor(run: Run, container: ContainerInfo): Target {
     repository,
     service,
     releaseName: commit => `${repository}:${releaseTag(commit)}`,
+    keepPrevious: id => [docker.tag(id, rollbackTag(repository))],
     replace: (run, host, production, release, ref) =>
       updateService(run, host, production, release, { service, ref, repository })
   }
@@ -67,6 +74,7 @@ function plainHost(run: Run): Target {
     replaceStep: 'Replace production',
     repository: run.settings.image.repository,
     releaseName: () => undefined,
+    keepPrevious: () => [],
     replace: (run, host, production, release) => replaceOnHost(run, host, production, release)
   }
 }
@@ -123,12 +131,6 @@ async function updateService(
   const { settings, report, runner } = run
   const { service } = swarm
   report.imageId = release.id
-  // What the service ran stays at hand for `rollback-to: previous`.
-  if (!settings.rollbackTo)
-    await host.run(
-      docker.tag(production.image.id, rollbackTag(swarm.repository)),
-      'docker tag (rollback tag)'
-    )
   let result = await rollOutService(host, runner, settings, {
     ...swarm,
     push: !settings.rollbackTo

@@ -32,7 +32,9 @@ export async function commitRelease(
   const message = `hermes-deploy ${commit}`
   const flattened = previous.layers >= settings.maxLayers
   let release: ImageInfo
+  const keep = target.keepPrevious(previous.id)
   if (flattened) {
+    if (keep.length > 0) await host.run(chain(...keep), 'docker tag (rollback tag)')
     const flat = await flatten(host, admin, target.repository, releaseName, previous, message)
     release = docker.parseImage(
       JSON.parse(await host.run(docker.inspectImage(flat), 'docker image inspect'))
@@ -42,6 +44,7 @@ export async function commitRelease(
     // One round trip: commit, read the result, drop the admin container.
     const out = await host.run(
       chain(
+        ...keep,
         docker.commitAndInspect(
           docker.commit({
             container: admin,

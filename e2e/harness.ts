@@ -41,6 +41,9 @@ export interface Droplet {
   CONTAINER: string
   REPO_PATH: string
   APP_URL: string
+  /** Caddy in front of the app, and its admin API. */
+  PROXY_URL: string
+  CADDY_ADMIN: string
   WORK_DIR: string
   ORIGIN_DIR: string
   BASELINE_IMAGE: string

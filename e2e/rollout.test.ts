@@ -40,8 +40,8 @@ beforeAll(() => {
     ...rest,
     host: `${droplet.HOST}:${droplet.PORT}\n${droplet.HOST}:${other.PORT}`,
     'ssh-known-hosts': readFileSync(droplet.KNOWN_HOSTS_PATH, 'utf8') + other.KNOWN_HOSTS + '\n',
-    // Each host's app listens on the port its supervisor passes (--port): check that one.
-    'health-command': `port=$(docker inspect --format '{{index .Config.Cmd 1}}' ${droplet.CONTAINER}) && curl -fsS --max-time 5 http://127.0.0.1:$port/ >/dev/null`
+    // Each host's app listens on the port its supervisor passes (--port), else the image's PORT.
+    'health-command': `port=$(docker inspect --format '{{if .Config.Cmd}}{{index .Config.Cmd 1}}{{end}}' ${droplet.CONTAINER}) && curl -fsS --max-time 5 http://127.0.0.1:\${port:-${new URL(droplet.APP_URL).port}}/ >/dev/null`
   }
 })
 beforeEach(() => {

@@ -13,6 +13,7 @@ PACKAGES=(
   gpgv
   git                # origin repo + git daemon
   curl               # health checks
+  caddy              # the reverse proxy in front of the droplet's app (the handover)
   ca-certificates
   procps
   iptables           # isolates the droplet behind the bastion in the connection tests

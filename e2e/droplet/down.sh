@@ -47,6 +47,8 @@ if docker_ok; then
   fi
 fi
 
+pid_alive "$CADDY_PIDFILE" "$CADDY_ID" && log "stopping caddy"
+stop_pidfile "$CADDY_PIDFILE" "$CADDY_ID"
 pid_alive "$GITD_PIDFILE" "$GITD_ID" && log "stopping git daemon"
 stop_pidfile "$GITD_PIDFILE" "$GITD_ID"
 pid_alive "$SSHD_PIDFILE" "$SSHD_ID" && log "stopping sshd"

@@ -14,6 +14,11 @@ RESTART_DELAY="${HERMES_DROPLET_RESTART_DELAY:-1}"
 SSH_USER=core
 LOOPBACK=127.0.0.1
 APP_URL="http://${LOOPBACK}:${APP_PORT}/"
+# Caddy in front of the app, as on most droplets: the proxy's port and its admin API's.
+PROXY_PORT="${HERMES_DROPLET_PROXY_PORT:-18000}"
+CADDY_ADMIN_PORT="${HERMES_DROPLET_CADDY_ADMIN_PORT:-2019}"
+PROXY_URL="http://${LOOPBACK}:${PROXY_PORT}/"
+CADDY_ADMIN="http://${LOOPBACK}:${CADDY_ADMIN_PORT}"
 ORIGIN_URL="git://${LOOPBACK}:${GIT_PORT}/app.git"
 # Per production image: a second instance (another HERMES_DROPLET_IMAGE) keeps its own.
 if [ "$IMAGE" = texasca/api ]; then
@@ -36,11 +41,14 @@ SSHD_DIR="$STATE/sshd"
 DOCKERD_PIDFILE="$STATE/dockerd.pid"
 GITD_PIDFILE="$STATE/git-daemon.pid"
 SUPERVISOR_PIDFILE="$STATE/supervisor.pid"
+CADDY_DIR="$STATE/caddy"
+CADDY_PIDFILE="$CADDY_DIR/caddy.pid"
 SSHD_PIDFILE="$SSHD_DIR/sshd.pid"
 # What our processes' command lines contain (checked before signalling a pid).
 SSHD_ID="$SSHD_DIR/sshd_config"
 GITD_ID="--base-path=$STATE/origin"
 SUPERVISOR_ID=supervisor.sh
+CADDY_ID="$CADDY_DIR/Caddyfile"
 DOCKERD_ID="--pidfile $DOCKERD_PIDFILE"
 
 log() { printf 'droplet: %s\n' "$*"; }

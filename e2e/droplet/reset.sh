@@ -66,6 +66,12 @@ baseline_up() {
   fi
   return 1
 }
+# Caddy back on its Caddyfile: a test may have left it pointed at a stand-in.
+if pid_alive "$CADDY_PIDFILE" "$CADDY_ID"; then
+  caddy reload --config "$CADDY_DIR/Caddyfile" --adapter caddyfile \
+    --address "$LOOPBACK:$CADDY_ADMIN_PORT" --force >/dev/null 2>&1 ||
+    die "caddy reload failed; see $CADDY_DIR/caddy.log"
+fi
 wait_for 30 "the app to serve the baseline commit $BASELINE_COMMIT at $APP_URL" \
   "Check $STATE/supervisor.log and 'docker logs $CONTAINER'." baseline_up
 log "reset to baseline $BASELINE_COMMIT (image $BASELINE_IMAGE)"

@@ -21,7 +21,7 @@ while true; do
   # --pull=never: a missing image must fail here, never reach for a registry. --init: the app is
   # not PID 1, so it ends on the stop signal (SIGTERM) of a graceful stop, as most supervised
   # apps do; PID 1 would ignore a signal it has no handler for. The arguments
-  # after the image replace its CMD (--port 18080) and go to its ENTRYPOINT, start.sh.
+  # after the image go to its ENTRYPOINT, start.sh, and win over the image's PORT.
   docker run --rm --init --pull=never --name "$CONTAINER" --network host \
     -e RUNTIME_SECRET=from-supervisor -e DROPLET_NAME=second "$IMAGE_REF" --port "$PORT"
   rc=$?

@@ -11,7 +11,7 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 SAMPLE_APP="$(cd "$HERE/../sample-app" && pwd)"
 
 [ "$(id -u)" -eq 0 ] || die "must run as root (it creates a user and runs sshd/dockerd)"
-for cmd in docker dockerd /usr/sbin/sshd ssh ssh-keygen git curl debootstrap setsid flock; do
+for cmd in docker dockerd /usr/sbin/sshd ssh ssh-keygen git curl debootstrap setsid flock caddy; do
   command -v "$cmd" >/dev/null || die "'$cmd' not found; run scripts/install-deps.sh first"
 done
 
@@ -322,8 +322,9 @@ ensure_production_image() {
   fi
   baseline="$(docker commit \
     --change 'ENTRYPOINT ["/srv/app/start.sh"]' \
-    --change "CMD [\"--port\",\"$APP_PORT\"]" \
+    --change 'CMD []' \
     --change 'ENV APP_ENV=production' \
+    --change "ENV PORT=$APP_PORT" \
     --change 'WORKDIR /srv/app' \
     --change "EXPOSE $APP_PORT" \
     --change "LABEL org.opencontainers.image.title=$CONTAINER" \
@@ -349,11 +350,45 @@ start_supervisor() {
     "Check $STATE/supervisor.log and 'docker logs $CONTAINER'; if a test left a broken image, run reset.sh." app_ok
 }
 
+# --- the reverse proxy ----------------------------------------------------------
+# Caddy from Debian's package, on loopback, in front of the app: what the handover
+# (`handover: caddy`) switches through its admin API. No retries configured: a
+# request that reaches a closed port fails, so a test sees every gap.
+start_caddy() {
+  mkdir -p "$CADDY_DIR"
+  cat >"$CADDY_DIR/Caddyfile.new" <<CADDY
+{
+	admin $LOOPBACK:$CADDY_ADMIN_PORT
+	auto_https off
+	storage file_system $CADDY_DIR/data
+}
+
+http://$LOOPBACK:$PROXY_PORT {
+	bind $LOOPBACK
+	reverse_proxy $LOOPBACK:$APP_PORT
+}
+CADDY
+  local changed=0
+  replace_if_changed "$CADDY_DIR/Caddyfile" && changed=1
+  if pid_alive "$CADDY_PIDFILE" "$CADDY_ID" && [ "$changed" = 1 ]; then
+    stop_pidfile "$CADDY_PIDFILE" "$CADDY_ID"
+  fi
+  if ! pid_alive "$CADDY_PIDFILE" "$CADDY_ID"; then
+    port_open "$PROXY_PORT" &&
+      die "port $PROXY_PORT is already taken by another process; free it or set HERMES_DROPLET_PROXY_PORT"
+    log "starting caddy on $PROXY_URL, admin $CADDY_ADMIN (log: $CADDY_DIR/caddy.log)"
+    HOME="$CADDY_DIR" XDG_DATA_HOME="$CADDY_DIR/data" XDG_CONFIG_HOME="$CADDY_DIR/config" \
+      setsid caddy run --config "$CADDY_DIR/Caddyfile" --adapter caddyfile --pidfile "$CADDY_PIDFILE" \
+      </dev/null >>"$CADDY_DIR/caddy.log" 2>&1 &
+  fi
+  wait_for 20 "caddy on $PROXY_URL" "See $CADDY_DIR/caddy.log." port_open "$PROXY_PORT"
+}
+
 # --- env files -----------------------------------------------------------------
 write_env() {
   local -a keys=(HOST PORT USERNAME KEY_PATH KEY_RSA_PATH KEY_ECDSA_PATH KEY_PASS_PATH
     KEY_PASSPHRASE KEY_WRONG_PATH KNOWN_HOSTS_PATH HOST_FINGERPRINT IMAGE CONTAINER
-    REPO_PATH APP_URL WORK_DIR ORIGIN_DIR ORIGIN_URL BASELINE_IMAGE BASELINE_COMMIT
+    REPO_PATH APP_URL PROXY_URL CADDY_ADMIN WORK_DIR ORIGIN_DIR ORIGIN_URL BASELINE_IMAGE BASELINE_COMMIT
     BUILD_COMMAND HEALTH_COMMAND STATE_DIR)
   local -A v=(
     [HOST]="$LOOPBACK" [PORT]="$SSH_PORT" [USERNAME]="$SSH_USER"
@@ -362,6 +397,7 @@ write_env() {
     [KEY_PASSPHRASE]="$KEY_PASSPHRASE" [KEY_WRONG_PATH]="$KEYS_DIR/id_ed25519_wrong"
     [KNOWN_HOSTS_PATH]="$STATE/known_hosts" [HOST_FINGERPRINT]="$(cat "$STATE/host_fingerprint")"
     [IMAGE]="$IMAGE" [CONTAINER]="$CONTAINER" [REPO_PATH]=/srv/app [APP_URL]="$APP_URL"
+    [PROXY_URL]="$PROXY_URL" [CADDY_ADMIN]="$CADDY_ADMIN"
     [WORK_DIR]="$WORK_DIR" [ORIGIN_DIR]="$ORIGIN_DIR" [ORIGIN_URL]="$ORIGIN_URL"
     [BASELINE_IMAGE]="$(cat "$STATE/baseline_image")"
     [BASELINE_COMMIT]="$(cat "$STATE/baseline_commit")"
@@ -392,5 +428,6 @@ ensure_origin
 start_git_daemon
 ensure_production_image
 start_supervisor
+start_caddy
 write_env
 log "up: ssh -i $KEYS_DIR/id_ed25519 -o UserKnownHostsFile=$STATE/known_hosts -p $SSH_PORT $SSH_USER@$LOOPBACK; app $APP_URL; env in $STATE/env and $STATE/env.json"

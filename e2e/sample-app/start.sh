@@ -1,10 +1,10 @@
 #!/bin/sh
 # Serves build/ over HTTP in the foreground: the container lives as long as
-# the server does.
+# the server does. Its port: --port, else $PORT (as most apps read it), else 8080.
 set -eu
 cd "$(dirname "$0")"
 
-port=8080
+port="${PORT:-8080}"
 while [ "$#" -gt 0 ]; do
   case "$1" in
     --port) port="$2"; shift 2 ;;

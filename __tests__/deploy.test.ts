@@ -482,6 +482,7 @@ describe('finding the production container', () => {
     portBindings: {},
     restartPolicy: '',
     autoRemove: false,
+    init: false,
     labels: {},
     ...over
   })

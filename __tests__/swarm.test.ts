@@ -333,7 +333,7 @@ describe('deploying to a Swarm service', () => {
     const updateAt = shell.commands.findIndex(c => c.includes('--with-registry-auth'))
     expect(shell.stdins[updateAt]).toBe('pw\n')
     expect(shell.commands[updateAt]).toMatch(
-      / texasca-api 127\.0\.0\.1:5000\/texasca\/api:222222222222 127\.0\.0\.1:5000\/texasca\/api 127\.0\.0\.1:5000 deployer yes rollback$/
+      / texasca-api 127\.0\.0\.1:5000\/texasca\/api:222222222222 127\.0\.0\.1:5000\/texasca\/api 127\.0\.0\.1:5000 deployer yes rollback ''$/
     )
   })
 

@@ -54480,6 +54480,13 @@ const Input = {
     RegistryUsername: 'registry-username',
     RegistryPassword: 'registry-password',
     UpdateTimeout: 'update-timeout',
+    UpdateOrder: 'update-order',
+    Handover: 'handover',
+    AppPort: 'app-port',
+    StandinPort: 'standin-port',
+    PortVariable: 'port-variable',
+    ReadyPath: 'ready-path',
+    CaddyAdmin: 'caddy-admin',
     GithubToken: 'github-token'
 };
 /**
@@ -54507,7 +54514,11 @@ const DECLARED_DEFAULTS = {
     [Input.CanarySeconds]: '5',
     [Input.CanaryTimeout]: '30',
     [Input.StableSeconds]: '10',
-    [Input.UpdateTimeout]: '600'
+    [Input.UpdateTimeout]: '600',
+    [Input.Handover]: 'none',
+    [Input.PortVariable]: 'PORT',
+    [Input.ReadyPath]: '/',
+    [Input.CaddyAdmin]: 'http://localhost:2019'
 };
 /** The declared default of any input; undefined when it has none. */
 function declaredDefault(name) {
@@ -54558,7 +54569,7 @@ class InputError extends Error {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(564);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(6499);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1810);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2462);
 
 
@@ -54577,7 +54588,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 6499:
+/***/ 1810:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54596,6 +54607,10 @@ var action_io = __nccwpck_require__(3078);
 // Edit the scripts, then run `node scripts/remote-scripts.mjs` (`npm run bundle` runs it too).
 /** src/remote/append-history.sh: Append the JSON line $2 to ~/.hermes-deploy/history/$1.jsonl and print its last $3 lines. */
 const appendHistory = "#!/bin/sh\n# Append the JSON line $2 to ~/.hermes-deploy/history/$1.jsonl and print its last $3 lines.\ndir=\"$HOME/.hermes-deploy/history\"\nmkdir -p \"$dir\" || exit 1\nfile=\"$dir/$1.jsonl\"\nprintf '%s\\n' \"$2\" >>\"$file\"\ntail -n \"$3\" \"$file\"\n";
+/** src/remote/caddy-drain.sh: Wait up to $3 s until Caddy (admin API $1) has no request in flight to port $2; print whether it drained. */
+const caddyDrain = "#!/bin/sh\n# Wait up to $3 s until Caddy (admin API $1) has no request in flight to port $2; print whether it drained.\nend=$(( $(date +%s) + $3 ))\nwhile :; do\n  busy=$(curl -fsS --max-time 5 \"$1/reverse_proxy/upstreams\" 2>/dev/null |\n    grep -o '\"address\":\"[^\"]*:'\"$2\"'\",\"num_requests\":[0-9]*' | sed 's/.*://' | sort -n | tail -n 1)\n  if [ \"${busy:-0}\" -eq 0 ]; then echo \"drained\"; exit 0; fi\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then echo \"still $busy requests after $3 s\"; exit 0; fi\n  sleep 0.1\ndone\n";
+/** src/remote/caddy-switch.sh: Point Caddy's upstreams (admin API $1) that dial port $2 at port $3, in one config load; $4=if-present: none is fine. */
+const caddySwitch = "#!/bin/sh\n# Point Caddy's upstreams (admin API $1) that dial port $2 at port $3, in one config load; $4=if-present: none is fine.\nadmin=$1 from=$2 to=$3 mode=$4\nconfig=$(curl -fsS --max-time 10 \"$admin/config/\") || {\n  echo \"Caddy's admin API at $admin did not answer (is Caddy running, with its admin endpoint there?)\" >&2\n  exit 3\n}\n# Caddy writes its config as compact JSON: every upstream is \"dial\":\"host:port\".\ncount=$(printf '%s' \"$config\" | grep -o '\"dial\":\"[^\"]*:'\"$from\"'\"' | wc -l)\nif [ \"$count\" -eq 0 ]; then\n  [ \"$mode\" = if-present ] && { echo \"switched=0\"; exit 0; }\n  echo \"No reverse_proxy upstream in Caddy's config dials port $from.\" >&2\n  exit 4\nfi\nprintf '%s' \"$config\" | sed 's/\"dial\":\"\\([^\"]*\\):'\"$from\"'\"/\"dial\":\"\\1:'\"$to\"'\"/g' |\n  curl -fsS --max-time 120 -X POST -H 'Content-Type: application/json' --data-binary @- \"$admin/load\" >&2 || {\n  echo \"Caddy's admin API at $admin refused the new config.\" >&2\n  exit 5\n}\necho \"switched=$count\"\n";
 /** src/remote/changed-files.sh: In a git checkout: list tracked files with local changes, porcelain; untracked ones do not count. */
 const changedFiles = "#!/bin/sh\n# In a git checkout: list tracked files with local changes, porcelain; untracked ones do not count.\ngit -c safe.directory=\"$PWD\" status --porcelain --untracked-files=no";
 /** src/remote/commit-and-inspect.sh: Run the commit command given as the parameters ("$@"), then inspect the image ID it prints. */
@@ -54614,6 +54629,8 @@ const fetchAndRelate = "#!/bin/sh\n# In a git checkout: print local changes, fet
 const filesBetween = "#!/bin/sh\n# In a git checkout: list the files changed between commits $1 and $2.\ngit -c safe.directory=\"$PWD\" diff --name-only \"$1\" \"$2\"";
 /** src/remote/health.sh: Run the health command $1 until it passes or $2 s have passed; on failure print its output. */
 const health = "#!/bin/sh\n# Run the health command $1 until it passes or $2 s have passed; on failure print its output.\nend=$(( $(date +%s) + $2 ))\nattempt=0\npause=0.2\nwhile :; do\n  attempt=$((attempt + 1))\n  left=$(( end - $(date +%s) ))\n  [ \"$left\" -gt 0 ] || left=1\n  if command -v timeout >/dev/null 2>&1; then\n    out=$(timeout \"$left\" sh -c \"$1\" 2>&1) && ok=1 || ok=0\n  else\n    out=$(sh -c \"$1\" 2>&1) && ok=1 || ok=0\n  fi\n  if [ \"$ok\" = 1 ]; then echo \"passed on attempt $attempt\"; exit 0; fi\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    printf '%s\\n' \"$out\" | tail -n 20\n    echo \"failed $attempt attempts in $2 s\" >&2\n    exit 1\n  fi\n  sleep \"$pause\"\n  pause=1\ndone\n";
+/** src/remote/http-ready.sh: Wait up to $2 s for $1 to answer HTTP 2xx or 3xx (curl, else wget); on failure print the last answer and exit 124. */
+const httpReady = "#!/bin/sh\n# Wait up to $2 s for $1 to answer HTTP 2xx or 3xx (curl, else wget); on failure print the last answer and exit 124.\nend=$(( $(date +%s) + $2 ))\npause=0.1\nwhile :; do\n  if command -v curl >/dev/null 2>&1; then\n    status=$(curl -sS -o /dev/null --max-time 5 -w '%{http_code}' \"$1\" 2>&1) || true\n  else\n    # wget: no redirects followed, so a 3xx counts like curl's; busybox prints the status on error.\n    status=$(wget -q -O /dev/null -T 5 --max-redirect=0 \"$1\" 2>&1 && echo 200) || true\n  fi\n  case \"$status\" in\n    2[0-9][0-9] | 3[0-9][0-9]) echo \"ready: $1 answered $status\"; exit 0 ;;\n  esac\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    echo \"$1 did not answer 2xx or 3xx within $2 s; last: ${status:-no answer}\" >&2\n    exit 124\n  fi\n  sleep \"$pause\"\n  pause=0.25\ndone\n";
 /** src/remote/image-layers.sh: Print each local image's layer chain, a JSON array per line; no parameters. */
 const imageLayers = "#!/bin/sh\n# Print each local image's layer chain, a JSON array per line; no parameters.\n# shellcheck disable=SC2046 # image IDs, split into one argument each\ndocker image inspect --format '{{json .RootFS.Layers}}' $(docker image ls -q --no-trunc | sort -u) 2>/dev/null || true";
 /** src/remote/list-tags.sh: Print "<tag> <image ID> <commit message>" for each tag of repository $1, newest first. */
@@ -54634,10 +54651,10 @@ const saveWithout = "#!/bin/sh\n# Write image $1's docker save archive to stdout
 const stopGracefully = "#!/bin/sh\n# Stop container $1 gracefully, then remove it: its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone.\ntimeout=$2\nif [ -z \"$timeout\" ]; then\n  timeout=$(docker container inspect --format '{{if .Config.StopTimeout}}{{.Config.StopTimeout}}{{end}}' \"$1\" 2>/dev/null) || timeout=\n  [ -n \"$timeout\" ] || timeout=10\nfi\n# -t, not --time or --timeout: the one spelling Docker's CLI has taken from 20.10 to now.\nstarted=$(date +%s)\nif docker stop -t \"$timeout\" \"$1\" >/dev/null 2>&1 && [ $(($(date +%s) - started)) -ge \"$timeout\" ]; then\n  echo \"stop-timed-out=$timeout\"\nfi\n# A container started with --rm is gone once stopped; one that is not is removed now.\ndocker rm --force \"$1\" >/dev/null 2>&1 || ! docker container inspect \"$1\" >/dev/null 2>&1\n";
 /** src/remote/survey.sh: Print the inspect of image $1 (or null), then of every container, as #image and #containers. */
 const survey = "#!/bin/sh\n# Print the inspect of image $1 (or null), then of every container, as #image and #containers.\nif ! command -v docker >/dev/null 2>&1; then\n  echo \"docker is not on the PATH of a non-interactive SSH session ($PATH)\" >&2\n  exit 127\nfi\necho '#image'\ndocker image inspect --format '{{json .}}' \"$1\" 2>/dev/null || echo null\necho '#containers'\nids=$(docker ps -aq --no-trunc) || exit $?\n# A container can vanish between ps and inspect (the supervisor at work): inspect the rest.\n# shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n[ -z \"$ids\" ] || docker inspect --format '{{json .}}' $ids 2>/dev/null || true\n";
-/** src/remote/update-service.sh: Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; $7. */
-const updateService = "#!/bin/sh\n# Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; $7.\nset -e\nservice=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7\nif [ -n \"$user\" ]; then\n  # A login of this run only: the credentials are never left in the host user's ~/.docker.\n  DOCKER_CONFIG=$(mktemp -d)\n  export DOCKER_CONFIG\n  trap 'rm -rf \"$DOCKER_CONFIG\"' EXIT\n  # dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\n  trap 'exit 129' HUP\n  trap 'exit 130' INT\n  trap 'exit 143' TERM\n  docker login --username \"$user\" --password-stdin \"$registry\" >/dev/null\nfi\nif [ \"$push\" = yes ]; then\n  out=$(docker push \"$ref\" 2>&1) || { printf '%s\\n' \"$out\" | tail -n 5 >&2; exit 4; }\n  printf '%s\\n' \"$out\" | tail -n 1\nfi\npinned=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' \"$ref\" |\n  awk -v prefix=\"$repo@\" 'index($0, prefix) == 1 { print; exit }')\nif [ -z \"$pinned\" ]; then\n  echo \"$ref has no digest in $repo: it is not in that registry\" >&2\n  exit 3\nfi\necho \"image=$ref@${pinned#*@}\"\necho \"before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' \"$service\")\"\ndocker service update --detach --quiet --with-registry-auth --update-failure-action \"$onfail\" \\\n  --image \"$ref@${pinned#*@}\" \"$service\" >/dev/null\n";
-/** src/remote/wait-for-container.sh: Wait $2 s for a running container of image ID $1 not named $3: print "<id> <name>", else exit 124. */
-const waitForContainer = "#!/bin/sh\n# Wait $2 s for a running container of image ID $1 not named $3: print \"<id> <name>\", else exit 124.\nend=$(( $(date +%s) + $2 ))\npause=0.1\nwhile :; do\n  ids=$(docker ps -q --no-trunc)\n  if [ -n \"$ids\" ]; then\n    # shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n    found=$(docker inspect --format '{{.Id}} {{.Image}} {{.Name}} {{.State.Running}}' $ids 2>/dev/null |\n      awk -v image=\"$1\" -v skip=\"/$3\" '$2 == image && $3 != skip && $4 == \"true\" { print $1, substr($3, 2); exit }')\n    if [ -n \"$found\" ]; then echo \"$found\"; exit 0; fi\n  fi\n  [ \"$(date +%s)\" -lt \"$end\" ] || exit 124\n  # Every 0.1 s for the first 10 s (a respawn is usually that quick), then every 0.5 s.\n  polls=$((${polls:-0} + 1))\n  [ \"$polls\" -lt 100 ] || pause=0.5\n  sleep \"$pause\"\ndone\n";
+/** src/remote/update-service.sh: Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; */
+const updateService = "#!/bin/sh\n# Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest;\n# $7: the failure action; $8: the update order ('' keeps the service's own).\nset -e\nservice=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7 order=$8\nif [ -n \"$user\" ]; then\n  # A login of this run only: the credentials are never left in the host user's ~/.docker.\n  DOCKER_CONFIG=$(mktemp -d)\n  export DOCKER_CONFIG\n  trap 'rm -rf \"$DOCKER_CONFIG\"' EXIT\n  # dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\n  trap 'exit 129' HUP\n  trap 'exit 130' INT\n  trap 'exit 143' TERM\n  docker login --username \"$user\" --password-stdin \"$registry\" >/dev/null\nfi\nif [ \"$push\" = yes ]; then\n  out=$(docker push \"$ref\" 2>&1) || { printf '%s\\n' \"$out\" | tail -n 5 >&2; exit 4; }\n  printf '%s\\n' \"$out\" | tail -n 1\nfi\npinned=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' \"$ref\" |\n  awk -v prefix=\"$repo@\" 'index($0, prefix) == 1 { print; exit }')\nif [ -z \"$pinned\" ]; then\n  echo \"$ref has no digest in $repo: it is not in that registry\" >&2\n  exit 3\nfi\necho \"image=$ref@${pinned#*@}\"\necho \"before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' \"$service\")\"\ndocker service update --detach --quiet --with-registry-auth --update-failure-action \"$onfail\" \\\n  ${order:+--update-order \"$order\"} --image \"$ref@${pinned#*@}\" \"$service\" >/dev/null\n";
+/** src/remote/wait-for-container.sh: Wait $2 s for a running container of image ID $1, not named $3 nor a stand-in: print "<id> <name>", else exit 124. */
+const waitForContainer = "#!/bin/sh\n# Wait $2 s for a running container of image ID $1, not named $3 nor a stand-in: print \"<id> <name>\", else exit 124.\nend=$(( $(date +%s) + $2 ))\npause=0.1\nwhile :; do\n  ids=$(docker ps -q --no-trunc)\n  if [ -n \"$ids\" ]; then\n    # shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n    found=$(docker inspect --format '{{.Id}} {{.Image}} {{.Name}} {{.State.Running}} {{with index .Config.Labels \"hermes-deploy.standin\"}}standin{{end}}' $ids 2>/dev/null |\n      awk -v image=\"$1\" -v skip=\"/$3\" '$2 == image && $3 != skip && $4 == \"true\" && $5 == \"\" { print $1, substr($3, 2); exit }')\n    if [ -n \"$found\" ]; then echo \"$found\"; exit 0; fi\n  fi\n  [ \"$(date +%s)\" -lt \"$end\" ] || exit 124\n  # Every 0.1 s for the first 10 s (a respawn is usually that quick), then every 0.5 s.\n  polls=$((${polls:-0} + 1))\n  [ \"$polls\" -lt 100 ] || pause=0.5\n  sleep \"$pause\"\ndone\n";
 /** src/remote/wait-for-update.sh: Wait up to $3 s for service $1's update started after $2 to end; print its state and tasks. */
 const waitForUpdate = "#!/bin/sh\n# Wait up to $3 s for service $1's update started after $2 to end; print its state and tasks.\nservice=$1 before=$2\nend=$(( $(date +%s) + $3 ))\ntimedout=0\nwhile :; do\n  status=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}|{{.UpdateStatus.StartedAt}}{{end}}' \"$service\") || exit 1\n  state=${status%%|*}\n  if [ -n \"$status\" ] && [ \"${status#*|}\" != \"$before\" ]; then\n    case $state in completed|paused|rollback_completed|rollback_paused) break ;; esac\n  fi\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then timedout=1; break; fi\n  sleep 0.5\ndone\n# Swarm calls an update (or its rollback) complete when it has started the tasks; wait until\n# they run (and pass their health checks: a task with one is \"starting\" until then).\nup=0 total=0\ncase \"$timedout $state\" in\n  \"0 completed\"|\"0 rollback_completed\")\n    while :; do\n      states=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' \"$service\") || break\n      total=$(printf '%s\\n' \"$states\" | grep -c .)\n      up=$(printf '%s\\n' \"$states\" | grep -c '^Running')\n      [ \"$total\" -gt 0 ] && [ \"$up\" -eq \"$total\" ] && break\n      if [ \"$(date +%s)\" -ge \"$end\" ]; then timedout=1; break; fi\n      sleep 0.5\n    done ;;\nesac\necho \"state=${state:-none}\"\necho \"timedout=$timedout\"\necho \"running=$up/$total\"\ndocker service inspect --format 'message={{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' \"$service\"\ndocker service inspect --format 'image={{.Spec.TaskTemplate.ContainerSpec.Image}}' \"$service\"\n# The newest tasks, for the report: which image each runs and why one failed.\ndocker service ps --no-trunc --format 'task={{.Name}}|{{.Image}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}' \"$service\" | head -n 8\n";
 /** src/remote/watch-canary.sh: Watch container $1 stay up $2 s, then run command $3 (if any) in it until it passes, up to $4 s. */
@@ -55071,6 +55088,7 @@ function parseContainer(raw) {
         portBindings: raw.HostConfig?.PortBindings ?? {},
         restartPolicy: raw.HostConfig?.RestartPolicy?.Name ?? '',
         autoRemove: raw.HostConfig?.AutoRemove === true,
+        init: raw.HostConfig?.Init === true,
         labels: raw.Config?.Labels ?? {}
     };
 }
@@ -55177,9 +55195,53 @@ function runLike(like, imageId, image, canary) {
         args.push('--restart', like.restartPolicy);
     if (!canary && like.autoRemove)
         args.push('--rm');
-    const cmdChanged = JSON.stringify(like.cmd ?? null) !== JSON.stringify(image.Cmd ?? null);
-    args.push(imageId, ...(cmdChanged && like.cmd ? like.cmd : []));
+    if (like.init)
+        args.push('--init');
+    args.push(imageId, ...commandOf(like, image));
     return args;
+}
+/** The command `like` was given when it differs from its image's CMD (`docker run <image> …`). */
+function commandOf(like, image) {
+    const cmdChanged = JSON.stringify(like.cmd ?? null) !== JSON.stringify(image.Cmd ?? null);
+    return cmdChanged && like.cmd ? like.cmd : [];
+}
+/** Marks a stand-in; its value is the production container it stands in for. */
+const STANDIN_LABEL = 'hermes-deploy.standin';
+/**
+ * Start a stand-in of `like` from another image: the same network, user, volumes, environment
+ * (stdin, as an env-file) and command, its own name, serving on another host port — on the host
+ * network through the variable the app reads its port from, else by publishing the container port
+ * that production publishes on `appPort`. No restart policy: the action removes it.
+ */
+function runStandin(like, imageId, image, standin) {
+    const args = ['docker', 'run', '--detach', '--name', standin.name, '--env-file', '/dev/stdin'];
+    args.push('--label', `${STANDIN_LABEL}=${like.name}`);
+    if (like.networkMode && like.networkMode !== 'default')
+        args.push('--network', like.networkMode);
+    if (like.networkMode === 'host') {
+        args.push('--env', `${standin.variable}=${standin.port}`);
+    }
+    else {
+        const published = publishedOn(like, standin.appPort);
+        for (const { port, b } of published)
+            args.push('--publish', `${b.HostIp ? `${b.HostIp}:` : ''}${standin.port}:${port}`);
+    }
+    if (like.user)
+        args.push('--user', like.user);
+    for (const bind of like.binds)
+        args.push('--volume', bind);
+    if (like.init)
+        args.push('--init');
+    args.push(imageId, ...commandOf(like, image));
+    return args;
+}
+/** The container ports `like` publishes as host port `hostPort`, with their bindings. */
+function publishedOn(like, hostPort) {
+    return Object.entries(like.portBindings).flatMap(([port, bindings]) => (bindings ?? []).filter(b => b.HostPort === String(hostPort)).map(b => ({ port, b })));
+}
+/** Wait up to `timeoutSec` for `url` to answer HTTP 2xx or 3xx, polling from the host. */
+function docker_httpReady(url, timeoutSec) {
+    return shScript(httpReady, url, String(timeoutSec));
 }
 /** The tags of a repository with their image IDs and commit messages, newest first. */
 function docker_listTags(repository) {
@@ -55310,9 +55372,9 @@ class Host {
         return run(this.shell, command, { label, timeoutMs, stdin });
     }
     /** Run and return the whole result, whatever the exit code. */
-    exec(command, label, timeoutMs = QUICK_MS) {
+    exec(command, label, timeoutMs = QUICK_MS, stdin) {
         this.runner.debug(`$ ${command.join(' ')}`);
-        return this.shell.exec(command, { label, timeoutMs });
+        return this.shell.exec(command, { label, timeoutMs, stdin });
     }
     async survey(image) {
         return parseSurvey(await this.run(docker_survey(image), 'docker ps'));
@@ -55867,8 +55929,12 @@ function readSettings(read, run) {
         ...production(inputs, run),
         ...release(inputs),
         ...github(inputs),
-        ...swarm(read, get)
+        ...swarm(read, get),
+        handover: handover(inputs)
     };
+    if (settings.handover && settings.service) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.Handover, `is for a container that a supervisor respawns; production is the Swarm service ${settings.service}: set \`update-order: start-first\` instead.`);
+    }
     if (settings.service && settings.hosts.length > 1) {
         throw new action_io/* InputError */.dz(action_io/* Input */.pd.Host, `lists ${settings.hosts.length} hosts, but production is the Swarm service ${settings.service}: Swarm rolls the release out to its nodes. List one manager node.`);
     }
@@ -55984,6 +56050,57 @@ function github({ read, get, optional }) {
         environment: optional(action_io/* Input */.pd.Environment),
         environmentUrl: url(action_io/* Input */.pd.EnvironmentUrl, get(action_io/* Input */.pd.EnvironmentUrl))
     };
+}
+/** The zero-downtime handover's inputs: all are read only when `handover` is not `none`. */
+function handover({ get, optional, value }) {
+    const proxy = value(action_io/* Input */.pd.Handover);
+    if (proxy === 'none')
+        return undefined;
+    if (proxy !== 'caddy') {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.Handover, `'${proxy}' is not a handover this action knows; use none or caddy (nginx is not supported yet).`);
+    }
+    const port = (name) => integer(name, get(name), 1, 65535);
+    if (!optional(action_io/* Input */.pd.AppPort)) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.AppPort, "is required with `handover`: the host port production serves on, as your Caddyfile's reverse_proxy names it (e.g. 8080).");
+    }
+    const appPort = port(action_io/* Input */.pd.AppPort);
+    const standinPort = optional(action_io/* Input */.pd.StandinPort) ? port(action_io/* Input */.pd.StandinPort) : appPort + 1;
+    if (standinPort === appPort || standinPort > 65535) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.StandinPort, `must be a free port other than \`app-port\` (${appPort}); set it, e.g. ${appPort === 65535 ? appPort - 1 : appPort + 1}.`);
+    }
+    const portVariable = value(action_io/* Input */.pd.PortVariable);
+    if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(portVariable)) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.PortVariable, `'${portVariable}' is not an environment variable name (letters, digits and '_', not starting with a digit).`);
+    }
+    const readyPath = value(action_io/* Input */.pd.ReadyPath);
+    if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(readyPath)) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.ReadyPath, `'${readyPath}' is not a URL path: it starts with / and has no spaces or quotes, e.g. /health.`);
+    }
+    return {
+        proxy,
+        appPort,
+        standinPort,
+        portVariable,
+        readyPath,
+        caddyAdmin: adminUrl(value(action_io/* Input */.pd.CaddyAdmin))
+    };
+}
+/** Caddy's admin endpoint: `http://host:port`, nothing after it. */
+function adminUrl(value) {
+    try {
+        const parsed = new URL(value);
+        if ((parsed.protocol === 'http:' || parsed.protocol === 'https:') &&
+            !parsed.username &&
+            !parsed.password &&
+            parsed.pathname === '/' &&
+            !parsed.search &&
+            !parsed.hash)
+            return parsed.origin;
+    }
+    catch {
+        // reported below
+    }
+    throw new action_io/* InputError */.dz(action_io/* Input */.pd.CaddyAdmin, `'${value}' is not the address of Caddy's admin API: http://host:port, e.g. http://localhost:2019 (Caddy's \`admin\` option).`);
 }
 /** Trim and refuse control characters: they are never part of a legitimate single-line value. */
 function clean(name, value) {
@@ -56196,11 +56313,17 @@ function swarm(read, get) {
     if (registryUsername && !/^[^\s:]{1,255}$/.test(registryUsername)) {
         throw new action_io/* InputError */.dz(action_io/* Input */.pd.RegistryUsername, `'${registryUsername}' is not a registry user name.`);
     }
+    const order = get(action_io/* Input */.pd.UpdateOrder);
+    const updateOrder = order === 'start-first' || order === 'stop-first' ? order : undefined;
+    if (order && !updateOrder) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.UpdateOrder, `'${order}' is not an update order; use start-first or stop-first.`);
+    }
     return {
         service: service || undefined,
         registry: registry || undefined,
         registryUsername,
-        registryPassword
+        registryPassword,
+        updateOrder
     };
 }
 /** Comma- or line-separated names. */
@@ -56345,6 +56468,11 @@ swarm) {
                     : 'on failure: Swarm pauses the update (rollback: false)'
             ]
             : [
+                ...(settings.handover
+                    ? [
+                        `handover: start ${production.name}-standin from the release on port ${settings.handover.standinPort}, wait for ${settings.handover.readyPath} to answer, point Caddy (${settings.handover.caddyAdmin}) from port ${settings.handover.appPort} to it`
+                    ]
+                    : []),
                 `docker tag ${format_short(image.id)} ${rollback}; docker tag <release> ${settings.image.name}; ` +
                     `docker stop ${production.name} (its stop signal, then up to ${settings.stopTimeoutSec === undefined ? 'its own stop timeout' : `${settings.stopTimeoutSec} s`}) and remove it; ` +
                     `wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
@@ -56352,6 +56480,11 @@ swarm) {
                         ? `; health command up to ${settings.healthTimeoutSec} s`
                         : '') +
                     (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
+                ...(settings.handover
+                    ? [
+                        `handover: once port ${settings.handover.appPort} answers, point Caddy back to it, let the stand-in's requests finish, stop and remove it`
+                    ]
+                    : []),
                 settings.rollback
                     ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
                     : 'on failure: no rollback (rollback: false)'
@@ -56418,7 +56551,7 @@ function repositoryOf(ref) {
  * on stdin.
  */
 function swarm_updateService(options) {
-    return shScript(updateService, options.service, options.ref, options.repository, options.registry, options.username ?? '', options.push ? 'yes' : 'no', options.rollback ? 'rollback' : 'pause');
+    return shScript(updateService, options.service, options.ref, options.repository, options.registry, options.username ?? '', options.push ? 'yes' : 'no', options.rollback ? 'rollback' : 'pause', options.order ?? '');
 }
 /** The registry host of a repository (`127.0.0.1:5000/texasca/api` → `127.0.0.1:5000`). */
 function registryOf(repository) {
@@ -56513,7 +56646,8 @@ async function rollOutService(host, runner, settings, release) {
         registry,
         username: settings.registryUsername,
         push: release.push,
-        rollback: settings.rollback
+        rollback: settings.rollback,
+        order: settings.updateOrder
     }), release.push
         ? `docker push ${release.ref}; docker service update ${release.service}`
         : `docker service update ${release.service}`, SLOW_MS, settings.registryPassword ? `${settings.registryPassword}\n` : undefined)
@@ -56566,6 +56700,7 @@ function showTasks(runner, status) {
 
 
 
+
 // The decisions the procedure makes from what it read on the host, apart so they are tested
 // without one.
 /**
@@ -56573,7 +56708,8 @@ function showTasks(runner, status) {
  * a task of the service it names), or the one running `image`.
  */
 function findProduction(settings, containers, image) {
-    const running = containers.filter(c => c.running);
+    // A stand-in serves beside production during a handover; it is never production itself.
+    const running = containers.filter(c => c.running && !c.labels[STANDIN_LABEL]);
     const taskOf = (service) => running.find(c => c.labels[SERVICE_LABEL] === service);
     if (settings.service) {
         const task = taskOf(settings.service);
@@ -57116,7 +57252,98 @@ async function compareRange(run) {
     return decision.deploy ? undefined : decision.reason;
 }
 
+;// CONCATENATED MODULE: ./src/handover.ts
+
+
+
+
+
+/** The stand-in's name beside production (`texasca-api-standin`). */
+function standinName(production) {
+    return `${production}-standin`;
+}
+/**
+ * Start a stand-in of `releaseId` beside `production`, wait for it to answer, and point the proxy
+ * at it — one round trip. A stand-in left by a run that died is taken out of the proxy and
+ * replaced first. On failure the proxy is back on production and the stand-in gone.
+ */
+async function startHandover(host, runner, handover, production, release, waits) {
+    const standin = standinName(production.name);
+    if (production.networkMode !== 'host' &&
+        publishedOn(production, handover.appPort).length === 0) {
+        throw new DeployError(`${production.name} is on the ${production.networkMode} network and publishes no port as host port ${handover.appPort} (\`app-port\`): production is unchanged. ` +
+            `Set \`app-port\` to the host port it publishes (\`docker port ${production.name}\`), or run it on the host network with its port in a variable (\`port-variable\`).`);
+    }
+    const started = Date.now();
+    const start = await host.exec(chain(
+    // A stand-in left by a run that died may still have the traffic: give it back first.
+    pointProxy(handover, handover.standinPort, handover.appPort, 'if-present'), docker_removeIfPresent(standin), runStandin(production, release.id, release.config, {
+        name: standin,
+        appPort: handover.appPort,
+        port: handover.standinPort,
+        variable: handover.portVariable
+    }), docker_httpReady(handover_url(handover, handover.standinPort), waits.healthTimeoutSec), pointProxy(handover, handover.appPort, handover.standinPort, 'required')), `docker run (stand-in ${standin}); wait for it to answer; point Caddy at port ${handover.standinPort}`, (waits.healthTimeoutSec + 2 * PROXY_SEC) * 1000 + QUICK_MS, standinEnv(production, handover));
+    if (start.code !== 0) {
+        const why = (start.stderr || start.stdout).trim();
+        const logs = start.code === 124
+            ? (await host.exec(['docker', 'logs', '--tail', '20', standin], 'docker logs (stand-in)')).stdout.trim()
+            : '';
+        await host.exec(giveBack(handover, standin, waits), 'point Caddy back; remove the stand-in', STOP_MS(waits));
+        throw new DeployError(start.code === 124
+            ? `The release's stand-in did not answer ${handover.readyPath} on port ${handover.standinPort} within ${waits.healthTimeoutSec} s (\`health-timeout\`), so no request was sent to it and production is unchanged.\n${why}` +
+                (logs ? `\nIts log:\n${logs}` : '')
+            : `The handover could not start (exit ${start.code}), and production is unchanged: ${why}\n` +
+                `Check that Caddy runs on the host with its admin API at ${handover.caddyAdmin} (\`caddy-admin\`), that a reverse_proxy in its config dials port ${handover.appPort} (\`app-port\`), and that port ${handover.standinPort} (\`standin-port\`) is free.`);
+    }
+    runner.info(`Stand-in ${standin} of ${format_short(release.id)} answers on port ${handover.standinPort}; Caddy sends it the traffic (${Date.now() - started} ms)`);
+    return {
+        standin,
+        end: async () => {
+            const ended = Date.now();
+            const back = await host.exec(chain(docker_httpReady(handover_url(handover, handover.appPort), waits.healthTimeoutSec), giveBack(handover, standin, waits)), `wait for production to answer; point Caddy at port ${handover.appPort}; drain and remove the stand-in`, (waits.healthTimeoutSec + PROXY_SEC) * 1000 + STOP_MS(waits));
+            if (back.code !== 0) {
+                throw new DeployError(`Production does not answer ${handover.readyPath} on port ${handover.appPort}, so Caddy still sends the traffic to the stand-in ${standin} (port ${handover.standinPort}). ` +
+                    `${(back.stderr || back.stdout).trim()}\nFix production, then re-run the deploy: it gives the traffic back and removes the stand-in.`);
+            }
+            runner.info(`Caddy sends the traffic to production again; ${standin} drained and removed (${Date.now() - ended} ms)`);
+        }
+    };
+}
+/**
+ * For the post step and a stale stand-in: when production answers, point the proxy back and
+ * remove the stand-in. Returns false, changing nothing, when production does not answer.
+ */
+async function giveTrafficBack(host, runner, handover, standin, waits) {
+    const back = await host.exec(chain(docker_httpReady(handover_url(handover, handover.appPort), waits.healthTimeoutSec), giveBack(handover, standin, waits)), 'point Caddy back at production; remove the stand-in', (waits.healthTimeoutSec + PROXY_SEC) * 1000 + STOP_MS(waits));
+    if (back.code === 0) {
+        runner.info(`Caddy sends the traffic to production on port ${handover.appPort}; removed ${standin}`);
+        return true;
+    }
+    runner.warning(`Production does not answer on port ${handover.appPort}: the stand-in ${standin} keeps the traffic. ${(back.stderr || back.stdout).trim()}`, 'Stand-in kept');
+    return false;
+}
+/** Bound on one call to Caddy's admin API (a config load waits for old requests to finish). */
+const PROXY_SEC = 130;
+const STOP_MS = (waits) => ((waits.stopTimeoutSec ?? 300) * 2 + 30) * 1000;
+/** Point the proxy's upstreams on port `from` at port `to`. */
+function pointProxy(handover, from, to, mode) {
+    return shScript(caddySwitch, handover.caddyAdmin, String(from), String(to), mode);
+}
+/** Proxy back to production, the stand-in's requests finish, the stand-in goes. */
+function giveBack(handover, standin, waits) {
+    return chain(pointProxy(handover, handover.standinPort, handover.appPort, 'if-present'), shScript(caddyDrain, handover.caddyAdmin, String(handover.standinPort), String(waits.stopTimeoutSec ?? 30)), docker_stopGracefully(standin, waits.stopTimeoutSec));
+}
+function handover_url(handover, port) {
+    return `http://127.0.0.1:${port}${handover.readyPath}`;
+}
+/** Production's environment, as an env-file, with the port variable left to the stand-in's own. */
+function standinEnv(production, handover) {
+    const own = production.networkMode === 'host' ? `${handover.portVariable}=` : undefined;
+    return (production.env.filter(e => !e.includes('\n') && !(own && e.startsWith(own))).join('\n') + '\n');
+}
+
 ;// CONCATENATED MODULE: ./src/replace.ts
+
 
 
 
@@ -57143,6 +57370,21 @@ class RolledBack extends DeployError {
  */
 async function replaceProduction(host, runner, r) {
     r.progress?.('releasing');
+    const handover = r.handover &&
+        (await startHandover(host, runner, r.handover, r.production, { id: r.releaseId, config: r.previousConfig ?? {} }, r.serve).catch((error) => {
+            // A stand-in that never served leaves production as it was; anything else (the connection
+            // lost) is the post step's to check.
+            if (error instanceof DeployError)
+                r.progress?.('done');
+            throw error;
+        }));
+    return swapAndConfirm(host, runner, r, handover);
+}
+/**
+ * The swap and its checks, then (with a handover) the traffic back to production. On failure,
+ * the rollback (with `rollback`); while production does not serve, a stand-in keeps the traffic.
+ */
+async function swapAndConfirm(host, runner, r, handover) {
     try {
         const containerId = await waitForServing(host, runner, r.releaseId, r.serve, swap({
             repository: r.image.repository,
@@ -57152,16 +57394,19 @@ async function replaceProduction(host, runner, r) {
             production: r.production.id,
             stopTimeoutSec: r.serve.stopTimeoutSec
         }));
+        await handover?.end();
         r.progress?.('done');
         return containerId;
     }
     catch (error) {
         if (!r.rollback) {
             runner.error(`Rollback is off: production${r.where ? ` on ${r.where}` : ''} runs the failed release. To roll back by hand: docker tag ${rollbackTag(r.image.repository)} ${r.image.name} && docker rm -f <new container>`, 'Rollback skipped');
+            await handover?.end().catch((kept) => runner.error(message(kept), 'Stand-in kept'));
             r.progress?.('done');
             throw error;
         }
         runner.warning(`Rolling back${r.where ? ` ${r.where}` : ''} to ${format_short(r.previousImageId)}: ${message(error)}`, 'Rolling back');
+        // When the rollback fails too, the stand-in keeps the traffic: it is all that serves.
         const restored = await rollBack(host, runner, {
             image: r.image,
             previousImageId: r.previousImageId,
@@ -57170,6 +57415,7 @@ async function replaceProduction(host, runner, r) {
             previousConfig: r.previousConfig,
             serve: { ...r.serve, stableSeconds: 0 }
         });
+        await handover?.end();
         r.progress?.('done');
         throw new RolledBack(message(error), restored);
     }
@@ -57257,7 +57503,9 @@ const MAX_STOP_SEC = 300;
 async function restorePrevious(host, runner, restore) {
     await host.run(tag(restore.previousImageId, restore.image.name), 'docker tag (rollback)');
     const { containers } = await host.survey(restore.image.name);
-    for (const failed of containers.filter(c => c.imageId === restore.failedImageId && c.name !== restore.serve.ignore)) {
+    for (const failed of containers.filter(c => c.imageId === restore.failedImageId &&
+        c.name !== restore.serve.ignore &&
+        !c.labels[STANDIN_LABEL])) {
         // A crashing release's container can vanish between the survey and its removal.
         const stopped = await host.run(docker_stopGracefully(failed.id, restore.serve.stopTimeoutSec), 'docker stop; docker rm (failed release)', ((restore.serve.stopTimeoutSec ?? MAX_STOP_SEC) + 60) * 1000);
         const killed = stopTimedOut(stopped);
@@ -57328,6 +57576,7 @@ async function replaceOnHost(run, host, production, release) {
             releaseId: release.id,
             serve: serveOptions(settings, production.admin),
             rollback: settings.rollback,
+            handover: settings.handover,
             // A deploy recorded its release at the commit; `rollback-to` does it here.
             progress: phase => {
                 if (phase === 'done')
@@ -57800,6 +58049,7 @@ function deferFinish(record) {
 
 
 
+
 /**
  * The post step: when the main step was cancelled or killed before it finished, connect again and
  * put each host right — remove the admin container, and where a release was on its way out but
@@ -57843,14 +58093,24 @@ async function recoverHost(settings, connect, runner, holder, progress) {
         else if (admin) {
             runner.warning(`Left ${admin.name} alone: it is not an admin container this action made (it runs ${admin.process.join(' ')}). Remove it by hand when it is no longer needed.`, 'Admin container');
         }
-        if (progress.phase !== 'releasing' || !progress.previousImageId)
-            return;
-        await rollBackUnconfirmed(host, settings, runner, survey, {
-            previousImageId: progress.previousImageId,
-            releasedImageId: progress.releasedImageId,
-            adminContainer: progress.adminContainer,
-            service: progress.service
-        });
+        try {
+            if (progress.phase !== 'releasing' || !progress.previousImageId)
+                return;
+            await rollBackUnconfirmed(host, settings, runner, survey, {
+                previousImageId: progress.previousImageId,
+                releasedImageId: progress.releasedImageId,
+                adminContainer: progress.adminContainer,
+                service: progress.service
+            });
+        }
+        finally {
+            // A handover the run did not finish: production takes the traffic back from its stand-in.
+            if (settings.handover) {
+                for (const standin of survey.containers.filter(c => c.labels[STANDIN_LABEL])) {
+                    await giveTrafficBack(host, runner, settings.handover, standin.name, settings);
+                }
+            }
+        }
     }
     finally {
         await lock.release().catch(() => undefined);
@@ -57873,7 +58133,8 @@ async function rollBackUnconfirmed(host, settings, runner, survey, release) {
     // stopped (it waited on the lock): the host is left as that deploy left it.
     const tagged = survey.image?.id;
     const failed = release.releasedImageId;
-    const releaseRuns = failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed);
+    const releaseRuns = failed !== undefined &&
+        survey.containers.some(c => c.running && c.imageId === failed && !c.labels[STANDIN_LABEL]);
     if (tagged === release.previousImageId && !releaseRuns) {
         runner.info(`${settings.image.name} still names ${format_short(release.previousImageId)} and no container runs the release: production is as it was.`);
         return;
@@ -58003,6 +58264,7 @@ async function replaceOn(host, hostName, settings, release, production, previous
                 releaseId: release.imageId,
                 serve: serveOptions(settings, ''),
                 rollback: settings.rollback,
+                handover: settings.handover,
                 where: hostName,
                 progress: phase => deps.progress?.(hostName, {
                     phase,

@@ -59,6 +59,13 @@ export const Input = {
   RegistryUsername: 'registry-username',
   RegistryPassword: 'registry-password',
   UpdateTimeout: 'update-timeout',
+  UpdateOrder: 'update-order',
+  Handover: 'handover',
+  AppPort: 'app-port',
+  StandinPort: 'standin-port',
+  PortVariable: 'port-variable',
+  ReadyPath: 'ready-path',
+  CaddyAdmin: 'caddy-admin',
   GithubToken: 'github-token'
 } as const
 
@@ -90,7 +97,11 @@ export const DECLARED_DEFAULTS = {
   [Input.CanarySeconds]: '5',
   [Input.CanaryTimeout]: '30',
   [Input.StableSeconds]: '10',
-  [Input.UpdateTimeout]: '600'
+  [Input.UpdateTimeout]: '600',
+  [Input.Handover]: 'none',
+  [Input.PortVariable]: 'PORT',
+  [Input.ReadyPath]: '/',
+  [Input.CaddyAdmin]: 'http://localhost:2019'
 } as const satisfies Partial<Record<InputName, string>>
 
 /** An input with a declared default. */

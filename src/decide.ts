@@ -1,4 +1,4 @@
-import type { ContainerInfo, ImageInfo } from './docker.js'
+import { STANDIN_LABEL, type ContainerInfo, type ImageInfo } from './docker.js'
 import { psTable, short } from './format.js'
 import type { Relation } from './git.js'
 import { DeployError } from './host.js'
@@ -17,7 +17,8 @@ export function findProduction(
   containers: ContainerInfo[],
   image?: ImageInfo
 ): ContainerInfo {
-  const running = containers.filter(c => c.running)
+  // A stand-in serves beside production during a handover; it is never production itself.
+  const running = containers.filter(c => c.running && !c.labels[STANDIN_LABEL])
   const taskOf = (service: string) => running.find(c => c.labels[SERVICE_LABEL] === service)
   if (settings.service) {
     const task = taskOf(settings.service)

@@ -1,6 +1,7 @@
 import {
   commitAndInspect as COMMIT_AND_INSPECT,
   health as HEALTH,
+  httpReady as HTTP_READY,
   listTags as LIST_TAGS,
   removeIfPresent as REMOVE_IF_PRESENT,
   stopGracefully as STOP_GRACEFULLY,
@@ -65,6 +66,8 @@ export interface ContainerInfo {
   portBindings: Record<string, { HostIp?: string; HostPort?: string }[] | null>
   restartPolicy: string
   autoRemove: boolean
+  /** Run with `--init`: a small init is PID 1 and passes the stop signal on. */
+  init: boolean
   /** Swarm labels its task containers with their service (`com.docker.swarm.service.name`). */
   labels: Record<string, string>
 }
@@ -122,6 +125,7 @@ function parseContainer(raw: Json): ContainerInfo {
     portBindings: raw.HostConfig?.PortBindings ?? {},
     restartPolicy: raw.HostConfig?.RestartPolicy?.Name ?? '',
     autoRemove: raw.HostConfig?.AutoRemove === true,
+    init: raw.HostConfig?.Init === true,
     labels: raw.Config?.Labels ?? {}
   }
 }
@@ -249,9 +253,73 @@ export function runLike(
   if (!canary && like.restartPolicy && like.restartPolicy !== 'no')
     args.push('--restart', like.restartPolicy)
   if (!canary && like.autoRemove) args.push('--rm')
-  const cmdChanged = JSON.stringify(like.cmd ?? null) !== JSON.stringify(image.Cmd ?? null)
-  args.push(imageId, ...(cmdChanged && like.cmd ? like.cmd : []))
+  if (like.init) args.push('--init')
+  args.push(imageId, ...commandOf(like, image))
   return args
+}
+
+/** The command `like` was given when it differs from its image's CMD (`docker run <image> …`). */
+function commandOf(like: ContainerInfo, image: ImageConfig): string[] {
+  const cmdChanged = JSON.stringify(like.cmd ?? null) !== JSON.stringify(image.Cmd ?? null)
+  return cmdChanged && like.cmd ? like.cmd : []
+}
+
+/** Marks a stand-in; its value is the production container it stands in for. */
+export const STANDIN_LABEL = 'hermes-deploy.standin'
+
+/** Where a stand-in serves instead of production. */
+export interface StandinPlace {
+  name: string
+  /** The host port production serves on. */
+  appPort: number
+  /** The host port the stand-in serves on. */
+  port: number
+  /** On the host network: the variable the app reads its port from. */
+  variable: string
+}
+
+/**
+ * Start a stand-in of `like` from another image: the same network, user, volumes, environment
+ * (stdin, as an env-file) and command, its own name, serving on another host port — on the host
+ * network through the variable the app reads its port from, else by publishing the container port
+ * that production publishes on `appPort`. No restart policy: the action removes it.
+ */
+export function runStandin(
+  like: ContainerInfo,
+  imageId: string,
+  image: ImageConfig,
+  standin: StandinPlace
+): Command {
+  const args = ['docker', 'run', '--detach', '--name', standin.name, '--env-file', '/dev/stdin']
+  args.push('--label', `${STANDIN_LABEL}=${like.name}`)
+  if (like.networkMode && like.networkMode !== 'default') args.push('--network', like.networkMode)
+  if (like.networkMode === 'host') {
+    args.push('--env', `${standin.variable}=${standin.port}`)
+  } else {
+    const published = publishedOn(like, standin.appPort)
+    for (const { port, b } of published)
+      args.push('--publish', `${b.HostIp ? `${b.HostIp}:` : ''}${standin.port}:${port}`)
+  }
+  if (like.user) args.push('--user', like.user)
+  for (const bind of like.binds) args.push('--volume', bind)
+  if (like.init) args.push('--init')
+  args.push(imageId, ...commandOf(like, image))
+  return args
+}
+
+/** The container ports `like` publishes as host port `hostPort`, with their bindings. */
+export function publishedOn(
+  like: ContainerInfo,
+  hostPort: number
+): { port: string; b: { HostIp?: string } }[] {
+  return Object.entries(like.portBindings).flatMap(([port, bindings]) =>
+    (bindings ?? []).filter(b => b.HostPort === String(hostPort)).map(b => ({ port, b }))
+  )
+}
+
+/** Wait up to `timeoutSec` for `url` to answer HTTP 2xx or 3xx, polling from the host. */
+export function httpReady(url: string, timeoutSec: number): Command {
+  return shScript(HTTP_READY, url, String(timeoutSec))
 }
 
 /** The tags of a repository with their image IDs and commit messages, newest first. */

@@ -35,9 +35,9 @@ export class Host {
   }
 
   /** Run and return the whole result, whatever the exit code. */
-  exec(command: Command, label: string, timeoutMs = QUICK_MS): Promise<ExecResult> {
+  exec(command: Command, label: string, timeoutMs = QUICK_MS, stdin?: string): Promise<ExecResult> {
     this.runner.debug(`$ ${command.join(' ')}`)
-    return this.shell.exec(command, { label, timeoutMs })
+    return this.shell.exec(command, { label, timeoutMs, stdin })
   }
 
   async survey(image: string): Promise<docker.HostSurvey> {

@@ -76,6 +76,25 @@ export interface Settings {
   registryPassword?: string
   /** How long Swarm's rolling update may take to converge or roll back. */
   updateTimeoutSec: number
+  /** Swarm's `--update-order`; undefined: the service's own. */
+  updateOrder?: 'start-first' | 'stop-first'
+  /** The zero-downtime handover through the host's reverse proxy; undefined: the runbook's respawn. */
+  handover?: HandoverSettings
+}
+
+/** `handover` and its inputs: how a stand-in takes production's traffic while it is replaced. */
+export interface HandoverSettings {
+  proxy: 'caddy'
+  /** The host port production serves on: what the proxy's upstream dials. */
+  appPort: number
+  /** A free host port for the stand-in. */
+  standinPort: number
+  /** On the host network, the variable the app reads its port from. */
+  portVariable: string
+  /** Must answer 2xx or 3xx before a container gets traffic. */
+  readyPath: string
+  /** Caddy's admin API, as reached on the host. */
+  caddyAdmin: string
 }
 
 export interface HostAddress {
@@ -141,7 +160,14 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
     ...production(inputs, run),
     ...release(inputs),
     ...github(inputs),
-    ...swarm(read, get)
+    ...swarm(read, get),
+    handover: handover(inputs)
+  }
+  if (settings.handover && settings.service) {
+    throw new InputError(
+      Input.Handover,
+      `is for a container that a supervisor respawns; production is the Swarm service ${settings.service}: set \`update-order: start-first\` instead.`
+    )
   }
   if (settings.service && settings.hosts.length > 1) {
     throw new InputError(
@@ -286,6 +312,77 @@ function github({ read, get, optional }: Inputs) {
     environment: optional(Input.Environment),
     environmentUrl: url(Input.EnvironmentUrl, get(Input.EnvironmentUrl))
   }
+}
+
+/** The zero-downtime handover's inputs: all are read only when `handover` is not `none`. */
+function handover({ get, optional, value }: Inputs): HandoverSettings | undefined {
+  const proxy = value(Input.Handover)
+  if (proxy === 'none') return undefined
+  if (proxy !== 'caddy') {
+    throw new InputError(
+      Input.Handover,
+      `'${proxy}' is not a handover this action knows; use none or caddy (nginx is not supported yet).`
+    )
+  }
+  const port = (name: InputName) => integer(name, get(name), 1, 65535)
+  if (!optional(Input.AppPort)) {
+    throw new InputError(
+      Input.AppPort,
+      "is required with `handover`: the host port production serves on, as your Caddyfile's reverse_proxy names it (e.g. 8080)."
+    )
+  }
+  const appPort = port(Input.AppPort)
+  const standinPort = optional(Input.StandinPort) ? port(Input.StandinPort) : appPort + 1
+  if (standinPort === appPort || standinPort > 65535) {
+    throw new InputError(
+      Input.StandinPort,
+      `must be a free port other than \`app-port\` (${appPort}); set it, e.g. ${appPort === 65535 ? appPort - 1 : appPort + 1}.`
+    )
+  }
+  const portVariable = value(Input.PortVariable)
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,127}$/.test(portVariable)) {
+    throw new InputError(
+      Input.PortVariable,
+      `'${portVariable}' is not an environment variable name (letters, digits and '_', not starting with a digit).`
+    )
+  }
+  const readyPath = value(Input.ReadyPath)
+  if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(readyPath)) {
+    throw new InputError(
+      Input.ReadyPath,
+      `'${readyPath}' is not a URL path: it starts with / and has no spaces or quotes, e.g. /health.`
+    )
+  }
+  return {
+    proxy,
+    appPort,
+    standinPort,
+    portVariable,
+    readyPath,
+    caddyAdmin: adminUrl(value(Input.CaddyAdmin))
+  }
+}
+
+/** Caddy's admin endpoint: `http://host:port`, nothing after it. */
+function adminUrl(value: string): string {
+  try {
+    const parsed = new URL(value)
+    if (
+      (parsed.protocol === 'http:' || parsed.protocol === 'https:') &&
+      !parsed.username &&
+      !parsed.password &&
+      parsed.pathname === '/' &&
+      !parsed.search &&
+      !parsed.hash
+    )
+      return parsed.origin
+  } catch {
+    // reported below
+  }
+  throw new InputError(
+    Input.CaddyAdmin,
+    `'${value}' is not the address of Caddy's admin API: http://host:port, e.g. http://localhost:2019 (Caddy's \`admin\` option).`
+  )
 }
 
 /** Trim and refuse control characters: they are never part of a legitimate single-line value. */
@@ -540,7 +637,10 @@ function proxy(
 function swarm(
   read: InputReader,
   get: (name: InputName) => string
-): Pick<Settings, 'service' | 'registry' | 'registryUsername' | 'registryPassword'> {
+): Pick<
+  Settings,
+  'service' | 'registry' | 'registryUsername' | 'registryPassword' | 'updateOrder'
+> {
   const service = get(Input.Service)
   if (service && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(service)) {
     throw new InputError(
@@ -572,11 +672,20 @@ function swarm(
       `'${registryUsername}' is not a registry user name.`
     )
   }
+  const order = get(Input.UpdateOrder)
+  const updateOrder = order === 'start-first' || order === 'stop-first' ? order : undefined
+  if (order && !updateOrder) {
+    throw new InputError(
+      Input.UpdateOrder,
+      `'${order}' is not an update order; use start-first or stop-first.`
+    )
+  }
   return {
     service: service || undefined,
     registry: registry || undefined,
     registryUsername,
-    registryPassword
+    registryPassword,
+    updateOrder
   }
 }
 

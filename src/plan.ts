@@ -72,6 +72,11 @@ async function planDeploy(
             : 'on failure: Swarm pauses the update (rollback: false)'
         ]
       : [
+          ...(settings.handover
+            ? [
+                `handover: start ${production.name}-standin from the release on port ${settings.handover.standinPort}, wait for ${settings.handover.readyPath} to answer, point Caddy (${settings.handover.caddyAdmin}) from port ${settings.handover.appPort} to it`
+              ]
+            : []),
           `docker tag ${short(image.id)} ${rollback}; docker tag <release> ${settings.image.name}; ` +
             `docker stop ${production.name} (its stop signal, then up to ${settings.stopTimeoutSec === undefined ? 'its own stop timeout' : `${settings.stopTimeoutSec} s`}) and remove it; ` +
             `wait up to ${settings.respawnTimeoutSec} s for the supervisor's new container` +
@@ -79,6 +84,11 @@ async function planDeploy(
               ? `; health command up to ${settings.healthTimeoutSec} s`
               : '') +
             (settings.stableSeconds > 0 ? `; watch it for ${settings.stableSeconds} s` : ''),
+          ...(settings.handover
+            ? [
+                `handover: once port ${settings.handover.appPort} answers, point Caddy back to it, let the stand-in's requests finish, stop and remove it`
+              ]
+            : []),
           settings.rollback
             ? `on failure: docker tag ${rollback} ${settings.image.name} and replace again`
             : 'on failure: no rollback (rollback: false)'

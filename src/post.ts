@@ -1,5 +1,6 @@
 import * as docker from './docker.js'
 import { message, short } from './format.js'
+import { giveTrafficBack } from './handover.js'
 import { DeployError, Host } from './host.js'
 import { rollBack, serveOptions } from './replace.js'
 import { addressLabel, type HostAddress, type Settings } from './inputs.js'
@@ -90,13 +91,22 @@ async function recoverHost(
         'Admin container'
       )
     }
-    if (progress.phase !== 'releasing' || !progress.previousImageId) return
-    await rollBackUnconfirmed(host, settings, runner, survey, {
-      previousImageId: progress.previousImageId,
-      releasedImageId: progress.releasedImageId,
-      adminContainer: progress.adminContainer,
-      service: progress.service
-    })
+    try {
+      if (progress.phase !== 'releasing' || !progress.previousImageId) return
+      await rollBackUnconfirmed(host, settings, runner, survey, {
+        previousImageId: progress.previousImageId,
+        releasedImageId: progress.releasedImageId,
+        adminContainer: progress.adminContainer,
+        service: progress.service
+      })
+    } finally {
+      // A handover the run did not finish: production takes the traffic back from its stand-in.
+      if (settings.handover) {
+        for (const standin of survey.containers.filter(c => c.labels[docker.STANDIN_LABEL])) {
+          await giveTrafficBack(host, runner, settings.handover, standin.name, settings)
+        }
+      }
+    }
   } finally {
     await lock.release().catch(() => undefined)
     await host.shell.close()
@@ -129,7 +139,10 @@ async function rollBackUnconfirmed(
   const tagged = survey.image?.id
   const failed = release.releasedImageId
   const releaseRuns =
-    failed !== undefined && survey.containers.some(c => c.running && c.imageId === failed)
+    failed !== undefined &&
+    survey.containers.some(
+      c => c.running && c.imageId === failed && !c.labels[docker.STANDIN_LABEL]
+    )
   if (tagged === release.previousImageId && !releaseRuns) {
     runner.info(
       `${settings.image.name} still names ${short(release.previousImageId)} and no container runs the release: production is as it was.`

@@ -2,7 +2,8 @@ import * as docker from './docker.js'
 import { formatDiagnosis, diagnose, watchStable } from './release/watch.js'
 import { message, short } from './format.js'
 import { DeployError, QUICK_MS, rollbackTag, type Host } from './host.js'
-import type { ImageRef, Settings } from './inputs.js'
+import { startHandover, type ActiveHandover } from './handover.js'
+import type { HandoverSettings, ImageRef, Settings } from './inputs.js'
 import type { Runner } from './runner.js'
 import { chain, type Command } from './shell.js'
 
@@ -27,6 +28,8 @@ interface Replacement {
   rollback: boolean
   /** The host, when there are several (`h2:22`); '' for the only or first one. */
   where?: string
+  /** The zero-downtime handover through the host's proxy; undefined: the runbook's respawn. */
+  handover?: HandoverSettings
   /** Told `releasing` before the swap and `done` once the release is confirmed or rolled back. */
   progress?: (phase: 'releasing' | 'done') => void
 }
@@ -54,6 +57,34 @@ export async function replaceProduction(
   r: Replacement
 ): Promise<string> {
   r.progress?.('releasing')
+  const handover =
+    r.handover &&
+    (await startHandover(
+      host,
+      runner,
+      r.handover,
+      r.production,
+      { id: r.releaseId, config: r.previousConfig ?? {} },
+      r.serve
+    ).catch((error: unknown) => {
+      // A stand-in that never served leaves production as it was; anything else (the connection
+      // lost) is the post step's to check.
+      if (error instanceof DeployError) r.progress?.('done')
+      throw error
+    }))
+  return swapAndConfirm(host, runner, r, handover)
+}
+
+/**
+ * The swap and its checks, then (with a handover) the traffic back to production. On failure,
+ * the rollback (with `rollback`); while production does not serve, a stand-in keeps the traffic.
+ */
+async function swapAndConfirm(
+  host: Host,
+  runner: Runner,
+  r: Replacement,
+  handover?: ActiveHandover
+): Promise<string> {
   try {
     const containerId = await waitForServing(
       host,
@@ -69,6 +100,7 @@ export async function replaceProduction(
         stopTimeoutSec: r.serve.stopTimeoutSec
       })
     )
+    await handover?.end()
     r.progress?.('done')
     return containerId
   } catch (error) {
@@ -77,6 +109,7 @@ export async function replaceProduction(
         `Rollback is off: production${r.where ? ` on ${r.where}` : ''} runs the failed release. To roll back by hand: docker tag ${rollbackTag(r.image.repository)} ${r.image.name} && docker rm -f <new container>`,
         'Rollback skipped'
       )
+      await handover?.end().catch((kept: unknown) => runner.error(message(kept), 'Stand-in kept'))
       r.progress?.('done')
       throw error
     }
@@ -84,6 +117,7 @@ export async function replaceProduction(
       `Rolling back${r.where ? ` ${r.where}` : ''} to ${short(r.previousImageId)}: ${message(error)}`,
       'Rolling back'
     )
+    // When the rollback fails too, the stand-in keeps the traffic: it is all that serves.
     const restored = await rollBack(host, runner, {
       image: r.image,
       previousImageId: r.previousImageId,
@@ -92,6 +126,7 @@ export async function replaceProduction(
       previousConfig: r.previousConfig,
       serve: { ...r.serve, stableSeconds: 0 }
     })
+    await handover?.end()
     r.progress?.('done')
     throw new RolledBack(message(error), restored)
   }
@@ -254,7 +289,10 @@ async function restorePrevious(host: Host, runner: Runner, restore: Restore): Pr
   await host.run(docker.tag(restore.previousImageId, restore.image.name), 'docker tag (rollback)')
   const { containers } = await host.survey(restore.image.name)
   for (const failed of containers.filter(
-    c => c.imageId === restore.failedImageId && c.name !== restore.serve.ignore
+    c =>
+      c.imageId === restore.failedImageId &&
+      c.name !== restore.serve.ignore &&
+      !c.labels[docker.STANDIN_LABEL]
   )) {
     // A crashing release's container can vanish between the survey and its removal.
     const stopped = await host.run(

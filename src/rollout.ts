@@ -157,6 +157,7 @@ async function replaceOn(
         releaseId: release.imageId,
         serve: serveOptions(settings, ''),
         rollback: settings.rollback,
+        handover: settings.handover,
         where: hostName,
         progress: phase =>
           deps.progress?.(hostName, {

@@ -65,6 +65,8 @@ export function updateService(options: {
   username?: string
   push: boolean
   rollback: boolean
+  /** `--update-order`; undefined: the service's own. */
+  order?: string
 }): Command {
   return shScript(
     UPDATE,
@@ -74,7 +76,8 @@ export function updateService(options: {
     options.registry,
     options.username ?? '',
     options.push ? 'yes' : 'no',
-    options.rollback ? 'rollback' : 'pause'
+    options.rollback ? 'rollback' : 'pause',
+    options.order ?? ''
   )
 }
 
@@ -206,7 +209,7 @@ export async function rollOutService(
   runner: Runner,
   settings: Pick<
     Settings,
-    'registryUsername' | 'registryPassword' | 'rollback' | 'updateTimeoutSec'
+    'registryUsername' | 'registryPassword' | 'rollback' | 'updateTimeoutSec' | 'updateOrder'
   >,
   release: SwarmRelease
 ): Promise<SwarmResult> {
@@ -220,7 +223,8 @@ export async function rollOutService(
         registry,
         username: settings.registryUsername,
         push: release.push,
-        rollback: settings.rollback
+        rollback: settings.rollback,
+        order: settings.updateOrder
       }),
       release.push
         ? `docker push ${release.ref}; docker service update ${release.service}`

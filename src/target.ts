@@ -98,6 +98,7 @@ async function replaceOnHost(
       releaseId: release.id,
       serve: serveOptions(settings, production.admin),
       rollback: settings.rollback,
+      handover: settings.handover,
       // A deploy recorded its release at the commit; `rollback-to` does it here.
       progress: phase => {
         if (phase === 'done') run.progress({ phase })

@@ -1,7 +1,8 @@
 #!/bin/sh
-# Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; $7.
+# Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest;
+# $7: the failure action; $8: the update order ('' keeps the service's own).
 set -e
-service=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7
+service=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7 order=$8
 if [ -n "$user" ]; then
   # A login of this run only: the credentials are never left in the host user's ~/.docker.
   DOCKER_CONFIG=$(mktemp -d)
@@ -26,4 +27,4 @@ fi
 echo "image=$ref@${pinned#*@}"
 echo "before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' "$service")"
 docker service update --detach --quiet --with-registry-auth --update-failure-action "$onfail" \
-  --image "$ref@${pinned#*@}" "$service" >/dev/null
+  ${order:+--update-order "$order"} --image "$ref@${pinned#*@}" "$service" >/dev/null

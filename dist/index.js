@@ -57414,6 +57414,10 @@ async function swapAndConfirm(host, runner, r, handover) {
             production: r.production,
             previousConfig: r.previousConfig,
             serve: { ...r.serve, stableSeconds: 0 }
+        }).catch((failed) => {
+            if (!handover)
+                throw failed;
+            throw new DeployError(`${message(failed)}\nThe stand-in ${handover.standin} keeps the traffic meanwhile: Caddy sends it every request.`);
         });
         await handover?.end();
         r.progress?.('done');

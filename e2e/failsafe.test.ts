@@ -257,6 +257,25 @@ describe('fail-safety on the local droplet', () => {
     )
   })
 
+  it.each([
+    ['app-port', '18080;touch /tmp/hermes-pwned'],
+    ['standin-port', '$(touch /tmp/hermes-pwned)'],
+    ['port-variable', 'PORT;touch /tmp/hermes-pwned'],
+    ['ready-path', "/'; touch /tmp/hermes-pwned; '"],
+    ['caddy-admin', 'http://127.0.0.1:2019/$(touch /tmp/hermes-pwned)']
+  ])('rejects a hostile %s of the handover without running it', async (name, value) => {
+    const production = runningContainers().find(c => c.name === droplet.CONTAINER)!.id
+    const handover = { handover: 'caddy', 'app-port': new URL(droplet.APP_URL).port }
+    const run = await runAction(
+      { ...inputs, ...handover, [name]: value },
+      { sha: droplet.BASELINE_COMMIT }
+    )
+    expect(existsSync(PWNED)).toBe(false)
+    expect(runningContainers().find(c => c.name === droplet.CONTAINER)!.id).toBe(production)
+    expect(run.code).not.toBe(0)
+    expect(run.log).toMatch(new RegExp(`Input \`${name}\``))
+  })
+
   it('never prints the key or the passphrase, even in debug mode', async () => {
     const key = readFileSync(droplet.KEY_PASS_PATH, 'utf8')
     const run = await runAction(

@@ -125,6 +125,11 @@ async function swapAndConfirm(
       production: r.production,
       previousConfig: r.previousConfig,
       serve: { ...r.serve, stableSeconds: 0 }
+    }).catch((failed: unknown) => {
+      if (!handover) throw failed
+      throw new DeployError(
+        `${message(failed)}\nThe stand-in ${handover.standin} keeps the traffic meanwhile: Caddy sends it every request.`
+      )
     })
     await handover?.end()
     r.progress?.('done')

@@ -11,6 +11,8 @@ import * as docker from '../src/docker.js'
 import type { ContainerInfo } from '../src/docker.js'
 import { imageRef, type Settings } from '../src/inputs.js'
 import type { Progress } from '../src/state.js'
+import * as remote from '../src/remote/scripts.js'
+import { renderSummary } from '../src/summary.js'
 
 const OLD_IMAGE = 'sha256:' + 'a'.repeat(64)
 const NEW_IMAGE = 'sha256:' + 'b'.repeat(64)
@@ -460,6 +462,235 @@ describe('the deploy procedure', () => {
     expect(report.outcome).toBe('unchanged')
     expect(report.reason).toMatch(/already contains 111111111111/)
     expect(shell.ran(/grunt build/)).toBe(false)
+  })
+})
+
+describe('the deploy hooks', () => {
+  const swap = /docker tag .* texasca\/api:hermes-previous/
+  const migrate = /sh -c 'npm run migrate'/
+  /** A reply that prints `text` as the real connection does: live, through onOutput. */
+  const printing =
+    (code: number, text: string) =>
+    (_script: string, options: { onOutput?: (chunk: string, stream: 'stdout') => unknown }) => {
+      options.onOutput?.(text, 'stdout')
+      return { code, stdout: text }
+    }
+
+  it('runs the pre-deploy command after the commit and before the canary and the swap, in the admin container', async () => {
+    const shell = healthyHost()
+    const { report } = await runDeploy(shell, {
+      preDeployCommand: 'npm run migrate',
+      buildEnv: ['NPM_TOKEN=t0ken'],
+      canarySeconds: 1
+    })
+    expect(report.outcome).toBe('deployed')
+    const hook = shell.indexOf(migrate)
+    // As the build: in repo-path, production's environment and build-env on stdin, never argv.
+    expect(shell.commands[hook]).toBe(
+      "docker exec --workdir /srv/app --env-file /dev/stdin texasca-api-admin sh -c 'npm run migrate'"
+    )
+    expect(shell.stdins[hook]).toBe('RUNTIME_SECRET=s3cret\nNPM_TOKEN=t0ken\n')
+    expect(hook).toBeGreaterThan(shell.indexOf(/docker commit/))
+    expect(hook).toBeLessThan(shell.indexOf('watchCanary'))
+    expect(hook).toBeLessThan(shell.indexOf(swap))
+    // The admin container outlives the commit for it, and goes once it passed.
+    expect(shell.commands[shell.indexOf(/docker commit/)]).not.toMatch(/docker rm/)
+    const removed = shell.indexOf(/^docker rm --force texasca-api-admin$/)
+    expect(removed).toBeGreaterThan(hook)
+    expect(removed).toBeLessThan(shell.indexOf(swap))
+    const names = report.steps.map(step => step.name)
+    expect(
+      names.slice(names.indexOf('Commit the release image'), names.indexOf('Canary') + 1)
+    ).toEqual(['Commit the release image', 'Run the pre-deploy command', 'Canary'])
+    expect(report.hooks).toEqual([
+      { name: 'pre-deploy-command', code: 0, durationMs: expect.any(Number), tail: '' }
+    ])
+  })
+
+  it('stops before the swap, production untouched, when the pre-deploy command fails', async () => {
+    const shell = healthyHost().on(
+      migrate,
+      printing(3, 'Migrating 0042_add_index\nERROR: relation "users_email" already exists\n')
+    )
+    const { report } = await runDeploy(shell, {
+      preDeployCommand: 'npm run migrate',
+      canarySeconds: 1
+    })
+    expect(report).toMatchObject({
+      outcome: 'failed',
+      failedStep: 'Run the pre-deploy command',
+      rolledBack: false
+    })
+    expect(report.reason).toMatch(
+      /pre-deploy command \(`pre-deploy-command`\) exited with code 3; production is unchanged/
+    )
+    expect(report.reason).toMatch(/not undone/)
+    expect(shell.ran('watchCanary')).toBe(false)
+    expect(shell.ran(/docker tag/)).toBe(false)
+    expect(shell.ran(removal(PROD_ID))).toBe(false)
+    // The clean-up removes the admin container it ran in.
+    expect(shell.commands.at(-1)).toBe('docker rm --force texasca-api-admin')
+    expect(report.hooks?.[0]).toMatchObject({
+      name: 'pre-deploy-command',
+      code: 3,
+      tail: 'Migrating 0042_add_index\nERROR: relation "users_email" already exists'
+    })
+  })
+
+  it('stops the pre-deploy command at `command-timeout`, production untouched', async () => {
+    let clock = 0
+    const shell = healthyHost().on(migrate, () => {
+      clock += 61_000
+      throw new Error('`pre-deploy-command` did not finish within 60 s; it was abandoned.')
+    })
+    const report = await deploy(settings({ preDeployCommand: 'npm run migrate' }), {
+      runner: new FakeRunner(),
+      holder,
+      connect: async () => shell,
+      now: () => clock
+    })
+    expect(report.failedStep).toBe('Run the pre-deploy command')
+    expect(report.reason).toMatch(
+      /`pre-deploy-command`\) did not finish within 60 s \(`command-timeout`\).*production is unchanged/
+    )
+    expect(report.hooks?.[0].code).toBe(124)
+    expect(shell.ran(/docker tag/)).toBe(false)
+    expect(shell.commands.at(-1)).toBe('docker rm --force texasca-api-admin')
+  })
+
+  it('streams the hook output to the log and shows its last lines in the summary', async () => {
+    const lines = Array.from({ length: 14 }, (_, i) => `Migrating ${String(i).padStart(4, '0')}`)
+    const shell = healthyHost().on(migrate, (_script, options) => {
+      options.onOutput?.(`\u001b[32m${lines.join('\n')}\u001b[0m\n`, 'stdout')
+      return { code: 0 }
+    })
+    const { report, runner } = await runDeploy(shell, { preDeployCommand: 'npm run migrate' })
+    expect(runner.streamed).toContain('Migrating 0013')
+    const summary = renderSummary(report)
+    expect(summary).toMatch(
+      /### Hooks\n\n`pre-deploy-command`: ✓ exit code 0, \d+ ms; the last lines of its output:\n\n```\nMigrating 0004\n[\s\S]*Migrating 0013\n```/
+    )
+    expect(summary).not.toContain('Migrating 0003')
+    expect(summary).not.toContain('\u001b')
+  })
+
+  it('runs the post-deploy command on the host once the release is confirmed, with the HERMES_* variables as arguments', async () => {
+    const shell = healthyHost()
+    const code = 'echo "deployed $HERMES_COMMIT"'
+    const { report } = await runDeploy(shell, { postDeployCommand: code })
+    expect(report.outcome).toBe('deployed')
+    const hook = shell.indexOf('runBounded')
+    expect(hook).toBeGreaterThan(shell.indexOf('health'))
+    expect(hook).toBeGreaterThan(shell.indexOf('retain'))
+    expect(shell.argvs[hook]).toEqual([
+      'env',
+      `HERMES_COMMIT=${NEW_COMMIT}`,
+      `HERMES_PREVIOUS_COMMIT=${OLD_COMMIT}`,
+      `HERMES_IMAGE_ID=${NEW_IMAGE}`,
+      `HERMES_PREVIOUS_IMAGE_ID=${OLD_IMAGE}`,
+      `HERMES_CONTAINER_ID=${NEW_PROD_ID}`,
+      'sh',
+      '-c',
+      remote.runBounded,
+      'sh',
+      code,
+      '60'
+    ])
+    expect(shell.stdins[hook]).toBeUndefined()
+    // Under a real sh, the text the host receives sets the variables and runs the code as given.
+    const out = execFileSync('sh', ['-c', shell.commands[hook]], { encoding: 'utf8' })
+    expect(out).toBe(`deployed ${NEW_COMMIT}\n`)
+    expect(report.steps.map(step => step.name).slice(-2)).toEqual([
+      'Retain releases',
+      'Run the post-deploy command'
+    ])
+  })
+
+  it('never runs the post-deploy command after a rollback', async () => {
+    let surveys = 0
+    const shell = healthyHost()
+      .on('survey', () => {
+        surveys += 1
+        const running =
+          surveys === 1 ? container() : container({ Id: NEW_PROD_ID, Image: NEW_IMAGE })
+        return { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${running}\n` }
+      })
+      .on('waitForContainer', script => ({
+        stdout: script.includes(NEW_IMAGE)
+          ? `${NEW_PROD_ID} texasca-api\n`
+          : `${'f'.repeat(64)} texasca-api\n`
+      }))
+    let healthChecks = 0
+    shell.on('health', () =>
+      ++healthChecks === 1 ? { code: 1, stdout: 'down\n' } : { stdout: 'passed on attempt 2\n' }
+    )
+    const { report } = await runDeploy(shell, { postDeployCommand: 'notify' })
+    expect(report.outcome).toBe('rolled-back')
+    expect(shell.ran('runBounded')).toBe(false)
+    expect(report.hooks).toBeUndefined()
+  })
+
+  it('warns when the post-deploy command fails, and the deploy still succeeds', async () => {
+    const shell = healthyHost().on('runBounded', printing(7, 'curl: (22) 500\n'))
+    const { report, runner } = await runDeploy(shell, { postDeployCommand: 'notify' })
+    expect(report.outcome).toBe('deployed')
+    expect(report.failedStep).toBeUndefined()
+    expect(runner.warnings.join('\n')).toMatch(
+      /post-deploy command \(`post-deploy-command`\) exited with code 7\. Production keeps the release bbbbbbbbbbbb[\s\S]*curl: \(22\) 500/
+    )
+    expect(report.steps.at(-1)).toMatchObject({
+      name: 'Run the post-deploy command',
+      status: 'failed'
+    })
+    expect(report.hooks).toEqual([
+      {
+        name: 'post-deploy-command',
+        code: 7,
+        durationMs: expect.any(Number),
+        tail: 'curl: (22) 500'
+      }
+    ])
+  })
+
+  it('fails the job, but keeps the release, when the post-deploy command must pass', async () => {
+    const shell = healthyHost().on('runBounded', { code: 7 })
+    const { report, phases } = await runDeploy(shell, {
+      postDeployCommand: 'notify',
+      postDeployMustPass: true
+    })
+    expect(report).toMatchObject({
+      outcome: 'failed',
+      failedStep: 'Run the post-deploy command',
+      rolledBack: false,
+      imageId: NEW_IMAGE,
+      containerId: NEW_PROD_ID
+    })
+    expect(report.reason).toMatch(/exited with code 7[\s\S]*`post-deploy-must-pass` is on/)
+    // No rollback: the tag stays on the release, its container stays, the post step has nothing to undo.
+    expect(shell.ran(new RegExp(`docker tag ${OLD_IMAGE} texasca/api:latest`))).toBe(false)
+    expect(shell.ran(removal(NEW_PROD_ID))).toBe(false)
+    expect(phases.at(-1)?.phase).toBe('done')
+  })
+
+  it('runs neither hook in a dry run, and lists both in the plan', async () => {
+    const shell = healthyHost().on('remoteTip', { stdout: `${NEW_COMMIT}\trefs/heads/master\n` })
+    const { report } = await runDeploy(shell, {
+      dryRun: true,
+      preDeployCommand: 'npm run migrate',
+      postDeployCommand: 'notify'
+    })
+    expect(report.outcome).toBe('dry-run')
+    expect(shell.ran(/npm run migrate|notify/)).toBe(false)
+    expect(report.plan).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^pre-deploy command in texasca-api-admin.*: npm run migrate$/),
+        expect.stringMatching(/^post-deploy command on the host.*is a warning.*: notify$/)
+      ])
+    )
+    const plan = report.plan!
+    expect(plan.findIndex(line => line.startsWith('pre-deploy'))).toBeLessThan(
+      plan.findIndex(line => line.startsWith('canary') || line.startsWith('no canary'))
+    )
   })
 })
 

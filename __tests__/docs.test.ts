@@ -45,3 +45,60 @@ describe("the README's Inputs and Outputs tables", () => {
     expect(made).toContain('`new-input`')
   })
 })
+
+// The README's "What it does on the host" is the procedure in src/deploy.ts, step for step: the
+// same numbers, and each step's name there begins the comment that numbers it in the code.
+describe("the README's numbered steps and src/deploy.ts", () => {
+  const deploySource = readFileSync(new URL('../src/deploy.ts', import.meta.url), 'utf8')
+
+  /** Every way the README's numbered list and the numbered comments of deploy() disagree. */
+  function stepProblems(readmeText: string, source: string): string[] {
+    const section = readmeText
+      .split(/^## /m)
+      .find(part => part.startsWith('What it does on the host\n'))
+    const listed = [...(section ?? '').matchAll(/^(\d+)\. \*\*([^*]+)\*\*/gm)].map(m => ({
+      n: Number(m[1]),
+      name: m[2]
+    }))
+    const commented = [...source.matchAll(/^ {4}\/\/ (\d+)\. (.*)$/gm)].map(m => ({
+      n: Number(m[1]),
+      text: m[2]
+    }))
+    const problems: string[] = []
+    if (listed.length === 0) problems.push('the README lists no steps')
+    listed.forEach((step, i) => {
+      if (step.n !== i + 1) problems.push(`README step ${step.n} should be ${i + 1}`)
+    })
+    commented.forEach((step, i) => {
+      if (step.n !== i + 1) problems.push(`deploy.ts step ${step.n} should be ${i + 1}`)
+    })
+    if (listed.length !== commented.length)
+      problems.push(
+        `the README lists ${listed.length} steps, deploy.ts numbers ${commented.length}`
+      )
+    for (const step of listed) {
+      const code = commented.find(c => c.n === step.n)
+      if (code && !code.text.toLowerCase().startsWith(step.name.toLowerCase()))
+        problems.push(
+          `step ${step.n}: the README's "${step.name}" is not deploy.ts's "${code.text}"`
+        )
+    }
+    return problems
+  }
+
+  it('agree', () => {
+    expect(stepProblems(readme, deploySource)).toEqual([])
+  })
+
+  it('would disagree if a step were added to one and not the other (so the check above can fail)', () => {
+    const added = deploySource.replace(
+      /^( {4}\/\/ )12\. Canary/m,
+      '$112. Run something new\n$113. Canary'
+    )
+    expect(stepProblems(readme, added)).not.toEqual([])
+    const renamed = readme.replace('**Canary**', '**Smoke test**')
+    expect(stepProblems(renamed, deploySource)).toEqual([
+      `step 12: the README's "Smoke test" is not deploy.ts's "${/\/\/ 12\. (.*)/.exec(deploySource)![1]}"`
+    ])
+  })
+})

@@ -319,3 +319,105 @@ describe('durations', () => {
     )
   })
 })
+
+describe('the handover inputs', () => {
+  const caddy = (values: Record<string, string> = {}) =>
+    readSettings(reader({ handover: 'caddy', 'app-port': '8080', ...values }), push)
+
+  it('is off unless set to caddy, whatever its other inputs say', () => {
+    expect(readSettings(reader({}), push).handover).toBeUndefined()
+    expect(readSettings(reader({ handover: 'none', 'app-port': '8080' }), push).handover).toBe(
+      undefined
+    )
+    // Its inputs are read only with it: a stray one is not refused.
+    expect(readSettings(reader({ 'ready-path': 'health' }), push).handover).toBeUndefined()
+  })
+
+  it('fills the defaults: the stand-in on the next port, PORT, /, Caddy on localhost:2019', () => {
+    expect(caddy().handover).toEqual({
+      proxy: 'caddy',
+      appPort: 8080,
+      standinPort: 8081,
+      portVariable: 'PORT',
+      readyPath: '/',
+      caddyAdmin: 'http://localhost:2019'
+    })
+    expect(
+      caddy({
+        'standin-port': '9001',
+        'port-variable': 'HTTP_PORT',
+        'ready-path': '/health?full=1',
+        'caddy-admin': 'http://127.0.0.1:2020/'
+      }).handover
+    ).toMatchObject({
+      standinPort: 9001,
+      portVariable: 'HTTP_PORT',
+      readyPath: '/health?full=1',
+      caddyAdmin: 'http://127.0.0.1:2020'
+    })
+  })
+
+  it('needs app-port', () => {
+    expect(() => readSettings(reader({ handover: 'caddy' }), push)).toThrow(
+      /Input `app-port`: is required with `handover`/
+    )
+  })
+
+  it.each([
+    ['handover', 'nginx', /Input `handover`: 'nginx' is not a handover this action knows/],
+    ['app-port', '0', /Input `app-port`: '0' is not a whole number from 1 to 65535/],
+    ['app-port', '80 80', /Input `app-port`/],
+    [
+      'standin-port',
+      '8080',
+      /Input `standin-port`: must be a free port other than `app-port` \(8080\)/
+    ],
+    ['standin-port', '70000', /Input `standin-port`: '70000' is not a whole number/],
+    [
+      'port-variable',
+      '1PORT',
+      /Input `port-variable`: '1PORT' is not an environment variable name/
+    ],
+    ['port-variable', 'PORT=80', /Input `port-variable`/],
+    ['ready-path', 'health', /Input `ready-path`: 'health' is not a URL path/],
+    ['ready-path', '/health check', /Input `ready-path`: '\/health check' is not a URL path/],
+    ['ready-path', '/x"y', /Input `ready-path`/],
+    ['ready-path', '/#top', /Input `ready-path`/],
+    ['caddy-admin', 'localhost:2019', /Input `caddy-admin`: 'localhost:2019' is not the address/],
+    ['caddy-admin', 'http://localhost:2019/config', /Input `caddy-admin`: .* is not the address/],
+    ['caddy-admin', 'http://localhost:2019/?x=1', /Input `caddy-admin`/],
+    ['caddy-admin', 'http://admin:pw@localhost:2019', /Input `caddy-admin`/],
+    ['caddy-admin', 'http://admin@localhost:2019', /Input `caddy-admin`/],
+    ['caddy-admin', 'ftp://localhost:2019', /Input `caddy-admin`/]
+  ])('refuses %s = %j, naming the input', (name, value, message) => {
+    expect(() => caddy({ [name]: value })).toThrow(message)
+  })
+
+  it('cannot put the stand-in past the last port', () => {
+    expect(() => caddy({ 'app-port': '65535' })).toThrow(
+      /Input `standin-port`: must be a free port other than `app-port` \(65535\); set it, e.g. 65534/
+    )
+    expect(caddy({ 'app-port': '65535', 'standin-port': '65534' }).handover?.standinPort).toBe(
+      65534
+    )
+  })
+
+  it('is refused for a Swarm service, naming handover', () => {
+    expect(() => caddy({ service: 'texasca-api' })).toThrow(
+      /Input `handover`: is for a container that a supervisor respawns; production is the Swarm service texasca-api: set `update-order: start-first`/
+    )
+  })
+
+  it('takes a Swarm update order, and refuses another word', () => {
+    expect(readSettings(reader({}), push).updateOrder).toBeUndefined()
+    expect(readSettings(reader({ 'update-order': 'start-first' }), push).updateOrder).toBe(
+      'start-first'
+    )
+    expect(readSettings(reader({ 'update-order': 'stop-first' }), push).updateOrder).toBe(
+      'stop-first'
+    )
+    expect(() => readSettings(reader({ 'update-order': 'rolling' }), push)).toThrow(
+      /Input `update-order`: 'rolling' is not an update order; use start-first or stop-first/
+    )
+  })
+})

@@ -38,8 +38,8 @@ import { scriptsIn } from '../__fixtures__/fake-shell.js'
 // module src/remote/scripts.ts by scripts/remote-scripts.mjs. Here: ShellCheck finds nothing in
 // them, the module is fresh, and each script runs under the machine's real sh (dash on Debian)
 // with fakes of the programs it calls. lock.sh (lock.test.ts), remove-if-present.sh
-// (deploy.test.ts) and the Swarm scripts (swarm.test.ts, cancelled-scripts.test.ts) have tests
-// of their own.
+// (deploy.test.ts), run-bounded.sh (hooks.test.ts) and the Swarm scripts (swarm.test.ts,
+// cancelled-scripts.test.ts) have tests of their own.
 
 jest.setTimeout(30_000)
 
@@ -398,6 +398,186 @@ esac`
     const result = box.run(docker.waitForContainer(IMAGE, 2, 'texasca-api'))
     expect(result).toEqual({ status: 124, stdout: '', stderr: '' })
     expect(box.calls('sleep')).toEqual(Array(20).fill('0.1'))
+  })
+
+  it('never takes a stand-in of the image for the new container', () => {
+    const box = sandbox({ docker: DOCKER }, { clock: true })
+    box.write('ps', 'c-standin\nc-new\n')
+    box.write(
+      'inspect',
+      `c-standin ${IMAGE} /texasca-api-standin true standin\nc-new ${IMAGE} /texasca-api true\n`
+    )
+    const result = box.run(docker.waitForContainer(IMAGE, 30, 'texasca-api-admin'))
+    expect(result).toEqual({ status: 0, stdout: 'c-new texasca-api\n', stderr: '' })
+    // Only the stand-in runs the image: it times out.
+    box.write('ps', 'c-standin\n')
+    expect(box.run(docker.waitForContainer(IMAGE, 1, 'texasca-api-admin')).status).toBe(124)
+  })
+})
+
+// Caddy's admin API, faked by a curl that serves $FAKE/config for GET /config/ (fails when
+// $FAKE/down exists), keeps the body of POST /load in $FAKE/loaded (refuses it when $FAKE/refuse
+// exists), and serves $FAKE/busy for the first $BUSY_FOR GETs of /reverse_proxy/upstreams, then
+// $FAKE/idle.
+const CADDY_CURL = `for url; do :; done
+case $url in
+  */config/)
+    [ ! -f "$FAKE/down" ] || { echo 'curl: (7) Failed to connect to localhost port 2019' >&2; exit 7; }
+    cat "$FAKE/config" ;;
+  */load)
+    cat >"$FAKE/loaded"
+    [ ! -f "$FAKE/refuse" ] || { echo 'curl: (22) The requested URL returned error: 400' >&2; exit 22; } ;;
+  */reverse_proxy/upstreams)
+    if [ "$(count upstreams)" -le "\${BUSY_FOR:-0}" ]; then cat "$FAKE/busy"; else cat "$FAKE/idle"; fi ;;
+  *) exit 9 ;;
+esac`
+const ADMIN = 'http://localhost:2019'
+const caddySwitch = (from: number, to: number, mode: 'required' | 'if-present') =>
+  shScript(remote.caddySwitch, ADMIN, String(from), String(to), mode)
+
+describe('caddy-switch.sh', () => {
+  const proxy = (...dials: string[]) => ({
+    handler: 'reverse_proxy',
+    upstreams: dials.map(dial => ({ dial }))
+  })
+  const config = (...handlers: object[]) =>
+    JSON.stringify({
+      admin: { listen: 'localhost:2019' },
+      apps: {
+        http: {
+          servers: {
+            srv0: { listen: [':443'], routes: handlers.map(handle => ({ handle: [handle] })) }
+          }
+        }
+      }
+    })
+
+  it('points every upstream on the port at the other one, in one load, and only those', () => {
+    const box = sandbox({ curl: CADDY_CURL })
+    box.write(
+      'config',
+      config(
+        proxy('localhost:8080', '127.0.0.1:8080'),
+        proxy('localhost:9000'),
+        proxy('localhost:18080')
+      )
+    )
+    const result = box.run(caddySwitch(8080, 8081, 'required'))
+    expect(result.status).toBe(0)
+    expect(result.stdout).toBe('switched=2\n')
+    expect(JSON.parse(readFileSync(join(box.dir, 'loaded'), 'utf8'))).toEqual(
+      JSON.parse(
+        config(
+          proxy('localhost:8081', '127.0.0.1:8081'),
+          proxy('localhost:9000'),
+          proxy('localhost:18080')
+        )
+      )
+    )
+    expect(box.calls('curl')).toEqual([
+      `-fsS --max-time 10 ${ADMIN}/config/`,
+      `-fsS --max-time 120 -X POST -H Content-Type: application/json --data-binary @- ${ADMIN}/load`
+    ])
+  })
+
+  it('exits 4 when no upstream dials the port, and 0 with switched=0 if-present, loading nothing', () => {
+    const box = sandbox({ curl: CADDY_CURL })
+    box.write('config', config(proxy('localhost:9000'), proxy('localhost:18080')))
+    const required = box.run(caddySwitch(8080, 8081, 'required'))
+    expect(required.status).toBe(4)
+    expect(required.stderr).toBe("No reverse_proxy upstream in Caddy's config dials port 8080.\n")
+    const ifPresent = box.run(caddySwitch(8081, 8080, 'if-present'))
+    expect(ifPresent).toEqual({ status: 0, stdout: 'switched=0\n', stderr: '' })
+    expect(box.calls('curl').filter(call => call.endsWith('/load'))).toEqual([])
+  })
+
+  it('exits 3 when the admin API does not answer, and 5 when it refuses the config', () => {
+    const box = sandbox({ curl: CADDY_CURL })
+    box.write('config', config(proxy('localhost:8080')))
+    box.write('down', '')
+    const down = box.run(caddySwitch(8081, 8080, 'if-present'))
+    expect(down.status).toBe(3)
+    expect(down.stderr).toMatch(/Caddy's admin API at http:\/\/localhost:2019 did not answer/)
+    expect(box.calls('curl')).toHaveLength(1)
+    rmSync(join(box.dir, 'down'))
+    box.write('refuse', '')
+    const refused = box.run(caddySwitch(8080, 8081, 'required'))
+    expect(refused.status).toBe(5)
+    expect(refused.stderr).toMatch(/returned error: 400\n.*refused the new config/)
+  })
+})
+
+describe('caddy-drain.sh', () => {
+  const drain = (port: number, timeoutSec: number) =>
+    shScript(remote.caddyDrain, ADMIN, String(port), String(timeoutSec))
+  const upstreams = (stand: number, prod: number) =>
+    JSON.stringify([
+      { address: 'localhost:8081', num_requests: stand, fails: 0 },
+      { address: 'localhost:8080', num_requests: prod, fails: 0 },
+      { address: 'localhost:18081', num_requests: 9, fails: 0 }
+    ])
+
+  it("returns once Caddy has no request in flight to the port, whatever the others' count", () => {
+    const box = sandbox({ curl: CADDY_CURL }, { clock: true })
+    box.write('busy', upstreams(3, 7))
+    box.write('idle', upstreams(0, 7))
+    const result = box.run(drain(8081, 30), { env: { BUSY_FOR: '3' } })
+    expect(result).toEqual({ status: 0, stdout: 'drained\n', stderr: '' })
+    expect(box.calls('curl')).toHaveLength(4)
+    expect(box.calls('curl')[0]).toBe(`-fsS --max-time 5 ${ADMIN}/reverse_proxy/upstreams`)
+    expect(box.calls('sleep')).toEqual(['0.1', '0.1', '0.1'])
+  })
+
+  it('gives up at the timeout, saying how many are still in flight', () => {
+    const box = sandbox({ curl: CADDY_CURL }, { clock: true })
+    box.write('busy', upstreams(3, 0))
+    const result = box.run(drain(8081, 1), { env: { BUSY_FOR: '1000' } })
+    expect(result).toEqual({ status: 0, stdout: 'still 3 requests after 1 s\n', stderr: '' })
+    expect(box.calls('sleep')).toHaveLength(10)
+  })
+})
+
+describe('http-ready.sh', () => {
+  // Answers the codes in $FAKE/codes, one a call, then the last one; 000 is no answer at all.
+  const CURL = `n=$(count get)
+code=$(sed -n "\${n}p" "$FAKE/codes")
+[ -n "$code" ] || code=$(tail -n 1 "$FAKE/codes")
+[ "$code" != 000 ] || { echo 'curl: (7) Failed to connect to 127.0.0.1 port 8081' >&2; printf 000; exit 7; }
+printf '%s' "$code"`
+  const URL = 'http://127.0.0.1:8081/healthz'
+
+  it('waits for 2xx, polling after 0.1 s then every 0.25 s', () => {
+    const box = sandbox({ curl: CURL }, { clock: true })
+    box.write('codes', '000\n503\n200\n')
+    const result = box.run(docker.httpReady(URL, 10))
+    expect(result).toEqual({ status: 0, stdout: `ready: ${URL} answered 200\n`, stderr: '' })
+    expect(box.calls('curl')[0]).toBe(`-sS -o /dev/null --max-time 5 -w %{http_code} ${URL}`)
+    expect(box.calls('sleep')).toEqual(['0.1', '0.25'])
+  })
+
+  it('takes a redirect as an answer', () => {
+    const box = sandbox({ curl: CURL }, { clock: true })
+    box.write('codes', '302\n')
+    expect(box.run(docker.httpReady(URL, 10))).toEqual({
+      status: 0,
+      stdout: `ready: ${URL} answered 302\n`,
+      stderr: ''
+    })
+    expect(box.calls('sleep')).toEqual([])
+  })
+
+  it('exits 124 at the timeout with the last answer', () => {
+    const box = sandbox({ curl: CURL }, { clock: true })
+    box.write('codes', '000\n404\n')
+    const result = box.run(docker.httpReady(URL, 1))
+    expect(result.status).toBe(124)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toBe(`${URL} did not answer 2xx or 3xx within 1 s; last: 404\n`)
+    const failed = sandbox({ curl: CURL }, { clock: true })
+    failed.write('codes', '000\n')
+    expect(failed.run(docker.httpReady(URL, 1)).stderr).toMatch(
+      /last: curl: \(7\) Failed to connect/
+    )
   })
 })
 

@@ -54455,6 +54455,9 @@ const Input = {
     Ref: 'ref',
     BuildEnv: 'build-env',
     BuildCommand: 'build-command',
+    PreDeployCommand: 'pre-deploy-command',
+    PostDeployCommand: 'post-deploy-command',
+    PostDeployMustPass: 'post-deploy-must-pass',
     HealthCommand: 'health-command',
     HealthTimeout: 'health-timeout',
     RespawnTimeout: 'respawn-timeout',
@@ -54481,6 +54484,7 @@ const Input = {
     RegistryPassword: 'registry-password',
     UpdateTimeout: 'update-timeout',
     UpdateOrder: 'update-order',
+    Respawn: 'respawn',
     Handover: 'handover',
     AppPort: 'app-port',
     StandinPort: 'standin-port',
@@ -54501,6 +54505,7 @@ const DECLARED_DEFAULTS = {
     [Input.SshStrict]: 'true',
     [Input.ProxyPort]: '22',
     [Input.BuildCommand]: 'grunt build',
+    [Input.PostDeployMustPass]: 'false',
     [Input.HealthTimeout]: '60',
     [Input.RespawnTimeout]: '120',
     [Input.CommandTimeout]: '1800',
@@ -54515,6 +54520,7 @@ const DECLARED_DEFAULTS = {
     [Input.CanaryTimeout]: '30',
     [Input.StableSeconds]: '10',
     [Input.UpdateTimeout]: '600',
+    [Input.Respawn]: 'auto',
     [Input.Handover]: 'none',
     [Input.PortVariable]: 'PORT',
     [Input.ReadyPath]: '/',
@@ -54569,7 +54575,7 @@ class InputError extends Error {
 
 __nccwpck_require__.a(module, async (__webpack_handle_async_dependencies__, __webpack_async_result__) => { try {
 /* harmony import */ var _shim_js__WEBPACK_IMPORTED_MODULE_0__ = __nccwpck_require__(564);
-/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(1810);
+/* harmony import */ var _main_js__WEBPACK_IMPORTED_MODULE_1__ = __nccwpck_require__(7158);
 /* harmony import */ var _state_js__WEBPACK_IMPORTED_MODULE_2__ = __nccwpck_require__(2462);
 
 
@@ -54588,7 +54594,7 @@ __webpack_async_result__();
 
 /***/ }),
 
-/***/ 1810:
+/***/ 7158:
 /***/ ((__unused_webpack_module, __webpack_exports__, __nccwpck_require__) => {
 
 
@@ -54630,7 +54636,7 @@ const filesBetween = "#!/bin/sh\n# In a git checkout: list the files changed bet
 /** src/remote/health.sh: Run the health command $1 until it passes or $2 s have passed; on failure print its output. */
 const health = "#!/bin/sh\n# Run the health command $1 until it passes or $2 s have passed; on failure print its output.\nend=$(( $(date +%s) + $2 ))\nattempt=0\npause=0.2\nwhile :; do\n  attempt=$((attempt + 1))\n  left=$(( end - $(date +%s) ))\n  [ \"$left\" -gt 0 ] || left=1\n  if command -v timeout >/dev/null 2>&1; then\n    out=$(timeout \"$left\" sh -c \"$1\" 2>&1) && ok=1 || ok=0\n  else\n    out=$(sh -c \"$1\" 2>&1) && ok=1 || ok=0\n  fi\n  if [ \"$ok\" = 1 ]; then echo \"passed on attempt $attempt\"; exit 0; fi\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    printf '%s\\n' \"$out\" | tail -n 20\n    echo \"failed $attempt attempts in $2 s\" >&2\n    exit 1\n  fi\n  sleep \"$pause\"\n  pause=1\ndone\n";
 /** src/remote/http-ready.sh: Wait up to $2 s for $1 to answer HTTP 2xx or 3xx (curl, else wget); on failure print the last answer and exit 124. */
-const httpReady = "#!/bin/sh\n# Wait up to $2 s for $1 to answer HTTP 2xx or 3xx (curl, else wget); on failure print the last answer and exit 124.\nend=$(( $(date +%s) + $2 ))\npause=0.1\nwhile :; do\n  if command -v curl >/dev/null 2>&1; then\n    status=$(curl -sS -o /dev/null --max-time 5 -w '%{http_code}' \"$1\" 2>&1) || true\n  else\n    # wget: no redirects followed, so a 3xx counts like curl's; busybox prints the status on error.\n    status=$(wget -q -O /dev/null -T 5 --max-redirect=0 \"$1\" 2>&1 && echo 200) || true\n  fi\n  case \"$status\" in\n    2[0-9][0-9] | 3[0-9][0-9]) echo \"ready: $1 answered $status\"; exit 0 ;;\n  esac\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    echo \"$1 did not answer 2xx or 3xx within $2 s; last: ${status:-no answer}\" >&2\n    exit 124\n  fi\n  sleep \"$pause\"\n  pause=0.25\ndone\n";
+const httpReady = "#!/bin/sh\n# Wait up to $2 s for $1 to answer HTTP 2xx or 3xx (curl, else wget); on failure print the last answer and exit 124.\nend=$(( $(date +%s) + $2 ))\npause=0.1\nwhile :; do\n  if command -v curl >/dev/null 2>&1; then\n    status=$(curl -sS -o /dev/null --max-time 5 -w '%{http_code}' \"$1\" 2>&1) || true\n  else\n    # wget follows a redirect: the last status it prints (-S) is the answer's.\n    status=$(wget -S -O /dev/null -T 5 \"$1\" 2>&1 | awk '$1 ~ /^HTTP\\// { code = $2 } END { print code }') || true\n  fi\n  case \"$status\" in\n    2[0-9][0-9] | 3[0-9][0-9]) echo \"ready: $1 answered $status\"; exit 0 ;;\n  esac\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    echo \"$1 did not answer 2xx or 3xx within $2 s; last: ${status:-no answer}\" >&2\n    exit 124\n  fi\n  sleep \"$pause\"\n  pause=0.25\ndone\n";
 /** src/remote/image-layers.sh: Print each local image's layer chain, a JSON array per line; no parameters. */
 const imageLayers = "#!/bin/sh\n# Print each local image's layer chain, a JSON array per line; no parameters.\n# shellcheck disable=SC2046 # image IDs, split into one argument each\ndocker image inspect --format '{{json .RootFS.Layers}}' $(docker image ls -q --no-trunc | sort -u) 2>/dev/null || true";
 /** src/remote/list-tags.sh: Print "<tag> <image ID> <commit message>" for each tag of repository $1, newest first. */
@@ -54645,10 +54651,12 @@ const removeIfPresent = "#!/bin/sh\n# Remove container $1: succeed when it is go
 const retain = "#!/bin/sh\n# Tag $3 as $1:$4, keep $2 release tags of $1, remove older ones not on IDs $5..., prune ours.\nrepo=$1\nkeep=$2\ndocker tag \"$3\" \"$repo:$4\" || exit 1\nshift 4\ndisk() { docker system df --format '{{.Type}} {{.Size}}' | awk '$1 == \"Images\" { print $2 }'; }\nn=0\ndoomed=\n# Newest first, as docker image ls lists them.\nfor line in $(docker image ls --no-trunc --format '{{.Tag}}/{{.ID}}' \"$repo\"); do\n  tag=${line%%/*}\n  id=${line#*/}\n  case $tag in ''|*[!0-9a-f]*) continue ;; esac\n  [ ${#tag} -eq 12 ] || continue\n  n=$((n + 1))\n  if [ \"$n\" -le \"$keep\" ]; then echo \"kept=$tag\"; continue; fi\n  for protected in \"$@\"; do\n    if [ \"$id\" = \"$protected\" ]; then echo \"protected=$tag\"; continue 2; fi\n  done\n  doomed=\"$doomed $tag\"\ndone\n# Images this action made (its commit message) that are untagged and unused.\nours=\nfor id in $(docker images -q --no-trunc --filter dangling=true); do\n  case $(docker image inspect --format '{{.Comment}}' \"$id\" 2>/dev/null) in hermes-deploy*) ours=\"$ours $id\" ;; esac\ndone\nbefore=$(disk)\necho \"before=$before\"\n[ -n \"$doomed$ours\" ] || { echo \"after=$before\"; exit 0; }\nfor tag in $doomed; do docker rmi \"$repo:$tag\" >/dev/null && echo \"removed=$tag\"; done\nfor id in $ours; do docker rmi \"$id\" >/dev/null 2>&1 && echo \"pruned=$id\"; done\n# Removing release tags can leave more of ours dangling.\nfor id in $(docker images -q --no-trunc --filter dangling=true); do\n  case $(docker image inspect --format '{{.Comment}}' \"$id\" 2>/dev/null) in\n    hermes-deploy*) docker rmi \"$id\" >/dev/null 2>&1 && echo \"pruned=$id\" ;;\n  esac\ndone\necho \"after=$(disk)\"\n";
 /** src/remote/rollback-service.sh: Print when service $1's last update started (before=), then ask Swarm to roll it back. */
 const rollbackService = "#!/bin/sh\n# Print when service $1's last update started (before=), then ask Swarm to roll it back.\nset -e\nservice=$1\necho \"before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' \"$service\")\"\ndocker service update --detach --quiet --rollback \"$service\" >/dev/null\n";
+/** src/remote/run-bounded.sh: Run the shell code $1 for at most $2 s (with timeout(1) where the host has it); its exit code, 124 past the limit. */
+const runBounded = "#!/bin/sh\n# Run the shell code $1 for at most $2 s (with timeout(1) where the host has it); its exit code, 124 past the limit.\nif command -v timeout >/dev/null 2>&1; then\n  exec timeout \"$2\" sh -c \"$1\"\nfi\nexec sh -c \"$1\"\n";
 /** src/remote/save-without.sh: Write image $1's docker save archive to stdout without its bottom $2 layers (of $3). */
 const saveWithout = "#!/bin/sh\n# Write image $1's docker save archive to stdout without its bottom $2 layers (of $3).\nset -e\ntmp=$(mktemp -d \"${TMPDIR:-/var/tmp}/hermes-save.XXXXXX\")\ntrap 'rm -rf \"$tmp\"' EXIT\n# dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\ndocker save \"$1\" >\"$tmp/image.tar\"\ntar -xOf \"$tmp/image.tar\" manifest.json >\"$tmp/manifest.json\"\n# \"Layers\":[\"<dir>/layer.tar\",...]: names are hex and slashes only.\ngrep -o '\"Layers\":\\[[^]]*\\]' \"$tmp/manifest.json\" | sed 's/^\"Layers\"://' | tr -d '\"[]' | tr ',' '\\n' >\"$tmp/layers\"\n[ \"$(wc -l <\"$tmp/layers\")\" -eq \"$3\" ] || { echo \"the archive lists $(wc -l <\"$tmp/layers\") layers, not $3\" >&2; exit 3; }\nhead -n \"$2\" \"$tmp/layers\" >\"$tmp/skip\"\ntar --delete -f - -T \"$tmp/skip\" <\"$tmp/image.tar\"";
-/** src/remote/stop-gracefully.sh: Stop container $1 gracefully, then remove it: its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone. */
-const stopGracefully = "#!/bin/sh\n# Stop container $1 gracefully, then remove it: its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone.\ntimeout=$2\nif [ -z \"$timeout\" ]; then\n  timeout=$(docker container inspect --format '{{if .Config.StopTimeout}}{{.Config.StopTimeout}}{{end}}' \"$1\" 2>/dev/null) || timeout=\n  [ -n \"$timeout\" ] || timeout=10\nfi\n# -t, not --time or --timeout: the one spelling Docker's CLI has taken from 20.10 to now.\nstarted=$(date +%s)\nif docker stop -t \"$timeout\" \"$1\" >/dev/null 2>&1 && [ $(($(date +%s) - started)) -ge \"$timeout\" ]; then\n  echo \"stop-timed-out=$timeout\"\nfi\n# A container started with --rm is gone once stopped; one that is not is removed now.\ndocker rm --force \"$1\" >/dev/null 2>&1 || ! docker container inspect \"$1\" >/dev/null 2>&1\n";
+/** src/remote/stop-gracefully.sh: Stop container $1 gracefully, then remove it (not when $3=keep): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped). */
+const stopGracefully = "#!/bin/sh\n# Stop container $1 gracefully, then remove it (not when $3=keep): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped).\ntimeout=$2\nif [ -z \"$timeout\" ]; then\n  timeout=$(docker container inspect --format '{{if .Config.StopTimeout}}{{.Config.StopTimeout}}{{end}}' \"$1\" 2>/dev/null) || timeout=\n  [ -n \"$timeout\" ] || timeout=10\nfi\n# -t, not --time or --timeout: the one spelling Docker's CLI has taken from 20.10 to now.\nstarted=$(date +%s)\nif docker stop -t \"$timeout\" \"$1\" >/dev/null 2>&1 && [ $(($(date +%s) - started)) -ge \"$timeout\" ]; then\n  echo \"stop-timed-out=$timeout\"\nfi\nif [ \"$3\" = keep ]; then\n  [ \"$(docker container inspect --format '{{.State.Running}}' \"$1\" 2>/dev/null)\" = false ]\n  exit\nfi\n# A container started with --rm is gone once stopped; one that is not is removed now.\ndocker rm --force \"$1\" >/dev/null 2>&1 || ! docker container inspect \"$1\" >/dev/null 2>&1\n";
 /** src/remote/survey.sh: Print the inspect of image $1 (or null), then of every container, as #image and #containers. */
 const survey = "#!/bin/sh\n# Print the inspect of image $1 (or null), then of every container, as #image and #containers.\nif ! command -v docker >/dev/null 2>&1; then\n  echo \"docker is not on the PATH of a non-interactive SSH session ($PATH)\" >&2\n  exit 127\nfi\necho '#image'\ndocker image inspect --format '{{json .}}' \"$1\" 2>/dev/null || echo null\necho '#containers'\nids=$(docker ps -aq --no-trunc) || exit $?\n# A container can vanish between ps and inspect (the supervisor at work): inspect the rest.\n# shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n[ -z \"$ids\" ] || docker inspect --format '{{json .}}' $ids 2>/dev/null || true\n";
 /** src/remote/update-service.sh: Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; */
@@ -55089,7 +55097,8 @@ function parseContainer(raw) {
         restartPolicy: raw.HostConfig?.RestartPolicy?.Name ?? '',
         autoRemove: raw.HostConfig?.AutoRemove === true,
         init: raw.HostConfig?.Init === true,
-        labels: raw.Config?.Labels ?? {}
+        labels: raw.Config?.Labels ?? {},
+        inspect: raw
     };
 }
 function inspectImage(ref) {
@@ -55276,8 +55285,16 @@ function docker_removeIfPresent(container) {
  * it: requests in flight finish, where `docker rm -f` would cut them. Prints `stop-timed-out=<s>`
  * when it had to be killed; succeeds when the container is gone, as `removeIfPresent`.
  */
-function docker_stopGracefully(container, timeoutSec) {
-    return shScript(stopGracefully, container, timeoutSec === undefined ? '' : String(timeoutSec));
+function docker_stopGracefully(container, timeoutSec, keep = false) {
+    return shScript(stopGracefully, container, timeoutSec === undefined ? '' : String(timeoutSec), keep ? 'keep' : '');
+}
+/** Rename a container (`docker rename`), e.g. to keep a stopped production beside its release. */
+function renameContainer(container, name) {
+    return ['docker', 'rename', container, name];
+}
+/** Start a stopped container again, as it was. */
+function startContainer(container) {
+    return ['docker', 'start', container];
 }
 /** What `stopGracefully` said of a container that did not stop in time, for the log. */
 function stopTimedOut(output) {
@@ -55930,6 +55947,8 @@ function readSettings(read, run) {
         ...release(inputs),
         ...github(inputs),
         ...swarm(read, get),
+        ...hooks(inputs),
+        respawn: respawn(inputs),
         handover: handover(inputs)
     };
     if (settings.handover && settings.service) {
@@ -56022,6 +56041,20 @@ function production({ read, get, optional, value }, run) {
         canaryCommand: shellCode(action_io/* Input */.pd.CanaryCommand)
     };
 }
+/** The deploy hooks: shell code run before the canary (in the admin container) and after the swap. */
+function hooks({ read, value }) {
+    const shellCode = (name) => read(name).trim() ? command(name, read(name).trim()) : undefined;
+    const postDeployCommand = shellCode(action_io/* Input */.pd.PostDeployCommand);
+    const postDeployMustPass = inputs_boolean(action_io/* Input */.pd.PostDeployMustPass, value(action_io/* Input */.pd.PostDeployMustPass));
+    if (postDeployMustPass && !postDeployCommand) {
+        throw new action_io/* InputError */.dz(action_io/* Input */.pd.PostDeployMustPass, 'is true but `post-deploy-command` is not set; set the command it is about, or remove it.');
+    }
+    return {
+        preDeployCommand: shellCode(action_io/* Input */.pd.PreDeployCommand),
+        postDeployCommand,
+        postDeployMustPass
+    };
+}
 /** How a release goes out and is kept: the canary, the swap's waits, rollback, retention. */
 function release({ get, value }) {
     return {
@@ -56051,6 +56084,12 @@ function github({ read, get, optional }) {
         environmentUrl: url(action_io/* Input */.pd.EnvironmentUrl, get(action_io/* Input */.pd.EnvironmentUrl))
     };
 }
+function respawn({ value }) {
+    const given = value(action_io/* Input */.pd.Respawn);
+    if (given === 'auto' || given === 'supervisor' || given === 'restart-policy')
+        return given;
+    throw new action_io/* InputError */.dz(action_io/* Input */.pd.Respawn, `'${given}' is not a way production comes back; use auto, supervisor or restart-policy (Compose projects are not supported yet).`);
+}
 /** The zero-downtime handover's inputs: all are read only when `handover` is not `none`. */
 function handover({ get, optional, value }) {
     const proxy = value(action_io/* Input */.pd.Handover);
@@ -56073,7 +56112,7 @@ function handover({ get, optional, value }) {
         throw new action_io/* InputError */.dz(action_io/* Input */.pd.PortVariable, `'${portVariable}' is not an environment variable name (letters, digits and '_', not starting with a digit).`);
     }
     const readyPath = value(action_io/* Input */.pd.ReadyPath);
-    if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(readyPath)) {
+    if (!/^\/[A-Za-z0-9._~!$&()*+,;=:@%/?-]*$/.test(readyPath)) {
         throw new action_io/* InputError */.dz(action_io/* Input */.pd.ReadyPath, `'${readyPath}' is not a URL path: it starts with / and has no spaces or quotes, e.g. /health.`);
     }
     return {
@@ -56453,6 +56492,11 @@ swarm) {
             : swarm
                 ? `docker commit ${adminName} ${releaseName} (ENTRYPOINT and CMD restored)`
                 : `docker commit ${adminName} (ENTRYPOINT and CMD restored), known by its image ID: ${settings.image.name} does not move until the swap`,
+        ...(settings.preDeployCommand
+            ? [
+                `pre-deploy command in ${adminName}, in ${settings.repoPath} with production's environment (up to ${settings.commandTimeoutSec} s; a failure stops the deploy here): ${settings.preDeployCommand}`
+            ]
+            : []),
         settings.canarySeconds > 0 || settings.canaryCommand
             ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
             : 'no canary (canary-seconds: 0)',
@@ -56490,6 +56534,11 @@ swarm) {
                     : 'on failure: no rollback (rollback: false)'
             ]),
         `tag the release with its commit; keep ${settings.keepReleases} releases`,
+        ...(settings.postDeployCommand
+            ? [
+                `post-deploy command on the host, with the HERMES_* variables (up to ${settings.commandTimeoutSec} s; a failure ${settings.postDeployMustPass ? 'fails the job' : 'is a warning'}, never a rollback): ${settings.postDeployCommand}`
+            ]
+            : []),
         ...(settings.hosts.length > 1
             ? [
                 `then, ${settings.maxParallel} at a time, on ${settings.hosts.slice(1).map(addressLabel).join(', ')}: ` +
@@ -56837,7 +56886,7 @@ class Admin {
     }
 }
 /**
- * Step 5: the admin container, a copy of production in which the release is made. A stale one
+ * Step 6: the admin container, a copy of production in which the release is made. A stale one
  * of an earlier run is removed (never production, never one a person is working in).
  */
 async function createAdminContainer(run, host, production, containers) {
@@ -56875,7 +56924,7 @@ async function createAdminContainer(run, host, production, containers) {
 /** The step's name: the build command. */
 const buildStep = (run) => `Build (${run.settings.buildCommand})`;
 /**
- * Step 8: build, streaming the output as it comes. `build-env` joins production's environment on
+ * Step 9: build, streaming the output as it comes. `build-env` joins production's environment on
  * stdin: the values never appear on a command line on the host.
  */
 async function build(run, host, admin) {
@@ -56905,7 +56954,7 @@ async function build(run, host, admin) {
 
 
 
-/** Step 6: check the tree (the runbook's `git diff` before pulling), and fetch. */
+/** Step 7: check the tree (the runbook's `git diff` before pulling), and fetch. */
 async function checkCheckout(run, host, admin) {
     const { settings, runner } = run;
     const relation = parseRelation(await host.run(admin.exec(git_fetchAndRelate(settings.branch, settings.ref)), `git status; git fetch origin ${settings.branch}`, SLOW_MS, admin.stdin));
@@ -56919,7 +56968,7 @@ async function checkCheckout(run, host, admin) {
 /** The step's name: where the commit comes from. */
 const updateStep = (run) => `Update to ${run.settings.ref} from origin/${run.settings.branch}`;
 /**
- * Step 7: update to the exact commit from origin, fast-forward only. Returns the commit, or why
+ * Step 8: update to the exact commit from origin, fast-forward only. Returns the commit, or why
  * there is nothing to release (production has it already; `paths` matches no changed file).
  */
 async function updateCheckout(run, host, admin, relation) {
@@ -57157,10 +57206,11 @@ async function flatten(host, admin, repository, image, previous, commitMessage) 
 
 
 /**
- * Step 9: commit the admin container as the release, with the image's own ENTRYPOINT and CMD
+ * Step 10: commit the admin container as the release, with the image's own ENTRYPOINT and CMD
  * (a plain `docker commit` would take the admin container's keep-alive). On a plain host it is
  * known by its ID until the swap moves the tag the supervisor starts; a Swarm release gets its own
- * tag, to push. Past `max-layers` it is written flattened. The admin container goes with it.
+ * tag, to push. Past `max-layers` it is written flattened. The admin container goes with it,
+ * unless the pre-deploy command is to run in it next.
  */
 async function commitRelease(run, host, production, commit) {
     const { settings, runner, report } = run;
@@ -57176,12 +57226,15 @@ async function commitRelease(run, host, production, commit) {
     const flattened = previous.layers >= settings.maxLayers;
     let release;
     const keep = target.keepPrevious(previous.id);
+    const keepAdmin = Boolean(settings.preDeployCommand);
+    const removeAdmin = keepAdmin ? [] : [removeContainer(admin)];
     if (flattened) {
         if (keep.length > 0)
             await host.run(chain(...keep), 'docker tag (rollback tag)');
         const flat = await flatten(host, admin, target.repository, releaseName, previous, message);
         release = parseImage(JSON.parse(await host.run(inspectImage(flat), 'docker image inspect')));
-        await host.run(removeContainer(admin), 'docker rm -f (admin container)');
+        if (!keepAdmin)
+            await host.run(removeContainer(admin), 'docker rm -f (admin container)');
     }
     else {
         // One round trip: commit, read the result, drop the admin container.
@@ -57191,10 +57244,11 @@ async function commitRelease(run, host, production, commit) {
             original: previous.config,
             adminUser: adminUser(container, previous),
             message
-        })), removeContainer(admin)), 'docker commit; docker image inspect; docker rm -f (admin container)', SLOW_MS);
+        })), ...removeAdmin), `docker commit; docker image inspect${keepAdmin ? '' : '; docker rm -f (admin container)'}`, SLOW_MS);
         release = parseImage(JSON.parse(out.split('\n').find(line => line.startsWith('{'))));
     }
-    run.adminContainer = undefined;
+    if (!keepAdmin)
+        run.adminContainer = undefined;
     run.progress({
         phase: 'releasing',
         adminContainer: admin,
@@ -57229,7 +57283,7 @@ async function commitRelease(run, host, production, commit) {
 /** The step's name: the range it compares. */
 const compareStep = (run) => `Compare ${format_short(run.report.previousCommit)}..${format_short(run.settings.ref)}`;
 /**
- * Step 4: what is going out, the commits and files from production's commit to `ref`, from
+ * Step 5: what is going out, the commits and files from production's commit to `ref`, from
  * GitHub's compare API when it answers. Returns why nothing should be deployed (`paths` matches
  * no changed file), or undefined.
  */
@@ -57250,6 +57304,408 @@ async function compareRange(run) {
     if (decision.reason && decision.deploy)
         runner.info(decision.reason);
     return decision.deploy ? undefined : decision.reason;
+}
+
+;// CONCATENATED MODULE: ./src/steps/hooks.ts
+
+
+
+
+
+
+const PRE_DEPLOY_STEP = 'Run the pre-deploy command';
+const POST_DEPLOY_STEP = 'Run the post-deploy command';
+/** The lines of a hook's output the job summary keeps, and how much of each. */
+const TAIL_LINES = 10;
+const TAIL_LINE_CHARS = 200;
+/** The exit code of a hook stopped at `command-timeout`, as timeout(1) exits. */
+const TIMED_OUT = 124;
+/** The exit code recorded when the session ended under a hook: ssh's own for a lost command. */
+const NO_EXIT_CODE = 255;
+/** On the host, timeout(1) stops the post-deploy command; this is for a host that lacks it. */
+const HOST_TIMEOUT_GRACE_MS = 10_000;
+/**
+ * Step 11: the pre-deploy command (migrations), in the admin container exactly as the build ran:
+ * in `repo-path`, production's environment and `build-env` on stdin, production's network, and by
+ * now the release's code. After the commit, so nothing it writes goes into the release; before the
+ * canary and the swap, so a failure leaves production untouched. The admin container goes after.
+ */
+async function preDeploy(run, host, admin) {
+    const { settings } = run;
+    const code = settings.preDeployCommand;
+    const env = [...admin.runtimeEnv, ...settings.buildEnv];
+    const command = exec(admin.name, ['sh', '-c', code], {
+        workdir: settings.repoPath,
+        envFromStdin: env.length > 0
+    });
+    const hook = await runHook(run, host, action_io/* Input */.pd.PreDeployCommand, command, {
+        timeoutMs: settings.commandTimeoutSec * 1000,
+        stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
+    });
+    if (hook.code !== 0) {
+        const what = hook.code === TIMED_OUT
+            ? `did not finish within ${settings.commandTimeoutSec} s (\`command-timeout\`); removing the admin container stops it`
+            : `exited with code ${hook.code}`;
+        throw new DeployError(`The pre-deploy command (\`${action_io/* Input */.pd.PreDeployCommand}\`) ${what}; production is unchanged. Its output is above. ` +
+            'What it did before it stopped is not undone (a migration outside a transaction may be half-applied): check, fix and deploy again.');
+    }
+    // Its work is done; should this fail, the clean-up removes it.
+    await host
+        .run(removeContainer(admin.name), 'docker rm -f (admin container)')
+        .then(() => (run.adminContainer = undefined))
+        .catch(() => undefined);
+}
+/**
+ * Step 15: the post-deploy command, on the host, once the release is confirmed healthy. What the
+ * deploy did reaches it as HERMES_* variables, passed by `env` as arguments of their own, never
+ * as code. A failure is a warning (with `post-deploy-must-pass`, a failed job); the release stays
+ * either way: it passed its checks, and a notification that failed is no reason to take it out.
+ */
+async function postDeploy(run, host) {
+    const { settings, runner, report } = run;
+    const code = settings.postDeployCommand;
+    const variables = {
+        HERMES_COMMIT: report.commit,
+        HERMES_PREVIOUS_COMMIT: report.previousCommit,
+        HERMES_IMAGE_ID: report.imageId,
+        HERMES_PREVIOUS_IMAGE_ID: report.previousImageId,
+        HERMES_CONTAINER_ID: report.containerId
+    };
+    const command = [
+        'env',
+        ...Object.entries(variables).map(([name, value]) => `${name}=${value ?? ''}`),
+        ...shScript(runBounded, code, String(settings.commandTimeoutSec))
+    ];
+    try {
+        await run.step(POST_DEPLOY_STEP, async () => {
+            const hook = await runHook(run, host, action_io/* Input */.pd.PostDeployCommand, command, {
+                timeoutMs: settings.commandTimeoutSec * 1000 + HOST_TIMEOUT_GRACE_MS
+            });
+            if (hook.code === 0)
+                return;
+            const what = hook.code === TIMED_OUT
+                ? `did not finish within ${settings.commandTimeoutSec} s (\`command-timeout\`)`
+                : `exited with code ${hook.code}`;
+            throw new DeployError(`The post-deploy command (\`${action_io/* Input */.pd.PostDeployCommand}\`) ${what}. ` +
+                `Production keeps the release ${format_short(report.imageId)}: a post-deploy command never rolls back.` +
+                (hook.tail ? ` Its last output:\n${hook.tail}` : ''));
+        });
+    }
+    catch (error) {
+        if (settings.postDeployMustPass) {
+            throw Object.assign(new DeployError(`${message(error)}\nThe job fails because \`${action_io/* Input */.pd.PostDeployMustPass}\` is on.`), { step: POST_DEPLOY_STEP });
+        }
+        runner.warning(message(error), 'Post-deploy command');
+    }
+}
+/**
+ * Run a hook with its output streamed to the log as the build's is (host text, never a workflow
+ * command), and recorded in the report with its exit code, time and the tail of its output.
+ */
+async function runHook(run, host, name, command, options) {
+    const { runner, report } = run;
+    const output = new OutputTail();
+    const begun = run.now();
+    runner.debug(`$ ${command.join(' ')}`);
+    let code;
+    try {
+        const result = await host.shell.exec(command, {
+            label: `\`${name}\``,
+            timeoutMs: options.timeoutMs,
+            onOutput: chunk => {
+                output.push(chunk);
+                return runner.stream(chunk);
+            },
+            drained: () => runner.drained(),
+            stdin: options.stdin
+        });
+        code = result.code;
+    }
+    catch (error) {
+        // Abandoned at the timeout, or the session ended under it: either way it did not pass.
+        code = run.now() - begun >= options.timeoutMs ? TIMED_OUT : NO_EXIT_CODE;
+        output.push(`\n${message(error)}\n`);
+    }
+    const hook = { name, code, durationMs: run.now() - begun, tail: output.tail() };
+    report.hooks = [...(report.hooks ?? []), hook];
+    runner.info(`\`${name}\` exited with code ${code} after ${formatDuration(hook.durationMs)}`);
+    return hook;
+}
+/** The last lines of a command's output, as a terminal would have left them: no colours, no \r. */
+class OutputTail {
+    text = '';
+    push(chunk) {
+        this.text = (this.text + chunk).slice(-16 * 1024);
+    }
+    tail() {
+        return (this.text
+            // eslint-disable-next-line no-control-regex
+            .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '')
+            .split(/\r?\n/)
+            .map(line => line.slice(line.lastIndexOf('\r') + 1).trimEnd())
+            .filter(Boolean)
+            .slice(-TAIL_LINES)
+            .map(line => (line.length > TAIL_LINE_CHARS ? `${line.slice(0, TAIL_LINE_CHARS)}…` : line))
+            .join('\n'));
+    }
+}
+
+;// CONCATENATED MODULE: ./src/recreate.ts
+
+/*
+ * On a host where Docker's restart policy keeps production alive (`--restart unless-stopped`),
+ * nothing respawns a container the action stops: `docker stop` counts as a manual stop. So the
+ * action starts the release itself, as `docker run` with exactly the configuration production
+ * had, read from its `docker inspect`: what the image already says is left to the image (the
+ * release carries the same config), everything the container was given is given again. A setting
+ * that `docker run` cannot give back stops the deploy before anything is changed, naming it.
+ */
+/** Compose labels the containers of a project with its name. */
+const COMPOSE_PROJECT = 'com.docker.compose.project';
+/** The name production is kept under, stopped, until its release is confirmed. */
+function keptName(production) {
+    return `${production}-hermes-previous`;
+}
+/** Who brings production back, and why the action thinks so (for the log). */
+function detectRespawn(container) {
+    const policy = container.restartPolicy;
+    if (policy && policy !== 'no') {
+        return {
+            respawn: 'restart-policy',
+            why: `its restart policy is ${policy}, which does not restart a container that is stopped: the action starts the release itself`
+        };
+    }
+    return {
+        respawn: 'supervisor',
+        why: `it has no restart policy${container.autoRemove ? ' and is run with --rm' : ''}: a supervisor outside Docker respawns it from the image tag`
+    };
+}
+/**
+ * How a replacement brings production back on this host: undefined for a supervisor, or the
+ * `docker run` of the release as production ran (from the tag, as production names its image).
+ * Says in the log which, and why.
+ */
+function recreationFor(respawn, container, image, config, log) {
+    const project = container.labels[COMPOSE_PROJECT];
+    if (project && (respawn === 'auto' || respawn === undefined)) {
+        throw new DeployError(`${container.name} is a service of the Compose project ${project}, which the action does not deploy yet: nothing was changed. ` +
+            'Set `respawn: restart-policy` to have the action recreate it outside Compose, or `respawn: supervisor` if something else restarts it.');
+    }
+    const decided = respawn === 'auto' || respawn === undefined
+        ? detectRespawn(container)
+        : { respawn, why: 'as `respawn` says' };
+    log(`${container.name} comes back by its ${decided.respawn === 'supervisor' ? 'supervisor' : 'restart policy'}: ${decided.why}`);
+    if (decided.respawn === 'supervisor')
+        return undefined;
+    // As production names its image (`texasca/api` or `texasca/api:latest`), so inspect matches.
+    const named = [image.name, image.repository].includes(container.imageName)
+        ? container.imageName
+        : image.name;
+    return recreate(container, named, config);
+}
+/** A setting `docker run` cannot give back exactly. */
+function cannot(setting, why) {
+    throw new DeployError(`Production's container cannot be recreated exactly: ${setting} ${why}. Nothing was changed. ` +
+        'Set `respawn: supervisor` if something outside Docker restarts it, or change how it is run.');
+}
+const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const nonEmpty = (value) => Array.isArray(value) ? value.length > 0 : value !== undefined && value !== null && value !== '';
+/**
+ * Check that `container` can be recreated exactly, before anything changes. Throws a DeployError
+ * naming the first setting that cannot.
+ */
+function checkRecreatable(container, image) {
+    recreate(container, 'check', image);
+}
+/** The `docker run` that recreates `container` from `image` (a tag or an ID). */
+function recreate(container, image, config) {
+    const raw = container.inspect;
+    if (!raw)
+        cannot('its configuration', 'was not read (no docker inspect)');
+    const c = raw.Config ?? {};
+    const h = raw.HostConfig ?? {};
+    const own = config;
+    const args = ['docker', 'run', '--detach', '--name', container.name, '--env-file', '/dev/stdin'];
+    const flag = (name, value) => args.push(name, String(value));
+    // Settings docker run has no flag for, or that point at other containers.
+    if (nonEmpty(h.Links))
+        cannot('--link', 'points at other containers');
+    if (nonEmpty(h.VolumesFrom))
+        cannot('--volumes-from', 'points at another container');
+    const networks = Object.keys(raw.NetworkSettings?.Networks ?? {});
+    if (networks.length > 1)
+        cannot(`its networks (${networks.join(', ')})`, 'are more than one');
+    if (Array.isArray(c.Entrypoint) && c.Entrypoint.length > 1 && !same(c.Entrypoint, own.Entrypoint))
+        cannot(`its entrypoint ${JSON.stringify(c.Entrypoint)}`, 'has several words, which --entrypoint cannot give');
+    if (c.Healthcheck?.Test?.[0] === 'CMD' && !same(c.Healthcheck, own.Healthcheck))
+        cannot('its health check', 'is in the exec form (CMD), which --health-cmd cannot give');
+    for (const mount of raw.Mounts ?? []) {
+        const given = (h.Binds ?? []).some((b) => b.split(':')[1] === mount.Destination) ||
+            (h.Mounts ?? []).some((m) => m.Target === mount.Destination);
+        if (mount.Type === 'volume' && !given)
+            cannot(`its anonymous volume at ${mount.Destination}`, 'would be a new, empty one in the recreated container; give it a name (-v name:' +
+                `${mount.Destination})`);
+    }
+    // Network, ports, volumes.
+    if (h.NetworkMode && h.NetworkMode !== 'default')
+        flag('--network', h.NetworkMode);
+    const networkHost = h.NetworkMode === 'host';
+    if (c.Hostname && !networkHost && c.Hostname !== String(raw.Id ?? '').slice(0, 12))
+        flag('--hostname', c.Hostname);
+    if (c.Domainname)
+        flag('--domainname', c.Domainname);
+    for (const [port, bindings] of Object.entries(h.PortBindings ?? {}))
+        for (const b of bindings ?? [])
+            flag('--publish', `${b.HostIp ? `${b.HostIp}:` : ''}${b.HostPort ?? ''}:${port}`);
+    for (const port of Object.keys(c.ExposedPorts ?? {}))
+        if (!(port in (own.ExposedPorts ?? {})) && !(port in (h.PortBindings ?? {})))
+            flag('--expose', port);
+    for (const bind of h.Binds ?? [])
+        flag('--volume', bind);
+    for (const m of h.Mounts ?? [])
+        flag('--mount', mountSpec(m));
+    for (const [path, options] of Object.entries(h.Tmpfs ?? {}))
+        flag('--tmpfs', options ? `${path}:${options}` : path);
+    for (const host of h.ExtraHosts ?? [])
+        flag('--add-host', host);
+    for (const dns of h.Dns ?? [])
+        flag('--dns', dns);
+    for (const search of h.DnsSearch ?? [])
+        flag('--dns-search', search);
+    for (const option of h.DnsOptions ?? [])
+        flag('--dns-option', option);
+    // How it runs and stops.
+    const restart = h.RestartPolicy ?? {};
+    if (restart.Name && restart.Name !== 'no')
+        flag('--restart', restart.MaximumRetryCount ? `${restart.Name}:${restart.MaximumRetryCount}` : restart.Name);
+    if (h.AutoRemove)
+        args.push('--rm');
+    if (h.Init === true)
+        args.push('--init');
+    if (h.Privileged)
+        args.push('--privileged');
+    if (h.ReadonlyRootfs)
+        args.push('--read-only');
+    if (c.Tty)
+        args.push('--tty');
+    if (c.OpenStdin)
+        args.push('--interactive');
+    if (c.User && c.User !== (own.User ?? ''))
+        flag('--user', c.User);
+    if (c.WorkingDir && c.WorkingDir !== (own.WorkingDir ?? ''))
+        flag('--workdir', c.WorkingDir);
+    if (c.StopSignal && c.StopSignal !== (own.StopSignal ?? ''))
+        flag('--stop-signal', c.StopSignal);
+    if (typeof c.StopTimeout === 'number')
+        flag('--stop-timeout', c.StopTimeout);
+    for (const group of h.GroupAdd ?? [])
+        flag('--group-add', group);
+    for (const cap of h.CapAdd ?? [])
+        flag('--cap-add', cap);
+    for (const cap of h.CapDrop ?? [])
+        flag('--cap-drop', cap);
+    for (const opt of h.SecurityOpt ?? [])
+        flag('--security-opt', opt);
+    for (const d of h.Devices ?? [])
+        flag('--device', `${d.PathOnHost}:${d.PathInContainer}${d.CgroupPermissions ? `:${d.CgroupPermissions}` : ''}`);
+    for (const [name, value] of Object.entries(h.Sysctls ?? {}))
+        flag('--sysctl', `${name}=${value}`);
+    for (const [mode, flagName] of [
+        ['IpcMode', '--ipc'],
+        ['PidMode', '--pid'],
+        ['UTSMode', '--uts'],
+        ['UsernsMode', '--userns'],
+        ['CgroupnsMode', '--cgroupns']
+    ]) {
+        const value = h[mode];
+        if (value && !['private', 'shareable', ''].includes(value))
+            flag(flagName, value);
+    }
+    if (h.Runtime && h.Runtime !== 'runc')
+        flag('--runtime', h.Runtime);
+    if (h.CgroupParent)
+        flag('--cgroup-parent', h.CgroupParent);
+    // Resources.
+    const resources = [
+        ['Memory', '--memory'],
+        ['MemoryReservation', '--memory-reservation'],
+        ['MemorySwap', '--memory-swap'],
+        ['NanoCpus', '--cpus'],
+        ['CpuShares', '--cpu-shares'],
+        ['CpuQuota', '--cpu-quota'],
+        ['CpuPeriod', '--cpu-period'],
+        ['PidsLimit', '--pids-limit'],
+        ['OomScoreAdj', '--oom-score-adj']
+    ];
+    for (const [field, name] of resources) {
+        const value = h[field];
+        if (typeof value !== 'number' || value === 0)
+            continue;
+        flag(name, field === 'NanoCpus' ? value / 1e9 : value);
+    }
+    if (h.CpusetCpus)
+        flag('--cpuset-cpus', h.CpusetCpus);
+    if (h.OomKillDisable)
+        args.push('--oom-kill-disable');
+    if (typeof h.ShmSize === 'number' && h.ShmSize > 0 && h.ShmSize !== 64 * 1024 * 1024)
+        flag('--shm-size', h.ShmSize);
+    for (const u of h.Ulimits ?? [])
+        flag('--ulimit', `${u.Name}=${u.Soft}:${u.Hard}`);
+    // Logs.
+    if (h.LogConfig?.Type)
+        flag('--log-driver', h.LogConfig.Type);
+    for (const [key, value] of Object.entries(h.LogConfig?.Config ?? {}))
+        flag('--log-opt', `${key}=${value}`);
+    // What the image says stays the image's; what the container was given is given again.
+    const imageLabels = own.Labels ?? {};
+    for (const [key, value] of Object.entries(c.Labels ?? {}))
+        if (imageLabels[key] !== value)
+            flag('--label', `${key}=${value}`);
+    const hc = c.Healthcheck;
+    if (hc && !same(hc, own.Healthcheck)) {
+        if (hc.Test?.[0] === 'NONE')
+            args.push('--no-healthcheck');
+        else {
+            if (hc.Test?.[0] === 'CMD-SHELL')
+                flag('--health-cmd', hc.Test[1]);
+            const seconds = (ns) => `${ns / 1e9}s`;
+            if (hc.Interval)
+                flag('--health-interval', seconds(hc.Interval));
+            if (hc.Timeout)
+                flag('--health-timeout', seconds(hc.Timeout));
+            if (hc.StartPeriod)
+                flag('--health-start-period', seconds(hc.StartPeriod));
+            if (hc.Retries)
+                flag('--health-retries', hc.Retries);
+        }
+    }
+    if (!same(c.Entrypoint, own.Entrypoint))
+        flag('--entrypoint', (c.Entrypoint ?? [''])[0] ?? '');
+    const imageEnv = new Set(own.Env ?? []);
+    const env = (c.Env ?? []).filter((e) => !imageEnv.has(e));
+    if (env.some((e) => e.includes('\n')))
+        cannot('an environment variable', 'has a newline in its value, which an env-file cannot give');
+    args.push(image);
+    // The command, when the container was given its own (or a new entrypoint, which clears CMD).
+    if (!same(c.Cmd, own.Cmd) || !same(c.Entrypoint, own.Entrypoint))
+        args.push(...(c.Cmd ?? []));
+    return { command: args, stdin: env.length > 0 ? env.join('\n') + '\n' : '' };
+}
+/** `--mount` from HostConfig.Mounts: type, source, target, read-only, and a volume's options. */
+function mountSpec(m) {
+    const parts = [`type=${m.Type}`];
+    if (m.Source)
+        parts.push(`source=${m.Source}`);
+    parts.push(`target=${m.Target}`);
+    if (m.ReadOnly)
+        parts.push('readonly');
+    if (m.BindOptions?.Propagation)
+        parts.push(`bind-propagation=${m.BindOptions.Propagation}`);
+    if (m.VolumeOptions?.NoCopy)
+        parts.push('volume-nocopy');
+    if (m.TmpfsOptions?.SizeBytes)
+        parts.push(`tmpfs-size=${m.TmpfsOptions.SizeBytes}`);
+    return parts.join(',');
 }
 
 ;// CONCATENATED MODULE: ./src/handover.ts
@@ -57290,7 +57746,7 @@ async function startHandover(host, runner, handover, production, release, waits)
             : '';
         await host.exec(giveBack(handover, standin, waits), 'point Caddy back; remove the stand-in', STOP_MS(waits));
         throw new DeployError(start.code === 124
-            ? `The release's stand-in did not answer ${handover.readyPath} on port ${handover.standinPort} within ${waits.healthTimeoutSec} s (\`health-timeout\`), so no request was sent to it and production is unchanged.\n${why}` +
+            ? `The release's stand-in did not answer ${handover.readyPath} (\`ready-path\`) on port ${handover.standinPort} within ${waits.healthTimeoutSec} s (\`health-timeout\`), so no request was sent to it and production is unchanged.\n${why}` +
                 (logs ? `\nIts log:\n${logs}` : '')
             : `The handover could not start (exit ${start.code}), and production is unchanged: ${why}\n` +
                 `Check that Caddy runs on the host with its admin API at ${handover.caddyAdmin} (\`caddy-admin\`), that a reverse_proxy in its config dials port ${handover.appPort} (\`app-port\`), and that port ${handover.standinPort} (\`standin-port\`) is free.`);
@@ -57349,6 +57805,7 @@ function standinEnv(production, handover) {
 
 
 
+
 /** The release failed on this host and the previous one serves again. */
 class RolledBack extends DeployError {
     cause;
@@ -57391,9 +57848,12 @@ async function swapAndConfirm(host, runner, r, handover) {
             image: r.image.name,
             previousImageId: r.previousImageId,
             releaseId: r.releaseId,
-            production: r.production.id,
+            production: r.production,
             stopTimeoutSec: r.serve.stopTimeoutSec
-        }));
+        }, r.recreate), r.recreate?.stdin);
+        if (r.recreate) {
+            await host.run(removeContainer(keptName(r.production.name)), 'docker rm (previous production)');
+        }
         await handover?.end();
         r.progress?.('done');
         return containerId;
@@ -57413,6 +57873,7 @@ async function swapAndConfirm(host, runner, r, handover) {
             failedImageId: r.releaseId,
             production: r.production,
             previousConfig: r.previousConfig,
+            kept: r.recreate ? { name: keptName(r.production.name), as: r.production.name } : undefined,
             serve: { ...r.serve, stableSeconds: 0 }
         }).catch((failed) => {
             if (!handover)
@@ -57438,8 +57899,18 @@ async function rollBack(host, runner, restore) {
  * production before it (a crash, an OOM kill, a reboot during the canary) starts what ran before,
  * never a release still being checked.
  */
-function swap(options) {
-    return chain(tag(options.previousImageId, rollbackTag(options.repository)), tag(options.releaseId, options.image), docker_stopGracefully(options.production, options.stopTimeoutSec));
+function swap(options, recreate) {
+    const { production } = options;
+    const tags = [
+        tag(options.previousImageId, rollbackTag(options.repository)),
+        tag(options.releaseId, options.image)
+    ];
+    if (!recreate)
+        return chain(...tags, docker_stopGracefully(production.id, options.stopTimeoutSec));
+    // Nothing restarts a stopped container: production is stopped, kept aside under another name
+    // for a rollback that starts it again exactly as it was, and the release is started as it ran.
+    const kept = keptName(production.name);
+    return chain(...tags, docker_removeIfPresent(kept), docker_stopGracefully(production.id, options.stopTimeoutSec, true), renameContainer(production.id, kept), recreate.command);
 }
 /** How to wait for a release to serve, from the inputs; `stableSeconds` 0 for a rollback. */
 function serveOptions(settings, ignore, stableSeconds = settings.stableSeconds) {
@@ -57458,13 +57929,15 @@ function serveOptions(settings, ignore, stableSeconds = settings.stableSeconds) 
  */
 async function waitForServing(host, runner, imageId, options, 
 /** Run first, in the same round trip (the swap). */
-before) {
+before, 
+/** The standard input of `before`. */
+stdin) {
     const waiting = docker_waitForContainer(imageId, options.respawnTimeoutSec, options.ignore);
     const wait = await host.exec(before ? chain(before, waiting) : waiting, before
         ? 'docker tag (rollback tag, release); stop production; wait for the new container'
         : 'wait for the new container', 
     // Room for the graceful stop too, bounded when the container's own StopTimeout is unknown.
-    (options.respawnTimeoutSec + (options.stopTimeoutSec ?? MAX_STOP_SEC)) * 1000 + QUICK_MS);
+    (options.respawnTimeoutSec + (options.stopTimeoutSec ?? MAX_STOP_SEC)) * 1000 + QUICK_MS, stdin);
     const killed = stopTimedOut(wait.stdout);
     if (killed)
         runner.warning(`The production container it replaced ${killed}.`, 'Stop timed out');
@@ -57516,6 +57989,11 @@ async function restorePrevious(host, runner, restore) {
         if (killed)
             runner.warning(`The failed release's container ${killed}.`, 'Stop timed out');
     }
+    const kept = containers.find(c => c.name === restore.kept?.name && !c.running);
+    if (kept && restore.kept) {
+        // A restart-policy host: the previous production, stopped and kept aside, starts again.
+        await host.run(chain(renameContainer(kept.id, restore.kept.as), startContainer(restore.kept.as)), 'docker rename; docker start (previous production)');
+    }
     try {
         return await waitForServing(host, runner, restore.previousImageId, restore.serve);
     }
@@ -57542,6 +58020,7 @@ async function restorePrevious(host, runner, restore) {
 
 
 
+
 /** The target for the production container found: a Swarm task's service, or the plain host. */
 function targetFor(run, container) {
     const service = serviceOf(run.settings, container);
@@ -57554,20 +58033,25 @@ function targetFor(run, container) {
         service,
         releaseName: commit => `${repository}:${releaseTag(commit)}`,
         keepPrevious: id => [tag(id, rollbackTag(repository))],
+        prepare: () => undefined,
         replace: (run, host, production, release, ref) => target_updateService(run, host, production, release, { service, ref, repository })
     };
 }
 function plainHost(run) {
+    let recreate;
     return {
         replaceStep: 'Replace production',
         repository: run.settings.image.repository,
         releaseName: () => undefined,
         keepPrevious: () => [],
-        replace: (run, host, production, release) => replaceOnHost(run, host, production, release)
+        prepare: (container, image) => {
+            recreate = recreationFor(run.settings.respawn, container, run.settings.image, image.config, line => run.runner.info(line));
+        },
+        replace: (run, host, production, release) => replaceOnHost(run, host, production, release, recreate)
     };
 }
 /** The supervisor respawns production from the release; health, stability, rollback on failure. */
-async function replaceOnHost(run, host, production, release) {
+async function replaceOnHost(run, host, production, release, recreate) {
     const { settings, report } = run;
     const previous = production.image;
     report.imageId = release.id;
@@ -57581,6 +58065,7 @@ async function replaceOnHost(run, host, production, release) {
             serve: serveOptions(settings, production.admin),
             rollback: settings.rollback,
             handover: settings.handover,
+            recreate,
             // A deploy recorded its release at the commit; `rollback-to` does it here.
             progress: phase => {
                 if (phase === 'done')
@@ -57656,7 +58141,7 @@ async function target_updateService(run, host, production, release, swarm) {
 
 
 
-/** Step 2: see what runs (the runbook's `docker ps`) and pick the production container. */
+/** Step 3: see what runs (the runbook's `docker ps`) and pick the production container. */
 async function findProductionContainer(run, host) {
     const { settings, runner } = run;
     const survey = await host.survey(settings.image.name);
@@ -57667,6 +58152,9 @@ async function findProductionContainer(run, host) {
         (service ? `, a task of the Swarm service ${service}` : ''));
     if (service && settings.hosts.length > 1) {
         throw new DeployError(`Production is the Swarm service ${service}, and Swarm rolls a release out to its nodes: list one manager node in \`host\`, not ${settings.hosts.length} hosts.`);
+    }
+    if (service && settings.handover) {
+        throw new DeployError(`Production is the Swarm service ${service}: \`handover\` is for a container that a supervisor or its restart policy brings back. Set \`update-order: start-first\` for Swarm instead, and \`handover: none\`.`);
     }
     // A Swarm node need not have the image under its own name: tasks run it by digest.
     if (!survey.image && !service) {
@@ -57679,7 +58167,7 @@ async function findProductionContainer(run, host) {
         run.report.swarm = { service };
     return { container, tagged: survey.image, containers: survey.containers, target };
 }
-/** Step 3: read what production runs: its image and the commit checked out at repo-path. */
+/** Step 4: read what production runs: its image and the commit checked out at repo-path. */
 async function readProduction(run, host, found) {
     const { settings, runner, report } = run;
     const { container, tagged } = found;
@@ -57692,6 +58180,7 @@ async function readProduction(run, host, found) {
         ? tagged
         : parseImage(JSON.parse(await host.run(inspectImage(container.imageId), 'docker image inspect')));
     runner.info(`Image ${format_short(image.id)}, commit ${report.previousCommit}, ${image.layers} layers`);
+    found.target.prepare(container, image);
     return image;
 }
 /** The commit checked out at repo-path in a container. */
@@ -57709,7 +58198,7 @@ async function readCommit(host, container, repoPath) {
 
 
 /**
- * Step 13: the release tagged with its commit, the last `keep-releases` kept, older ones pruned.
+ * Step 14: the release tagged with its commit, the last `keep-releases` kept, older ones pruned.
  * The release is out and healthy by now: a failed clean-up is a warning, never a failed job.
  */
 async function retain_retain(run, host, production, release, commit) {
@@ -57866,12 +58355,13 @@ class Run {
 
 
 
+
 /**
  * The runbook, step by step — the same numbered list as the README's. Returns the report also
  * when the deploy fails (outcome `failed` or `rolled-back`, with the reason and the step). Every
  * failure before "Replace production" leaves production exactly as it was; a failure after it
- * rolls back (when `rollback` is on). The admin container is removed, the lock released and the
- * session closed whatever happens.
+ * rolls back (when `rollback` is on), except the post-deploy command's, which never does. The
+ * admin container is removed, the lock released and the session closed whatever happens.
  */
 async function deploy(settings, deps) {
     const run = new Run(settings, deps);
@@ -57924,14 +58414,23 @@ async function deploy(settings, deps) {
         await run.step(buildStep(run), () => build(run, remote, admin));
         // 10. Commit the release image.
         const release = await run.step('Commit the release image', () => commitRelease(run, remote, production, commit));
-        // 11. Canary: a release that cannot start never replaces production.
+        // 11. Run the pre-deploy command (migrations): the release's code, production's environment,
+        // before anything is swapped.
+        if (settings.preDeployCommand) {
+            await run.step(PRE_DEPLOY_STEP, () => preDeploy(run, remote, admin));
+        }
+        // 12. Canary: a release that cannot start never replaces production.
         if (settings.canarySeconds > 0 || settings.canaryCommand) {
             await run.step('Canary', () => canary(remote, runner, settings, container, image, release));
         }
-        // 12. Replace production: the supervisor respawns it from the release (or Swarm rolls it out).
+        // 13. Replace production: the supervisor respawns it from the release (or Swarm rolls it out).
         await run.step(target.replaceStep, () => target.replace(run, remote, production, release, target.releaseName(commit) ?? ''));
-        // 13. Retain releases: the release tagged with its commit, and the last few before it.
+        // 14. Retain releases: the release tagged with its commit, and the last few before it.
         await retain_retain(run, remote, production, release, commit);
+        // 15. Run the post-deploy command on the host, the release confirmed: a warning when it fails
+        // (a failed job with `post-deploy-must-pass`), never a rollback.
+        if (settings.postDeployCommand)
+            await postDeploy(run, remote);
         report.outcome = 'deployed';
         return report;
     }
@@ -57944,7 +58443,7 @@ async function deploy(settings, deps) {
         return report;
     }
     finally {
-        // 14. Clean up, always: history, admin container, lock, session.
+        // 16. Clean up, always: history, admin container, lock, session.
         if (host)
             await cleanUp(run, host, lock);
     }
@@ -58054,6 +58553,8 @@ function deferFinish(record) {
 
 
 
+
+const KEPT_SUFFIX = keptName('');
 /**
  * The post step: when the main step was cancelled or killed before it finished, connect again and
  * put each host right — remove the admin container, and where a release was on its way out but
@@ -58110,7 +58611,14 @@ async function recoverHost(settings, connect, runner, holder, progress) {
         finally {
             // A handover the run did not finish: production takes the traffic back from its stand-in.
             if (settings.handover) {
-                for (const standin of survey.containers.filter(c => c.labels[STANDIN_LABEL])) {
+                // Only this image's: another app's stand-in on the host may be serving its own deploy.
+                const ours = new Set(survey.containers
+                    .filter(c => c.name === settings.container ||
+                    [settings.image.name, settings.image.repository].includes(c.imageName) ||
+                    (survey.image && c.imageId === survey.image.id))
+                    .map(c => c.name));
+                const standins = survey.containers.filter(c => ours.has(c.labels[STANDIN_LABEL]));
+                for (const standin of standins) {
                     await giveTrafficBack(host, runner, settings.handover, standin.name, settings);
                 }
             }
@@ -58149,10 +58657,13 @@ async function rollBackUnconfirmed(host, settings, runner, survey, release) {
         return;
     }
     runner.warning(`The release ${format_short(failed)} was committed but never confirmed healthy: rolling back to ${format_short(release.previousImageId)}.`, 'Rolling back');
+    // A restart-policy host keeps its stopped production aside until the release is confirmed.
+    const kept = survey.containers.find(c => !c.running && c.imageId === release.previousImageId && c.name.endsWith(KEPT_SUFFIX));
     const serving = await rollBack(host, runner, {
         image: settings.image,
         previousImageId: release.previousImageId,
         failedImageId: failed,
+        kept: kept && { name: kept.name, as: kept.name.slice(0, -KEPT_SUFFIX.length) },
         serve: serveOptions(settings, release.adminContainer ?? '', 0),
         when: ' after the cancelled deploy'
     });
@@ -58160,6 +58671,7 @@ async function rollBackUnconfirmed(host, settings, runner, survey, release) {
 }
 
 ;// CONCATENATED MODULE: ./src/rollout.ts
+
 
 
 
@@ -58235,10 +58747,14 @@ async function toHost(address, settings, release, source, deps) {
             const present = await host.exec(inspectImage(release.imageId), 'docker image inspect');
             if (present.code !== 0)
                 await sendImage(source, host, release.imageId, hostName, runner);
-            const previousConfig = survey.image?.id === production.imageId ? survey.image.config : undefined;
+            const previousConfig = survey.image?.id === production.imageId
+                ? survey.image.config
+                : parseImage(JSON.parse(await host.run(inspectImage(production.imageId), 'docker image inspect'))).config;
+            const recreate = recreationFor(settings.respawn, production, settings.image, previousConfig, line => runner.info(`${hostName}: ${line}`));
             return await replaceOn(host, hostName, settings, release, production, previousConfig, {
                 ...deps,
-                started
+                started,
+                recreate
             });
         }
         finally {
@@ -58269,6 +58785,7 @@ async function replaceOn(host, hostName, settings, release, production, previous
                 serve: serveOptions(settings, ''),
                 rollback: settings.rollback,
                 handover: settings.handover,
+                recreate: deps.recreate,
                 where: hostName,
                 progress: phase => deps.progress?.(hostName, {
                     phase,
@@ -59383,6 +59900,7 @@ function renderSummary(report, now = new Date()) {
         hosts,
         summary_swarm,
         rollback,
+        summary_hooks,
         commits,
         summary_changedFiles,
         retention,
@@ -59443,6 +59961,24 @@ function rollback(report) {
         lines.push(`The image had ${report.flattened.layersBefore} layers, so the release was written flattened: ${report.flattened.layersAfter} layers, config carried over.`, '');
     }
     return lines;
+}
+/** Each deploy hook that ran: its exit code, time and the last lines of its output. */
+function summary_hooks(report) {
+    if (!report.hooks?.length)
+        return [];
+    return [
+        '### Hooks',
+        '',
+        ...report.hooks.flatMap(hook => {
+            const result = hook.code === 0 ? '✓ exit code 0' : `✗ exit code ${hook.code}`;
+            const head = `\`${hook.name}\`: ${result}, ${formatDuration(hook.durationMs)}`;
+            if (!hook.tail)
+                return [`${head}, no output.`, ''];
+            // A fence longer than any run of backticks in the output, so the output cannot close it.
+            const fence = '`'.repeat(Math.max(3, ...(hook.tail.match(/`+/g) ?? []).map(r => r.length + 1)));
+            return [`${head}; the last lines of its output:`, '', fence, hook.tail, fence, ''];
+        })
+    ];
 }
 function commits(report) {
     if (report.commits.length === 0)

@@ -16,6 +16,7 @@ import { checkCheckout, updateCheckout, updateStep } from './steps/checkout.js'
 import { cleanUp } from './steps/clean-up.js'
 import { commitRelease } from './steps/commit.js'
 import { compareRange, compareStep } from './steps/compare.js'
+import { postDeploy, preDeploy, PRE_DEPLOY_STEP } from './steps/hooks.js'
 import { findProductionContainer, readProduction } from './steps/production.js'
 import { retain } from './steps/retain.js'
 import { rollBackTo } from './steps/roll-back-to.js'
@@ -65,6 +66,8 @@ export interface DeployReport {
   hosts?: import('./rollout.js').HostResult[]
   /** When production is a Swarm service: what Swarm made of the update. */
   swarm?: { service: string; image?: string; state?: string; message?: string }
+  /** The deploy hooks that ran (`pre-deploy-command`, `post-deploy-command`), in order. */
+  hooks?: { name: string; code: number; durationMs: number; tail: string }[]
 }
 
 /** A GitHub deployment for the Environments page; every call is a courtesy that never throws. */
@@ -94,8 +97,8 @@ export interface DeployDeps {
  * The runbook, step by step — the same numbered list as the README's. Returns the report also
  * when the deploy fails (outcome `failed` or `rolled-back`, with the reason and the step). Every
  * failure before "Replace production" leaves production exactly as it was; a failure after it
- * rolls back (when `rollback` is on). The admin container is removed, the lock released and the
- * session closed whatever happens.
+ * rolls back (when `rollback` is on), except the post-deploy command's, which never does. The
+ * admin container is removed, the lock released and the session closed whatever happens.
  */
 export async function deploy(settings: Settings, deps: DeployDeps): Promise<DeployReport> {
   const run = new Run(settings, deps)
@@ -162,16 +165,24 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     const release = await run.step('Commit the release image', () =>
       commitRelease(run, remote, production, commit)
     )
-    // 11. Canary: a release that cannot start never replaces production.
+    // 11. Run the pre-deploy command (migrations): the release's code, production's environment,
+    // before anything is swapped.
+    if (settings.preDeployCommand) {
+      await run.step(PRE_DEPLOY_STEP, () => preDeploy(run, remote, admin))
+    }
+    // 12. Canary: a release that cannot start never replaces production.
     if (settings.canarySeconds > 0 || settings.canaryCommand) {
       await run.step('Canary', () => canary(remote, runner, settings, container, image, release))
     }
-    // 12. Replace production: the supervisor respawns it from the release (or Swarm rolls it out).
+    // 13. Replace production: the supervisor respawns it from the release (or Swarm rolls it out).
     await run.step(target.replaceStep, () =>
       target.replace(run, remote, production, release, target.releaseName(commit) ?? '')
     )
-    // 13. Retain releases: the release tagged with its commit, and the last few before it.
+    // 14. Retain releases: the release tagged with its commit, and the last few before it.
     await retain(run, remote, production, release, commit)
+    // 15. Run the post-deploy command on the host, the release confirmed: a warning when it fails
+    // (a failed job with `post-deploy-must-pass`), never a rollback.
+    if (settings.postDeployCommand) await postDeploy(run, remote)
     report.outcome = 'deployed'
     return report
   } catch (error) {
@@ -181,7 +192,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     if (report.outcome !== 'rolled-back') report.outcome = 'failed'
     return report
   } finally {
-    // 14. Clean up, always: history, admin container, lock, session.
+    // 16. Clean up, always: history, admin container, lock, session.
     if (host) await cleanUp(run, host, lock)
   }
 }

@@ -70,6 +70,8 @@ export interface ContainerInfo {
   init: boolean
   /** Swarm labels its task containers with their service (`com.docker.swarm.service.name`). */
   labels: Record<string, string>
+  /** `docker inspect` as it came: what recreating the container exactly needs (src/recreate.ts). */
+  inspect?: Json
 }
 
 /** What runs on the host, read in one round trip. */
@@ -94,7 +96,7 @@ export function parseSurvey(output: string): HostSurvey {
   return { image, containers }
 }
 
-type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 
 export function parseImage(raw: Json): ImageInfo {
   return {
@@ -126,7 +128,8 @@ function parseContainer(raw: Json): ContainerInfo {
     restartPolicy: raw.HostConfig?.RestartPolicy?.Name ?? '',
     autoRemove: raw.HostConfig?.AutoRemove === true,
     init: raw.HostConfig?.Init === true,
-    labels: raw.Config?.Labels ?? {}
+    labels: raw.Config?.Labels ?? {},
+    inspect: raw
   }
 }
 
@@ -367,8 +370,23 @@ export function removeIfPresent(container: string): Command {
  * it: requests in flight finish, where `docker rm -f` would cut them. Prints `stop-timed-out=<s>`
  * when it had to be killed; succeeds when the container is gone, as `removeIfPresent`.
  */
-export function stopGracefully(container: string, timeoutSec?: number): Command {
-  return shScript(STOP_GRACEFULLY, container, timeoutSec === undefined ? '' : String(timeoutSec))
+export function stopGracefully(container: string, timeoutSec?: number, keep = false): Command {
+  return shScript(
+    STOP_GRACEFULLY,
+    container,
+    timeoutSec === undefined ? '' : String(timeoutSec),
+    keep ? 'keep' : ''
+  )
+}
+
+/** Rename a container (`docker rename`), e.g. to keep a stopped production beside its release. */
+export function renameContainer(container: string, name: string): Command {
+  return ['docker', 'rename', container, name]
+}
+
+/** Start a stopped container again, as it was. */
+export function startContainer(container: string): Command {
+  return ['docker', 'start', container]
 }
 
 /** What `stopGracefully` said of a container that did not stop in time, for the log. */

@@ -106,7 +106,7 @@ export async function startHandover(
     )
     throw new DeployError(
       start.code === 124
-        ? `The release's stand-in did not answer ${handover.readyPath} on port ${handover.standinPort} within ${waits.healthTimeoutSec} s (\`health-timeout\`), so no request was sent to it and production is unchanged.\n${why}` +
+        ? `The release's stand-in did not answer ${handover.readyPath} (\`ready-path\`) on port ${handover.standinPort} within ${waits.healthTimeoutSec} s (\`health-timeout\`), so no request was sent to it and production is unchanged.\n${why}` +
             (logs ? `\nIts log:\n${logs}` : '')
         : `The handover could not start (exit ${start.code}), and production is unchanged: ${why}\n` +
             `Check that Caddy runs on the host with its admin API at ${handover.caddyAdmin} (\`caddy-admin\`), that a reverse_proxy in its config dials port ${handover.appPort} (\`app-port\`), and that port ${handover.standinPort} (\`standin-port\`) is free.`

@@ -12,6 +12,7 @@ import {
 } from './action-io.js'
 import type { RunContext } from './github/context.js'
 import { parsePatterns } from './github/paths.js'
+import type { Respawn } from './recreate.js'
 
 /** Every input of action.yml, read and checked into one object before anything connects. */
 export interface Settings {
@@ -42,6 +43,12 @@ export interface Settings {
   branch: string
   ref: string
   buildCommand: string
+  /** Run in the admin container after the commit, before the canary: migrations. */
+  preDeployCommand?: string
+  /** Run on the host once the release is confirmed healthy. */
+  postDeployCommand?: string
+  /** A failing post-deploy command fails the job (production keeps the release either way). */
+  postDeployMustPass?: boolean
   healthCommand?: string
   healthTimeoutSec: number
   respawnTimeoutSec: number
@@ -78,6 +85,8 @@ export interface Settings {
   updateTimeoutSec: number
   /** Swarm's `--update-order`; undefined: the service's own. */
   updateOrder?: 'start-first' | 'stop-first'
+  /** Who brings production back once stopped; `auto`: read from its restart policy. */
+  respawn?: 'auto' | Respawn
   /** The zero-downtime handover through the host's reverse proxy; undefined: the runbook's respawn. */
   handover?: HandoverSettings
 }
@@ -161,6 +170,8 @@ export function readSettings(read: InputReader, run: RunContext): Settings {
     ...release(inputs),
     ...github(inputs),
     ...swarm(read, get),
+    ...hooks(inputs),
+    respawn: respawn(inputs),
     handover: handover(inputs)
   }
   if (settings.handover && settings.service) {
@@ -283,6 +294,28 @@ function production({ read, get, optional, value }: Inputs, run: RunContext) {
   }
 }
 
+/** The deploy hooks: shell code run before the canary (in the admin container) and after the swap. */
+function hooks({
+  read,
+  value
+}: Inputs): Pick<Settings, 'preDeployCommand' | 'postDeployCommand' | 'postDeployMustPass'> {
+  const shellCode = (name: InputName) =>
+    read(name).trim() ? command(name, read(name).trim()) : undefined
+  const postDeployCommand = shellCode(Input.PostDeployCommand)
+  const postDeployMustPass = boolean(Input.PostDeployMustPass, value(Input.PostDeployMustPass))
+  if (postDeployMustPass && !postDeployCommand) {
+    throw new InputError(
+      Input.PostDeployMustPass,
+      'is true but `post-deploy-command` is not set; set the command it is about, or remove it.'
+    )
+  }
+  return {
+    preDeployCommand: shellCode(Input.PreDeployCommand),
+    postDeployCommand,
+    postDeployMustPass
+  }
+}
+
 /** How a release goes out and is kept: the canary, the swap's waits, rollback, retention. */
 function release({ get, value }: Inputs) {
   return {
@@ -312,6 +345,15 @@ function github({ read, get, optional }: Inputs) {
     environment: optional(Input.Environment),
     environmentUrl: url(Input.EnvironmentUrl, get(Input.EnvironmentUrl))
   }
+}
+
+function respawn({ value }: Inputs): Settings['respawn'] {
+  const given = value(Input.Respawn)
+  if (given === 'auto' || given === 'supervisor' || given === 'restart-policy') return given
+  throw new InputError(
+    Input.Respawn,
+    `'${given}' is not a way production comes back; use auto, supervisor or restart-policy (Compose projects are not supported yet).`
+  )
 }
 
 /** The zero-downtime handover's inputs: all are read only when `handover` is not `none`. */
@@ -347,7 +389,7 @@ function handover({ get, optional, value }: Inputs): HandoverSettings | undefine
     )
   }
   const readyPath = value(Input.ReadyPath)
-  if (!/^\/[A-Za-z0-9._~!$&'()*+,;=:@%/?-]*$/.test(readyPath)) {
+  if (!/^\/[A-Za-z0-9._~!$&()*+,;=:@%/?-]*$/.test(readyPath)) {
     throw new InputError(
       Input.ReadyPath,
       `'${readyPath}' is not a URL path: it starts with / and has no spaces or quotes, e.g. /health.`

@@ -57,6 +57,11 @@ async function planDeploy(
       : swarm
         ? `docker commit ${adminName} ${releaseName} (ENTRYPOINT and CMD restored)`
         : `docker commit ${adminName} (ENTRYPOINT and CMD restored), known by its image ID: ${settings.image.name} does not move until the swap`,
+    ...(settings.preDeployCommand
+      ? [
+          `pre-deploy command in ${adminName}, in ${settings.repoPath} with production's environment (up to ${settings.commandTimeoutSec} s; a failure stops the deploy here): ${settings.preDeployCommand}`
+        ]
+      : []),
     settings.canarySeconds > 0 || settings.canaryCommand
       ? `canary: run the release on no network for ${settings.canarySeconds} s${settings.canaryCommand ? `, then ${settings.canaryCommand}` : ''}`
       : 'no canary (canary-seconds: 0)',
@@ -94,6 +99,11 @@ async function planDeploy(
             : 'on failure: no rollback (rollback: false)'
         ]),
     `tag the release with its commit; keep ${settings.keepReleases} releases`,
+    ...(settings.postDeployCommand
+      ? [
+          `post-deploy command on the host, with the HERMES_* variables (up to ${settings.commandTimeoutSec} s; a failure ${settings.postDeployMustPass ? 'fails the job' : 'is a warning'}, never a rollback): ${settings.postDeployCommand}`
+        ]
+      : []),
     ...(settings.hosts.length > 1
       ? [
           `then, ${settings.maxParallel} at a time, on ${settings.hosts.slice(1).map(addressLabel).join(', ')}: ` +

@@ -1,6 +1,7 @@
 import * as docker from './docker.js'
 import { message, short } from './format.js'
 import { giveTrafficBack } from './handover.js'
+import { keptName } from './recreate.js'
 import { DeployError, Host } from './host.js'
 import { rollBack, serveOptions } from './replace.js'
 import { addressLabel, type HostAddress, type Settings } from './inputs.js'
@@ -9,6 +10,8 @@ import type { Runner } from './runner.js'
 import type { RemoteShell } from './shell.js'
 import type { Progress } from './state.js'
 import { swarmStatus } from './swarm.js'
+
+const KEPT_SUFFIX = keptName('')
 
 interface RecoverDeps {
   /** The first host: where the release was built. */
@@ -102,7 +105,19 @@ async function recoverHost(
     } finally {
       // A handover the run did not finish: production takes the traffic back from its stand-in.
       if (settings.handover) {
-        for (const standin of survey.containers.filter(c => c.labels[docker.STANDIN_LABEL])) {
+        // Only this image's: another app's stand-in on the host may be serving its own deploy.
+        const ours = new Set(
+          survey.containers
+            .filter(
+              c =>
+                c.name === settings.container ||
+                [settings.image.name, settings.image.repository].includes(c.imageName) ||
+                (survey.image && c.imageId === survey.image.id)
+            )
+            .map(c => c.name)
+        )
+        const standins = survey.containers.filter(c => ours.has(c.labels[docker.STANDIN_LABEL]))
+        for (const standin of standins) {
           await giveTrafficBack(host, runner, settings.handover, standin.name, settings)
         }
       }
@@ -161,10 +176,15 @@ async function rollBackUnconfirmed(
     `The release ${short(failed)} was committed but never confirmed healthy: rolling back to ${short(release.previousImageId)}.`,
     'Rolling back'
   )
+  // A restart-policy host keeps its stopped production aside until the release is confirmed.
+  const kept = survey.containers.find(
+    c => !c.running && c.imageId === release.previousImageId && c.name.endsWith(KEPT_SUFFIX)
+  )
   const serving = await rollBack(host, runner, {
     image: settings.image,
     previousImageId: release.previousImageId,
     failedImageId: failed,
+    kept: kept && { name: kept.name, as: kept.name.slice(0, -KEPT_SUFFIX.length) },
     serve: serveOptions(settings, release.adminContainer ?? '', 0),
     when: ' after the cancelled deploy'
   })

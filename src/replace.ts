@@ -3,12 +3,13 @@ import { formatDiagnosis, diagnose, watchStable } from './release/watch.js'
 import { message, short } from './format.js'
 import { DeployError, QUICK_MS, rollbackTag, type Host } from './host.js'
 import { startHandover, type ActiveHandover } from './handover.js'
+import { keptName, type Recreate } from './recreate.js'
 import type { HandoverSettings, ImageRef, Settings } from './inputs.js'
 import type { Runner } from './runner.js'
 import { chain, type Command } from './shell.js'
 
 /*
- * Replace production on one host — the procedure's step 12, the runbook's step 7 — used by the
+ * Replace production on one host — the procedure's step 13, the runbook's step 7 — used by the
  * deploy, the rollout to other hosts, `rollback-to` and the post step: move the tag and remove
  * production in one command (the swap), wait for the supervisor's new container, health-check
  * it, watch it stay up, and on failure put the previous release back the same way.
@@ -30,6 +31,11 @@ interface Replacement {
   where?: string
   /** The zero-downtime handover through the host's proxy; undefined: the runbook's respawn. */
   handover?: HandoverSettings
+  /**
+   * On a restart-policy host: the `docker run` that starts the release as production was run.
+   * Production is then stopped and kept aside, not removed, until the release is confirmed.
+   */
+  recreate?: Recreate
   /** Told `releasing` before the swap and `done` once the release is confirmed or rolled back. */
   progress?: (phase: 'releasing' | 'done') => void
 }
@@ -91,15 +97,25 @@ async function swapAndConfirm(
       runner,
       r.releaseId,
       r.serve,
-      swap({
-        repository: r.image.repository,
-        image: r.image.name,
-        previousImageId: r.previousImageId,
-        releaseId: r.releaseId,
-        production: r.production.id,
-        stopTimeoutSec: r.serve.stopTimeoutSec
-      })
+      swap(
+        {
+          repository: r.image.repository,
+          image: r.image.name,
+          previousImageId: r.previousImageId,
+          releaseId: r.releaseId,
+          production: r.production,
+          stopTimeoutSec: r.serve.stopTimeoutSec
+        },
+        r.recreate
+      ),
+      r.recreate?.stdin
     )
+    if (r.recreate) {
+      await host.run(
+        docker.removeContainer(keptName(r.production.name)),
+        'docker rm (previous production)'
+      )
+    }
     await handover?.end()
     r.progress?.('done')
     return containerId
@@ -124,6 +140,7 @@ async function swapAndConfirm(
       failedImageId: r.releaseId,
       production: r.production,
       previousConfig: r.previousConfig,
+      kept: r.recreate ? { name: keptName(r.production.name), as: r.production.name } : undefined,
       serve: { ...r.serve, stableSeconds: 0 }
     }).catch((failed: unknown) => {
       if (!handover) throw failed
@@ -145,6 +162,8 @@ interface Restore {
   /** The production container as it ran before, to start it again when no supervisor does. */
   production?: docker.ContainerInfo
   previousConfig?: docker.ImageConfig
+  /** On a restart-policy host: the stopped production kept aside (`name`), started again as `as`. */
+  kept?: { name: string; as: string }
   serve: ServeOptions
   /** Said after ROLLBACK FAILED: when it happened (` after the cancelled deploy`). */
   when?: string
@@ -167,18 +186,32 @@ export async function rollBack(host: Host, runner: Runner, restore: Restore): Pr
  * production before it (a crash, an OOM kill, a reboot during the canary) starts what ran before,
  * never a release still being checked.
  */
-function swap(options: {
-  repository: string
-  image: string
-  previousImageId: string
-  releaseId: string
-  production: string
-  stopTimeoutSec?: number
-}): Command {
-  return chain(
+function swap(
+  options: {
+    repository: string
+    image: string
+    previousImageId: string
+    releaseId: string
+    production: docker.ContainerInfo
+    stopTimeoutSec?: number
+  },
+  recreate?: Recreate
+): Command {
+  const { production } = options
+  const tags = [
     docker.tag(options.previousImageId, rollbackTag(options.repository)),
-    docker.tag(options.releaseId, options.image),
-    docker.stopGracefully(options.production, options.stopTimeoutSec)
+    docker.tag(options.releaseId, options.image)
+  ]
+  if (!recreate) return chain(...tags, docker.stopGracefully(production.id, options.stopTimeoutSec))
+  // Nothing restarts a stopped container: production is stopped, kept aside under another name
+  // for a rollback that starts it again exactly as it was, and the release is started as it ran.
+  const kept = keptName(production.name)
+  return chain(
+    ...tags,
+    docker.removeIfPresent(kept),
+    docker.stopGracefully(production.id, options.stopTimeoutSec, true),
+    docker.renameContainer(production.id, kept),
+    recreate.command
   )
 }
 
@@ -223,7 +256,9 @@ async function waitForServing(
   imageId: string,
   options: ServeOptions,
   /** Run first, in the same round trip (the swap). */
-  before?: Command
+  before?: Command,
+  /** The standard input of `before`. */
+  stdin?: string
 ): Promise<string> {
   const waiting = docker.waitForContainer(imageId, options.respawnTimeoutSec, options.ignore)
   const wait = await host.exec(
@@ -232,7 +267,8 @@ async function waitForServing(
       ? 'docker tag (rollback tag, release); stop production; wait for the new container'
       : 'wait for the new container',
     // Room for the graceful stop too, bounded when the container's own StopTimeout is unknown.
-    (options.respawnTimeoutSec + (options.stopTimeoutSec ?? MAX_STOP_SEC)) * 1000 + QUICK_MS
+    (options.respawnTimeoutSec + (options.stopTimeoutSec ?? MAX_STOP_SEC)) * 1000 + QUICK_MS,
+    stdin
   )
   const killed = docker.stopTimedOut(wait.stdout)
   if (killed) runner.warning(`The production container it replaced ${killed}.`, 'Stop timed out')
@@ -307,6 +343,17 @@ async function restorePrevious(host: Host, runner: Runner, restore: Restore): Pr
     )
     const killed = docker.stopTimedOut(stopped)
     if (killed) runner.warning(`The failed release's container ${killed}.`, 'Stop timed out')
+  }
+  const kept = containers.find(c => c.name === restore.kept?.name && !c.running)
+  if (kept && restore.kept) {
+    // A restart-policy host: the previous production, stopped and kept aside, starts again.
+    await host.run(
+      chain(
+        docker.renameContainer(kept.id, restore.kept.as),
+        docker.startContainer(restore.kept.as)
+      ),
+      'docker rename; docker start (previous production)'
+    )
   }
   try {
     return await waitForServing(host, runner, restore.previousImageId, restore.serve)

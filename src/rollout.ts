@@ -3,6 +3,7 @@ import type { DeployReport } from './deploy.js'
 import * as docker from './docker.js'
 import { message, short } from './format.js'
 import { DeployError, Host, QUICK_MS, SLOW_MS } from './host.js'
+import { recreationFor, type Recreate } from './recreate.js'
 import { replaceProduction, RolledBack, serveOptions } from './replace.js'
 import { addressLabel, type HostAddress, type Settings } from './inputs.js'
 import { takeDeployLock, type LockHolder } from './lock.js'
@@ -117,10 +118,24 @@ async function toHost(
       const present = await host.exec(docker.inspectImage(release.imageId), 'docker image inspect')
       if (present.code !== 0) await sendImage(source, host, release.imageId, hostName, runner)
       const previousConfig =
-        survey.image?.id === production.imageId ? survey.image.config : undefined
+        survey.image?.id === production.imageId
+          ? survey.image.config
+          : docker.parseImage(
+              JSON.parse(
+                await host.run(docker.inspectImage(production.imageId), 'docker image inspect')
+              )
+            ).config
+      const recreate = recreationFor(
+        settings.respawn,
+        production,
+        settings.image,
+        previousConfig,
+        line => runner.info(`${hostName}: ${line}`)
+      )
       return await replaceOn(host, hostName, settings, release, production, previousConfig, {
         ...deps,
-        started
+        started,
+        recreate
       })
     } finally {
       await lock.release().catch(() => undefined)
@@ -141,7 +156,7 @@ async function replaceOn(
   release: { imageId: string; commit?: string },
   production: docker.ContainerInfo,
   previousConfig: docker.ImageConfig | undefined,
-  deps: RolloutDeps & { started: number }
+  deps: RolloutDeps & { started: number; recreate?: Recreate }
 ): Promise<HostResult> {
   const { runner, started } = deps
   const attempt: { result: HistoryEntry['result']; reason?: string } = { result: 'failed' }
@@ -158,6 +173,7 @@ async function replaceOn(
         serve: serveOptions(settings, ''),
         rollback: settings.rollback,
         handover: settings.handover,
+        recreate: deps.recreate,
         where: hostName,
         progress: phase =>
           deps.progress?.(hostName, {

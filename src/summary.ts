@@ -18,6 +18,7 @@ export function renderSummary(report: DeployReport, now = new Date()): string {
     hosts,
     swarm,
     rollback,
+    hooks,
     commits,
     changedFiles,
     retention,
@@ -89,6 +90,25 @@ function rollback(report: DeployReport): string[] {
     )
   }
   return lines
+}
+
+/** Each deploy hook that ran: its exit code, time and the last lines of its output. */
+function hooks(report: DeployReport): string[] {
+  if (!report.hooks?.length) return []
+  return [
+    '### Hooks',
+    '',
+    ...report.hooks.flatMap(hook => {
+      const result = hook.code === 0 ? '✓ exit code 0' : `✗ exit code ${hook.code}`
+      const head = `\`${hook.name}\`: ${result}, ${formatDuration(hook.durationMs)}`
+      if (!hook.tail) return [`${head}, no output.`, '']
+      // A fence longer than any run of backticks in the output, so the output cannot close it.
+      const fence = '`'.repeat(
+        Math.max(3, ...(hook.tail.match(/`+/g) ?? []).map(r => r.length + 1))
+      )
+      return [`${head}; the last lines of its output:`, '', fence, hook.tail, fence, '']
+    })
+  ]
 }
 
 function commits(report: DeployReport): string[] {

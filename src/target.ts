@@ -4,6 +4,7 @@ import { short } from './format.js'
 import { DeployError, QUICK_MS, rollbackTag, type Host } from './host.js'
 import type { Command } from './shell.js'
 import { releaseTag } from './release/retention.js'
+import { recreationFor, type Recreate } from './recreate.js'
 import { replaceProduction, RolledBack, serveOptions } from './replace.js'
 import type { Run } from './steps/run.js'
 import {
@@ -43,6 +44,11 @@ export interface Target {
    * `:hermes-previous` (for `rollback-to: previous`); a plain host tags it at the swap instead.
    */
   keepPrevious(previousImageId: string): Command[]
+  /**
+   * Once production and its image are read: decide how production comes back when it is
+   * replaced, and refuse now, before anything changes, what could not be done.
+   */
+  prepare(container: ContainerInfo, image: ImageInfo): void
   /** Put `release` (its ref for Swarm) in production; throws when it did not stay there. */
   replace(
     run: Run,
@@ -64,18 +70,30 @@ export function targetFor(run: Run, container: ContainerInfo): Target {
     service,
     releaseName: commit => `${repository}:${releaseTag(commit)}`,
     keepPrevious: id => [docker.tag(id, rollbackTag(repository))],
+    prepare: () => undefined,
     replace: (run, host, production, release, ref) =>
       updateService(run, host, production, release, { service, ref, repository })
   }
 }
 
 function plainHost(run: Run): Target {
+  let recreate: Recreate | undefined
   return {
     replaceStep: 'Replace production',
     repository: run.settings.image.repository,
     releaseName: () => undefined,
     keepPrevious: () => [],
-    replace: (run, host, production, release) => replaceOnHost(run, host, production, release)
+    prepare: (container, image) => {
+      recreate = recreationFor(
+        run.settings.respawn,
+        container,
+        run.settings.image,
+        image.config,
+        line => run.runner.info(line)
+      )
+    },
+    replace: (run, host, production, release) =>
+      replaceOnHost(run, host, production, release, recreate)
   }
 }
 
@@ -84,7 +102,8 @@ async function replaceOnHost(
   run: Run,
   host: Host,
   production: Production,
-  release: ImageInfo
+  release: ImageInfo,
+  recreate?: Recreate
 ): Promise<void> {
   const { settings, report } = run
   const previous = production.image
@@ -99,6 +118,7 @@ async function replaceOnHost(
       serve: serveOptions(settings, production.admin),
       rollback: settings.rollback,
       handover: settings.handover,
+      recreate,
       // A deploy recorded its release at the commit; `rollback-to` does it here.
       progress: phase => {
         if (phase === 'done') run.progress({ phase })

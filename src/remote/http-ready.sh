@@ -6,8 +6,8 @@ while :; do
   if command -v curl >/dev/null 2>&1; then
     status=$(curl -sS -o /dev/null --max-time 5 -w '%{http_code}' "$1" 2>&1) || true
   else
-    # wget: no redirects followed, so a 3xx counts like curl's; busybox prints the status on error.
-    status=$(wget -q -O /dev/null -T 5 --max-redirect=0 "$1" 2>&1 && echo 200) || true
+    # wget follows a redirect: the last status it prints (-S) is the answer's.
+    status=$(wget -S -O /dev/null -T 5 "$1" 2>&1 | awk '$1 ~ /^HTTP\// { code = $2 } END { print code }') || true
   fi
   case "$status" in
     2[0-9][0-9] | 3[0-9][0-9]) echo "ready: $1 answered $status"; exit 0 ;;

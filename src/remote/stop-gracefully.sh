@@ -1,5 +1,5 @@
 #!/bin/sh
-# Stop container $1 gracefully, then remove it: its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone.
+# Stop container $1 gracefully, then remove it (not when $3=keep): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped).
 timeout=$2
 if [ -z "$timeout" ]; then
   timeout=$(docker container inspect --format '{{if .Config.StopTimeout}}{{.Config.StopTimeout}}{{end}}' "$1" 2>/dev/null) || timeout=
@@ -9,6 +9,10 @@ fi
 started=$(date +%s)
 if docker stop -t "$timeout" "$1" >/dev/null 2>&1 && [ $(($(date +%s) - started)) -ge "$timeout" ]; then
   echo "stop-timed-out=$timeout"
+fi
+if [ "$3" = keep ]; then
+  [ "$(docker container inspect --format '{{.State.Running}}' "$1" 2>/dev/null)" = false ]
+  exit
 fi
 # A container started with --rm is gone once stopped; one that is not is removed now.
 docker rm --force "$1" >/dev/null 2>&1 || ! docker container inspect "$1" >/dev/null 2>&1

@@ -37,7 +37,7 @@ export class Admin {
 }
 
 /**
- * Step 5: the admin container, a copy of production in which the release is made. A stale one
+ * Step 6: the admin container, a copy of production in which the release is made. A stale one
  * of an earlier run is removed (never production, never one a person is working in).
  */
 export async function createAdminContainer(

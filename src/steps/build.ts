@@ -7,7 +7,7 @@ import type { Run } from './run.js'
 export const buildStep = (run: Run) => `Build (${run.settings.buildCommand})`
 
 /**
- * Step 8: build, streaming the output as it comes. `build-env` joins production's environment on
+ * Step 9: build, streaming the output as it comes. `build-env` joins production's environment on
  * stdin: the values never appear on a command line on the host.
  */
 export async function build(run: Run, host: Host, admin: Admin): Promise<void> {

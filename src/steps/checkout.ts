@@ -7,7 +7,7 @@ import { DeployError, QUICK_MS, SLOW_MS, type Host } from '../host.js'
 import type { Admin } from './admin.js'
 import type { Run } from './run.js'
 
-/** Step 6: check the tree (the runbook's `git diff` before pulling), and fetch. */
+/** Step 7: check the tree (the runbook's `git diff` before pulling), and fetch. */
 export async function checkCheckout(run: Run, host: Host, admin: Admin): Promise<Relation> {
   const { settings, runner } = run
   const relation = git.parseRelation(
@@ -33,7 +33,7 @@ export const updateStep = (run: Run) =>
   `Update to ${run.settings.ref} from origin/${run.settings.branch}`
 
 /**
- * Step 7: update to the exact commit from origin, fast-forward only. Returns the commit, or why
+ * Step 8: update to the exact commit from origin, fast-forward only. Returns the commit, or why
  * there is nothing to release (production has it already; `paths` matches no changed file).
  */
 export async function updateCheckout(

@@ -9,10 +9,11 @@ import type { Production } from '../target.js'
 import type { Run } from './run.js'
 
 /**
- * Step 9: commit the admin container as the release, with the image's own ENTRYPOINT and CMD
+ * Step 10: commit the admin container as the release, with the image's own ENTRYPOINT and CMD
  * (a plain `docker commit` would take the admin container's keep-alive). On a plain host it is
  * known by its ID until the swap moves the tag the supervisor starts; a Swarm release gets its own
- * tag, to push. Past `max-layers` it is written flattened. The admin container goes with it.
+ * tag, to push. Past `max-layers` it is written flattened. The admin container goes with it,
+ * unless the pre-deploy command is to run in it next.
  */
 export async function commitRelease(
   run: Run,
@@ -33,13 +34,15 @@ export async function commitRelease(
   const flattened = previous.layers >= settings.maxLayers
   let release: ImageInfo
   const keep = target.keepPrevious(previous.id)
+  const keepAdmin = Boolean(settings.preDeployCommand)
+  const removeAdmin = keepAdmin ? [] : [docker.removeContainer(admin)]
   if (flattened) {
     if (keep.length > 0) await host.run(chain(...keep), 'docker tag (rollback tag)')
     const flat = await flatten(host, admin, target.repository, releaseName, previous, message)
     release = docker.parseImage(
       JSON.parse(await host.run(docker.inspectImage(flat), 'docker image inspect'))
     )
-    await host.run(docker.removeContainer(admin), 'docker rm -f (admin container)')
+    if (!keepAdmin) await host.run(docker.removeContainer(admin), 'docker rm -f (admin container)')
   } else {
     // One round trip: commit, read the result, drop the admin container.
     const out = await host.run(
@@ -54,14 +57,14 @@ export async function commitRelease(
             message
           })
         ),
-        docker.removeContainer(admin)
+        ...removeAdmin
       ),
-      'docker commit; docker image inspect; docker rm -f (admin container)',
+      `docker commit; docker image inspect${keepAdmin ? '' : '; docker rm -f (admin container)'}`,
       SLOW_MS
     )
     release = docker.parseImage(JSON.parse(out.split('\n').find(line => line.startsWith('{'))!))
   }
-  run.adminContainer = undefined
+  if (!keepAdmin) run.adminContainer = undefined
   run.progress({
     phase: 'releasing',
     adminContainer: admin,

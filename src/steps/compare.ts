@@ -7,7 +7,7 @@ export const compareStep = (run: Run) =>
   `Compare ${short(run.report.previousCommit)}..${short(run.settings.ref)}`
 
 /**
- * Step 4: what is going out, the commits and files from production's commit to `ref`, from
+ * Step 5: what is going out, the commits and files from production's commit to `ref`, from
  * GitHub's compare API when it answers. Returns why nothing should be deployed (`paths` matches
  * no changed file), or undefined.
  */

@@ -16,7 +16,7 @@ interface Found {
   target: Target
 }
 
-/** Step 2: see what runs (the runbook's `docker ps`) and pick the production container. */
+/** Step 3: see what runs (the runbook's `docker ps`) and pick the production container. */
 export async function findProductionContainer(run: Run, host: Host): Promise<Found> {
   const { settings, runner } = run
   const survey = await host.survey(settings.image.name)
@@ -32,6 +32,11 @@ export async function findProductionContainer(run: Run, host: Host): Promise<Fou
       `Production is the Swarm service ${service}, and Swarm rolls a release out to its nodes: list one manager node in \`host\`, not ${settings.hosts.length} hosts.`
     )
   }
+  if (service && settings.handover) {
+    throw new DeployError(
+      `Production is the Swarm service ${service}: \`handover\` is for a container that a supervisor or its restart policy brings back. Set \`update-order: start-first\` for Swarm instead, and \`handover: none\`.`
+    )
+  }
   // A Swarm node need not have the image under its own name: tasks run it by digest.
   if (!survey.image && !service) {
     throw new DeployError(
@@ -45,7 +50,7 @@ export async function findProductionContainer(run: Run, host: Host): Promise<Fou
   return { container, tagged: survey.image, containers: survey.containers, target }
 }
 
-/** Step 3: read what production runs: its image and the commit checked out at repo-path. */
+/** Step 4: read what production runs: its image and the commit checked out at repo-path. */
 export async function readProduction(run: Run, host: Host, found: Found): Promise<ImageInfo> {
   const { settings, runner, report } = run
   const { container, tagged } = found
@@ -63,6 +68,7 @@ export async function readProduction(run: Run, host: Host, found: Found): Promis
           JSON.parse(await host.run(docker.inspectImage(container.imageId), 'docker image inspect'))
         )
   runner.info(`Image ${short(image.id)}, commit ${report.previousCommit}, ${image.layers} layers`)
+  found.target.prepare(container, image)
   return image
 }
 

@@ -6,7 +6,7 @@ import type { Production } from '../target.js'
 import type { Run } from './run.js'
 
 /**
- * Step 13: the release tagged with its commit, the last `keep-releases` kept, older ones pruned.
+ * Step 14: the release tagged with its commit, the last `keep-releases` kept, older ones pruned.
  * The release is out and healthy by now: a failed clean-up is a warning, never a failed job.
  */
 export async function retain(

@@ -206,6 +206,53 @@ describe('deploying to the local droplet over SSH', () => {
     expectCleanHost()
   })
 
+  it('stops on a failing pre-deploy command (a migration) with production untouched, its output in the summary', async () => {
+    const sha = pushCommit(droplet, 'Release whose migration fails', {
+      'greeting.txt': 'migrate\n'
+    })
+    const run = await runAction(
+      {
+        ...inputs,
+        'pre-deploy-command':
+          'echo "migrating with APP_ENV=$APP_ENV from $(cat greeting.txt)"; echo "relation users already exists" >&2; exit 3',
+        'post-deploy-command': 'touch /tmp/hermes-post-deploy-ran'
+      },
+      { sha }
+    )
+
+    expect(run.code).not.toBe(0)
+    expect(run.outputs.deployed).toBe('false')
+    // The release's code, production's environment.
+    expect(run.log).toContain('migrating with APP_ENV=production from migrate')
+    expect(run.log).toMatch(/`pre-deploy-command`.*exited with code 3/)
+    expect(run.summary).toContain('relation users already exists')
+    expect(imageId(`${droplet.IMAGE}:latest`)).toBe(droplet.BASELINE_IMAGE)
+    expect(await served(droplet)).toContain(`commit=${droplet.BASELINE_COMMIT}`)
+    expect(sh('test -e /tmp/hermes-post-deploy-ran && echo ran || echo no')).toBe('no')
+    expectCleanHost()
+  })
+
+  it('runs the post-deploy command on the host once the release serves, with what was deployed', async () => {
+    const sha = pushCommit(droplet, 'Release with a notification', { 'greeting.txt': 'notify\n' })
+    sh('rm -f /tmp/hermes-post-deploy')
+    const run = await runAction(
+      {
+        ...inputs,
+        'post-deploy-command':
+          'curl -fsS http://127.0.0.1:' +
+          new URL(droplet.APP_URL).port +
+          '/ | head -n 1 > /tmp/hermes-post-deploy; echo "$HERMES_PREVIOUS_COMMIT..$HERMES_COMMIT" >> /tmp/hermes-post-deploy'
+      },
+      { sha }
+    )
+    expect(run.code).toBe(0)
+    expect(sh('cat /tmp/hermes-post-deploy').split('\n')).toEqual([
+      `commit=${sha}`,
+      `${droplet.BASELINE_COMMIT}..${sha}`
+    ])
+    sh('rm -f /tmp/hermes-post-deploy')
+  })
+
   it('refuses a history that diverged from origin, with production untouched', async () => {
     // Origin was rewritten: production's commit is no longer on master.
     const git = (args: string) => sh(`git -C ${droplet.WORK_DIR} ${args}`)

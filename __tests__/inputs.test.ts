@@ -421,3 +421,17 @@ describe('the handover inputs', () => {
     )
   })
 })
+
+describe('respawn', () => {
+  it('is auto unless told, and takes supervisor or restart-policy', () => {
+    expect(readSettings(reader({}), push).respawn).toBe('auto')
+    expect(readSettings(reader({ respawn: 'supervisor' }), push).respawn).toBe('supervisor')
+    expect(readSettings(reader({ respawn: 'restart-policy' }), push).respawn).toBe('restart-policy')
+  })
+
+  it('refuses another word, naming the ones it takes', () => {
+    expect(() => readSettings(reader({ respawn: 'kubernetes' }), push)).toThrow(
+      /Input `respawn`: 'kubernetes' is not a way production comes back; use auto, supervisor, restart-policy/
+    )
+  })
+})

@@ -54621,6 +54621,8 @@ const caddySwitch = "#!/bin/sh\n# Point Caddy's upstreams (admin API $1) that di
 const changedFiles = "#!/bin/sh\n# In a git checkout: list tracked files with local changes, porcelain; untracked ones do not count.\ngit -c safe.directory=\"$PWD\" status --porcelain --untracked-files=no";
 /** src/remote/commit-and-inspect.sh: Run the commit command given as the parameters ("$@"), then inspect the image ID it prints. */
 const commitAndInspect = "#!/bin/sh\n# Run the commit command given as the parameters (\"$@\"), then inspect the image ID it prints.\nid=$(\"$@\") && docker image inspect --format '{{json .}}' \"$id\"";
+/** src/remote/compose-up.sh: Recreate service $4 of Compose project $3 (files $2, comma-separated, in directory $1) from its image, alone: docker compose (v2, --wait) or docker-compose (v1). */
+const composeUp = "#!/bin/sh\n# Recreate service $4 of Compose project $3 (files $2, comma-separated, in directory $1) from its image, alone: docker compose (v2, --wait) or docker-compose (v1).\ncd \"$1\" || { echo \"The Compose project's directory $1 is not there.\" >&2; exit 3; }\nproject=$3 service=$4 files=$2\nset --\nold_ifs=$IFS\nIFS=,\nfor file in $files; do set -- \"$@\" -f \"$file\"; done\nIFS=$old_ifs\nif docker compose version >/dev/null 2>&1; then\n  docker compose -p \"$project\" \"$@\" up --detach --no-deps --wait \"$service\"\nelif command -v docker-compose >/dev/null 2>&1; then\n  docker-compose -p \"$project\" \"$@\" up --detach --no-deps \"$service\"\nelse\n  echo \"Neither docker compose (v2) nor docker-compose (v1) is on the host: install one of them.\" >&2\n  exit 127\nfi\n";
 /** src/remote/current-commit.sh: In a git checkout: print the commit HEAD points to. */
 const currentCommit = "#!/bin/sh\n# In a git checkout: print the commit HEAD points to.\ngit -c safe.directory=\"$PWD\" rev-parse --verify HEAD";
 /** src/remote/diagnose.sh: Print container $1's state (#state) and the last $2 lines of its log (#logs); always succeeds. */
@@ -56086,9 +56088,9 @@ function github({ read, get, optional }) {
 }
 function respawn({ value }) {
     const given = value(action_io/* Input */.pd.Respawn);
-    if (given === 'auto' || given === 'supervisor' || given === 'restart-policy')
+    if (['auto', 'supervisor', 'restart-policy', 'compose'].includes(given))
         return given;
-    throw new action_io/* InputError */.dz(action_io/* Input */.pd.Respawn, `'${given}' is not a way production comes back; use auto, supervisor or restart-policy (Compose projects are not supported yet).`);
+    throw new action_io/* InputError */.dz(action_io/* Input */.pd.Respawn, `'${given}' is not a way production comes back; use auto, supervisor, restart-policy or compose.`);
 }
 /** The zero-downtime handover's inputs: all are read only when `handover` is not `none`. */
 function handover({ get, optional, value }) {
@@ -57452,6 +57454,8 @@ class OutputTail {
 
 ;// CONCATENATED MODULE: ./src/recreate.ts
 
+
+
 /*
  * On a host where Docker's restart policy keeps production alive (`--restart unless-stopped`),
  * nothing respawns a container the action stops: `docker stop` counts as a manual stop. So the
@@ -57460,14 +57464,47 @@ class OutputTail {
  * release carries the same config), everything the container was given is given again. A setting
  * that `docker run` cannot give back stops the deploy before anything is changed, naming it.
  */
-/** Compose labels the containers of a project with its name. */
+/** Compose labels the containers of a project with its name, service, directory and files. */
 const COMPOSE_PROJECT = 'com.docker.compose.project';
+const COMPOSE_SERVICE = 'com.docker.compose.service';
+const COMPOSE_DIR = 'com.docker.compose.project.working_dir';
+const COMPOSE_FILES = 'com.docker.compose.project.config_files';
+/**
+ * A Compose service: the release is tagged as the image the service names, and Compose recreates
+ * the service alone (`up --no-deps`): its own stop grace period, its health checks with v2's
+ * `--wait`, the other services untouched. Undefined when the container is not a Compose service.
+ */
+function recreate_composeUp(container, image) {
+    const labels = container.labels;
+    const [project, service, dir] = [
+        labels[COMPOSE_PROJECT],
+        labels[COMPOSE_SERVICE],
+        labels[COMPOSE_DIR]
+    ];
+    if (!project)
+        return undefined;
+    if (!service || !dir) {
+        throw new DeployError(`${container.name} is in the Compose project ${project}, but its labels do not say its service and directory (Compose before 1.25?): nothing was changed. Recreate it with a current Compose.`);
+    }
+    if (image && ![image.name, image.repository].includes(container.imageName)) {
+        throw new DeployError(`The Compose service ${service} runs ${container.imageName}, and the release is tagged ${image.name} (\`image\`): nothing was changed. Set \`image\` to the image the compose file names.`);
+    }
+    const files = labels[COMPOSE_FILES] || 'docker-compose.yml';
+    return { kind: 'compose', command: shScript(composeUp, dir, files, project, service), stdin: '' };
+}
 /** The name production is kept under, stopped, until its release is confirmed. */
 function keptName(production) {
     return `${production}-hermes-previous`;
 }
 /** Who brings production back, and why the action thinks so (for the log). */
 function detectRespawn(container) {
+    const project = container.labels[COMPOSE_PROJECT];
+    if (project) {
+        return {
+            respawn: 'compose',
+            why: `it is the service ${container.labels[COMPOSE_SERVICE]} of the Compose project ${project}: Compose recreates it from the release`
+        };
+    }
     const policy = container.restartPolicy;
     if (policy && policy !== 'no') {
         return {
@@ -57486,17 +57523,21 @@ function detectRespawn(container) {
  * Says in the log which, and why.
  */
 function recreationFor(respawn, container, image, config, log) {
-    const project = container.labels[COMPOSE_PROJECT];
-    if (project && (respawn === 'auto' || respawn === undefined)) {
-        throw new DeployError(`${container.name} is a service of the Compose project ${project}, which the action does not deploy yet: nothing was changed. ` +
-            'Set `respawn: restart-policy` to have the action recreate it outside Compose, or `respawn: supervisor` if something else restarts it.');
-    }
     const decided = respawn === 'auto' || respawn === undefined
         ? detectRespawn(container)
         : { respawn, why: 'as `respawn` says' };
-    log(`${container.name} comes back by its ${decided.respawn === 'supervisor' ? 'supervisor' : 'restart policy'}: ${decided.why}`);
+    const by = {
+        supervisor: 'its supervisor',
+        'restart-policy': 'its restart policy',
+        compose: 'Compose'
+    };
+    log(`${container.name} comes back by ${by[decided.respawn]}: ${decided.why}`);
     if (decided.respawn === 'supervisor')
         return undefined;
+    if (decided.respawn === 'compose') {
+        return (recreate_composeUp(container, image) ??
+            cannot('its Compose project', 'is not known: the container has no com.docker.compose labels'));
+    }
     // As production names its image (`texasca/api` or `texasca/api:latest`), so inspect matches.
     const named = [image.name, image.repository].includes(container.imageName)
         ? container.imageName
@@ -57539,9 +57580,14 @@ function recreate(container, image, config) {
         cannot(`its entrypoint ${JSON.stringify(c.Entrypoint)}`, 'has several words, which --entrypoint cannot give');
     if (c.Healthcheck?.Test?.[0] === 'CMD' && !same(c.Healthcheck, own.Healthcheck))
         cannot('its health check', 'is in the exec form (CMD), which --health-cmd cannot give');
+    if (nonEmpty(h.DeviceRequests))
+        cannot('--gpus (its device requests)', 'are not carried over yet');
+    const seccomp = (h.SecurityOpt ?? []).find((o) => o.startsWith('seccomp={'));
+    if (seccomp)
+        cannot('its seccomp profile', 'was read from a file when it was started, and docker run needs that file');
     for (const mount of raw.Mounts ?? []) {
         const given = (h.Binds ?? []).some((b) => b.split(':')[1] === mount.Destination) ||
-            (h.Mounts ?? []).some((m) => m.Target === mount.Destination);
+            (h.Mounts ?? []).some((m) => m.Target === mount.Destination && (m.Source || m.Type !== 'volume'));
         if (mount.Type === 'volume' && !given)
             cannot(`its anonymous volume at ${mount.Destination}`, 'would be a new, empty one in the recreated container; give it a name (-v name:' +
                 `${mount.Destination})`);
@@ -57550,7 +57596,9 @@ function recreate(container, image, config) {
     if (h.NetworkMode && h.NetworkMode !== 'default')
         flag('--network', h.NetworkMode);
     const networkHost = h.NetworkMode === 'host';
-    if (c.Hostname && !networkHost && c.Hostname !== String(raw.Id ?? '').slice(0, 12))
+    // On the host's network or another container's, the hostname is theirs, not given.
+    const sharedNetwork = networkHost || String(h.NetworkMode ?? '').startsWith('container:');
+    if (c.Hostname && !sharedNetwork && c.Hostname !== String(raw.Id ?? '').slice(0, 12))
         flag('--hostname', c.Hostname);
     if (c.Domainname)
         flag('--domainname', c.Domainname);
@@ -57560,6 +57608,20 @@ function recreate(container, image, config) {
     for (const port of Object.keys(c.ExposedPorts ?? {}))
         if (!(port in (own.ExposedPorts ?? {})) && !(port in (h.PortBindings ?? {})))
             flag('--expose', port);
+    if (h.PublishAllPorts)
+        args.push('--publish-all');
+    if (c.MacAddress)
+        flag('--mac-address', c.MacAddress);
+    for (const endpoint of Object.values(raw.NetworkSettings?.Networks ?? {})) {
+        if (endpoint.IPAMConfig?.IPv4Address)
+            flag('--ip', endpoint.IPAMConfig.IPv4Address);
+        if (endpoint.IPAMConfig?.IPv6Address)
+            flag('--ip6', endpoint.IPAMConfig.IPv6Address);
+        // Docker adds the container's short ID itself.
+        for (const alias of endpoint.Aliases ?? [])
+            if (alias !== String(raw.Id ?? '').slice(0, 12))
+                flag('--network-alias', alias);
+    }
     for (const bind of h.Binds ?? [])
         flag('--volume', bind);
     for (const m of h.Mounts ?? [])
@@ -57606,6 +57668,13 @@ function recreate(container, image, config) {
         flag('--cap-drop', cap);
     for (const opt of h.SecurityOpt ?? [])
         flag('--security-opt', opt);
+    for (const rule of h.DeviceCgroupRules ?? [])
+        flag('--device-cgroup-rule', rule);
+    if (Array.isArray(h.MaskedPaths) &&
+        h.MaskedPaths.length === 0 &&
+        Array.isArray(h.ReadonlyPaths) &&
+        h.ReadonlyPaths.length === 0)
+        flag('--security-opt', 'systempaths=unconfined');
     for (const d of h.Devices ?? [])
         flag('--device', `${d.PathOnHost}:${d.PathInContainer}${d.CgroupPermissions ? `:${d.CgroupPermissions}` : ''}`);
     for (const [name, value] of Object.entries(h.Sysctls ?? {}))
@@ -57645,6 +57714,10 @@ function recreate(container, image, config) {
     }
     if (h.CpusetCpus)
         flag('--cpuset-cpus', h.CpusetCpus);
+    if (h.CpusetMems)
+        flag('--cpuset-mems', h.CpusetMems);
+    if (typeof h.MemorySwappiness === 'number' && h.MemorySwappiness >= 0)
+        flag('--memory-swappiness', h.MemorySwappiness);
     if (h.OomKillDisable)
         args.push('--oom-kill-disable');
     if (typeof h.ShmSize === 'number' && h.ShmSize > 0 && h.ShmSize !== 64 * 1024 * 1024)
@@ -57683,13 +57756,14 @@ function recreate(container, image, config) {
         flag('--entrypoint', (c.Entrypoint ?? [''])[0] ?? '');
     const imageEnv = new Set(own.Env ?? []);
     const env = (c.Env ?? []).filter((e) => !imageEnv.has(e));
-    if (env.some((e) => e.includes('\n')))
-        cannot('an environment variable', 'has a newline in its value, which an env-file cannot give');
+    const unfit = env.find((e) => /[\r\n]/.test(e) || e.length > 65_000);
+    if (unfit)
+        cannot(`the environment variable ${unfit.split('=')[0]}`, 'has a line break in its value, or is over 64 KiB, which an env-file cannot give');
     args.push(image);
     // The command, when the container was given its own (or a new entrypoint, which clears CMD).
     if (!same(c.Cmd, own.Cmd) || !same(c.Entrypoint, own.Entrypoint))
         args.push(...(c.Cmd ?? []));
-    return { command: args, stdin: env.length > 0 ? env.join('\n') + '\n' : '' };
+    return { kind: 'run', command: args, stdin: env.length > 0 ? env.join('\n') + '\n' : '' };
 }
 /** `--mount` from HostConfig.Mounts: type, source, target, read-only, and a volume's options. */
 function mountSpec(m) {
@@ -57705,6 +57779,8 @@ function mountSpec(m) {
         parts.push('volume-nocopy');
     if (m.TmpfsOptions?.SizeBytes)
         parts.push(`tmpfs-size=${m.TmpfsOptions.SizeBytes}`);
+    if (m.TmpfsOptions?.Mode)
+        parts.push(`tmpfs-mode=${m.TmpfsOptions.Mode.toString(8)}`);
     return parts.join(',');
 }
 
@@ -57851,7 +57927,7 @@ async function swapAndConfirm(host, runner, r, handover) {
             production: r.production,
             stopTimeoutSec: r.serve.stopTimeoutSec
         }, r.recreate), r.recreate?.stdin);
-        if (r.recreate) {
+        if (r.recreate?.kind === 'run') {
             await host.run(removeContainer(keptName(r.production.name)), 'docker rm (previous production)');
         }
         await handover?.end();
@@ -57873,7 +57949,9 @@ async function swapAndConfirm(host, runner, r, handover) {
             failedImageId: r.releaseId,
             production: r.production,
             previousConfig: r.previousConfig,
-            kept: r.recreate ? { name: keptName(r.production.name), as: r.production.name } : undefined,
+            kept: r.recreate?.kind === 'run'
+                ? { name: keptName(r.production.name), as: r.production.name }
+                : undefined,
             serve: { ...r.serve, stableSeconds: 0 }
         }).catch((failed) => {
             if (!handover)
@@ -57907,6 +57985,9 @@ function swap(options, recreate) {
     ];
     if (!recreate)
         return chain(...tags, docker_stopGracefully(production.id, options.stopTimeoutSec));
+    // Compose stops the service's container (its stop grace period) and starts one of the tag.
+    if (recreate.kind === 'compose')
+        return chain(...tags, recreate.command);
     // Nothing restarts a stopped container: production is stopped, kept aside under another name
     // for a rollback that starts it again exactly as it was, and the release is started as it ran.
     const kept = keptName(production.name);
@@ -57980,15 +58061,22 @@ const MAX_STOP_SEC = 300;
 async function restorePrevious(host, runner, restore) {
     await host.run(tag(restore.previousImageId, restore.image.name), 'docker tag (rollback)');
     const { containers } = await host.survey(restore.image.name);
-    for (const failed of containers.filter(c => c.imageId === restore.failedImageId &&
+    const failedContainers = containers.filter(c => c.imageId === restore.failedImageId &&
         c.name !== restore.serve.ignore &&
-        !c.labels[STANDIN_LABEL])) {
+        !c.labels[STANDIN_LABEL]);
+    for (const failed of failedContainers) {
         // A crashing release's container can vanish between the survey and its removal.
         const stopped = await host.run(docker_stopGracefully(failed.id, restore.serve.stopTimeoutSec), 'docker stop; docker rm (failed release)', ((restore.serve.stopTimeoutSec ?? MAX_STOP_SEC) + 60) * 1000);
         const killed = stopTimedOut(stopped);
         if (killed)
             runner.warning(`The failed release's container ${killed}.`, 'Stop timed out');
     }
+    // A Compose service: Compose starts the previous release from the tag again.
+    const compose = [...failedContainers, ...(restore.production ? [restore.production] : [])]
+        .map(c => recreate_composeUp(c))
+        .find(Boolean);
+    if (compose)
+        await host.run(compose.command, 'docker compose up (previous release)', SLOW_MS);
     const kept = containers.find(c => c.name === restore.kept?.name && !c.running);
     if (kept && restore.kept) {
         // A restart-policy host: the previous production, stopped and kept aside, starts again.

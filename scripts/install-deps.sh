@@ -14,6 +14,7 @@ PACKAGES=(
   git                # origin repo + git daemon
   curl               # health checks
   caddy              # the reverse proxy in front of the droplet's app (the handover)
+  docker-compose     # a Compose project beside the supervised app (Compose v1, as Debian has it)
   ca-certificates
   procps
   iptables           # isolates the droplet behind the bastion in the connection tests

@@ -349,10 +349,11 @@ function github({ read, get, optional }: Inputs) {
 
 function respawn({ value }: Inputs): Settings['respawn'] {
   const given = value(Input.Respawn)
-  if (given === 'auto' || given === 'supervisor' || given === 'restart-policy') return given
+  if (['auto', 'supervisor', 'restart-policy', 'compose'].includes(given))
+    return given as Settings['respawn']
   throw new InputError(
     Input.Respawn,
-    `'${given}' is not a way production comes back; use auto, supervisor or restart-policy (Compose projects are not supported yet).`
+    `'${given}' is not a way production comes back; use auto, supervisor, restart-policy or compose.`
   )
 }
 

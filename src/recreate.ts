@@ -1,6 +1,7 @@
 import type { ContainerInfo, ImageConfig, Json } from './docker.js'
 import { DeployError } from './host.js'
-import type { Command } from './shell.js'
+import { composeUp as COMPOSE_UP } from './remote/scripts.js'
+import { shScript, type Command } from './shell.js'
 
 /*
  * On a host where Docker's restart policy keeps production alive (`--restart unless-stopped`),
@@ -11,8 +12,41 @@ import type { Command } from './shell.js'
  * that `docker run` cannot give back stops the deploy before anything is changed, naming it.
  */
 
-/** Compose labels the containers of a project with its name. */
+/** Compose labels the containers of a project with its name, service, directory and files. */
 const COMPOSE_PROJECT = 'com.docker.compose.project'
+const COMPOSE_SERVICE = 'com.docker.compose.service'
+const COMPOSE_DIR = 'com.docker.compose.project.working_dir'
+const COMPOSE_FILES = 'com.docker.compose.project.config_files'
+
+/**
+ * A Compose service: the release is tagged as the image the service names, and Compose recreates
+ * the service alone (`up --no-deps`): its own stop grace period, its health checks with v2's
+ * `--wait`, the other services untouched. Undefined when the container is not a Compose service.
+ */
+export function composeUp(
+  container: ContainerInfo,
+  image?: { name: string; repository: string }
+): Recreate | undefined {
+  const labels = container.labels
+  const [project, service, dir] = [
+    labels[COMPOSE_PROJECT],
+    labels[COMPOSE_SERVICE],
+    labels[COMPOSE_DIR]
+  ]
+  if (!project) return undefined
+  if (!service || !dir) {
+    throw new DeployError(
+      `${container.name} is in the Compose project ${project}, but its labels do not say its service and directory (Compose before 1.25?): nothing was changed. Recreate it with a current Compose.`
+    )
+  }
+  if (image && ![image.name, image.repository].includes(container.imageName)) {
+    throw new DeployError(
+      `The Compose service ${service} runs ${container.imageName}, and the release is tagged ${image.name} (\`image\`): nothing was changed. Set \`image\` to the image the compose file names.`
+    )
+  }
+  const files = labels[COMPOSE_FILES] || 'docker-compose.yml'
+  return { kind: 'compose', command: shScript(COMPOSE_UP, dir, files, project, service), stdin: '' }
+}
 
 /** The name production is kept under, stopped, until its release is confirmed. */
 export function keptName(production: string): string {
@@ -20,10 +54,17 @@ export function keptName(production: string): string {
 }
 
 /** How production's container is brought back once it is stopped. */
-export type Respawn = 'supervisor' | 'restart-policy'
+export type Respawn = 'supervisor' | 'restart-policy' | 'compose'
 
 /** Who brings production back, and why the action thinks so (for the log). */
 export function detectRespawn(container: ContainerInfo): { respawn: Respawn; why: string } {
+  const project = container.labels[COMPOSE_PROJECT]
+  if (project) {
+    return {
+      respawn: 'compose',
+      why: `it is the service ${container.labels[COMPOSE_SERVICE]} of the Compose project ${project}: Compose recreates it from the release`
+    }
+  }
   const policy = container.restartPolicy
   if (policy && policy !== 'no') {
     return {
@@ -49,21 +90,23 @@ export function recreationFor(
   config: ImageConfig,
   log: (line: string) => void
 ): Recreate | undefined {
-  const project = container.labels[COMPOSE_PROJECT]
-  if (project && (respawn === 'auto' || respawn === undefined)) {
-    throw new DeployError(
-      `${container.name} is a service of the Compose project ${project}, which the action does not deploy yet: nothing was changed. ` +
-        'Set `respawn: restart-policy` to have the action recreate it outside Compose, or `respawn: supervisor` if something else restarts it.'
-    )
-  }
   const decided =
     respawn === 'auto' || respawn === undefined
       ? detectRespawn(container)
       : { respawn, why: 'as `respawn` says' }
-  log(
-    `${container.name} comes back by its ${decided.respawn === 'supervisor' ? 'supervisor' : 'restart policy'}: ${decided.why}`
-  )
+  const by = {
+    supervisor: 'its supervisor',
+    'restart-policy': 'its restart policy',
+    compose: 'Compose'
+  }
+  log(`${container.name} comes back by ${by[decided.respawn]}: ${decided.why}`)
   if (decided.respawn === 'supervisor') return undefined
+  if (decided.respawn === 'compose') {
+    return (
+      composeUp(container, image) ??
+      cannot('its Compose project', 'is not known: the container has no com.docker.compose labels')
+    )
+  }
   // As production names its image (`texasca/api` or `texasca/api:latest`), so inspect matches.
   const named = [image.name, image.repository].includes(container.imageName)
     ? container.imageName
@@ -73,6 +116,8 @@ export function recreationFor(
 
 /** `docker run` of `image` as `container` was run; its environment goes on stdin. */
 export interface Recreate {
+  /** `run`: the action's own docker run, production kept aside; `compose`: Compose's up. */
+  kind: 'run' | 'compose'
   command: Command
   stdin: string
 }
@@ -119,10 +164,19 @@ export function recreate(container: ContainerInfo, image: string, config: ImageC
     )
   if (c.Healthcheck?.Test?.[0] === 'CMD' && !same(c.Healthcheck, own.Healthcheck))
     cannot('its health check', 'is in the exec form (CMD), which --health-cmd cannot give')
+  if (nonEmpty(h.DeviceRequests)) cannot('--gpus (its device requests)', 'are not carried over yet')
+  const seccomp = (h.SecurityOpt ?? []).find((o: string) => o.startsWith('seccomp={'))
+  if (seccomp)
+    cannot(
+      'its seccomp profile',
+      'was read from a file when it was started, and docker run needs that file'
+    )
   for (const mount of raw.Mounts ?? []) {
     const given =
       (h.Binds ?? []).some((b: string) => b.split(':')[1] === mount.Destination) ||
-      (h.Mounts ?? []).some((m: Json) => m.Target === mount.Destination)
+      (h.Mounts ?? []).some(
+        (m: Json) => m.Target === mount.Destination && (m.Source || m.Type !== 'volume')
+      )
     if (mount.Type === 'volume' && !given)
       cannot(
         `its anonymous volume at ${mount.Destination}`,
@@ -134,7 +188,9 @@ export function recreate(container: ContainerInfo, image: string, config: ImageC
   // Network, ports, volumes.
   if (h.NetworkMode && h.NetworkMode !== 'default') flag('--network', h.NetworkMode)
   const networkHost = h.NetworkMode === 'host'
-  if (c.Hostname && !networkHost && c.Hostname !== String(raw.Id ?? '').slice(0, 12))
+  // On the host's network or another container's, the hostname is theirs, not given.
+  const sharedNetwork = networkHost || String(h.NetworkMode ?? '').startsWith('container:')
+  if (c.Hostname && !sharedNetwork && c.Hostname !== String(raw.Id ?? '').slice(0, 12))
     flag('--hostname', c.Hostname)
   if (c.Domainname) flag('--domainname', c.Domainname)
   for (const [port, bindings] of Object.entries(h.PortBindings ?? {}) as [string, Json[]][])
@@ -143,6 +199,15 @@ export function recreate(container: ContainerInfo, image: string, config: ImageC
   for (const port of Object.keys(c.ExposedPorts ?? {}))
     if (!(port in (own.ExposedPorts ?? {})) && !(port in (h.PortBindings ?? {})))
       flag('--expose', port)
+  if (h.PublishAllPorts) args.push('--publish-all')
+  if (c.MacAddress) flag('--mac-address', c.MacAddress)
+  for (const endpoint of Object.values(raw.NetworkSettings?.Networks ?? {}) as Json[]) {
+    if (endpoint.IPAMConfig?.IPv4Address) flag('--ip', endpoint.IPAMConfig.IPv4Address)
+    if (endpoint.IPAMConfig?.IPv6Address) flag('--ip6', endpoint.IPAMConfig.IPv6Address)
+    // Docker adds the container's short ID itself.
+    for (const alias of endpoint.Aliases ?? [])
+      if (alias !== String(raw.Id ?? '').slice(0, 12)) flag('--network-alias', alias)
+  }
   for (const bind of h.Binds ?? []) flag('--volume', bind)
   for (const m of h.Mounts ?? []) flag('--mount', mountSpec(m))
   for (const [path, options] of Object.entries(h.Tmpfs ?? {}))
@@ -173,6 +238,14 @@ export function recreate(container: ContainerInfo, image: string, config: ImageC
   for (const cap of h.CapAdd ?? []) flag('--cap-add', cap)
   for (const cap of h.CapDrop ?? []) flag('--cap-drop', cap)
   for (const opt of h.SecurityOpt ?? []) flag('--security-opt', opt)
+  for (const rule of h.DeviceCgroupRules ?? []) flag('--device-cgroup-rule', rule)
+  if (
+    Array.isArray(h.MaskedPaths) &&
+    h.MaskedPaths.length === 0 &&
+    Array.isArray(h.ReadonlyPaths) &&
+    h.ReadonlyPaths.length === 0
+  )
+    flag('--security-opt', 'systempaths=unconfined')
   for (const d of h.Devices ?? [])
     flag(
       '--device',
@@ -210,6 +283,9 @@ export function recreate(container: ContainerInfo, image: string, config: ImageC
     flag(name, field === 'NanoCpus' ? value / 1e9 : value)
   }
   if (h.CpusetCpus) flag('--cpuset-cpus', h.CpusetCpus)
+  if (h.CpusetMems) flag('--cpuset-mems', h.CpusetMems)
+  if (typeof h.MemorySwappiness === 'number' && h.MemorySwappiness >= 0)
+    flag('--memory-swappiness', h.MemorySwappiness)
   if (h.OomKillDisable) args.push('--oom-kill-disable')
   if (typeof h.ShmSize === 'number' && h.ShmSize > 0 && h.ShmSize !== 64 * 1024 * 1024)
     flag('--shm-size', h.ShmSize)
@@ -239,12 +315,16 @@ export function recreate(container: ContainerInfo, image: string, config: ImageC
   if (!same(c.Entrypoint, own.Entrypoint)) flag('--entrypoint', (c.Entrypoint ?? [''])[0] ?? '')
   const imageEnv = new Set<string>(own.Env ?? [])
   const env = (c.Env ?? []).filter((e: string) => !imageEnv.has(e))
-  if (env.some((e: string) => e.includes('\n')))
-    cannot('an environment variable', 'has a newline in its value, which an env-file cannot give')
+  const unfit = env.find((e: string) => /[\r\n]/.test(e) || e.length > 65_000)
+  if (unfit)
+    cannot(
+      `the environment variable ${unfit.split('=')[0]}`,
+      'has a line break in its value, or is over 64 KiB, which an env-file cannot give'
+    )
   args.push(image)
   // The command, when the container was given its own (or a new entrypoint, which clears CMD).
   if (!same(c.Cmd, own.Cmd) || !same(c.Entrypoint, own.Entrypoint)) args.push(...(c.Cmd ?? []))
-  return { command: args, stdin: env.length > 0 ? env.join('\n') + '\n' : '' }
+  return { kind: 'run', command: args, stdin: env.length > 0 ? env.join('\n') + '\n' : '' }
 }
 
 /** `--mount` from HostConfig.Mounts: type, source, target, read-only, and a volume's options. */
@@ -256,5 +336,6 @@ function mountSpec(m: Json): string {
   if (m.BindOptions?.Propagation) parts.push(`bind-propagation=${m.BindOptions.Propagation}`)
   if (m.VolumeOptions?.NoCopy) parts.push('volume-nocopy')
   if (m.TmpfsOptions?.SizeBytes) parts.push(`tmpfs-size=${m.TmpfsOptions.SizeBytes}`)
+  if (m.TmpfsOptions?.Mode) parts.push(`tmpfs-mode=${m.TmpfsOptions.Mode.toString(8)}`)
   return parts.join(',')
 }

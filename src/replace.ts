@@ -1,9 +1,9 @@
 import * as docker from './docker.js'
 import { formatDiagnosis, diagnose, watchStable } from './release/watch.js'
 import { message, short } from './format.js'
-import { DeployError, QUICK_MS, rollbackTag, type Host } from './host.js'
+import { DeployError, QUICK_MS, SLOW_MS, rollbackTag, type Host } from './host.js'
 import { startHandover, type ActiveHandover } from './handover.js'
-import { keptName, type Recreate } from './recreate.js'
+import { composeUp, keptName, type Recreate } from './recreate.js'
 import type { HandoverSettings, ImageRef, Settings } from './inputs.js'
 import type { Runner } from './runner.js'
 import { chain, type Command } from './shell.js'
@@ -110,7 +110,7 @@ async function swapAndConfirm(
       ),
       r.recreate?.stdin
     )
-    if (r.recreate) {
+    if (r.recreate?.kind === 'run') {
       await host.run(
         docker.removeContainer(keptName(r.production.name)),
         'docker rm (previous production)'
@@ -140,7 +140,10 @@ async function swapAndConfirm(
       failedImageId: r.releaseId,
       production: r.production,
       previousConfig: r.previousConfig,
-      kept: r.recreate ? { name: keptName(r.production.name), as: r.production.name } : undefined,
+      kept:
+        r.recreate?.kind === 'run'
+          ? { name: keptName(r.production.name), as: r.production.name }
+          : undefined,
       serve: { ...r.serve, stableSeconds: 0 }
     }).catch((failed: unknown) => {
       if (!handover) throw failed
@@ -203,6 +206,8 @@ function swap(
     docker.tag(options.releaseId, options.image)
   ]
   if (!recreate) return chain(...tags, docker.stopGracefully(production.id, options.stopTimeoutSec))
+  // Compose stops the service's container (its stop grace period) and starts one of the tag.
+  if (recreate.kind === 'compose') return chain(...tags, recreate.command)
   // Nothing restarts a stopped container: production is stopped, kept aside under another name
   // for a rollback that starts it again exactly as it was, and the release is started as it ran.
   const kept = keptName(production.name)
@@ -329,12 +334,13 @@ const MAX_STOP_SEC = 300
 async function restorePrevious(host: Host, runner: Runner, restore: Restore): Promise<string> {
   await host.run(docker.tag(restore.previousImageId, restore.image.name), 'docker tag (rollback)')
   const { containers } = await host.survey(restore.image.name)
-  for (const failed of containers.filter(
+  const failedContainers = containers.filter(
     c =>
       c.imageId === restore.failedImageId &&
       c.name !== restore.serve.ignore &&
       !c.labels[docker.STANDIN_LABEL]
-  )) {
+  )
+  for (const failed of failedContainers) {
     // A crashing release's container can vanish between the survey and its removal.
     const stopped = await host.run(
       docker.stopGracefully(failed.id, restore.serve.stopTimeoutSec),
@@ -344,6 +350,11 @@ async function restorePrevious(host: Host, runner: Runner, restore: Restore): Pr
     const killed = docker.stopTimedOut(stopped)
     if (killed) runner.warning(`The failed release's container ${killed}.`, 'Stop timed out')
   }
+  // A Compose service: Compose starts the previous release from the tag again.
+  const compose = [...failedContainers, ...(restore.production ? [restore.production] : [])]
+    .map(c => composeUp(c))
+    .find(Boolean)
+  if (compose) await host.run(compose.command, 'docker compose up (previous release)', SLOW_MS)
   const kept = containers.find(c => c.name === restore.kept?.name && !c.running)
   if (kept && restore.kept) {
     // A restart-policy host: the previous production, stopped and kept aside, starts again.

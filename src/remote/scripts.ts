@@ -16,6 +16,9 @@ export const changedFiles = "#!/bin/sh\n# In a git checkout: list tracked files 
 /** src/remote/commit-and-inspect.sh: Run the commit command given as the parameters ("$@"), then inspect the image ID it prints. */
 export const commitAndInspect = "#!/bin/sh\n# Run the commit command given as the parameters (\"$@\"), then inspect the image ID it prints.\nid=$(\"$@\") && docker image inspect --format '{{json .}}' \"$id\""
 
+/** src/remote/compose-up.sh: Recreate service $4 of Compose project $3 (files $2, comma-separated, in directory $1) from its image, alone: docker compose (v2, --wait) or docker-compose (v1). */
+export const composeUp = "#!/bin/sh\n# Recreate service $4 of Compose project $3 (files $2, comma-separated, in directory $1) from its image, alone: docker compose (v2, --wait) or docker-compose (v1).\ncd \"$1\" || { echo \"The Compose project's directory $1 is not there.\" >&2; exit 3; }\nproject=$3 service=$4 files=$2\nset --\nold_ifs=$IFS\nIFS=,\nfor file in $files; do set -- \"$@\" -f \"$file\"; done\nIFS=$old_ifs\nif docker compose version >/dev/null 2>&1; then\n  docker compose -p \"$project\" \"$@\" up --detach --no-deps --wait \"$service\"\nelif command -v docker-compose >/dev/null 2>&1; then\n  docker-compose -p \"$project\" \"$@\" up --detach --no-deps \"$service\"\nelse\n  echo \"Neither docker compose (v2) nor docker-compose (v1) is on the host: install one of them.\" >&2\n  exit 127\nfi\n"
+
 /** src/remote/current-commit.sh: In a git checkout: print the commit HEAD points to. */
 export const currentCommit = "#!/bin/sh\n# In a git checkout: print the commit HEAD points to.\ngit -c safe.directory=\"$PWD\" rev-parse --verify HEAD"
 

@@ -122,6 +122,21 @@ async function runDeploy(shell: FakeShell, over: Partial<Settings> = {}) {
 }
 
 describe('the deploy procedure', () => {
+  it('leaves retention to the host after the lock is released, never on the way to success', async () => {
+    const shell = healthyHost()
+    const { report } = await runDeploy(shell)
+    expect(report.outcome).toBe('deployed')
+    // No retention round trip during the run: it is handed to the lock's holder on the host.
+    expect(shell.ran('retain')).toBe(false)
+    const written = shell.spawned.find(p => p.script.includes('hermes-heartbeat'))!.written
+    const after = written.find(line => line.startsWith('after '))!
+    const command = Buffer.from(after.slice(6).trim(), 'base64').toString()
+    expect(command).toContain('kept=$tag')
+    expect(command).toContain(`texasca/api 5 ${NEW_IMAGE} 222222222222 ${NEW_IMAGE} ${OLD_IMAGE}`)
+    expect(written.indexOf(after)).toBeLessThan(written.indexOf('release\n'))
+    expect(report.retentionAfter).toEqual({ keep: 5, tag: 'texasca/api:222222222222' })
+  })
+
   it('follows the runbook in order and reports the new release', async () => {
     const shell = healthyHost()
     const { report, runner } = await runDeploy(shell)

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, jest } from '@jest/globals'
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { lockCommand } from '../src/lock.js'
@@ -109,6 +109,24 @@ describe('the deploy lock on the host', () => {
     await first.saw('released')
     expect(free()).toBe(true)
     expect(readFileSync(lockFile(), 'utf8')).toBe('') // a clean release leaves no holder named
+  })
+
+  it('runs the work given with `after` once released, detached, holding the lock until it is done', async () => {
+    const marker = join(root, `after-${tests}`)
+    const work = `sleep 1; echo pruned > '${marker}'`
+    const first = holder('with-after')
+    await first.saw('acquired')
+    first.child.stdin.end(`after ${Buffer.from(work).toString('base64')}\nrelease\n`)
+    expect(await first.exited).toBe(0) // the holder does not wait for the work
+    expect(existsSync(marker)).toBe(false)
+    expect(free()).toBe(false) // the work holds the lock
+    expect(readFileSync(lockFile(), 'utf8')).toContain('(finishing: after the deploy)')
+    const next = holder('next')
+    await next.saw('waiting {"commit":"with-after"')
+    await next.saw('acquired')
+    expect(readFileSync(marker, 'utf8')).toBe('pruned\n') // done before the next one got in
+    next.release()
+    await next.exited
   })
 
   it('takes over from a holder that was killed', async () => {

@@ -54643,8 +54643,8 @@ const httpReady = "#!/bin/sh\n# Wait up to $2 s for $1 to answer HTTP 2xx or 3xx
 const imageLayers = "#!/bin/sh\n# Print each local image's layer chain, a JSON array per line; no parameters.\n# shellcheck disable=SC2046 # image IDs, split into one argument each\ndocker image inspect --format '{{json .RootFS.Layers}}' $(docker image ls -q --no-trunc | sort -u) 2>/dev/null || true";
 /** src/remote/list-tags.sh: Print "<tag> <image ID> <commit message>" for each tag of repository $1, newest first. */
 const listTags = "#!/bin/sh\n# Print \"<tag> <image ID> <commit message>\" for each tag of repository $1, newest first.\ndocker image ls --no-trunc --format '{{.Tag}} {{.ID}}' \"$1\" | while read -r tag id; do\n  echo \"$tag $id $(docker image inspect --format '{{.Comment}}' \"$id\")\"\ndone";
-/** src/remote/lock.sh: Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder. */
-const lock = "#!/bin/sh\n# Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder.\nset -u\nname=$1 stale=$3 holder=$4\nend=$(( $(date +%s) + $2 ))\numask 007\ncommand -v flock >/dev/null || { echo 'flock (util-linux) is not installed on the host' >&2; exit 70; }\n# Make a shared lock directory unless it exists: group docker and setgid where this user can give\n# it that group, else world-writable and sticky like /tmp. Made under a temporary name and renamed\n# into place, so that no one uses it before it has its group and mode.\nshared() {\n  if [ ! -d \"$1\" ]; then\n    mkdir -p \"${1%/*}\" 2>/dev/null\n    mkdir \"$1.$$\" 2>/dev/null || return 1\n    if chgrp docker \"$1.$$\" 2>/dev/null; then chmod 2770 \"$1.$$\"; else chmod 1777 \"$1.$$\"; fi\n    # When another run made it meanwhile, this moves ours into theirs: remove it from there.\n    mv \"$1.$$\" \"$1\" 2>/dev/null\n    rmdir \"$1.$$\" \"$1/${1##*/}.$$\" 2>/dev/null\n  fi\n  [ -d \"$1\" ] && [ -w \"$1\" ] && [ -x \"$1\" ]\n}\nif [ -n \"${HERMES_LOCK_DIR:-}\" ]; then\n  dir=$HERMES_LOCK_DIR\n  shared \"$dir\" || { echo \"cannot use HERMES_LOCK_DIR=$dir\" >&2; exit 70; }\nelif shared /run/lock/hermes-deploy; then dir=/run/lock/hermes-deploy\nelif shared /var/lock/hermes-deploy; then dir=/var/lock/hermes-deploy\nelse\n  dir=\"$HOME/.hermes-deploy/locks\"\n  mkdir -p \"$dir\" || exit 70\nfi\ncase ${DOCKER_HOST:-unix:///var/run/docker.sock} in\n  unix:///var/run/docker.sock | unix:///run/docker.sock) ;;\n  *) sum=$(printf %s \"$DOCKER_HOST\" | cksum) && name=\"$name@${sum%% *}\" ;;\nesac\nlock=\"$dir/$name.lock\"\n# Read-only when it exists: flock needs no more, so a file another user made works as well.\nif ! { command exec 9<\"$lock\"; } 2>/dev/null; then\n  command exec 9>>\"$lock\" || exit 70\nfi\nif ! flock -n 9; then\n  last=\n  while :; do\n    held=$(cat \"$lock\" 2>/dev/null)\n    if [ -n \"$held\" ] && [ \"$held\" != \"$last\" ]; then echo \"waiting $held\"; last=$held; fi\n    [ \"$(date +%s)\" -lt \"$end\" ] || { echo \"timeout $last\"; exit 75; }\n    flock -w 1 9 && break\n  done\nfi\nbeat=$(mktemp \"${TMPDIR:-/tmp}/hermes-heartbeat.XXXXXX\") || exit 70\nprev=$(cat \"$lock\" 2>/dev/null)\n[ -z \"$prev\" ] || echo \"takeover its process has ended: $prev\"\n{ printf '%s\\n' \"$holder\" >\"$lock\"; } 2>/dev/null\n# The watchdog stops this holder when it hears nothing for $stale s, and ends when the holder has.\n(\n  while kill -0 $$ 2>/dev/null; do\n    if [ $(( $(date +%s) - $(stat -c %Y \"$beat\" 2>/dev/null || date +%s) )) -gt \"$stale\" ]; then\n      kill $$\n      break\n    fi\n    sleep 1\n  done\n  rm -f \"$beat\"\n) </dev/null >/dev/null 2>&1 9<&- &\nwatchdog=$!\necho acquired\nwhile IFS= read -r line; do\n  [ \"$line\" = release ] && break\n  touch \"$beat\"\ndone\nkill \"$watchdog\" 2>/dev/null\nrm -f \"$beat\"\n{ true >\"$lock\"; } 2>/dev/null\nexec 9<&-\necho released\n";
+/** src/remote/lock.sh: Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder; `after <base64 sh>` runs on release, detached, still holding it. */
+const lock = "#!/bin/sh\n# Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder; `after <base64 sh>` runs on release, detached, still holding it.\nset -u\nname=$1 stale=$3 holder=$4\nend=$(( $(date +%s) + $2 ))\numask 007\ncommand -v flock >/dev/null || { echo 'flock (util-linux) is not installed on the host' >&2; exit 70; }\n# Make a shared lock directory unless it exists: group docker and setgid where this user can give\n# it that group, else world-writable and sticky like /tmp. Made under a temporary name and renamed\n# into place, so that no one uses it before it has its group and mode.\nshared() {\n  if [ ! -d \"$1\" ]; then\n    mkdir -p \"${1%/*}\" 2>/dev/null\n    mkdir \"$1.$$\" 2>/dev/null || return 1\n    if chgrp docker \"$1.$$\" 2>/dev/null; then chmod 2770 \"$1.$$\"; else chmod 1777 \"$1.$$\"; fi\n    # When another run made it meanwhile, this moves ours into theirs: remove it from there.\n    mv \"$1.$$\" \"$1\" 2>/dev/null\n    rmdir \"$1.$$\" \"$1/${1##*/}.$$\" 2>/dev/null\n  fi\n  [ -d \"$1\" ] && [ -w \"$1\" ] && [ -x \"$1\" ]\n}\nif [ -n \"${HERMES_LOCK_DIR:-}\" ]; then\n  dir=$HERMES_LOCK_DIR\n  shared \"$dir\" || { echo \"cannot use HERMES_LOCK_DIR=$dir\" >&2; exit 70; }\nelif shared /run/lock/hermes-deploy; then dir=/run/lock/hermes-deploy\nelif shared /var/lock/hermes-deploy; then dir=/var/lock/hermes-deploy\nelse\n  dir=\"$HOME/.hermes-deploy/locks\"\n  mkdir -p \"$dir\" || exit 70\nfi\ncase ${DOCKER_HOST:-unix:///var/run/docker.sock} in\n  unix:///var/run/docker.sock | unix:///run/docker.sock) ;;\n  *) sum=$(printf %s \"$DOCKER_HOST\" | cksum) && name=\"$name@${sum%% *}\" ;;\nesac\nlock=\"$dir/$name.lock\"\n# Read-only when it exists: flock needs no more, so a file another user made works as well.\nif ! { command exec 9<\"$lock\"; } 2>/dev/null; then\n  command exec 9>>\"$lock\" || exit 70\nfi\nif ! flock -n 9; then\n  last=\n  while :; do\n    held=$(cat \"$lock\" 2>/dev/null)\n    if [ -n \"$held\" ] && [ \"$held\" != \"$last\" ]; then echo \"waiting $held\"; last=$held; fi\n    [ \"$(date +%s)\" -lt \"$end\" ] || { echo \"timeout $last\"; exit 75; }\n    flock -w 1 9 && break\n  done\nfi\nbeat=$(mktemp \"${TMPDIR:-/tmp}/hermes-heartbeat.XXXXXX\") || exit 70\nprev=$(cat \"$lock\" 2>/dev/null)\n[ -z \"$prev\" ] || echo \"takeover its process has ended: $prev\"\n{ printf '%s\\n' \"$holder\" >\"$lock\"; } 2>/dev/null\n# The watchdog stops this holder when it hears nothing for $stale s, and ends when the holder has.\n(\n  while kill -0 $$ 2>/dev/null; do\n    if [ $(( $(date +%s) - $(stat -c %Y \"$beat\" 2>/dev/null || date +%s) )) -gt \"$stale\" ]; then\n      kill $$\n      break\n    fi\n    sleep 1\n  done\n  rm -f \"$beat\"\n) </dev/null >/dev/null 2>&1 9<&- &\nwatchdog=$!\necho acquired\nafter=\nwhile IFS= read -r line; do\n  case $line in\n    release) break ;;\n    after\\ *) after=${line#after } ;;\n  esac\n  touch \"$beat\"\ndone\nkill \"$watchdog\" 2>/dev/null\nrm -f \"$beat\"\nif [ -n \"$after\" ]; then\n  # Work that must not delay the job (pruning old releases) runs on after the run has gone, in a\n  # session of its own, with the lock's descriptor: the next deploy waits until it is done.\n  { printf '%s (finishing: after the deploy)\\n' \"$holder\" >\"$lock\"; } 2>/dev/null\n  # shellcheck disable=SC2016 # expanded by the inner sh\n  setsid sh -c 'eval \"$(printf %s \"$1\" | base64 -d)\"; { true >\"$2\"; } 2>/dev/null' sh \"$after\" \"$lock\" \\\n    </dev/null >/dev/null 2>&1 &\nelse\n  { true >\"$lock\"; } 2>/dev/null\nfi\nexec 9<&-\necho released\n";
 /** src/remote/remote-tip.sh: In a git checkout: print the commit branch $1 points to on origin, changing nothing locally. */
 const remoteTip = "#!/bin/sh\n# In a git checkout: print the commit branch $1 points to on origin, changing nothing locally.\ngit -c safe.directory=\"$PWD\" ls-remote --exit-code origin \"refs/heads/$1\"";
 /** src/remote/remove-if-present.sh: Remove container $1: succeed when it is gone either way, fail only when it is still there. */
@@ -55515,6 +55515,7 @@ async function acquireLock(shell, options) {
     const heartbeat = setInterval(() => process.write('\n'), HEARTBEAT_MS);
     heartbeat.unref();
     return {
+        after: command => process.write(`after ${Buffer.from(toShell(command)).toString('base64')}\n`),
         release: async () => {
             clearInterval(heartbeat);
             process.write('release\n');
@@ -56448,9 +56449,13 @@ function parseRetention(output) {
  * Keep the release (tagged with its commit) and the last few before it; prune the rest, never
  * the release or the image it replaced. Says what it did; returns it.
  */
-async function retainReleases(host, runner, options) {
+/** The command of `retainReleases`, to run later (after the lock is released). */
+function retentionCommand(options) {
     const { release } = options;
-    const retention = parseRetention(await host.run(retention_retain(options.repository, options.keep, { id: release.id, tag: releaseTag(release.commit) }, [release.id, options.replaced]), 'docker tag (release); retention', SLOW_MS));
+    return retention_retain(options.repository, options.keep, { id: release.id, tag: releaseTag(release.commit) }, [release.id, options.replaced]);
+}
+async function retainReleases(host, runner, options) {
+    const retention = parseRetention(await host.run(retentionCommand(options), 'docker tag (release); retention', SLOW_MS));
     const { kept, removed, pruned, diskBefore, diskAfter } = retention;
     runner.info(`Kept ${kept.length} releases; removed ${removed.length} old release tags and ${pruned} unused images. Images use ${diskAfter} (was ${diskBefore}).`);
     return retention;
@@ -58286,19 +58291,32 @@ async function readCommit(host, container, repoPath) {
 
 
 /**
- * Step 14: the release tagged with its commit, the last `keep-releases` kept, older ones pruned.
- * The release is out and healthy by now: a failed clean-up is a warning, never a failed job.
+ * Step 14: the release tagged with its commit, the last `keep-releases` kept, older ones pruned —
+ * on the host after the deploy lock is released, still holding it (without a lock, a dry run's
+ * or a test's, here and now). The release is out and healthy by now: a failed clean-up is a
+ * warning, never a failed job.
  */
 async function retain_retain(run, host, production, release, commit) {
     const { settings, runner, report } = run;
+    const options = {
+        repository: production.target.repository,
+        keep: settings.keepReleases,
+        release: { id: release.id, commit },
+        replaced: production.image.id
+    };
+    const lock = run.lock;
     await run
         .step('Retain releases', async () => {
-        report.retention = await retainReleases(host, runner, {
-            repository: production.target.repository,
-            keep: settings.keepReleases,
-            release: { id: release.id, commit },
-            replaced: production.image.id
-        });
+        if (!lock) {
+            report.retention = await retainReleases(host, runner, options);
+            return;
+        }
+        // It decides nothing about this deploy, and its cost grows with the host's images: it runs
+        // on the host after the job, still under the lock, so the next deploy never races a prune.
+        lock.after(retentionCommand(options));
+        const tag = `${options.repository}:${releaseTag(commit)}`;
+        report.retentionAfter = { keep: settings.keepReleases, tag };
+        runner.info(`Tagging the release ${tag} and keeping ${settings.keepReleases} releases happen on the host once the lock is released: they do not delay the deploy.`);
     })
         .catch(error => runner.warning(`Could not prune old releases: ${message(error)}`, 'Retention'));
 }
@@ -58364,6 +58382,8 @@ class Run {
     deploymentStarted = false;
     /** The admin container this run made (or may have made), for the clean-up to remove. */
     adminContainer;
+    /** The deploy lock, once taken: work that must not delay the job runs after it (`after`). */
+    lock;
     constructor(settings, deps) {
         this.settings = settings;
         this.deps = deps;
@@ -58464,6 +58484,7 @@ async function deploy(settings, deps) {
         // `docker ps` so that what this run sees is not changed under it by another.
         if (!settings.dryRun) {
             lock = await run.step('Take the deploy lock', () => takeDeployLock(remote.shell, settings, deps.holder, runner));
+            run.lock = lock;
             run.progress({ phase: 'started' });
         }
         // 3. Find the production container (the runbook's `docker ps`), and where its release goes.
@@ -60108,6 +60129,12 @@ function details(summary, block) {
     ];
 }
 function retention(report) {
+    if (report.retentionAfter) {
+        return [
+            `Retention: the release is tagged ${report.retentionAfter.tag} and the last ${report.retentionAfter.keep} releases are kept, on the host once the deploy lock is released (it does not delay the deploy; the next deploy waits for it).`,
+            ''
+        ];
+    }
     const kept = report.retention;
     if (!kept || (kept.removed.length === 0 && kept.pruned === 0))
         return [];

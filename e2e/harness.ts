@@ -81,6 +81,13 @@ export function otherHost<T>(name: 'second' | 'swarm', command: 'up' | 'reset' |
   ) as T
 }
 
+/** Wait for the work a deploy leaves to the host after its job (retention) to finish. */
+export function settled(): void {
+  sh(
+    'for f in /run/lock/hermes-deploy/*.lock /var/lock/hermes-deploy/*.lock; do [ -e "$f" ] && flock -w 60 "$f" true; done; true'
+  )
+}
+
 export function dropletReset(): void {
   execFileSync('bash', [join(DROPLET, 'reset.sh')], { stdio: ['ignore', 'ignore', 'inherit'] })
 }

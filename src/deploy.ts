@@ -59,6 +59,8 @@ export interface DeployReport {
   /** Set when the release was written as a flattened image. */
   flattened?: { layersBefore: number; layersAfter: number }
   retention?: Retention
+  /** Retention left to the host, after the lock: the tag it gives the release, what it keeps. */
+  retentionAfter?: { keep: number; tag: string }
   history?: HistoryEntry[]
   /** The plan printed by a dry run. */
   plan?: string[]
@@ -116,6 +118,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
       lock = await run.step('Take the deploy lock', () =>
         takeDeployLock(remote.shell, settings, deps.holder, runner)
       )
+      run.lock = lock
       run.progress({ phase: 'started' })
     }
 

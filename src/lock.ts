@@ -1,5 +1,5 @@
 import { lock as LOCK } from './remote/scripts.js'
-import { shScript, type RemoteProcess, type RemoteShell } from './shell.js'
+import { shScript, toShell, type Command, type RemoteProcess, type RemoteShell } from './shell.js'
 
 /** Who holds the deploy lock, written into it so a waiting run can say so. */
 export interface LockHolder {
@@ -36,6 +36,11 @@ const HEARTBEAT_MS = 10_000
 
 export interface HeldLock {
   release(): Promise<void>
+  /**
+   * Run `command` on the host once the lock is released, detached from this run and still
+   * holding the lock: the job does not wait for it, the next deploy does.
+   */
+  after(command: Command): void
 }
 
 class LockTimeoutError extends Error {}
@@ -121,6 +126,7 @@ async function acquireLock(
   const heartbeat = setInterval(() => process.write('\n'), HEARTBEAT_MS)
   heartbeat.unref()
   return {
+    after: command => process.write(`after ${Buffer.from(toShell(command)).toString('base64')}\n`),
     release: async () => {
       clearInterval(heartbeat)
       process.write('release\n')

@@ -155,6 +155,12 @@ function details(summary: string, block: string[]): string[] {
 }
 
 function retention(report: DeployReport): string[] {
+  if (report.retentionAfter) {
+    return [
+      `Retention: the release is tagged ${report.retentionAfter.tag} and the last ${report.retentionAfter.keep} releases are kept, on the host once the deploy lock is released (it does not delay the deploy; the next deploy waits for it).`,
+      ''
+    ]
+  }
   const kept = report.retention
   if (!kept || (kept.removed.length === 0 && kept.pruned === 0)) return []
   return [

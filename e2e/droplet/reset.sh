@@ -19,6 +19,11 @@ BASELINE_COMMIT="$(cat "$STATE/baseline_commit")"
 image_exists "$BASELINE_IMAGE" ||
   die "baseline image $BASELINE_IMAGE is gone; remove $STATE/baseline_image and run up.sh"
 
+# A deploy's retention runs on after its job, holding the deploy lock: let it finish first.
+for f in /run/lock/hermes-deploy/*.lock /var/lock/hermes-deploy/*.lock; do
+  [ -e "$f" ] && { flock -w 60 "$f" true || die "the deploy lock $f is still held after 60 s"; }
+done
+
 # Re-tag first, so the supervisor can only ever respawn the baseline.
 docker tag "$BASELINE_IMAGE" "$IMAGE:latest"
 docker tag "$BASELINE_IMAGE" "$BASELINE_TAG"

@@ -49,6 +49,22 @@ function parseRetention(output: string): Retention {
  * Keep the release (tagged with its commit) and the last few before it; prune the rest, never
  * the release or the image it replaced. Says what it did; returns it.
  */
+/** The command of `retainReleases`, to run later (after the lock is released). */
+export function retentionCommand(options: {
+  repository: string
+  keep: number
+  release: { id: string; commit: string }
+  replaced: string
+}): Command {
+  const { release } = options
+  return retain(
+    options.repository,
+    options.keep,
+    { id: release.id, tag: releaseTag(release.commit) },
+    [release.id, options.replaced]
+  )
+}
+
 export async function retainReleases(
   host: Host,
   runner: Runner,
@@ -59,18 +75,8 @@ export async function retainReleases(
     replaced: string
   }
 ): Promise<Retention> {
-  const { release } = options
   const retention = parseRetention(
-    await host.run(
-      retain(
-        options.repository,
-        options.keep,
-        { id: release.id, tag: releaseTag(release.commit) },
-        [release.id, options.replaced]
-      ),
-      'docker tag (release); retention',
-      SLOW_MS
-    )
+    await host.run(retentionCommand(options), 'docker tag (release); retention', SLOW_MS)
   )
   const { kept, removed, pruned, diskBefore, diskAfter } = retention
   runner.info(

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder.
+# Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder; `after <base64 sh>` runs on release, detached, still holding it.
 set -u
 name=$1 stale=$3 holder=$4
 end=$(( $(date +%s) + $2 ))
@@ -63,12 +63,25 @@ prev=$(cat "$lock" 2>/dev/null)
 ) </dev/null >/dev/null 2>&1 9<&- &
 watchdog=$!
 echo acquired
+after=
 while IFS= read -r line; do
-  [ "$line" = release ] && break
+  case $line in
+    release) break ;;
+    after\ *) after=${line#after } ;;
+  esac
   touch "$beat"
 done
 kill "$watchdog" 2>/dev/null
 rm -f "$beat"
-{ true >"$lock"; } 2>/dev/null
+if [ -n "$after" ]; then
+  # Work that must not delay the job (pruning old releases) runs on after the run has gone, in a
+  # session of its own, with the lock's descriptor: the next deploy waits until it is done.
+  { printf '%s (finishing: after the deploy)\n' "$holder" >"$lock"; } 2>/dev/null
+  # shellcheck disable=SC2016 # expanded by the inner sh
+  setsid sh -c 'eval "$(printf %s "$1" | base64 -d)"; { true >"$2"; } 2>/dev/null' sh "$after" "$lock" \
+    </dev/null >/dev/null 2>&1 &
+else
+  { true >"$lock"; } 2>/dev/null
+fi
 exec 9<&-
 echo released

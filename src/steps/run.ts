@@ -4,6 +4,7 @@ import { formatDuration, message } from '../format.js'
 import { DeployError } from '../host.js'
 import { addressLabel, type Settings } from '../inputs.js'
 import type { Runner } from '../runner.js'
+import type { HeldLock } from '../lock.js'
 import type { Progress } from '../state.js'
 
 /**
@@ -19,6 +20,8 @@ export class Run {
   deploymentStarted = false
   /** The admin container this run made (or may have made), for the clean-up to remove. */
   adminContainer?: string
+  /** The deploy lock, once taken: work that must not delay the job runs after it (`after`). */
+  lock?: HeldLock
 
   constructor(
     readonly settings: Settings,

@@ -60,7 +60,12 @@ git -C "$WORK_DIR" update-ref refs/remotes/origin/master "$BASELINE_COMMIT"
 git -C "$WORK_DIR" branch -q --set-upstream-to=origin/master master
 
 # Dangling images of this instance only: all of its images carry its label.
-docker image prune -f --filter "label=org.opencontainers.image.title=$CONTAINER" >/dev/null
+# Docker runs one prune at a time per daemon, and another instance may be pruning: try again.
+for try in 1 2 3 4 5 6 7 8 9 10; do
+  out="$(docker image prune -f --filter "label=org.opencontainers.image.title=$CONTAINER" 2>&1)" && break
+  case "$out" in *"prune operation is already running"*) sleep 1 ;; *) die "docker image prune: $out" ;; esac
+  [ "$try" -lt 10 ] || die "docker image prune: $out"
+done
 
 # If the supervisor resolved the old tag just before the re-tag, what answers
 # is not the baseline: remove it again and let the supervisor respawn.

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The host-side scripts below are single-quoted on purpose: they expand on the host.
 # shellcheck disable=SC2016
-# The benchmark's peer: the same runbook steps as the action (src/deploy.ts), with the same
-# docker and git commands, as the plain bash script a user would write.
+# The benchmark's fuller peer (run B): the same runbook steps as the action (src/deploy.ts), with
+# the same docker and git commands (lock, health wait, checks), as a plain bash script.
 #
 #   bench/peer.sh --ssh     over OpenSSH, one multiplexed connection (ControlMaster), run B
 #   bench/peer.sh --local   the same commands on the host itself, no SSH (as user core), run C
 #
 # Settings come from the environment: HOST PORT USERNAME KEY_PATH KNOWN_HOSTS_PATH (--ssh only),
 # IMAGE REPO_PATH REF BRANCH BUILD_COMMAND HEALTH_COMMAND HEALTH_TIMEOUT RESPAWN_TIMEOUT.
-# Each step prints `peer: step <name> <ms>` on stderr; the build's output goes to stdout.
+# Each step prints `peer: begin` and `peer: step <name> <ms>` on stderr; the build's output goes
+# to stdout. bench/bare.sh is the bare peer: the runbook's commands and nothing more.
 set -euo pipefail
 
 mode="${1:-}"
@@ -36,7 +37,11 @@ RESPAWN_TIMEOUT="${RESPAWN_TIMEOUT:-30}"
 
 now_ms() { date +%s%3N; }
 t_step=0
-begin() { t_step="$(now_ms)"; }
+# `peer: begin` and `peer: step` let bench/run.mjs attribute the host's sshd sessions to steps.
+begin() {
+  t_step="$(now_ms)"
+  printf 'peer: begin\n' >&2
+}
 done_step() { printf 'peer: step %s %s\n' "$1" "$(($(now_ms) - t_step))" >&2; }
 die() {
   printf 'peer: ERROR: %s\n' "$*" >&2

@@ -800,7 +800,7 @@ esac`
     box.write('dangling.2', `${id('d3')}\n`)
     box.write(
       'comments',
-      `${id('d1')} hermes-deploy 1111\n${id('d2')} someone else's\n${id('d3')} hermes-deploy 3333\n`
+      `${id('d1')} hermes-deploy 1111 texasca/api\n${id('d2')} hermes-deploy 2222 texasca/client\n${id('d3')} hermes-deploy 3333 texasca/api\n`
     )
     box.write('df.1', '3.2GB')
     box.write('df.2', '1.1GB')

@@ -115,7 +115,7 @@ describe('the handover through Caddy', () => {
 
     expect(run.code).not.toBe(0)
     expect(run.outputs.deployed).toBe('false')
-    expect(run.log).toMatch(/stand-in did not answer \/ on port \d+ within 4 s/)
+    expect(run.log).toMatch(/stand-in did not answer \/ \(`ready-path`\) on port \d+ within 4 s/)
     expect(run.log).toMatch(/last: 404/)
     expect(load).toMatchObject({ failed: 0, broken: 0 })
     expect(imageId(`${droplet.IMAGE}:latest`)).toBe(droplet.BASELINE_IMAGE)

@@ -333,7 +333,7 @@ export function listTags(repository: string): Command {
 interface TagInfo {
   tag: string
   id: string
-  /** The commit message: `hermes-deploy <sha>` for a release this action made. */
+  /** The commit message: `hermes-deploy <sha> <repository>` for a release this action made. */
   comment: string
 }
 

@@ -20,10 +20,11 @@ for line in $(docker image ls --no-trunc --format '{{.Tag}}/{{.ID}}' "$repo"); d
   done
   doomed="$doomed $tag"
 done
-# Images this action made (its commit message) that are untagged and unused.
+# Images this action made for this repository (their commit message) that are untagged and
+# unused: another repository's release is dangling between its commit and its swap.
 ours=
 for id in $(docker images -q --no-trunc --filter dangling=true); do
-  case $(docker image inspect --format '{{.Comment}}' "$id" 2>/dev/null) in hermes-deploy*) ours="$ours $id" ;; esac
+  case $(docker image inspect --format '{{.Comment}}' "$id" 2>/dev/null) in "hermes-deploy "*" $repo") ours="$ours $id" ;; esac
 done
 before=$(disk)
 echo "before=$before"
@@ -33,7 +34,7 @@ for id in $ours; do docker rmi "$id" >/dev/null 2>&1 && echo "pruned=$id"; done
 # Removing release tags can leave more of ours dangling.
 for id in $(docker images -q --no-trunc --filter dangling=true); do
   case $(docker image inspect --format '{{.Comment}}' "$id" 2>/dev/null) in
-    hermes-deploy*) docker rmi "$id" >/dev/null 2>&1 && echo "pruned=$id" ;;
+    "hermes-deploy "*" $repo") docker rmi "$id" >/dev/null 2>&1 && echo "pruned=$id" ;;
   esac
 done
 echo "after=$(disk)"

@@ -30,7 +30,9 @@ export async function commitRelease(
     previousImageId: previous.id,
     service: target.service
   })
-  const message = `hermes-deploy ${commit}`
+  // The repository too: retention prunes only its own repository's dangling releases, never
+  // another image's release waiting for its swap on the same host.
+  const message = `hermes-deploy ${commit} ${target.repository}`
   const flattened = previous.layers >= settings.maxLayers
   let release: ImageInfo
   const keep = target.keepPrevious(previous.id)

@@ -58728,7 +58728,11 @@ async function recoverHost(settings, connect, runner, holder, progress) {
                     [settings.image.name, settings.image.repository].includes(c.imageName) ||
                     (survey.image && c.imageId === survey.image.id))
                     .map(c => c.name));
-                const standins = survey.containers.filter(c => ours.has(c.labels[STANDIN_LABEL]));
+                // Production may be gone at this moment (killed in the swap): a stand-in of this run's
+                // release, or of the image it replaced, is this run's too.
+                const images = [progress.releasedImageId, progress.previousImageId];
+                const standins = survey.containers.filter(c => c.labels[STANDIN_LABEL] &&
+                    (ours.has(c.labels[STANDIN_LABEL]) || images.includes(c.imageId)));
                 for (const standin of standins) {
                     await giveTrafficBack(host, runner, settings.handover, standin.name, settings);
                 }

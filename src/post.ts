@@ -116,7 +116,14 @@ async function recoverHost(
             )
             .map(c => c.name)
         )
-        const standins = survey.containers.filter(c => ours.has(c.labels[docker.STANDIN_LABEL]))
+        // Production may be gone at this moment (killed in the swap): a stand-in of this run's
+        // release, or of the image it replaced, is this run's too.
+        const images = [progress.releasedImageId, progress.previousImageId]
+        const standins = survey.containers.filter(
+          c =>
+            c.labels[docker.STANDIN_LABEL] &&
+            (ours.has(c.labels[docker.STANDIN_LABEL]) || images.includes(c.imageId))
+        )
         for (const standin of standins) {
           await giveTrafficBack(host, runner, settings.handover, standin.name, settings)
         }

@@ -85,8 +85,30 @@ export class FakeShell implements RemoteShell {
   }
 
   async exec(command: Command, options: ExecOptions): Promise<ExecResult> {
-    const { script, rule } = this.record(command)
+    const marked = splitAtEcho(command)
+    if (marked) {
+      // `a && echo mark && b`: each side answered on its own, run one after the other as on a host.
+      this.commands.push(toShell(command))
+      this.argvs.push(command)
+      this.stdins.push(options.stdin)
+      const first = await this.answer(marked.before, options)
+      if (first.code !== 0) return first
+      const second = await this.answer(marked.after, options)
+      return {
+        code: second.code,
+        stdout: `${first.stdout}${marked.mark}\n${second.stdout}`,
+        stderr: first.stderr + second.stderr
+      }
+    }
+    this.record(command)
     this.stdins.push(options.stdin)
+    return this.answer(command, options)
+  }
+
+  /** The reply of the first rule that matches `command`. */
+  private async answer(command: Command, options: ExecOptions): Promise<ExecResult> {
+    const script = toShell(command)
+    const rule = this.rules.find(r => matches(r.pattern, command, script))
     const reply = rule
       ? typeof rule.reply === 'function'
         ? rule.reply(script, options)
@@ -108,6 +130,16 @@ export class FakeShell implements RemoteShell {
         : rule.reply
       : {}
     const result = { code: 0, stdout: '', stderr: '', ...reply }
+    // The lock's holder runs the command it was given once it holds the lock (lock.sh's $5), and
+    // prints its output as `then <base64>`: answered here by the rules, as if run on its own.
+    const then = scriptsIn(command).includes('lock') ? command[8] : undefined
+    if (then && result.stdout.includes('acquired\n')) {
+      const ran = this.exec(split(Buffer.from(then, 'base64').toString()), { timeoutMs: 0 })
+      void ran.then(r => {
+        const text = `${r.stdout}${r.stderr}${r.stdout || r.stderr ? '\n' : ''}#exit ${r.code}\n`
+        options.onOutput?.(`then ${Buffer.from(text).toString('base64')}\n`, 'stdout')
+      })
+    }
     let finish: (r: ExecResult) => void = () => {}
     const done = new Promise<ExecResult>(resolve => (finish = resolve))
     const written: string[] = []
@@ -167,6 +199,30 @@ export class FakeShell implements RemoteShell {
   indexOf(pattern: Pattern): number {
     return this.commands.findIndex((text, i) => matches(pattern, this.argvs[i], text))
   }
+}
+
+/** A chain with an `echo <mark>` in it: the commands before it and after it, as chains. */
+function splitAtEcho(
+  command: Command
+): { before: Command; mark: string; after: Command } | undefined {
+  if (command.length !== 3 || command[0] !== 'sh' || command[1] !== '-c') return undefined
+  if (SCRIPT_NAMES.has(command[2])) return undefined
+  let words: string[]
+  try {
+    words = split(command[2])
+  } catch {
+    return undefined
+  }
+  const parts: string[][] = [[]]
+  for (const word of words) {
+    if (word === '&&') parts.push([])
+    else parts.at(-1)!.push(word)
+  }
+  const at = parts.findIndex(part => part.length === 2 && part[0] === 'echo')
+  if (at <= 0 || at === parts.length - 1) return undefined
+  const join = (list: string[][]): Command =>
+    list.length === 1 ? list[0] : ['sh', '-c', list.map(toShell).join(' && ')]
+  return { before: join(parts.slice(0, at)), mark: parts[at][1], after: join(parts.slice(at + 1)) }
 }
 
 /** A pattern for removing container `id`, plainly or as one that may already be gone. */

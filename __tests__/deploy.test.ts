@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FakeRunner } from '../__fixtures__/fake-runner.js'
-import { FakeShell, removal } from '../__fixtures__/fake-shell.js'
+import { FakeShell, removal, scriptsIn } from '../__fixtures__/fake-shell.js'
 import { decideUpdate, findProduction } from '../src/decide.js'
 import { deploy } from '../src/deploy.js'
 import * as docker from '../src/docker.js'
@@ -101,7 +101,7 @@ function healthyHost(): FakeShell {
       }))
       .on(/\$1" 2>&1\) && ok=1/, { stdout: 'passed on attempt 1\n' })
       .on('retain', { stdout: 'before=1GB\nkept=222222222222\nafter=1GB\n' })
-      .on(/hermes-deploy\/history/, {
+      .on('appendHistory', {
         stdout: '{"time":"t","action":"deploy","result":"deployed","durationSec":3}\n'
       })
   )
@@ -137,10 +137,51 @@ describe('the deploy procedure', () => {
     expect(report.retentionAfter).toEqual({ keep: 5, tag: 'texasca/api:222222222222' })
   })
 
+  it("reads what runs, production's commit and the history in the lock's round trip, and writes the history after", async () => {
+    const head = Buffer.from(`${OLD_COMMIT}`).toString('base64')
+    const shown = '{"time":"t0","action":"deploy","result":"deployed","durationSec":4}\n'
+    const shell = healthyHost().on('survey', {
+      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n#heads\n${PROD_ID} 0 ${head}\n#history\n${shown}`
+    })
+    const { report } = await runDeploy(shell)
+    expect(report.outcome).toBe('deployed')
+    expect(report.previousCommit).toBe(OLD_COMMIT)
+    // One channel, the lock's, for the lock, the survey and the commit; none of its own for them.
+    expect(shell.spawned).toHaveLength(1)
+    expect(shell.stdins).toHaveLength(shell.commands.length)
+    expect(shell.ran('currentCommit')).toBe(false)
+    expect(shell.ran('appendHistory')).toBe(false)
+    // The survey ran once, as the lock's own command, before anything else on the host.
+    expect(
+      shell.commands.filter((_, i) => scriptsIn(shell.argvs[i]).includes('survey'))
+    ).toHaveLength(1)
+    expect(shell.indexOf('survey')).toBe(1)
+    // The history line is written on the host after the job, with the lock; the summary has it.
+    const written = shell.spawned[0].written.filter(line => line.startsWith('after '))
+    const history = Buffer.from(written.at(-1)!.slice(6).trim(), 'base64').toString()
+    expect(history).toContain('"result":"deployed"')
+    expect(history).toContain(`"toCommit":"${NEW_COMMIT}"`)
+    expect(report.history?.map(h => h.time)).toEqual(['t0', expect.any(String)])
+  })
+
+  it("says why it cannot read production's commit, from what the survey read", async () => {
+    const broken = Buffer.from('fatal: not a git repository').toString('base64')
+    const shell = healthyHost().on('survey', {
+      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n#heads\n${PROD_ID} 128 ${broken}\n`
+    })
+    const { report } = await runDeploy(shell)
+    expect(report.outcome).toBe('failed')
+    expect(report.failedStep).toBe('Read what production runs')
+    expect(report.reason).toMatch(
+      /Could not read the commit at \/srv\/app in texasca-api: git rev-parse HEAD exited with code 128:\nfatal: not a git repository\nCheck `repo-path`/
+    )
+  })
+
   it('follows the runbook in order and reports the new release', async () => {
     const shell = healthyHost()
     const { report, runner } = await runDeploy(shell)
 
+    expect(report.reason).toBeUndefined()
     expect(report.outcome).toBe('deployed')
     expect(report).toMatchObject({
       previousCommit: OLD_COMMIT,

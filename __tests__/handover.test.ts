@@ -172,12 +172,11 @@ describe('replacing production with a handover (host network)', () => {
     expect(id).toBe(NEW_PROD_ID)
     expect(shell.argvs.map(scriptsIn)).toEqual([
       ['caddySwitch', 'removeIfPresent', 'httpReady', 'caddySwitch'],
-      ['stopGracefully', 'waitForContainer'],
-      ['health'],
+      ['stopGracefully', 'waitForContainer', 'health'],
       ['httpReady', 'caddySwitch', 'caddyDrain', 'stopGracefully']
     ])
 
-    const [start, swap, , end] = shell.argvs
+    const [start, swap, end] = shell.argvs
     // A stale stand-in gives the traffic back and goes; the new one starts, answers, takes it.
     expect(argsOf(start, 'caddySwitch')).toEqual([
       ['http://localhost:2019', '8081', '8080', 'if-present'],

@@ -27,6 +27,7 @@ function holder(
     staleSec?: number
     dockerHost?: string
     user?: { uid: number; gid: number }
+    then?: string[]
   } = {}
 ) {
   const [cmd, ...args] = lockCommand(
@@ -36,7 +37,8 @@ function holder(
     {
       commit,
       since: '2026-11-25T00:00:00Z'
-    }
+    },
+    options.then
   )
   const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: root, HERMES_LOCK_DIR: lockDir }
   if (options.dockerHost) env.DOCKER_HOST = options.dockerHost
@@ -125,6 +127,38 @@ describe('the deploy lock on the host', () => {
     await next.saw('waiting {"commit":"with-after"')
     await next.saw('acquired')
     expect(readFileSync(marker, 'utf8')).toBe('pruned\n') // done before the next one got in
+    next.release()
+    await next.exited
+  })
+
+  it('runs the command it is given once it holds the lock, and prints its output and exit code', async () => {
+    const script = `[ -s '${lockFile()}' ] && echo "held; $1"; echo 'to stderr' >&2; exit 3`
+    const first = holder('with-then', { then: ['sh', '-c', script, 'sh', "it's 'quoted'"] })
+    await first.saw('then ')
+    const line = first
+      .output()
+      .split('\n')
+      .find(l => l.startsWith('then '))!
+    expect(Buffer.from(line.slice(5), 'base64').toString()).toBe(
+      `held; it's 'quoted'\nto stderr\n#exit 3\n`
+    )
+    expect(free()).toBe(false) // it keeps the lock after the command, until released
+    first.release()
+    await first.exited
+    expect(free()).toBe(true)
+  })
+
+  it('runs every piece of `after` work in order, one after the other', async () => {
+    const log = join(root, `after-log-${tests}`)
+    const first = holder('afters')
+    await first.saw('acquired')
+    const work = (text: string) =>
+      `after ${Buffer.from(`echo ${text} >> '${log}'`).toString('base64')}\n`
+    first.child.stdin.end(`${work('retention')}${work('history')}release\n`)
+    await first.exited
+    const next = holder('next')
+    await next.saw('acquired')
+    expect(readFileSync(log, 'utf8')).toBe('retention\nhistory\n')
     next.release()
     await next.exited
   })

@@ -304,47 +304,110 @@ describe("the unit tests' fake shell", () => {
 })
 
 describe('survey.sh', () => {
-  const DOCKER = `case "$*" in
-  'image inspect --format {{json .}} texasca/api:latest') echo '{"Id":"${IMAGE}","Config":{"Cmd":["node"]},"RootFS":{"Layers":["l1","l2"]}}' ;;
-  'image inspect'*) echo 'Error: No such image' >&2; exit 1 ;;
-  'ps -aq --no-trunc') [ -z "$PS_FAILS" ] || { echo 'Cannot connect to the Docker daemon' >&2; exit 3; }; cat "$FAKE/ps" ;;
-  'inspect --format {{json .}} '*)
+  // $FAKE/inspect: per container, `<id> <running> <image ID> <config image> <name> <standin|->`.
+  const DOCKER = `case "$1 $2" in
+  'image inspect') [ "$5" = texasca/api:latest ] || { echo 'Error: No such image' >&2; exit 1; }
+    echo '${IMAGE} {"Id":"${IMAGE}","Config":{"Cmd":["node"]},"RootFS":{"Layers":["l1","l2"]}}' ;;
+  'ps -aq') [ -z "$PS_FAILS" ] || { echo 'Cannot connect to the Docker daemon' >&2; exit 3; }; cat "$FAKE/ps" ;;
+  'inspect --format')
     shift 3
     for id; do
       # One gone between ps and inspect: docker prints the others and fails.
       [ "$id" != gone ] || { echo "Error: No such object: $id" >&2; code=1; continue; }
-      echo '{"Id":"'"$id"'","Name":"/'"$id"'-name","Image":"${IMAGE}","State":{"Running":true}}'
+      grep "^$id " "$FAKE/inspect"
+      set -- $(grep "^$id " "$FAKE/inspect")
+      echo '{"Id":"'"$1"'","Name":"'"$5"'","Image":"'"$3"'","State":{"Running":'"$2"'}}'
     done
     exit "\${code:-0}" ;;
+  'exec --workdir')
+    case $4 in
+      c-broken) echo 'fatal: not a git repository' >&2; exit 128 ;;
+      *) echo "warning: a word from git" >&2; echo "${'1'.repeat(40)}" ;;
+    esac ;;
   *) echo "unexpected: docker $*" >&2; exit 9 ;;
 esac`
+  const INSPECT =
+    `c1 true ${IMAGE} texasca/api:latest /texasca-api -\n` +
+    `c-tag false ${IMAGE} texasca/api /texasca-api-old -\n` +
+    `c-redis true ${OTHER} redis:7 /redis -\n` +
+    `c-id true ${IMAGE} ${IMAGE} /by-id -\n` +
+    `c-named true ${OTHER} other/app /named -\n` +
+    `c-standin true ${IMAGE} texasca/api:latest /texasca-api-standin standin\n` +
+    `c-broken true ${OTHER} texasca/api /broken -\n`
 
   it('prints the image under #image, then every container under #containers', () => {
     const box = sandbox({ docker: DOCKER })
-    box.write('ps', 'c1\ngone\nc2\n')
+    box.write('ps', 'c1\ngone\nc-redis\n')
+    box.write('inspect', INSPECT)
     const result = box.run(docker.survey('texasca/api:latest'))
     expect(result.status).toBe(0)
     expect(result.stdout).toMatch(/^#image\n\{"Id":"sha256:a+".*\n#containers\n\{"Id":"c1"/)
     const survey = docker.parseSurvey(result.stdout)
     expect(survey.image).toEqual({ id: IMAGE, config: { Cmd: ['node'] }, layers: 2 })
     expect(survey.containers.map(c => [c.id, c.name, c.running])).toEqual([
-      ['c1', 'c1-name', true],
-      ['c2', 'c2-name', true]
+      ['c1', 'texasca-api', true],
+      ['c-redis', 'redis', true]
     ])
-    // One inspect for all of them, each ID its own argument.
+    // One inspect for all of them, each ID its own argument; no commit read, no history.
     expect(box.calls('docker')).toEqual([
-      'image inspect --format {{json .}} texasca/api:latest',
+      'image inspect --format {{.Id}} {{json .}} texasca/api:latest',
       'ps -aq --no-trunc',
-      'inspect --format {{json .}} c1 gone c2'
+      expect.stringMatching(/^inspect --format .* c1 gone c-redis$/)
     ])
+    expect(survey.heads.size).toBe(0)
+    expect(survey.history).toBeUndefined()
+  })
+
+  it('reads the commit in each running container that may be production, and the history', () => {
+    const box = sandbox({ docker: DOCKER }, { tools: ['base64'] })
+    box.write('ps', 'c1\nc-tag\nc-redis\nc-id\nc-named\nc-standin\nc-broken\n')
+    box.write('inspect', INSPECT)
+    mkdirSync(join(box.home, '.hermes-deploy', 'history'), { recursive: true })
+    const lines = Array.from({ length: 250 }, (_, i) => `{"n":${i}}`)
+    writeFileSync(
+      join(box.home, '.hermes-deploy', 'history', 'texasca_api.jsonl'),
+      lines.join('\n') + '\n'
+    )
+    const result = box.run(
+      docker.survey('texasca/api:latest', {
+        alias: 'texasca/api',
+        repoPath: '/srv/app',
+        container: 'named',
+        history: 'texasca_api'
+      })
+    )
+    expect(result.status).toBe(0)
+    const survey = docker.parseSurvey(result.stdout)
+    // Running, not a stand-in, and running the image (by its name, its alias or its ID) or named.
+    expect([...survey.heads.keys()]).toEqual(['c1', 'c-id', 'c-named', 'c-broken'])
+    expect(survey.heads.get('c1')).toEqual({
+      code: 0,
+      output: `warning: a word from git\n${'1'.repeat(40)}`
+    })
+    expect(survey.heads.get('c-broken')).toEqual({
+      code: 128,
+      output: 'fatal: not a git repository'
+    })
+    expect(box.calls('docker')).toContain(
+      `exec --workdir /srv/app c1 git -c safe.directory=/srv/app rev-parse --verify HEAD`
+    )
+    // The last 199: with this deploy's own line, the summary shows 200.
+    const history = survey.history!.trim().split('\n')
+    expect(history).toHaveLength(199)
+    expect(history.at(-1)).toBe('{"n":249}')
   })
 
   it('prints null for an image the host lacks, and inspects nothing when nothing runs', () => {
     const box = sandbox({ docker: DOCKER })
     box.write('ps', '')
-    const result = box.run(docker.survey('texasca/api:gone'))
-    expect(result).toEqual({ status: 0, stdout: '#image\nnull\n#containers\n', stderr: '' })
-    expect(docker.parseSurvey(result.stdout)).toEqual({ image: undefined, containers: [] })
+    const result = box.run(docker.survey('texasca/api:gone', { repoPath: '/srv/app' }))
+    expect(result).toEqual({ status: 0, stdout: '#image\nnull\n#containers\n#heads\n', stderr: '' })
+    expect(docker.parseSurvey(result.stdout)).toEqual({
+      image: undefined,
+      containers: [],
+      heads: new Map(),
+      history: undefined
+    })
     expect(box.calls('docker')).toHaveLength(2)
   })
 
@@ -587,19 +650,23 @@ describe('health.sh', () => {
     'n=$(( $(cat "$FAKE/tries" 2>/dev/null || echo 0) + 1 )); echo "$n" >"$FAKE/tries"; ' +
     'echo "attempt $n: connection refused" >&2; [ -n "$PASS_ON" ] && [ "$n" -ge "$PASS_ON" ]'
 
-  it('retries the command until it passes: after 0.2 s, then every second', () => {
+  it('retries the command until it passes: every 0.2 s for 5 s, then every second', () => {
     const box = sandbox({}, { clock: true })
-    const result = box.run(docker.healthCheck(COMMAND, 10), { env: { PASS_ON: '3' } })
+    const result = box.run(docker.healthCheck(COMMAND, 20), { env: { PASS_ON: '3' } })
     expect(result).toEqual({ status: 0, stdout: 'passed on attempt 3\n', stderr: '' })
-    expect(box.calls('sleep')).toEqual(['0.2', '1'])
+    expect(box.calls('sleep')).toEqual(['0.2', '0.2'])
+    const slow = sandbox({}, { clock: true })
+    const later = slow.run(docker.healthCheck(COMMAND, 20), { env: { PASS_ON: '28' } })
+    expect(later.stdout).toBe('passed on attempt 28\n')
+    expect(slow.calls('sleep')).toEqual([...Array(25).fill('0.2'), '1', '1'])
   })
 
   it('fails at the timeout with the last output of the command', () => {
     const box = sandbox({}, { clock: true })
     const result = box.run(docker.healthCheck(COMMAND, 3))
     expect(result.status).toBe(1)
-    expect(result.stdout).toBe('attempt 5: connection refused\n')
-    expect(result.stderr).toBe('failed 5 attempts in 3 s\n')
+    expect(result.stdout).toBe('attempt 16: connection refused\n')
+    expect(result.stderr).toBe('failed 16 attempts in 3 s\n')
   })
 
   it('keeps only the last 20 lines of that output', () => {

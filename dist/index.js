@@ -54636,15 +54636,15 @@ const fetchAndRelate = "#!/bin/sh\n# In a git checkout: print local changes, fet
 /** src/remote/files-between.sh: In a git checkout: list the files changed between commits $1 and $2. */
 const filesBetween = "#!/bin/sh\n# In a git checkout: list the files changed between commits $1 and $2.\ngit -c safe.directory=\"$PWD\" diff --name-only \"$1\" \"$2\"";
 /** src/remote/health.sh: Run the health command $1 until it passes or $2 s have passed; on failure print its output. */
-const health = "#!/bin/sh\n# Run the health command $1 until it passes or $2 s have passed; on failure print its output.\nend=$(( $(date +%s) + $2 ))\nattempt=0\npause=0.2\nwhile :; do\n  attempt=$((attempt + 1))\n  left=$(( end - $(date +%s) ))\n  [ \"$left\" -gt 0 ] || left=1\n  if command -v timeout >/dev/null 2>&1; then\n    out=$(timeout \"$left\" sh -c \"$1\" 2>&1) && ok=1 || ok=0\n  else\n    out=$(sh -c \"$1\" 2>&1) && ok=1 || ok=0\n  fi\n  if [ \"$ok\" = 1 ]; then echo \"passed on attempt $attempt\"; exit 0; fi\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    printf '%s\\n' \"$out\" | tail -n 20\n    echo \"failed $attempt attempts in $2 s\" >&2\n    exit 1\n  fi\n  sleep \"$pause\"\n  pause=1\ndone\n";
+const health = "#!/bin/sh\n# Run the health command $1 until it passes or $2 s have passed; on failure print its output.\nend=$(( $(date +%s) + $2 ))\nattempt=0\npause=0.2\nwhile :; do\n  attempt=$((attempt + 1))\n  left=$(( end - $(date +%s) ))\n  [ \"$left\" -gt 0 ] || left=1\n  if command -v timeout >/dev/null 2>&1; then\n    out=$(timeout \"$left\" sh -c \"$1\" 2>&1) && ok=1 || ok=0\n  else\n    out=$(sh -c \"$1\" 2>&1) && ok=1 || ok=0\n  fi\n  if [ \"$ok\" = 1 ]; then echo \"passed on attempt $attempt\"; exit 0; fi\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    printf '%s\\n' \"$out\" | tail -n 20\n    echo \"failed $attempt attempts in $2 s\" >&2\n    exit 1\n  fi\n  sleep \"$pause\"\n  # Every 0.2 s for the first 5 s (an app that starts at all usually answers by then), then every 1 s.\n  [ \"$attempt\" -lt 25 ] || pause=1\ndone\n";
 /** src/remote/http-ready.sh: Wait up to $2 s for $1 to answer HTTP 2xx or 3xx (curl, else wget); on failure print the last answer and exit 124. */
 const httpReady = "#!/bin/sh\n# Wait up to $2 s for $1 to answer HTTP 2xx or 3xx (curl, else wget); on failure print the last answer and exit 124.\nend=$(( $(date +%s) + $2 ))\npause=0.1\nwhile :; do\n  if command -v curl >/dev/null 2>&1; then\n    status=$(curl -sS -o /dev/null --max-time 5 -w '%{http_code}' \"$1\" 2>&1) || true\n  else\n    # wget follows a redirect: the last status it prints (-S) is the answer's.\n    status=$(wget -S -O /dev/null -T 5 \"$1\" 2>&1 | awk '$1 ~ /^HTTP\\// { code = $2 } END { print code }') || true\n  fi\n  case \"$status\" in\n    2[0-9][0-9] | 3[0-9][0-9]) echo \"ready: $1 answered $status\"; exit 0 ;;\n  esac\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    echo \"$1 did not answer 2xx or 3xx within $2 s; last: ${status:-no answer}\" >&2\n    exit 124\n  fi\n  sleep \"$pause\"\n  pause=0.25\ndone\n";
 /** src/remote/image-layers.sh: Print each local image's layer chain, a JSON array per line; no parameters. */
 const imageLayers = "#!/bin/sh\n# Print each local image's layer chain, a JSON array per line; no parameters.\n# shellcheck disable=SC2046 # image IDs, split into one argument each\ndocker image inspect --format '{{json .RootFS.Layers}}' $(docker image ls -q --no-trunc | sort -u) 2>/dev/null || true";
 /** src/remote/list-tags.sh: Print "<tag> <image ID> <commit message>" for each tag of repository $1, newest first. */
 const listTags = "#!/bin/sh\n# Print \"<tag> <image ID> <commit message>\" for each tag of repository $1, newest first.\ndocker image ls --no-trunc --format '{{.Tag}} {{.ID}}' \"$1\" | while read -r tag id; do\n  echo \"$tag $id $(docker image inspect --format '{{.Comment}}' \"$id\")\"\ndone";
-/** src/remote/lock.sh: Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder; `after <base64 sh>` runs on release, detached, still holding it. */
-const lock = "#!/bin/sh\n# Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder; `after <base64 sh>` runs on release, detached, still holding it.\nset -u\nname=$1 stale=$3 holder=$4\nend=$(( $(date +%s) + $2 ))\numask 007\ncommand -v flock >/dev/null || { echo 'flock (util-linux) is not installed on the host' >&2; exit 70; }\n# Make a shared lock directory unless it exists: group docker and setgid where this user can give\n# it that group, else world-writable and sticky like /tmp. Made under a temporary name and renamed\n# into place, so that no one uses it before it has its group and mode.\nshared() {\n  if [ ! -d \"$1\" ]; then\n    mkdir -p \"${1%/*}\" 2>/dev/null\n    mkdir \"$1.$$\" 2>/dev/null || return 1\n    if chgrp docker \"$1.$$\" 2>/dev/null; then chmod 2770 \"$1.$$\"; else chmod 1777 \"$1.$$\"; fi\n    # When another run made it meanwhile, this moves ours into theirs: remove it from there.\n    mv \"$1.$$\" \"$1\" 2>/dev/null\n    rmdir \"$1.$$\" \"$1/${1##*/}.$$\" 2>/dev/null\n  fi\n  [ -d \"$1\" ] && [ -w \"$1\" ] && [ -x \"$1\" ]\n}\nif [ -n \"${HERMES_LOCK_DIR:-}\" ]; then\n  dir=$HERMES_LOCK_DIR\n  shared \"$dir\" || { echo \"cannot use HERMES_LOCK_DIR=$dir\" >&2; exit 70; }\nelif shared /run/lock/hermes-deploy; then dir=/run/lock/hermes-deploy\nelif shared /var/lock/hermes-deploy; then dir=/var/lock/hermes-deploy\nelse\n  dir=\"$HOME/.hermes-deploy/locks\"\n  mkdir -p \"$dir\" || exit 70\nfi\ncase ${DOCKER_HOST:-unix:///var/run/docker.sock} in\n  unix:///var/run/docker.sock | unix:///run/docker.sock) ;;\n  *) sum=$(printf %s \"$DOCKER_HOST\" | cksum) && name=\"$name@${sum%% *}\" ;;\nesac\nlock=\"$dir/$name.lock\"\n# Read-only when it exists: flock needs no more, so a file another user made works as well.\nif ! { command exec 9<\"$lock\"; } 2>/dev/null; then\n  command exec 9>>\"$lock\" || exit 70\nfi\nif ! flock -n 9; then\n  last=\n  while :; do\n    held=$(cat \"$lock\" 2>/dev/null)\n    if [ -n \"$held\" ] && [ \"$held\" != \"$last\" ]; then echo \"waiting $held\"; last=$held; fi\n    [ \"$(date +%s)\" -lt \"$end\" ] || { echo \"timeout $last\"; exit 75; }\n    flock -w 1 9 && break\n  done\nfi\nbeat=$(mktemp \"${TMPDIR:-/tmp}/hermes-heartbeat.XXXXXX\") || exit 70\nprev=$(cat \"$lock\" 2>/dev/null)\n[ -z \"$prev\" ] || echo \"takeover its process has ended: $prev\"\n{ printf '%s\\n' \"$holder\" >\"$lock\"; } 2>/dev/null\n# The watchdog stops this holder when it hears nothing for $stale s, and ends when the holder has.\n(\n  while kill -0 $$ 2>/dev/null; do\n    if [ $(( $(date +%s) - $(stat -c %Y \"$beat\" 2>/dev/null || date +%s) )) -gt \"$stale\" ]; then\n      kill $$\n      break\n    fi\n    sleep 1\n  done\n  rm -f \"$beat\"\n) </dev/null >/dev/null 2>&1 9<&- &\nwatchdog=$!\necho acquired\nafter=\nwhile IFS= read -r line; do\n  case $line in\n    release) break ;;\n    after\\ *) after=${line#after } ;;\n  esac\n  touch \"$beat\"\ndone\nkill \"$watchdog\" 2>/dev/null\nrm -f \"$beat\"\nif [ -n \"$after\" ]; then\n  # Work that must not delay the job (pruning old releases) runs on after the run has gone, in a\n  # session of its own, with the lock's descriptor: the next deploy waits until it is done.\n  { printf '%s (finishing: after the deploy)\\n' \"$holder\" >\"$lock\"; } 2>/dev/null\n  # shellcheck disable=SC2016 # expanded by the inner sh\n  setsid sh -c 'eval \"$(printf %s \"$1\" | base64 -d)\"; { true >\"$2\"; } 2>/dev/null' sh \"$after\" \"$lock\" \\\n    </dev/null >/dev/null 2>&1 &\nelse\n  { true >\"$lock\"; } 2>/dev/null\nfi\nexec 9<&-\necho released\n";
+/** src/remote/lock.sh: Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder; $5 (base64 sh) runs once it is held, printed as `then <base64>`; `after <base64 sh>` lines run on release, detached, still holding it. */
+const lock = "#!/bin/sh\n# Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder; $5 (base64 sh) runs once it is held, printed as `then <base64>`; `after <base64 sh>` lines run on release, detached, still holding it.\nset -u\nname=$1 stale=$3 holder=$4\nend=$(( $(date +%s) + $2 ))\numask 007\ncommand -v flock >/dev/null || { echo 'flock (util-linux) is not installed on the host' >&2; exit 70; }\n# Make a shared lock directory unless it exists: group docker and setgid where this user can give\n# it that group, else world-writable and sticky like /tmp. Made under a temporary name and renamed\n# into place, so that no one uses it before it has its group and mode.\nshared() {\n  if [ ! -d \"$1\" ]; then\n    mkdir -p \"${1%/*}\" 2>/dev/null\n    mkdir \"$1.$$\" 2>/dev/null || return 1\n    if chgrp docker \"$1.$$\" 2>/dev/null; then chmod 2770 \"$1.$$\"; else chmod 1777 \"$1.$$\"; fi\n    # When another run made it meanwhile, this moves ours into theirs: remove it from there.\n    mv \"$1.$$\" \"$1\" 2>/dev/null\n    rmdir \"$1.$$\" \"$1/${1##*/}.$$\" 2>/dev/null\n  fi\n  [ -d \"$1\" ] && [ -w \"$1\" ] && [ -x \"$1\" ]\n}\nif [ -n \"${HERMES_LOCK_DIR:-}\" ]; then\n  dir=$HERMES_LOCK_DIR\n  shared \"$dir\" || { echo \"cannot use HERMES_LOCK_DIR=$dir\" >&2; exit 70; }\nelif shared /run/lock/hermes-deploy; then dir=/run/lock/hermes-deploy\nelif shared /var/lock/hermes-deploy; then dir=/var/lock/hermes-deploy\nelse\n  dir=\"$HOME/.hermes-deploy/locks\"\n  mkdir -p \"$dir\" || exit 70\nfi\ncase ${DOCKER_HOST:-unix:///var/run/docker.sock} in\n  unix:///var/run/docker.sock | unix:///run/docker.sock) ;;\n  *) sum=$(printf %s \"$DOCKER_HOST\" | cksum) && name=\"$name@${sum%% *}\" ;;\nesac\nlock=\"$dir/$name.lock\"\n# Read-only when it exists: flock needs no more, so a file another user made works as well.\nif ! { command exec 9<\"$lock\"; } 2>/dev/null; then\n  command exec 9>>\"$lock\" || exit 70\nfi\nif ! flock -n 9; then\n  last=\n  while :; do\n    held=$(cat \"$lock\" 2>/dev/null)\n    if [ -n \"$held\" ] && [ \"$held\" != \"$last\" ]; then echo \"waiting $held\"; last=$held; fi\n    [ \"$(date +%s)\" -lt \"$end\" ] || { echo \"timeout $last\"; exit 75; }\n    flock -w 1 9 && break\n  done\nfi\nbeat=$(mktemp \"${TMPDIR:-/tmp}/hermes-heartbeat.XXXXXX\") || exit 70\nprev=$(cat \"$lock\" 2>/dev/null)\n[ -z \"$prev\" ] || echo \"takeover its process has ended: $prev\"\n{ printf '%s\\n' \"$holder\" >\"$lock\"; } 2>/dev/null\n# The watchdog stops this holder when it hears nothing for $stale s, and ends when the holder has.\n(\n  while kill -0 $$ 2>/dev/null; do\n    if [ $(( $(date +%s) - $(stat -c %Y \"$beat\" 2>/dev/null || date +%s) )) -gt \"$stale\" ]; then\n      kill $$\n      break\n    fi\n    sleep 1\n  done\n  rm -f \"$beat\"\n) </dev/null >/dev/null 2>&1 9<&- &\nwatchdog=$!\necho acquired\nif [ -n \"${5:-}\" ]; then\n  # What the run reads first (what runs on the host), in the lock's own round trip: its output\n  # and stderr, then `#exit <code>`, as one line of base64.\n  out=$( (eval \"$(printf %s \"$5\" | base64 -d)\") </dev/null 2>&1 9<&-; echo \"#exit $?\")\n  printf 'then %s\\n' \"$(printf '%s\\n' \"$out\" | base64 | tr -d '\\n')\"\nfi\nafter=\nwhile IFS= read -r line; do\n  case $line in\n    release) break ;;\n    after\\ *) after=\"$after ${line#after }\" ;;\n  esac\n  touch \"$beat\"\ndone\nkill \"$watchdog\" 2>/dev/null\nrm -f \"$beat\"\nif [ -n \"$after\" ]; then\n  # Work that must not delay the job (pruning old releases, the history line) runs on after the run has gone, in a\n  # session of its own, with the lock's descriptor: the next deploy waits until it is done.\n  { printf '%s (finishing: after the deploy)\\n' \"$holder\" >\"$lock\"; } 2>/dev/null\n  # shellcheck disable=SC2016,SC2086 # expanded by the inner sh; $after: base64 words, one each\n  setsid sh -c 'lock=$1; shift; for a; do (eval \"$(printf %s \"$a\" | base64 -d)\"); done; { true >\"$lock\"; } 2>/dev/null' \\\n    sh \"$lock\" $after </dev/null >/dev/null 2>&1 &\nelse\n  { true >\"$lock\"; } 2>/dev/null\nfi\nexec 9<&-\necho released\n";
 /** src/remote/remote-tip.sh: In a git checkout: print the commit branch $1 points to on origin, changing nothing locally. */
 const remoteTip = "#!/bin/sh\n# In a git checkout: print the commit branch $1 points to on origin, changing nothing locally.\ngit -c safe.directory=\"$PWD\" ls-remote --exit-code origin \"refs/heads/$1\"";
 /** src/remote/remove-if-present.sh: Remove container $1: succeed when it is gone either way, fail only when it is still there. */
@@ -54659,8 +54659,8 @@ const runBounded = "#!/bin/sh\n# Run the shell code $1 for at most $2 s (with ti
 const saveWithout = "#!/bin/sh\n# Write image $1's docker save archive to stdout without its bottom $2 layers (of $3).\nset -e\ntmp=$(mktemp -d \"${TMPDIR:-/var/tmp}/hermes-save.XXXXXX\")\ntrap 'rm -rf \"$tmp\"' EXIT\n# dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\ndocker save \"$1\" >\"$tmp/image.tar\"\ntar -xOf \"$tmp/image.tar\" manifest.json >\"$tmp/manifest.json\"\n# \"Layers\":[\"<dir>/layer.tar\",...]: names are hex and slashes only.\ngrep -o '\"Layers\":\\[[^]]*\\]' \"$tmp/manifest.json\" | sed 's/^\"Layers\"://' | tr -d '\"[]' | tr ',' '\\n' >\"$tmp/layers\"\n[ \"$(wc -l <\"$tmp/layers\")\" -eq \"$3\" ] || { echo \"the archive lists $(wc -l <\"$tmp/layers\") layers, not $3\" >&2; exit 3; }\nhead -n \"$2\" \"$tmp/layers\" >\"$tmp/skip\"\ntar --delete -f - -T \"$tmp/skip\" <\"$tmp/image.tar\"";
 /** src/remote/stop-gracefully.sh: Stop container $1 gracefully, then remove it (not when $3=keep): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped). */
 const stopGracefully = "#!/bin/sh\n# Stop container $1 gracefully, then remove it (not when $3=keep): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped).\ntimeout=$2\nif [ -z \"$timeout\" ]; then\n  timeout=$(docker container inspect --format '{{if .Config.StopTimeout}}{{.Config.StopTimeout}}{{end}}' \"$1\" 2>/dev/null) || timeout=\n  [ -n \"$timeout\" ] || timeout=10\nfi\n# -t, not --time or --timeout: the one spelling Docker's CLI has taken from 20.10 to now.\nstarted=$(date +%s)\nif docker stop -t \"$timeout\" \"$1\" >/dev/null 2>&1 && [ $(($(date +%s) - started)) -ge \"$timeout\" ]; then\n  echo \"stop-timed-out=$timeout\"\nfi\nif [ \"$3\" = keep ]; then\n  [ \"$(docker container inspect --format '{{.State.Running}}' \"$1\" 2>/dev/null)\" = false ]\n  exit\nfi\n# A container started with --rm is gone once stopped; one that is not is removed now.\ndocker rm --force \"$1\" >/dev/null 2>&1 || ! docker container inspect \"$1\" >/dev/null 2>&1\n";
-/** src/remote/survey.sh: Print the inspect of image $1 (or null), then of every container, as #image and #containers. */
-const survey = "#!/bin/sh\n# Print the inspect of image $1 (or null), then of every container, as #image and #containers.\nif ! command -v docker >/dev/null 2>&1; then\n  echo \"docker is not on the PATH of a non-interactive SSH session ($PATH)\" >&2\n  exit 127\nfi\necho '#image'\ndocker image inspect --format '{{json .}}' \"$1\" 2>/dev/null || echo null\necho '#containers'\nids=$(docker ps -aq --no-trunc) || exit $?\n# A container can vanish between ps and inspect (the supervisor at work): inspect the rest.\n# shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n[ -z \"$ids\" ] || docker inspect --format '{{json .}}' $ids 2>/dev/null || true\n";
+/** src/remote/survey.sh: Print the inspect of image $1 (or null) and of every container (#image, #containers); with repo path $3, the commit there in each running container of $1 (or $2, or named $4) as #heads; with $5, the last deploys in its history (#history). */
+const survey = "#!/bin/sh\n# Print the inspect of image $1 (or null) and of every container (#image, #containers); with repo path $3, the commit there in each running container of $1 (or $2, or named $4) as #heads; with $5, the last deploys in its history (#history).\nif ! command -v docker >/dev/null 2>&1; then\n  echo \"docker is not on the PATH of a non-interactive SSH session ($PATH)\" >&2\n  exit 127\nfi\necho '#image'\nimage=$(docker image inspect --format '{{.Id}} {{json .}}' \"$1\" 2>/dev/null) || image=\nif [ -n \"$image\" ]; then printf '%s\\n' \"${image#* }\"; else echo null; fi\necho '#containers'\nids=$(docker ps -aq --no-trunc) || exit $?\n# A container can vanish between ps and inspect (the supervisor at work): inspect the rest. Each\n# is a line of the fields the commit read below needs, then its inspect as a JSON line.\n# shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n[ -z \"$ids\" ] || containers=$(docker inspect --format '{{.Id}} {{.State.Running}} {{.Image}} {{.Config.Image}} {{.Name}} {{if index .Config.Labels \"hermes-deploy.standin\"}}standin{{else}}-{{end}}{{\"\\n\"}}{{json .}}' $ids 2>/dev/null)\nprintf '%s\\n' \"${containers:-}\" | grep '^{'\nif [ -n \"$3\" ]; then\n  # Production's commit, read here rather than in a round trip of its own: in every running\n  # container that production could be (the deploy picks it from the inspects above).\n  echo '#heads'\n  printf '%s\\n' \"${containers:-}\" | grep -v '^{' | while read -r id running from config name standin; do\n    if [ \"$running\" != true ] || [ \"$standin\" != - ]; then continue; fi\n    # Image references and container names have no spaces.\n    case $config in\n      \"$1\" | \"$2\") ;;\n      *) [ \"$from\" = \"${image%% *}\" ] || [ \"$name\" = \"/$4\" ] || { [ -n \"$4\" ] && case $id in \"$4\"*) true ;; *) false ;; esac } || continue ;;\n    esac\n    head=$(docker exec --workdir \"$3\" \"$id\" git -c safe.directory=\"$3\" rev-parse --verify HEAD 2>&1 </dev/null)\n    code=$?\n    printf '%s %s %s\\n' \"$id\" \"$code\" \"$(printf '%s' \"$head\" | base64 | tr -d '\\n')\"\n  done\nfi\nif [ -n \"$5\" ]; then\n  echo '#history'\n  tail -n 199 \"$HOME/.hermes-deploy/history/$5.jsonl\" 2>/dev/null\nfi\ntrue\n";
 /** src/remote/update-service.sh: Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; */
 const updateService = "#!/bin/sh\n# Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest;\n# $7: the failure action; $8: the update order ('' keeps the service's own).\nset -e\nservice=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7 order=$8\nif [ -n \"$user\" ]; then\n  # A login of this run only: the credentials are never left in the host user's ~/.docker.\n  DOCKER_CONFIG=$(mktemp -d)\n  export DOCKER_CONFIG\n  trap 'rm -rf \"$DOCKER_CONFIG\"' EXIT\n  # dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\n  trap 'exit 129' HUP\n  trap 'exit 130' INT\n  trap 'exit 143' TERM\n  docker login --username \"$user\" --password-stdin \"$registry\" >/dev/null\nfi\nif [ \"$push\" = yes ]; then\n  out=$(docker push \"$ref\" 2>&1) || { printf '%s\\n' \"$out\" | tail -n 5 >&2; exit 4; }\n  printf '%s\\n' \"$out\" | tail -n 1\nfi\npinned=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' \"$ref\" |\n  awk -v prefix=\"$repo@\" 'index($0, prefix) == 1 { print; exit }')\nif [ -z \"$pinned\" ]; then\n  echo \"$ref has no digest in $repo: it is not in that registry\" >&2\n  exit 3\nfi\necho \"image=$ref@${pinned#*@}\"\necho \"before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' \"$service\")\"\ndocker service update --detach --quiet --with-registry-auth --update-failure-action \"$onfail\" \\\n  ${order:+--update-order \"$order\"} --image \"$ref@${pinned#*@}\" \"$service\" >/dev/null\n";
 /** src/remote/wait-for-container.sh: Wait $2 s for a running container of image ID $1, not named $3 nor a stand-in: print "<id> <name>", else exit 124. */
@@ -55058,19 +55058,39 @@ const CARRIED_CONFIG = [
     'StopSignal',
     'Healthcheck'
 ];
-function docker_survey(image) {
-    return shScript(survey, image);
+/**
+ * `docker ps` and the inspects: of `image` and of every container. With `repoPath`, also the
+ * commit checked out in each running container that may be production (running `image`, or its
+ * `alias`, or named `container`): it saves the round trip that would read it from production
+ * once picked. With `history`, the last deploys in that history on the host.
+ */
+function docker_survey(image, read = {}) {
+    const { alias = '', repoPath = '', container = '', history = '' } = read;
+    return shScript(survey, image, alias, repoPath, container, history);
 }
 function parseSurvey(output) {
-    const [, imagePart = '', containerPart = ''] = output.split(/^#(?:image|containers)$/m);
-    const imageLine = imagePart.trim();
+    const sections = new Map();
+    const parts = output.split(/^#(image|containers|heads|history)$/m);
+    for (let i = 1; i + 1 < parts.length; i += 2)
+        sections.set(parts[i], parts[i + 1]);
+    const imageLine = (sections.get('image') ?? '').trim();
     const image = imageLine && imageLine !== 'null' ? parseImage(JSON.parse(imageLine)) : undefined;
-    const containers = containerPart
+    const containers = (sections.get('containers') ?? '')
         .split('\n')
         .map(line => line.trim())
         .filter(line => line.startsWith('{'))
         .map(line => parseContainer(JSON.parse(line)));
-    return { image, containers };
+    const heads = new Map();
+    for (const line of (sections.get('heads') ?? '').split('\n')) {
+        const [id, code, encoded = ''] = line.trim().split(' ');
+        if (id && code) {
+            heads.set(id, {
+                code: Number(code),
+                output: Buffer.from(encoded, 'base64').toString('utf8').trim()
+            });
+        }
+    }
+    return { image, containers, heads, history: sections.get('history') };
 }
 function parseImage(raw) {
     return {
@@ -55395,8 +55415,15 @@ class Host {
         this.runner.debug(`$ ${command.join(' ')}`);
         return this.shell.exec(command, { label, timeoutMs, stdin });
     }
-    async survey(image) {
-        return parseSurvey(await this.run(docker_survey(image), 'docker ps'));
+    /**
+     * What runs: `docker ps` and the inspects (`docker.survey`), of `image` or by the survey command
+     * given. `surveyed`: its result as the deploy lock's holder read it, on taking the lock.
+     */
+    async survey(image, surveyed) {
+        if (surveyed && surveyed.code !== 0)
+            throw new RemoteCommandError('docker ps', surveyed);
+        const command = typeof image === 'string' ? docker_survey(image) : image;
+        return parseSurvey(surveyed?.stdout ?? (await this.run(command, 'docker ps')));
     }
 }
 
@@ -55459,14 +55486,25 @@ async function canary(host, runner, settings, production, previous, release) {
 ;// CONCATENATED MODULE: ./src/lock.ts
 
 
+
 /** A holder that sends no heartbeat for this long is stopped by its watchdog (runner lost). */
 const STALE_AFTER_SEC = 60;
 const HEARTBEAT_MS = 10_000;
 class LockTimeoutError extends Error {
 }
 /** The lock's holder script, with its parameters: exported so tests can run it under a local sh. */
-function lockCommand(repository, timeoutSec, staleSec, holder) {
-    return shScript(lock, lockName(repository), String(timeoutSec), String(staleSec), JSON.stringify(holder));
+function lockCommand(repository, timeoutSec, staleSec, holder, then) {
+    return shScript(lock, lockName(repository), String(timeoutSec), String(staleSec), JSON.stringify(holder), ...(then ? [Buffer.from(toShell(then)).toString('base64')] : []));
+}
+/** The `then <base64>` line: the command's output, then `#exit <code>`. */
+function parseThen(encoded) {
+    const text = Buffer.from(encoded, 'base64').toString('utf8').replace(/\n$/, '');
+    const exit = text.lastIndexOf('#exit ');
+    return {
+        code: exit >= 0 ? Number(text.slice(exit + 6)) : 255,
+        stdout: exit >= 0 ? text.slice(0, exit) : text,
+        stderr: ''
+    };
 }
 function lockName(repository) {
     return repository.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -55479,7 +55517,9 @@ async function acquireLock(shell, options) {
     let buffered = '';
     let acquired = () => { };
     const ready = new Promise(resolve => (acquired = resolve));
-    const process = shell.spawn(lockCommand(options.repository, options.timeoutSec, STALE_AFTER_SEC, options.holder), {
+    let ran = () => { };
+    const thenDone = new Promise(resolve => (ran = resolve));
+    const process = shell.spawn(lockCommand(options.repository, options.timeoutSec, STALE_AFTER_SEC, options.holder, options.then), {
         label: 'deploy lock',
         onOutput: (chunk, stream) => {
             if (stream !== 'stdout')
@@ -55491,6 +55531,8 @@ async function acquireLock(shell, options) {
                 buffered = buffered.slice(newline + 1);
                 if (line === 'acquired')
                     acquired();
+                else if (line.startsWith('then '))
+                    ran(parseThen(line.slice(5)));
                 else if (line.startsWith('waiting '))
                     options.onWait(describeHolder(line.slice(8)));
                 else if (line.startsWith('takeover ')) {
@@ -55512,9 +55554,27 @@ async function acquireLock(shell, options) {
         }
         throw new Error(`Could not take the deploy lock (exit ${outcome.code}): ${(outcome.stderr || outcome.stdout).trim()}`);
     }
+    let then;
+    if (options.then) {
+        let timer;
+        const outcome = await Promise.race([
+            thenDone.then(ran => ({ ran })),
+            process.done.then(ended => ({ ended })),
+            new Promise(resolve => (timer = setTimeout(() => resolve({}), QUICK_MS)))
+        ]).finally(() => clearTimeout(timer));
+        if (!outcome.ran) {
+            process.end();
+            const { ended } = outcome;
+            throw new Error(ended
+                ? `The deploy lock's holder ended (exit ${ended.code}) before reading the host: ${(ended.stderr || ended.stdout).trim()}`
+                : `Reading the host did not finish within ${QUICK_MS / 1000} s of taking the deploy lock.`);
+        }
+        then = outcome.ran;
+    }
     const heartbeat = setInterval(() => process.write('\n'), HEARTBEAT_MS);
     heartbeat.unref();
     return {
+        then,
         after: command => process.write(`after ${Buffer.from(toShell(command)).toString('base64')}\n`),
         release: async () => {
             clearInterval(heartbeat);
@@ -55535,12 +55595,13 @@ async function acquireLock(shell, options) {
  * waiting, and a warning when a dead holder's lock is taken over. `where` names the host when
  * there are several.
  */
-function takeDeployLock(shell, settings, holder, runner, where = '') {
+function takeDeployLock(shell, settings, holder, runner, where = '', then) {
     const on = where ? ` on ${where}` : '';
     return acquireLock(shell, {
         repository: settings.image.repository,
         holder,
         timeoutSec: settings.lockTimeoutSec,
+        then,
         onWait: held => runner.info(`Waiting for the deploy lock${on}, held by ${held}`),
         onTakeover: detail => runner.warning(`Took over a deploy lock${on} left by a run that is gone: ${detail}.`, 'Stale deploy lock')
     });
@@ -57032,8 +57093,12 @@ function parseHistory(output) {
         }
     });
 }
-/** One JSON line per attempt in the history on the host; the summary shows the last few. */
-async function recordAttempt(host, settings, deps, report, durationMs) {
+/**
+ * One JSON line per attempt in the history on the host; the summary shows the last few. With the
+ * deploy lock, the line is written on the host after the job (`lock.after`), and the summary's
+ * history is what the survey read (`shown`) and this attempt: no round trip on the way out.
+ */
+async function recordAttempt(host, settings, deps, report, durationMs, recorded) {
     const entry = {
         time: new Date().toISOString(),
         action: report.action,
@@ -57052,6 +57117,14 @@ async function recordAttempt(host, settings, deps, report, durationMs) {
         durationSec: Math.round(durationMs / 100) / 10,
         ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
     };
+    if (recorded) {
+        recorded.lock.after(history_appendHistory(lockName(settings.image.repository), entry, 0));
+        report.history =
+            recorded.shown === undefined
+                ? undefined
+                : [...parseHistory(recorded.shown), entry].slice(-SHOWN);
+        return;
+    }
     report.history = await writeHistory(host, settings, entry, deps.runner);
 }
 /** How many of the last entries come back for the summary: its table, chart and figures. */
@@ -57078,7 +57151,10 @@ async function writeHistory(host, settings, entry, runner) {
 async function cleanUp(run, host, lock) {
     const { report, runner, deps, settings } = run;
     if (lock && (report.outcome !== 'unchanged' || report.action === 'rollback')) {
-        await recordAttempt(host, settings, deps, report, run.now() - run.started);
+        await recordAttempt(host, settings, deps, report, run.now() - run.started, {
+            lock,
+            shown: run.history
+        });
     }
     if (run.deploymentStarted && deps.deployment) {
         const success = report.outcome === 'deployed' || report.outcome === 'unchanged';
@@ -58020,12 +58096,33 @@ async function waitForServing(host, runner, imageId, options,
 before, 
 /** The standard input of `before`. */
 stdin) {
-    const waiting = docker_waitForContainer(imageId, options.respawnTimeoutSec, options.ignore);
-    const wait = await host.exec(before ? chain(before, waiting) : waiting, before
-        ? 'docker tag (rollback tag, release); stop production; wait for the new container'
-        : 'wait for the new container', 
+    // One round trip: the swap, the wait for the new container and the health command.
+    const commands = [
+        ...(before ? [before] : []),
+        docker_waitForContainer(imageId, options.respawnTimeoutSec, options.ignore),
+        ...(options.healthCommand
+            ? [['echo', HEALTH_MARK], healthCheck(options.healthCommand, options.healthTimeoutSec)]
+            : [])
+    ];
+    const result = await host.exec(commands.length > 1 ? chain(...commands) : commands[0], (before ? 'docker tag (rollback tag, release); stop production; ' : '') +
+        'wait for the new container' +
+        (options.healthCommand ? '; health command' : ''), 
     // Room for the graceful stop too, bounded when the container's own StopTimeout is unknown.
-    (options.respawnTimeoutSec + (options.stopTimeoutSec ?? MAX_STOP_SEC)) * 1000 + QUICK_MS, stdin);
+    (options.respawnTimeoutSec +
+        (options.stopTimeoutSec ?? MAX_STOP_SEC) +
+        (options.healthCommand ? options.healthTimeoutSec : 0)) *
+        1000 +
+        QUICK_MS, stdin);
+    // What the health command printed follows the mark; without it, the wait failed (or the swap).
+    const mark = result.stdout.indexOf(`\n${HEALTH_MARK}\n`);
+    const health = mark >= 0
+        ? {
+            code: result.code,
+            stdout: result.stdout.slice(mark + HEALTH_MARK.length + 2),
+            stderr: result.stderr
+        }
+        : undefined;
+    const wait = health ? { ...result, code: 0, stdout: result.stdout.slice(0, mark) } : result;
     const killed = stopTimedOut(wait.stdout);
     if (killed)
         runner.warning(`The production container it replaced ${killed}.`, 'Stop timed out');
@@ -58037,8 +58134,7 @@ stdin) {
     // The last line: `before` may have printed too (docker rm prints the removed ID).
     const [containerId, name] = wait.stdout.trim().split('\n').at(-1).split(' ');
     runner.info(`${name} (${format_short(containerId)}) runs ${format_short(imageId)}`);
-    if (options.healthCommand) {
-        const health = await host.exec(healthCheck(options.healthCommand, options.healthTimeoutSec), 'health command', options.healthTimeoutSec * 1000 + QUICK_MS);
+    if (health) {
         if (health.code !== 0) {
             const why = formatDiagnosis(await host.run(watch_diagnose(containerId), 'docker inspect and logs').catch(() => ''));
             throw new DeployError(`The health command did not pass within ${options.healthTimeoutSec} s (\`health-timeout\`). Its last output:\n${(health.stdout + health.stderr).trim()}` +
@@ -58057,6 +58153,8 @@ stdin) {
 }
 class NoContainerError extends DeployError {
 }
+/** Printed between the wait for the new container and the health command. */
+const HEALTH_MARK = '#health';
 /** The longest a container's own StopTimeout is waited for when `stop-timeout` is not set. */
 const MAX_STOP_SEC = 300;
 /**
@@ -58236,10 +58334,28 @@ async function target_updateService(run, host, production, release, swarm) {
 
 
 
-/** Step 3: see what runs (the runbook's `docker ps`) and pick the production container. */
-async function findProductionContainer(run, host) {
+
+/**
+ * What step 3 reads: `docker ps` and the inspects, the commit in each container that may be
+ * production, and the host's deploy history. The deploy lock runs it as soon as it is held, in
+ * its own round trip (step 2).
+ */
+function surveyCommand(settings) {
+    return docker_survey(settings.image.name, {
+        alias: settings.image.tag === 'latest' ? settings.image.repository : undefined,
+        repoPath: settings.repoPath,
+        container: settings.container,
+        history: lockName(settings.image.repository)
+    });
+}
+/**
+ * Step 3: see what runs (the runbook's `docker ps`) and pick the production container, from what
+ * the lock read (`surveyed`) or, without one (a dry run), from a survey of its own.
+ */
+async function findProductionContainer(run, host, surveyed) {
     const { settings, runner } = run;
-    const survey = await host.survey(settings.image.name);
+    const survey = await host.survey(surveyCommand(settings), surveyed);
+    run.history = survey.history;
     const container = findProduction(settings, survey.containers, survey.image);
     const target = targetFor(run, container);
     const { service } = target;
@@ -58260,13 +58376,21 @@ async function findProductionContainer(run, host) {
     run.report.previousImageId = container.imageId;
     if (service)
         run.report.swarm = { service };
-    return { container, tagged: survey.image, containers: survey.containers, target };
+    return {
+        container,
+        tagged: survey.image,
+        containers: survey.containers,
+        target,
+        head: survey.heads.get(container.id)
+    };
 }
 /** Step 4: read what production runs: its image and the commit checked out at repo-path. */
 async function readProduction(run, host, found) {
     const { settings, runner, report } = run;
-    const { container, tagged } = found;
-    report.previousCommit = await readCommit(host, container.name, settings.repoPath);
+    const { container, tagged, head } = found;
+    report.previousCommit = head
+        ? commitOf(head, container.name, settings.repoPath)
+        : await readCommit(host, container.name, settings.repoPath);
     if (tagged && tagged.id !== container.imageId) {
         runner.warning(`${container.name} runs ${format_short(container.imageId)}, not the image ${settings.image.name} now names (${format_short(tagged.id)}): ` +
             'the release is built from what production runs.');
@@ -58284,9 +58408,20 @@ async function readCommit(host, container, repoPath) {
         return (await host.run(exec(container, git_currentCommit(), { workdir: repoPath }), 'git rev-parse HEAD')).trim();
     }
     catch (error) {
-        throw new DeployError(`Could not read the commit at ${repoPath} in ${container}: ${message(error)}\n` +
-            'Check `repo-path`: it must be the git checkout of the app inside the container.');
+        throw unreadable(container, repoPath, message(error));
     }
+}
+/** The commit the survey read in production, or why it could not. */
+function commitOf(head, container, repoPath) {
+    // Its output is stdout and stderr together: the commit is the last line.
+    const commit = head.output.split('\n').at(-1).trim();
+    if (head.code === 0 && /^[0-9a-f]{40,64}$/.test(commit))
+        return commit;
+    throw unreadable(container, repoPath, `git rev-parse HEAD exited with code ${head.code}:\n${head.output}`);
+}
+function unreadable(container, repoPath, why) {
+    return new DeployError(`Could not read the commit at ${repoPath} in ${container}: ${why}\n` +
+        'Check `repo-path`: it must be the git checkout of the app inside the container.');
 }
 
 ;// CONCATENATED MODULE: ./src/steps/retain.ts
@@ -58386,6 +58521,8 @@ class Run {
     adminContainer;
     /** The deploy lock, once taken: work that must not delay the job runs after it (`after`). */
     lock;
+    /** The last lines of the host's deploy history, read with the survey. */
+    history;
     constructor(settings, deps) {
         this.settings = settings;
         this.deps = deps;
@@ -58483,14 +58620,15 @@ async function deploy(settings, deps) {
         host = new Host(await run.step('Connect', () => deps.connect()), runner);
         const remote = host;
         // 2. Take the deploy lock. Two runs must never interleave their steps; the lock comes before
-        // `docker ps` so that what this run sees is not changed under it by another.
+        // `docker ps` so that what this run sees is not changed under it by another. The lock's holder
+        // reads what runs (step 3's survey) as soon as it holds it: one round trip for both.
         if (!settings.dryRun) {
-            lock = await run.step('Take the deploy lock', () => takeDeployLock(remote.shell, settings, deps.holder, runner));
+            lock = await run.step('Take the deploy lock', () => takeDeployLock(remote.shell, settings, deps.holder, runner, '', surveyCommand(settings)));
             run.lock = lock;
             run.progress({ phase: 'started' });
         }
         // 3. Find the production container (the runbook's `docker ps`), and where its release goes.
-        const found = await run.step('Find the production container', () => findProductionContainer(run, remote));
+        const found = await run.step('Find the production container', () => findProductionContainer(run, remote, lock?.then));
         // 4. Read what production runs: its image and the commit checked out at repo-path.
         const image = await run.step('Read what production runs', () => readProduction(run, remote, found));
         const { container, target } = found;
@@ -58697,9 +58835,9 @@ async function recover(settings, progress, deps) {
 }
 async function recoverHost(settings, connect, runner, holder, progress) {
     const host = new Host(await connect(), runner);
-    const lock = await takeDeployLock(host.shell, settings, holder, runner);
+    const lock = await takeDeployLock(host.shell, settings, holder, runner, '', docker_survey(settings.image.name));
     try {
-        const survey = await host.survey(settings.image.name);
+        const survey = await host.survey(settings.image.name, lock.then);
         const admin = survey.containers.find(c => c.name === progress.adminContainer);
         // Ours runs the keep-alive; one a person made by the runbook's script is theirs to remove.
         if (admin && isOurAdmin(admin)) {
@@ -58845,9 +58983,10 @@ async function toHost(address, settings, release, source, deps) {
     const host = new Host(await deps.connectTo(address), runner);
     const started = performance.now();
     try {
-        const lock = await takeDeployLock(host.shell, settings, deps.holder, runner, hostName);
+        // The lock's holder reads what runs as soon as it holds the lock: one round trip for both.
+        const lock = await takeDeployLock(host.shell, settings, deps.holder, runner, hostName, docker_survey(settings.image.name));
         try {
-            const survey = await host.survey(settings.image.name);
+            const survey = await host.survey(settings.image.name, lock.then);
             const production = findProduction(settings, survey.containers, survey.image);
             if (production.imageId === release.imageId) {
                 runner.info(`${hostName} already runs ${format_short(release.imageId)}`);

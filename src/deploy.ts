@@ -17,7 +17,7 @@ import { cleanUp } from './steps/clean-up.js'
 import { commitRelease } from './steps/commit.js'
 import { compareRange, compareStep } from './steps/compare.js'
 import { postDeploy, preDeploy, PRE_DEPLOY_STEP } from './steps/hooks.js'
-import { findProductionContainer, readProduction } from './steps/production.js'
+import { findProductionContainer, readProduction, surveyCommand } from './steps/production.js'
 import { retain } from './steps/retain.js'
 import { rollBackTo } from './steps/roll-back-to.js'
 import { Run } from './steps/run.js'
@@ -113,10 +113,11 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     const remote = host
 
     // 2. Take the deploy lock. Two runs must never interleave their steps; the lock comes before
-    // `docker ps` so that what this run sees is not changed under it by another.
+    // `docker ps` so that what this run sees is not changed under it by another. The lock's holder
+    // reads what runs (step 3's survey) as soon as it holds it: one round trip for both.
     if (!settings.dryRun) {
       lock = await run.step('Take the deploy lock', () =>
-        takeDeployLock(remote.shell, settings, deps.holder, runner)
+        takeDeployLock(remote.shell, settings, deps.holder, runner, '', surveyCommand(settings))
       )
       run.lock = lock
       run.progress({ phase: 'started' })
@@ -124,7 +125,7 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
 
     // 3. Find the production container (the runbook's `docker ps`), and where its release goes.
     const found = await run.step('Find the production container', () =>
-      findProductionContainer(run, remote)
+      findProductionContainer(run, remote, lock?.then)
     )
     // 4. Read what production runs: its image and the commit checked out at repo-path.
     const image = await run.step('Read what production runs', () =>

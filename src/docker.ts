@@ -78,22 +78,48 @@ export interface ContainerInfo {
 export interface HostSurvey {
   image?: ImageInfo
   containers: ContainerInfo[]
+  /** By container ID: `git rev-parse HEAD` at the repo path in it, and its exit code. */
+  heads: Map<string, { code: number; output: string }>
+  /** The last lines of the host's deploy history for the image, when asked for. */
+  history?: string
 }
 
-export function survey(image: string): Command {
-  return shScript(SURVEY, image)
+/**
+ * `docker ps` and the inspects: of `image` and of every container. With `repoPath`, also the
+ * commit checked out in each running container that may be production (running `image`, or its
+ * `alias`, or named `container`): it saves the round trip that would read it from production
+ * once picked. With `history`, the last deploys in that history on the host.
+ */
+export function survey(
+  image: string,
+  read: { alias?: string; repoPath?: string; container?: string; history?: string } = {}
+): Command {
+  const { alias = '', repoPath = '', container = '', history = '' } = read
+  return shScript(SURVEY, image, alias, repoPath, container, history)
 }
 
 export function parseSurvey(output: string): HostSurvey {
-  const [, imagePart = '', containerPart = ''] = output.split(/^#(?:image|containers)$/m)
-  const imageLine = imagePart.trim()
+  const sections = new Map<string, string>()
+  const parts = output.split(/^#(image|containers|heads|history)$/m)
+  for (let i = 1; i + 1 < parts.length; i += 2) sections.set(parts[i], parts[i + 1])
+  const imageLine = (sections.get('image') ?? '').trim()
   const image = imageLine && imageLine !== 'null' ? parseImage(JSON.parse(imageLine)) : undefined
-  const containers = containerPart
+  const containers = (sections.get('containers') ?? '')
     .split('\n')
     .map(line => line.trim())
     .filter(line => line.startsWith('{'))
     .map(line => parseContainer(JSON.parse(line)))
-  return { image, containers }
+  const heads = new Map<string, { code: number; output: string }>()
+  for (const line of (sections.get('heads') ?? '').split('\n')) {
+    const [id, code, encoded = ''] = line.trim().split(' ')
+    if (id && code) {
+      heads.set(id, {
+        code: Number(code),
+        output: Buffer.from(encoded, 'base64').toString('utf8').trim()
+      })
+    }
+  }
+  return { image, containers, heads, history: sections.get('history') }
 }
 
 export type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any

@@ -1,6 +1,12 @@
 import * as docker from './docker.js'
 import type { Runner } from './runner.js'
-import { run, type Command, type ExecResult, type RemoteShell } from './shell.js'
+import {
+  RemoteCommandError,
+  run,
+  type Command,
+  type ExecResult,
+  type RemoteShell
+} from './shell.js'
 
 /** Bound for quick remote commands (docker ps, inspect, tag, rm): none should take near this. */
 export const QUICK_MS = 60_000
@@ -40,7 +46,13 @@ export class Host {
     return this.shell.exec(command, { label, timeoutMs, stdin })
   }
 
-  async survey(image: string): Promise<docker.HostSurvey> {
-    return docker.parseSurvey(await this.run(docker.survey(image), 'docker ps'))
+  /**
+   * What runs: `docker ps` and the inspects (`docker.survey`), of `image` or by the survey command
+   * given. `surveyed`: its result as the deploy lock's holder read it, on taking the lock.
+   */
+  async survey(image: string | Command, surveyed?: ExecResult): Promise<docker.HostSurvey> {
+    if (surveyed && surveyed.code !== 0) throw new RemoteCommandError('docker ps', surveyed)
+    const command = typeof image === 'string' ? docker.survey(image) : image
+    return docker.parseSurvey(surveyed?.stdout ?? (await this.run(command, 'docker ps')))
   }
 }

@@ -1,5 +1,13 @@
 import { lock as LOCK } from './remote/scripts.js'
-import { shScript, toShell, type Command, type RemoteProcess, type RemoteShell } from './shell.js'
+import { QUICK_MS } from './host.js'
+import {
+  shScript,
+  toShell,
+  type Command,
+  type ExecResult,
+  type RemoteProcess,
+  type RemoteShell
+} from './shell.js'
 
 /** Who holds the deploy lock, written into it so a waiting run can say so. */
 export interface LockHolder {
@@ -41,6 +49,8 @@ export interface HeldLock {
    * holding the lock: the job does not wait for it, the next deploy does.
    */
   after(command: Command): void
+  /** What the command given to run once the lock was taken printed (stdout and stderr). */
+  readonly then?: ExecResult
 }
 
 class LockTimeoutError extends Error {}
@@ -50,15 +60,28 @@ export function lockCommand(
   repository: string,
   timeoutSec: number,
   staleSec: number,
-  holder: LockHolder
+  holder: LockHolder,
+  then?: Command
 ) {
   return shScript(
     LOCK,
     lockName(repository),
     String(timeoutSec),
     String(staleSec),
-    JSON.stringify(holder)
+    JSON.stringify(holder),
+    ...(then ? [Buffer.from(toShell(then)).toString('base64')] : [])
   )
+}
+
+/** The `then <base64>` line: the command's output, then `#exit <code>`. */
+function parseThen(encoded: string): ExecResult {
+  const text = Buffer.from(encoded, 'base64').toString('utf8').replace(/\n$/, '')
+  const exit = text.lastIndexOf('#exit ')
+  return {
+    code: exit >= 0 ? Number(text.slice(exit + 6)) : 255,
+    stdout: exit >= 0 ? text.slice(0, exit) : text,
+    stderr: ''
+  }
 }
 
 export function lockName(repository: string): string {
@@ -77,13 +100,23 @@ async function acquireLock(
     timeoutSec: number
     onWait: (holder: string) => void
     onTakeover: (detail: string) => void
+    /** Run on the host as soon as the lock is held, in the same round trip. */
+    then?: Command
   }
 ): Promise<HeldLock> {
   let buffered = ''
   let acquired: () => void = () => {}
   const ready = new Promise<void>(resolve => (acquired = resolve))
+  let ran: (result: ExecResult) => void = () => {}
+  const thenDone = new Promise<ExecResult>(resolve => (ran = resolve))
   const process: RemoteProcess = shell.spawn(
-    lockCommand(options.repository, options.timeoutSec, STALE_AFTER_SEC, options.holder),
+    lockCommand(
+      options.repository,
+      options.timeoutSec,
+      STALE_AFTER_SEC,
+      options.holder,
+      options.then
+    ),
     {
       label: 'deploy lock',
       onOutput: (chunk, stream) => {
@@ -94,6 +127,7 @@ async function acquireLock(
           const line = buffered.slice(0, newline)
           buffered = buffered.slice(newline + 1)
           if (line === 'acquired') acquired()
+          else if (line.startsWith('then ')) ran(parseThen(line.slice(5)))
           else if (line.startsWith('waiting ')) options.onWait(describeHolder(line.slice(8)))
           else if (line.startsWith('takeover ')) {
             const [reason, ...rest] = line.slice(9).split(': ')
@@ -123,9 +157,30 @@ async function acquireLock(
     )
   }
 
+  let then: ExecResult | undefined
+  if (options.then) {
+    let timer: NodeJS.Timeout | undefined
+    const outcome = await Promise.race<{ ran?: ExecResult; ended?: ExecResult }>([
+      thenDone.then(ran => ({ ran })),
+      process.done.then(ended => ({ ended })),
+      new Promise(resolve => (timer = setTimeout(() => resolve({}), QUICK_MS)))
+    ]).finally(() => clearTimeout(timer))
+    if (!outcome.ran) {
+      process.end()
+      const { ended } = outcome
+      throw new Error(
+        ended
+          ? `The deploy lock's holder ended (exit ${ended.code}) before reading the host: ${(ended.stderr || ended.stdout).trim()}`
+          : `Reading the host did not finish within ${QUICK_MS / 1000} s of taking the deploy lock.`
+      )
+    }
+    then = outcome.ran
+  }
+
   const heartbeat = setInterval(() => process.write('\n'), HEARTBEAT_MS)
   heartbeat.unref()
   return {
+    then,
     after: command => process.write(`after ${Buffer.from(toShell(command)).toString('base64')}\n`),
     release: async () => {
       clearInterval(heartbeat)
@@ -152,13 +207,15 @@ export function takeDeployLock(
   settings: { image: { repository: string }; lockTimeoutSec: number },
   holder: LockHolder,
   runner: { info(message: string): void; warning(message: string, title?: string): void },
-  where = ''
+  where = '',
+  then?: Command
 ): Promise<HeldLock> {
   const on = where ? ` on ${where}` : ''
   return acquireLock(shell, {
     repository: settings.image.repository,
     holder,
     timeoutSec: settings.lockTimeoutSec,
+    then,
     onWait: held => runner.info(`Waiting for the deploy lock${on}, held by ${held}`),
     onTakeover: detail =>
       runner.warning(

@@ -80,9 +80,16 @@ async function recoverHost(
   progress: Progress
 ): Promise<void> {
   const host = new Host(await connect(), runner)
-  const lock = await takeDeployLock(host.shell, settings, holder, runner)
+  const lock = await takeDeployLock(
+    host.shell,
+    settings,
+    holder,
+    runner,
+    '',
+    docker.survey(settings.image.name)
+  )
   try {
-    const survey = await host.survey(settings.image.name)
+    const survey = await host.survey(settings.image.name, lock.then)
     const admin = survey.containers.find(c => c.name === progress.adminContainer)
     // Ours runs the keep-alive; one a person made by the runbook's script is theirs to remove.
     if (admin && docker.isOurAdmin(admin)) {

@@ -265,16 +265,38 @@ async function waitForServing(
   /** The standard input of `before`. */
   stdin?: string
 ): Promise<string> {
-  const waiting = docker.waitForContainer(imageId, options.respawnTimeoutSec, options.ignore)
-  const wait = await host.exec(
-    before ? chain(before, waiting) : waiting,
-    before
-      ? 'docker tag (rollback tag, release); stop production; wait for the new container'
-      : 'wait for the new container',
+  // One round trip: the swap, the wait for the new container and the health command.
+  const commands = [
+    ...(before ? [before] : []),
+    docker.waitForContainer(imageId, options.respawnTimeoutSec, options.ignore),
+    ...(options.healthCommand
+      ? [['echo', HEALTH_MARK], docker.healthCheck(options.healthCommand, options.healthTimeoutSec)]
+      : [])
+  ]
+  const result = await host.exec(
+    commands.length > 1 ? chain(...commands) : commands[0],
+    (before ? 'docker tag (rollback tag, release); stop production; ' : '') +
+      'wait for the new container' +
+      (options.healthCommand ? '; health command' : ''),
     // Room for the graceful stop too, bounded when the container's own StopTimeout is unknown.
-    (options.respawnTimeoutSec + (options.stopTimeoutSec ?? MAX_STOP_SEC)) * 1000 + QUICK_MS,
+    (options.respawnTimeoutSec +
+      (options.stopTimeoutSec ?? MAX_STOP_SEC) +
+      (options.healthCommand ? options.healthTimeoutSec : 0)) *
+      1000 +
+      QUICK_MS,
     stdin
   )
+  // What the health command printed follows the mark; without it, the wait failed (or the swap).
+  const mark = result.stdout.indexOf(`\n${HEALTH_MARK}\n`)
+  const health =
+    mark >= 0
+      ? {
+          code: result.code,
+          stdout: result.stdout.slice(mark + HEALTH_MARK.length + 2),
+          stderr: result.stderr
+        }
+      : undefined
+  const wait = health ? { ...result, code: 0, stdout: result.stdout.slice(0, mark) } : result
   const killed = docker.stopTimedOut(wait.stdout)
   if (killed) runner.warning(`The production container it replaced ${killed}.`, 'Stop timed out')
   if (wait.code !== 0) {
@@ -287,12 +309,7 @@ async function waitForServing(
   // The last line: `before` may have printed too (docker rm prints the removed ID).
   const [containerId, name] = wait.stdout.trim().split('\n').at(-1)!.split(' ')
   runner.info(`${name} (${short(containerId)}) runs ${short(imageId)}`)
-  if (options.healthCommand) {
-    const health = await host.exec(
-      docker.healthCheck(options.healthCommand, options.healthTimeoutSec),
-      'health command',
-      options.healthTimeoutSec * 1000 + QUICK_MS
-    )
+  if (health) {
     if (health.code !== 0) {
       const why = formatDiagnosis(
         await host.run(diagnose(containerId), 'docker inspect and logs').catch(() => '')
@@ -321,6 +338,9 @@ async function waitForServing(
 }
 
 class NoContainerError extends DeployError {}
+
+/** Printed between the wait for the new container and the health command. */
+const HEALTH_MARK = '#health'
 
 /** The longest a container's own StopTimeout is waited for when `stop-timeout` is not set. */
 const MAX_STOP_SEC = 300

@@ -101,9 +101,17 @@ async function toHost(
   const host = new Host(await deps.connectTo(address), runner)
   const started = performance.now()
   try {
-    const lock = await takeDeployLock(host.shell, settings, deps.holder, runner, hostName)
+    // The lock's holder reads what runs as soon as it holds the lock: one round trip for both.
+    const lock = await takeDeployLock(
+      host.shell,
+      settings,
+      deps.holder,
+      runner,
+      hostName,
+      docker.survey(settings.image.name)
+    )
     try {
-      const survey = await host.survey(settings.image.name)
+      const survey = await host.survey(settings.image.name, lock.then)
       const production = findProduction(settings, survey.containers, survey.image)
       if (production.imageId === release.imageId) {
         runner.info(`${hostName} already runs ${short(release.imageId)}`)

@@ -102,7 +102,7 @@ export interface RemoteShell {
 }
 
 /** A remote command that exited non-zero. */
-class RemoteCommandError extends Error {
+export class RemoteCommandError extends Error {
   constructor(
     readonly label: string,
     readonly result: ExecResult

@@ -3,7 +3,7 @@ import { message } from '../format.js'
 import type { Host } from '../host.js'
 import type { Settings } from '../inputs.js'
 import type { Runner } from '../runner.js'
-import { lockName } from '../lock.js'
+import { lockName, type HeldLock } from '../lock.js'
 import { appendHistory as APPEND } from '../remote/scripts.js'
 import { shScript, type Command } from '../shell.js'
 
@@ -42,13 +42,18 @@ export function parseHistory(output: string): HistoryEntry[] {
     })
 }
 
-/** One JSON line per attempt in the history on the host; the summary shows the last few. */
+/**
+ * One JSON line per attempt in the history on the host; the summary shows the last few. With the
+ * deploy lock, the line is written on the host after the job (`lock.after`), and the summary's
+ * history is what the survey read (`shown`) and this attempt: no round trip on the way out.
+ */
 export async function recordAttempt(
   host: Host,
   settings: Settings,
   deps: DeployDeps,
   report: DeployReport,
-  durationMs: number
+  durationMs: number,
+  recorded?: { lock: HeldLock; shown?: string }
 ): Promise<void> {
   const entry: HistoryEntry = {
     time: new Date().toISOString(),
@@ -68,6 +73,14 @@ export async function recordAttempt(
     toImage: report.imageId,
     durationSec: Math.round(durationMs / 100) / 10,
     ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
+  }
+  if (recorded) {
+    recorded.lock.after(appendHistory(lockName(settings.image.repository), entry, 0))
+    report.history =
+      recorded.shown === undefined
+        ? undefined
+        : [...parseHistory(recorded.shown), entry].slice(-SHOWN)
+    return
   }
   report.history = await writeHistory(host, settings, entry, deps.runner)
 }

@@ -19,5 +19,6 @@ while :; do
     exit 1
   fi
   sleep "$pause"
-  pause=1
+  # Every 0.2 s for the first 5 s (an app that starts at all usually answers by then), then every 1 s.
+  [ "$attempt" -lt 25 ] || pause=1
 done

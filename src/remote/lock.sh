@@ -1,5 +1,5 @@
 #!/bin/sh
-# Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder; `after <base64 sh>` runs on release, detached, still holding it.
+# Hold deploy lock $1 (wait $2 s for it) while stdin sends heartbeats, stale after $3 s; $4: holder; $5 (base64 sh) runs once it is held, printed as `then <base64>`; `after <base64 sh>` lines run on release, detached, still holding it.
 set -u
 name=$1 stale=$3 holder=$4
 end=$(( $(date +%s) + $2 ))
@@ -63,23 +63,29 @@ prev=$(cat "$lock" 2>/dev/null)
 ) </dev/null >/dev/null 2>&1 9<&- &
 watchdog=$!
 echo acquired
+if [ -n "${5:-}" ]; then
+  # What the run reads first (what runs on the host), in the lock's own round trip: its output
+  # and stderr, then `#exit <code>`, as one line of base64.
+  out=$( (eval "$(printf %s "$5" | base64 -d)") </dev/null 2>&1 9<&-; echo "#exit $?")
+  printf 'then %s\n' "$(printf '%s\n' "$out" | base64 | tr -d '\n')"
+fi
 after=
 while IFS= read -r line; do
   case $line in
     release) break ;;
-    after\ *) after=${line#after } ;;
+    after\ *) after="$after ${line#after }" ;;
   esac
   touch "$beat"
 done
 kill "$watchdog" 2>/dev/null
 rm -f "$beat"
 if [ -n "$after" ]; then
-  # Work that must not delay the job (pruning old releases) runs on after the run has gone, in a
+  # Work that must not delay the job (pruning old releases, the history line) runs on after the run has gone, in a
   # session of its own, with the lock's descriptor: the next deploy waits until it is done.
   { printf '%s (finishing: after the deploy)\n' "$holder" >"$lock"; } 2>/dev/null
-  # shellcheck disable=SC2016 # expanded by the inner sh
-  setsid sh -c 'eval "$(printf %s "$1" | base64 -d)"; { true >"$2"; } 2>/dev/null' sh "$after" "$lock" \
-    </dev/null >/dev/null 2>&1 &
+  # shellcheck disable=SC2016,SC2086 # expanded by the inner sh; $after: base64 words, one each
+  setsid sh -c 'lock=$1; shift; for a; do (eval "$(printf %s "$a" | base64 -d)"); done; { true >"$lock"; } 2>/dev/null' \
+    sh "$lock" $after </dev/null >/dev/null 2>&1 &
 else
   { true >"$lock"; } 2>/dev/null
 fi

@@ -12,7 +12,10 @@ import type { Run } from './run.js'
 export async function cleanUp(run: Run, host: Host, lock: HeldLock | undefined): Promise<void> {
   const { report, runner, deps, settings } = run
   if (lock && (report.outcome !== 'unchanged' || report.action === 'rollback')) {
-    await recordAttempt(host, settings, deps, report, run.now() - run.started)
+    await recordAttempt(host, settings, deps, report, run.now() - run.started, {
+      lock,
+      shown: run.history
+    })
   }
   if (run.deploymentStarted && deps.deployment) {
     const success = report.outcome === 'deployed' || report.outcome === 'unchanged'

@@ -4,6 +4,9 @@ import { findProduction } from '../decide.js'
 import { message, short } from '../format.js'
 import * as git from '../git.js'
 import { DeployError, type Host } from '../host.js'
+import type { Settings } from '../inputs.js'
+import { lockName } from '../lock.js'
+import type { Command, ExecResult } from '../shell.js'
 import { targetFor, type Target } from '../target.js'
 import type { Run } from './run.js'
 
@@ -14,12 +17,36 @@ interface Found {
   tagged?: ImageInfo
   containers: HostSurvey['containers']
   target: Target
+  /** The commit at repo-path in production, read with the survey (absent: read it apart). */
+  head?: { code: number; output: string }
 }
 
-/** Step 3: see what runs (the runbook's `docker ps`) and pick the production container. */
-export async function findProductionContainer(run: Run, host: Host): Promise<Found> {
+/**
+ * What step 3 reads: `docker ps` and the inspects, the commit in each container that may be
+ * production, and the host's deploy history. The deploy lock runs it as soon as it is held, in
+ * its own round trip (step 2).
+ */
+export function surveyCommand(settings: Settings): Command {
+  return docker.survey(settings.image.name, {
+    alias: settings.image.tag === 'latest' ? settings.image.repository : undefined,
+    repoPath: settings.repoPath,
+    container: settings.container,
+    history: lockName(settings.image.repository)
+  })
+}
+
+/**
+ * Step 3: see what runs (the runbook's `docker ps`) and pick the production container, from what
+ * the lock read (`surveyed`) or, without one (a dry run), from a survey of its own.
+ */
+export async function findProductionContainer(
+  run: Run,
+  host: Host,
+  surveyed?: ExecResult
+): Promise<Found> {
   const { settings, runner } = run
-  const survey = await host.survey(settings.image.name)
+  const survey = await host.survey(surveyCommand(settings), surveyed)
+  run.history = survey.history
   const container = findProduction(settings, survey.containers, survey.image)
   const target = targetFor(run, container)
   const { service } = target
@@ -47,14 +74,22 @@ export async function findProductionContainer(run: Run, host: Host): Promise<Fou
   run.report.productionContainer = container.name
   run.report.previousImageId = container.imageId
   if (service) run.report.swarm = { service }
-  return { container, tagged: survey.image, containers: survey.containers, target }
+  return {
+    container,
+    tagged: survey.image,
+    containers: survey.containers,
+    target,
+    head: survey.heads.get(container.id)
+  }
 }
 
 /** Step 4: read what production runs: its image and the commit checked out at repo-path. */
 export async function readProduction(run: Run, host: Host, found: Found): Promise<ImageInfo> {
   const { settings, runner, report } = run
-  const { container, tagged } = found
-  report.previousCommit = await readCommit(host, container.name, settings.repoPath)
+  const { container, tagged, head } = found
+  report.previousCommit = head
+    ? commitOf(head, container.name, settings.repoPath)
+    : await readCommit(host, container.name, settings.repoPath)
   if (tagged && tagged.id !== container.imageId) {
     runner.warning(
       `${container.name} runs ${short(container.imageId)}, not the image ${settings.image.name} now names (${short(tagged.id)}): ` +
@@ -82,9 +117,29 @@ export async function readCommit(host: Host, container: string, repoPath: string
       )
     ).trim()
   } catch (error) {
-    throw new DeployError(
-      `Could not read the commit at ${repoPath} in ${container}: ${message(error)}\n` +
-        'Check `repo-path`: it must be the git checkout of the app inside the container.'
-    )
+    throw unreadable(container, repoPath, message(error))
   }
+}
+
+/** The commit the survey read in production, or why it could not. */
+function commitOf(
+  head: { code: number; output: string },
+  container: string,
+  repoPath: string
+): string {
+  // Its output is stdout and stderr together: the commit is the last line.
+  const commit = head.output.split('\n').at(-1)!.trim()
+  if (head.code === 0 && /^[0-9a-f]{40,64}$/.test(commit)) return commit
+  throw unreadable(
+    container,
+    repoPath,
+    `git rev-parse HEAD exited with code ${head.code}:\n${head.output}`
+  )
+}
+
+function unreadable(container: string, repoPath: string, why: string): DeployError {
+  return new DeployError(
+    `Could not read the commit at ${repoPath} in ${container}: ${why}\n` +
+      'Check `repo-path`: it must be the git checkout of the app inside the container.'
+  )
 }

@@ -22,6 +22,8 @@ export class Run {
   adminContainer?: string
   /** The deploy lock, once taken: work that must not delay the job runs after it (`after`). */
   lock?: HeldLock
+  /** The last lines of the host's deploy history, read with the survey. */
+  history?: string
 
   constructor(
     readonly settings: Settings,

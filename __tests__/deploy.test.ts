@@ -177,6 +177,22 @@ describe('the deploy procedure', () => {
     )
   })
 
+  it('stops production within its own StopTimeout, read from the survey, not by an inspect of its own', async () => {
+    const withOwn = container({
+      Config: { Image: 'texasca/api', Env: CONFIG.Env, User: '', StopTimeout: 42 }
+    })
+    const shell = healthyHost().on('survey', {
+      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${withOwn}\n`
+    })
+    const { report } = await runDeploy(shell)
+    expect(report.outcome).toBe('deployed')
+    expect(shell.commands.some(c => c.includes(`' sh ${PROD_ID} 42 '`))).toBe(true)
+    // Without a StopTimeout of its own, Docker's 10 s.
+    const plain = healthyHost()
+    await runDeploy(plain)
+    expect(plain.commands.some(c => c.includes(`' sh ${PROD_ID} 10 '`))).toBe(true)
+  })
+
   it('follows the runbook in order and reports the new release', async () => {
     const shell = healthyHost()
     const { report, runner } = await runDeploy(shell)
@@ -198,7 +214,7 @@ describe('the deploy procedure', () => {
       /docker run --detach --name texasca-api-admin --network host --entrypoint tail/,
       'fetchAndRelate',
       'fastForward',
-      /docker exec .* texasca-api-admin sh -c 'grunt build'/,
+      /docker exec .* texasca-api-admin sh -c .* sh -c 'grunt build'/,
       /docker commit/,
       /docker rm --force texasca-api-admin/,
       // The swap: the tag moves only here, in the command that stops production.
@@ -235,12 +251,37 @@ describe('the deploy procedure', () => {
     )
   })
 
-  it('passes the supervisor’s own environment to the build on stdin, never on a command line', async () => {
+  it('writes the supervisor’s own environment into the admin container’s /dev/shm once, never on a command line', async () => {
     const shell = healthyHost()
+    await runDeploy(shell, { buildEnv: ['NPM_TOKEN=t0k3n'] })
+    // With the admin container's creation, on stdin: into its tmpfs, which a commit does not take.
+    const created = shell.indexOf(/docker run --detach --name texasca-api-admin/)
+    expect(scriptsIn(shell.argvs[created])).toEqual(['writeEnv'])
+    expect(shell.commands[created]).toContain('docker exec --interactive texasca-api-admin')
+    expect(shell.stdins[created]).toBe(
+      'export RUNTIME_SECRET=s3cret\n#build-env\nexport NPM_TOKEN=t0k3n\n'
+    )
+    // Each command reads it from there: none sends anything on stdin, so none waits to.
+    const build = shell.indexOf(/grunt build/)
+    expect(shell.commands[build]).toContain(
+      '. /dev/shm/hermes-deploy.env && . /dev/shm/hermes-deploy.build.env && exec "$@"'
+    )
+    const check = shell.indexOf('fetchAndRelate')
+    expect(shell.commands[check]).toContain('. /dev/shm/hermes-deploy.env && exec "$@"')
+    expect(shell.commands[check]).not.toContain('build.env')
+    expect(shell.stdins.filter((stdin, i) => stdin !== undefined && i !== created)).toEqual([])
+    expect(shell.commands.join('\n')).not.toMatch(/s3cret|t0k3n/)
+  })
+
+  it('sends the environment to each command on stdin when a name cannot be exported by a shell', async () => {
+    const shell = healthyHost().on('survey', {
+      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container({ Config: { Image: 'texasca/api', Env: [...CONFIG.Env, 'RUNTIME_SECRET=s3cret', 'odd.name=1'], User: '' } })}\n`
+    })
     await runDeploy(shell)
+    expect(shell.ran('writeEnv')).toBe(false)
     const build = shell.indexOf(/grunt build/)
     expect(shell.commands[build]).toContain('--env-file /dev/stdin')
-    expect(shell.stdins[build]).toBe('RUNTIME_SECRET=s3cret\n')
+    expect(shell.stdins[build]).toBe('RUNTIME_SECRET=s3cret\nodd.name=1\n')
     expect(shell.commands.join('\n')).not.toContain('s3cret')
   })
 
@@ -541,11 +582,14 @@ describe('the deploy hooks', () => {
     })
     expect(report.outcome).toBe('deployed')
     const hook = shell.indexOf(migrate)
-    // As the build: in repo-path, production's environment and build-env on stdin, never argv.
+    // As the build: in repo-path, with production's environment and build-env, never in argv.
     expect(shell.commands[hook]).toBe(
-      "docker exec --workdir /srv/app --env-file /dev/stdin texasca-api-admin sh -c 'npm run migrate'"
+      `docker exec --workdir /srv/app texasca-api-admin sh -c '. /dev/shm/hermes-deploy.env && . /dev/shm/hermes-deploy.build.env && exec "$@"' sh sh -c 'npm run migrate'`
     )
-    expect(shell.stdins[hook]).toBe('RUNTIME_SECRET=s3cret\nNPM_TOKEN=t0ken\n')
+    expect(shell.stdins[hook]).toBeUndefined()
+    expect(shell.stdins[shell.indexOf('writeEnv')]).toBe(
+      'export RUNTIME_SECRET=s3cret\n#build-env\nexport NPM_TOKEN=t0ken\n'
+    )
     expect(hook).toBeGreaterThan(shell.indexOf(/docker commit/))
     expect(hook).toBeLessThan(shell.indexOf('watchCanary'))
     expect(hook).toBeLessThan(shell.indexOf(swap))

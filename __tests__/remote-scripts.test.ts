@@ -8,6 +8,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  statSync,
   symlinkSync,
   writeFileSync
 } from 'node:fs'
@@ -31,7 +32,7 @@ import { retain } from '../src/release/retention.js'
 import { diagnose, formatDiagnosis, watchCanary, watchStable } from '../src/release/watch.js'
 import * as remote from '../src/remote/scripts.js'
 import { saveWithout } from '../src/rollout.js'
-import { chain, shScript, type Command } from '../src/shell.js'
+import { chain, quote, shScript, type Command } from '../src/shell.js'
 import { scriptsIn } from '../__fixtures__/fake-shell.js'
 
 // The remote scripts (src/remote/*.sh) are plain files that ShellCheck reads, turned into the
@@ -451,7 +452,11 @@ esac`
       env: { EMPTY: '2' }
     })
     expect(result).toEqual({ status: 0, stdout: 'c-new texasca-api-1\n', stderr: '' })
-    expect(box.calls('docker').filter(call => call === 'ps -q --no-trunc')).toHaveLength(3)
+    // While nothing of the image runs, `docker ps` (of the image only) is the one call a poll.
+    expect(box.calls('docker')).toEqual([
+      ...Array(3).fill(`ps -q --no-trunc --filter ancestor=${IMAGE}`),
+      expect.stringMatching(/^inspect --format .* c-old c-redis c-stopped c-new$/)
+    ])
     expect(box.calls('sleep')).toEqual(['0.1', '0.1'])
   })
 
@@ -640,6 +645,29 @@ printf '%s' "$code"`
     failed.write('codes', '000\n')
     expect(failed.run(docker.httpReady(URL, 1)).stderr).toMatch(
       /last: curl: \(7\) Failed to connect/
+    )
+  })
+})
+
+describe('write-env.sh', () => {
+  it('writes the export lines to one file and those after #build-env to the other, for this user only, which a shell sources as they were', () => {
+    const box = sandbox({}, { tools: ['env'] })
+    const [runtime, build] = [join(box.tmp, 'env'), join(box.tmp, 'build.env')]
+    const value = `it's $HOME; \`rm -rf /\` "quoted" \\ `
+    const stdin = `export SECRET=${quote(value)}\nexport EMPTY=''\n#build-env\nexport NPM_TOKEN=t0k3n\n`
+    const result = box.run(shScript(remote.writeEnv, runtime, build), { input: stdin })
+    expect(result).toEqual({ status: 0, stdout: '', stderr: '' })
+    expect(statSync(runtime).mode & 0o777).toBe(0o600)
+    expect(statSync(build).mode & 0o777).toBe(0o600)
+    const sourced = box.run([
+      'sh',
+      '-c',
+      `. '${runtime}' && . '${build}' && exec "$@"`,
+      'sh',
+      'env'
+    ])
+    expect(sourced.stdout.split('\n')).toEqual(
+      expect.arrayContaining([`SECRET=${value}`, 'EMPTY=', 'NPM_TOKEN=t0k3n'])
     )
   })
 })

@@ -54664,13 +54664,15 @@ const survey = "#!/bin/sh\n# Print the inspect of image $1 (or null) and of ever
 /** src/remote/update-service.sh: Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; */
 const updateService = "#!/bin/sh\n# Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest;\n# $7: the failure action; $8: the update order ('' keeps the service's own).\nset -e\nservice=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7 order=$8\nif [ -n \"$user\" ]; then\n  # A login of this run only: the credentials are never left in the host user's ~/.docker.\n  DOCKER_CONFIG=$(mktemp -d)\n  export DOCKER_CONFIG\n  trap 'rm -rf \"$DOCKER_CONFIG\"' EXIT\n  # dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\n  trap 'exit 129' HUP\n  trap 'exit 130' INT\n  trap 'exit 143' TERM\n  docker login --username \"$user\" --password-stdin \"$registry\" >/dev/null\nfi\nif [ \"$push\" = yes ]; then\n  out=$(docker push \"$ref\" 2>&1) || { printf '%s\\n' \"$out\" | tail -n 5 >&2; exit 4; }\n  printf '%s\\n' \"$out\" | tail -n 1\nfi\npinned=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' \"$ref\" |\n  awk -v prefix=\"$repo@\" 'index($0, prefix) == 1 { print; exit }')\nif [ -z \"$pinned\" ]; then\n  echo \"$ref has no digest in $repo: it is not in that registry\" >&2\n  exit 3\nfi\necho \"image=$ref@${pinned#*@}\"\necho \"before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' \"$service\")\"\ndocker service update --detach --quiet --with-registry-auth --update-failure-action \"$onfail\" \\\n  ${order:+--update-order \"$order\"} --image \"$ref@${pinned#*@}\" \"$service\" >/dev/null\n";
 /** src/remote/wait-for-container.sh: Wait $2 s for a running container of image ID $1, not named $3 nor a stand-in: print "<id> <name>", else exit 124. */
-const waitForContainer = "#!/bin/sh\n# Wait $2 s for a running container of image ID $1, not named $3 nor a stand-in: print \"<id> <name>\", else exit 124.\nend=$(( $(date +%s) + $2 ))\npause=0.1\nwhile :; do\n  ids=$(docker ps -q --no-trunc)\n  if [ -n \"$ids\" ]; then\n    # shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n    found=$(docker inspect --format '{{.Id}} {{.Image}} {{.Name}} {{.State.Running}} {{with index .Config.Labels \"hermes-deploy.standin\"}}standin{{end}}' $ids 2>/dev/null |\n      awk -v image=\"$1\" -v skip=\"/$3\" '$2 == image && $3 != skip && $4 == \"true\" && $5 == \"\" { print $1, substr($3, 2); exit }')\n    if [ -n \"$found\" ]; then echo \"$found\"; exit 0; fi\n  fi\n  [ \"$(date +%s)\" -lt \"$end\" ] || exit 124\n  # Every 0.1 s for the first 10 s (a respawn is usually that quick), then every 0.5 s.\n  polls=$((${polls:-0} + 1))\n  [ \"$polls\" -lt 100 ] || pause=0.5\n  sleep \"$pause\"\ndone\n";
+const waitForContainer = "#!/bin/sh\n# Wait $2 s for a running container of image ID $1, not named $3 nor a stand-in: print \"<id> <name>\", else exit 124.\nend=$(( $(date +%s) + $2 ))\npause=0.1\nwhile :; do\n  # Only containers of the image (or of one built on it): while none runs, one docker call a poll.\n  ids=$(docker ps -q --no-trunc --filter \"ancestor=$1\")\n  if [ -n \"$ids\" ]; then\n    # shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n    found=$(docker inspect --format '{{.Id}} {{.Image}} {{.Name}} {{.State.Running}} {{with index .Config.Labels \"hermes-deploy.standin\"}}standin{{end}}' $ids 2>/dev/null |\n      awk -v image=\"$1\" -v skip=\"/$3\" '$2 == image && $3 != skip && $4 == \"true\" && $5 == \"\" { print $1, substr($3, 2); exit }')\n    if [ -n \"$found\" ]; then echo \"$found\"; exit 0; fi\n  fi\n  [ \"$(date +%s)\" -lt \"$end\" ] || exit 124\n  # Every 0.1 s for the first 10 s (a respawn is usually that quick), then every 0.5 s.\n  polls=$((${polls:-0} + 1))\n  [ \"$polls\" -lt 100 ] || pause=0.5\n  sleep \"$pause\"\ndone\n";
 /** src/remote/wait-for-update.sh: Wait up to $3 s for service $1's update started after $2 to end; print its state and tasks. */
 const waitForUpdate = "#!/bin/sh\n# Wait up to $3 s for service $1's update started after $2 to end; print its state and tasks.\nservice=$1 before=$2\nend=$(( $(date +%s) + $3 ))\ntimedout=0\nwhile :; do\n  status=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.State}}|{{.UpdateStatus.StartedAt}}{{end}}' \"$service\") || exit 1\n  state=${status%%|*}\n  if [ -n \"$status\" ] && [ \"${status#*|}\" != \"$before\" ]; then\n    case $state in completed|paused|rollback_completed|rollback_paused) break ;; esac\n  fi\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then timedout=1; break; fi\n  sleep 0.5\ndone\n# Swarm calls an update (or its rollback) complete when it has started the tasks; wait until\n# they run (and pass their health checks: a task with one is \"starting\" until then).\nup=0 total=0\ncase \"$timedout $state\" in\n  \"0 completed\"|\"0 rollback_completed\")\n    while :; do\n      states=$(docker service ps --filter desired-state=running --format '{{.CurrentState}}' \"$service\") || break\n      total=$(printf '%s\\n' \"$states\" | grep -c .)\n      up=$(printf '%s\\n' \"$states\" | grep -c '^Running')\n      [ \"$total\" -gt 0 ] && [ \"$up\" -eq \"$total\" ] && break\n      if [ \"$(date +%s)\" -ge \"$end\" ]; then timedout=1; break; fi\n      sleep 0.5\n    done ;;\nesac\necho \"state=${state:-none}\"\necho \"timedout=$timedout\"\necho \"running=$up/$total\"\ndocker service inspect --format 'message={{if .UpdateStatus}}{{.UpdateStatus.Message}}{{end}}' \"$service\"\ndocker service inspect --format 'image={{.Spec.TaskTemplate.ContainerSpec.Image}}' \"$service\"\n# The newest tasks, for the report: which image each runs and why one failed.\ndocker service ps --no-trunc --format 'task={{.Name}}|{{.Image}}|{{.DesiredState}}|{{.CurrentState}}|{{.Error}}' \"$service\" | head -n 8\n";
 /** src/remote/watch-canary.sh: Watch container $1 stay up $2 s, then run command $3 (if any) in it until it passes, up to $4 s. */
 const watchCanary = "#!/bin/sh\n# Watch container $1 stay up $2 s, then run command $3 (if any) in it until it passes, up to $4 s.\nend=$(( $(date +%s) + $2 ))\nwhile [ \"$(date +%s)\" -lt \"$end\" ]; do\n  [ \"$(docker inspect --format '{{.State.Running}}' \"$1\" 2>/dev/null)\" = true ] || { echo \"#failed exited within $2 s\"; exit 3; }\n  sleep 0.5\ndone\n[ -n \"$3\" ] || exit 0\nend=$(( $(date +%s) + $4 ))\nattempt=0\nwhile :; do\n  attempt=$((attempt + 1))\n  if out=$(docker exec \"$1\" sh -c \"$3\" 2>&1); then echo \"canary command passed on attempt $attempt\"; exit 0; fi\n  [ \"$(docker inspect --format '{{.State.Running}}' \"$1\" 2>/dev/null)\" = true ] || { echo \"#failed exited during canary-command\"; exit 3; }\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    echo \"#failed canary-command did not pass within $4 s; its last output:\"\n    printf '%s\\n' \"$out\" | tail -n 15\n    exit 4\n  fi\n  sleep 1\ndone\n";
 /** src/remote/watch-stable.sh: Watch container $1 run unrestarted for $2 s: print stable, else its state and log, and exit 3. */
 const watchStable = "#!/bin/sh\n# Watch container $1 run unrestarted for $2 s: print stable, else its state and log, and exit 3.\nlog=$(mktemp)\ncode=$(mktemp)\n# Follow its log and wait on it from the start: a supervisor started with --rm removes it on exit.\ndocker logs --follow --tail 20 \"$1\" >\"$log\" 2>&1 &\nfollower=$!\ndocker wait \"$1\" >\"$code\" 2>/dev/null &\nwaiter=$!\nend=$(( $(date +%s) + $2 ))\nstate=stable\nwhile [ \"$(date +%s)\" -lt \"$end\" ]; do\n  now=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' \"$1\" 2>/dev/null) || { state=\"removed\"; break; }\n  [ \"$now\" = \"true 0\" ] || { state=\"$now\"; break; }\n  sleep 0.5\ndone\nif [ \"$state\" = stable ]; then\n  kill \"$follower\" \"$waiter\" 2>/dev/null\n  rm -f \"$log\" \"$code\"\n  echo stable\n  exit 0\nfi\nsleep 1\necho \"#state $state exit=$(cat \"$code\") $(docker inspect --format 'oom={{.State.OOMKilled}}' \"$1\" 2>/dev/null)\"\necho '#logs'\ntail -n 20 \"$log\"\nkill \"$follower\" \"$waiter\" 2>/dev/null\nrm -f \"$log\" \"$code\"\nexit 3\n";
+/** src/remote/write-env.sh: In the admin container: write the `export` lines on stdin to $1, and those after a `#build-env` line to $2, readable by this user only. */
+const writeEnv = "#!/bin/sh\n# In the admin container: write the `export` lines on stdin to $1, and those after a `#build-env` line to $2, readable by this user only.\numask 077\nfile=$1\n: >\"$1\" && : >\"$2\" || exit 1\nwhile IFS= read -r line; do\n  if [ \"$line\" = '#build-env' ]; then file=$2; continue; fi\n  printf '%s\\n' \"$line\" >>\"$file\" || exit 1\ndone\n";
 
 ;// CONCATENATED MODULE: ./node_modules/shlex/shlex.js
 
@@ -55158,6 +55160,8 @@ function runAdmin(options) {
  */
 function exec(container, command, options = {}) {
     const args = ['docker', 'exec'];
+    if (options.interactive)
+        args.push('--interactive');
     if (options.workdir)
         args.push('--workdir', options.workdir);
     if (options.envFromStdin)
@@ -55317,6 +55321,16 @@ function renameContainer(container, name) {
 /** Start a stopped container again, as it was. */
 function startContainer(container) {
     return ['docker', 'start', container];
+}
+/**
+ * How long a container may take to stop, from its inspect (its StopTimeout, else Docker's 10 s):
+ * known here, the stop needs no `docker inspect` of its own. Undefined without the inspect.
+ */
+function ownStopTimeout(container) {
+    if (!container.inspect)
+        return undefined;
+    const own = container.inspect.Config?.StopTimeout;
+    return typeof own === 'number' && own >= 0 ? own : 10;
 }
 /** What `stopGracefully` said of a container that did not stop in time, for the log. */
 function stopTimedOut(output) {
@@ -56927,30 +56941,71 @@ function adminUser(production, image) {
 
 
 
+
+
+/** Where the admin container keeps the environment: its own tmpfs, never part of a commit. */
+const ENV_FILE = '/dev/shm/hermes-deploy.env';
+const BUILD_ENV_FILE = '/dev/shm/hermes-deploy.build.env';
 /**
  * The admin container, and how commands run in it. Production's own environment (what the
- * supervisor adds beyond the image's) reaches the build and git through an env-file on stdin:
- * never on a command line, never baked into the image.
+ * supervisor adds beyond the image's), and for the build and the pre-deploy command `build-env`
+ * too, reach them without ever being on a command line or baked into the image: written once,
+ * at its creation, into its /dev/shm (a tmpfs that `docker commit` does not take), and read by
+ * each command from there. So no command sends it on stdin, which would cost a round trip each.
+ * A variable whose name a shell cannot export goes as an env-file on stdin to each instead.
  */
 class Admin {
     name;
     repoPath;
     /** `NAME=value` lines production runs with beyond the image's own. */
     runtimeEnv;
-    /** The env-file sent on stdin to every command in the admin container, if there is one. */
-    stdin;
-    constructor(name, repoPath, production) {
+    /** `NAME=value` lines of `build-env`. */
+    buildEnv;
+    /** Whether the environment is in the container's /dev/shm; else it goes on stdin. */
+    inShm;
+    constructor(name, repoPath, production, buildEnv) {
         this.name = name;
         this.repoPath = repoPath;
         this.runtimeEnv = extraEnv(production.container.env, production.image.config.Env ?? []);
-        this.stdin = this.runtimeEnv.length > 0 ? this.runtimeEnv.join('\n') + '\n' : undefined;
+        this.buildEnv = buildEnv;
+        this.inShm = [...this.runtimeEnv, ...buildEnv].every(entry => /^[A-Za-z_][A-Za-z0-9_]*=/.test(entry));
     }
-    /** `command` in the checkout, with production's environment from stdin. */
-    exec(command) {
-        return exec(this.name, command, {
-            workdir: this.repoPath,
-            envFromStdin: this.stdin !== undefined
+    /**
+     * Run right after the container is created, in the same round trip: writes the environment
+     * into it. Undefined when there is nothing to write, or it goes on stdin.
+     */
+    writeEnv() {
+        if (!this.inShm || this.runtimeEnv.length + this.buildEnv.length === 0)
+            return undefined;
+        const exports = (env) => env.map(entry => {
+            const at = entry.indexOf('=');
+            return `export ${entry.slice(0, at)}=${shell_quote(entry.slice(at + 1))}\n`;
         });
+        return {
+            command: exec(this.name, shScript(writeEnv, ENV_FILE, BUILD_ENV_FILE), {
+                interactive: true
+            }),
+            stdin: [...exports(this.runtimeEnv), '#build-env\n', ...exports(this.buildEnv)].join('')
+        };
+    }
+    /** `command` in the checkout, with production's environment (and with `build`, `build-env`). */
+    exec(command, build = false) {
+        const env = build ? [...this.runtimeEnv, ...this.buildEnv] : this.runtimeEnv;
+        if (env.length === 0)
+            return exec(this.name, command, { workdir: this.repoPath });
+        if (!this.inShm) {
+            return exec(this.name, command, { workdir: this.repoPath, envFromStdin: true });
+        }
+        const files = build ? [ENV_FILE, BUILD_ENV_FILE] : [ENV_FILE];
+        const source = files.map(file => `. ${file}`).join(' && ');
+        return exec(this.name, ['sh', '-c', `${source} && exec "$@"`, 'sh', ...command], {
+            workdir: this.repoPath
+        });
+    }
+    /** What `exec(command, build)` reads on stdin: the env-file when it is not in /dev/shm. */
+    stdin(build = false) {
+        const env = build ? [...this.runtimeEnv, ...this.buildEnv] : this.runtimeEnv;
+        return this.inShm || env.length === 0 ? undefined : env.join('\n') + '\n';
     }
 }
 /**
@@ -56975,40 +57030,38 @@ async function createAdminContainer(run, host, production, containers) {
     }
     run.adminContainer = name;
     run.progress({ phase: 'admin', adminContainer: name });
-    await host.run(runAdmin({
+    const admin = new Admin(name, settings.repoPath, production, settings.buildEnv);
+    const create = runAdmin({
         name,
         imageId: image.id,
         hasEntrypoint: hasEntrypoint(image.config),
         networkMode: container.networkMode,
         user: adminUser(container, image)
-    }), 'docker run (admin container)');
+    });
+    const env = admin.writeEnv();
+    await host.run(env ? chain(create, env.command) : create, env ? 'docker run (admin container); write its environment' : 'docker run (admin container)', undefined, env?.stdin);
     runner.info(`Created ${name} from ${format_short(image.id)}`);
-    return new Admin(name, settings.repoPath, production);
+    return admin;
 }
 
 ;// CONCATENATED MODULE: ./src/steps/build.ts
 
-
 /** The step's name: the build command. */
 const buildStep = (run) => `Build (${run.settings.buildCommand})`;
 /**
- * Step 9: build, streaming the output as it comes. `build-env` joins production's environment on
- * stdin: the values never appear on a command line on the host.
+ * Step 9: build, streaming the output as it comes, with production's environment and `build-env`
+ * (see Admin): the values never appear on a command line on the host.
  */
 async function build(run, host, admin) {
     const { settings, runner } = run;
-    const env = [...admin.runtimeEnv, ...settings.buildEnv];
-    const command = exec(admin.name, ['sh', '-c', settings.buildCommand], {
-        workdir: settings.repoPath,
-        envFromStdin: env.length > 0
-    });
+    const command = admin.exec(['sh', '-c', settings.buildCommand], true);
     runner.debug(`$ ${command.join(' ')}`);
     const result = await host.shell.exec(command, {
         label: `build command \`${settings.buildCommand}\``,
         timeoutMs: settings.commandTimeoutSec * 1000,
         onOutput: chunk => runner.stream(chunk),
         drained: () => runner.drained(),
-        stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
+        stdin: admin.stdin(true)
     });
     if (result.code !== 0) {
         throw new DeployError(`The build command \`${settings.buildCommand}\` exited with code ${result.code}; production is unchanged. ` +
@@ -57025,7 +57078,7 @@ async function build(run, host, admin) {
 /** Step 7: check the tree (the runbook's `git diff` before pulling), and fetch. */
 async function checkCheckout(run, host, admin) {
     const { settings, runner } = run;
-    const relation = parseRelation(await host.run(admin.exec(git_fetchAndRelate(settings.branch, settings.ref)), `git status; git fetch origin ${settings.branch}`, SLOW_MS, admin.stdin));
+    const relation = parseRelation(await host.run(admin.exec(git_fetchAndRelate(settings.branch, settings.ref)), `git status; git fetch origin ${settings.branch}`, SLOW_MS, admin.stdin()));
     if (relation.changed) {
         throw new DeployError(`The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${relation.changed}\n` +
             'They would be lost or shipped by accident. Commit them to the repository or discard them on the host, then deploy again.');
@@ -57048,7 +57101,7 @@ async function updateCheckout(run, host, admin, relation) {
         return { skip: decision.message };
     if (settings.paths.length > 0 && !report.changedFiles && !settings.force) {
         // GitHub's API gave no file list: the path filter decides from git on the host.
-        const files = (await host.run(admin.exec(git_filesBetween(relation.head, relation.target)), 'git diff --name-only', QUICK_MS, admin.stdin))
+        const files = (await host.run(admin.exec(git_filesBetween(relation.head, relation.target)), 'git diff --name-only', QUICK_MS, admin.stdin()))
             .split('\n')
             .filter(Boolean);
         report.changedFiles = files;
@@ -57056,7 +57109,7 @@ async function updateCheckout(run, host, admin, relation) {
         if (!paths.deploy)
             return { skip: paths.reason };
     }
-    const range = parseRange(await host.run(admin.exec(git_fastForward(relation.target)), 'git merge --ff-only', QUICK_MS, admin.stdin));
+    const range = parseRange(await host.run(admin.exec(git_fastForward(relation.target)), 'git merge --ff-only', QUICK_MS, admin.stdin()));
     if (report.rangeSource !== 'github') {
         report.rangeSource = 'git';
         report.commits = range.commits;
@@ -57411,21 +57464,17 @@ const NO_EXIT_CODE = 255;
 const HOST_TIMEOUT_GRACE_MS = 10_000;
 /**
  * Step 11: the pre-deploy command (migrations), in the admin container exactly as the build ran:
- * in `repo-path`, production's environment and `build-env` on stdin, production's network, and by
+ * in `repo-path`, with production's environment and `build-env`, production's network, and by
  * now the release's code. After the commit, so nothing it writes goes into the release; before the
  * canary and the swap, so a failure leaves production untouched. The admin container goes after.
  */
 async function preDeploy(run, host, admin) {
     const { settings } = run;
     const code = settings.preDeployCommand;
-    const env = [...admin.runtimeEnv, ...settings.buildEnv];
-    const command = exec(admin.name, ['sh', '-c', code], {
-        workdir: settings.repoPath,
-        envFromStdin: env.length > 0
-    });
+    const command = admin.exec(['sh', '-c', code], true);
     const hook = await runHook(run, host, action_io/* Input */.pd.PreDeployCommand, command, {
         timeoutMs: settings.commandTimeoutSec * 1000,
-        stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
+        stdin: admin.stdin(true)
     });
     if (hook.code !== 0) {
         const what = hook.code === TIMED_OUT
@@ -58008,7 +58057,7 @@ async function swapAndConfirm(host, runner, r, handover) {
             previousImageId: r.previousImageId,
             releaseId: r.releaseId,
             production: r.production,
-            stopTimeoutSec: r.serve.stopTimeoutSec
+            stopTimeoutSec: r.serve.stopTimeoutSec ?? ownStopTimeout(r.production)
         }, r.recreate), r.recreate?.stdin);
         if (r.recreate?.kind === 'run') {
             await host.run(removeContainer(keptName(r.production.name)), 'docker rm (previous production)');

@@ -203,9 +203,10 @@ export function runAdmin(options: {
 export function exec(
   container: string,
   command: Command,
-  options: { workdir?: string; envFromStdin?: boolean } = {}
+  options: { workdir?: string; envFromStdin?: boolean; interactive?: boolean } = {}
 ): Command {
   const args = ['docker', 'exec']
+  if (options.interactive) args.push('--interactive')
   if (options.workdir) args.push('--workdir', options.workdir)
   if (options.envFromStdin) args.push('--env-file', '/dev/stdin')
   return [...args, container, ...command]
@@ -413,6 +414,16 @@ export function renameContainer(container: string, name: string): Command {
 /** Start a stopped container again, as it was. */
 export function startContainer(container: string): Command {
   return ['docker', 'start', container]
+}
+
+/**
+ * How long a container may take to stop, from its inspect (its StopTimeout, else Docker's 10 s):
+ * known here, the stop needs no `docker inspect` of its own. Undefined without the inspect.
+ */
+export function ownStopTimeout(container: ContainerInfo): number | undefined {
+  if (!container.inspect) return undefined
+  const own: unknown = container.inspect.Config?.StopTimeout
+  return typeof own === 'number' && own >= 0 ? own : 10
 }
 
 /** What `stopGracefully` said of a container that did not stop in time, for the log. */

@@ -104,7 +104,7 @@ async function swapAndConfirm(
           previousImageId: r.previousImageId,
           releaseId: r.releaseId,
           production: r.production,
-          stopTimeoutSec: r.serve.stopTimeoutSec
+          stopTimeoutSec: r.serve.stopTimeoutSec ?? docker.ownStopTimeout(r.production)
         },
         r.recreate
       ),

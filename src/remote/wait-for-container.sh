@@ -3,7 +3,8 @@
 end=$(( $(date +%s) + $2 ))
 pause=0.1
 while :; do
-  ids=$(docker ps -q --no-trunc)
+  # Only containers of the image (or of one built on it): while none runs, one docker call a poll.
+  ids=$(docker ps -q --no-trunc --filter "ancestor=$1")
   if [ -n "$ids" ]; then
     # shellcheck disable=SC2086 # $ids: container IDs, split into one argument each
     found=$(docker inspect --format '{{.Id}} {{.Image}} {{.Name}} {{.State.Running}} {{with index .Config.Labels "hermes-deploy.standin"}}standin{{end}}' $ids 2>/dev/null |

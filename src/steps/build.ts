@@ -1,4 +1,3 @@
-import * as docker from '../docker.js'
 import { DeployError, type Host } from '../host.js'
 import type { Admin } from './admin.js'
 import type { Run } from './run.js'
@@ -7,23 +6,19 @@ import type { Run } from './run.js'
 export const buildStep = (run: Run) => `Build (${run.settings.buildCommand})`
 
 /**
- * Step 9: build, streaming the output as it comes. `build-env` joins production's environment on
- * stdin: the values never appear on a command line on the host.
+ * Step 9: build, streaming the output as it comes, with production's environment and `build-env`
+ * (see Admin): the values never appear on a command line on the host.
  */
 export async function build(run: Run, host: Host, admin: Admin): Promise<void> {
   const { settings, runner } = run
-  const env = [...admin.runtimeEnv, ...settings.buildEnv]
-  const command = docker.exec(admin.name, ['sh', '-c', settings.buildCommand], {
-    workdir: settings.repoPath,
-    envFromStdin: env.length > 0
-  })
+  const command = admin.exec(['sh', '-c', settings.buildCommand], true)
   runner.debug(`$ ${command.join(' ')}`)
   const result = await host.shell.exec(command, {
     label: `build command \`${settings.buildCommand}\``,
     timeoutMs: settings.commandTimeoutSec * 1000,
     onOutput: chunk => runner.stream(chunk),
     drained: () => runner.drained(),
-    stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
+    stdin: admin.stdin(true)
   })
   if (result.code !== 0) {
     throw new DeployError(

@@ -15,7 +15,7 @@ export async function checkCheckout(run: Run, host: Host, admin: Admin): Promise
       admin.exec(git.fetchAndRelate(settings.branch, settings.ref)),
       `git status; git fetch origin ${settings.branch}`,
       SLOW_MS,
-      admin.stdin
+      admin.stdin()
     )
   )
   if (relation.changed) {
@@ -53,7 +53,7 @@ export async function updateCheckout(
         admin.exec(git.filesBetween(relation.head, relation.target)),
         'git diff --name-only',
         QUICK_MS,
-        admin.stdin
+        admin.stdin()
       )
     )
       .split('\n')
@@ -67,7 +67,7 @@ export async function updateCheckout(
       admin.exec(git.fastForward(relation.target)),
       'git merge --ff-only',
       QUICK_MS,
-      admin.stdin
+      admin.stdin()
     )
   )
   if (report.rangeSource !== 'github') {

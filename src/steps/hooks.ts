@@ -25,21 +25,17 @@ const HOST_TIMEOUT_GRACE_MS = 10_000
 
 /**
  * Step 11: the pre-deploy command (migrations), in the admin container exactly as the build ran:
- * in `repo-path`, production's environment and `build-env` on stdin, production's network, and by
+ * in `repo-path`, with production's environment and `build-env`, production's network, and by
  * now the release's code. After the commit, so nothing it writes goes into the release; before the
  * canary and the swap, so a failure leaves production untouched. The admin container goes after.
  */
 export async function preDeploy(run: Run, host: Host, admin: Admin): Promise<void> {
   const { settings } = run
   const code = settings.preDeployCommand!
-  const env = [...admin.runtimeEnv, ...settings.buildEnv]
-  const command = docker.exec(admin.name, ['sh', '-c', code], {
-    workdir: settings.repoPath,
-    envFromStdin: env.length > 0
-  })
+  const command = admin.exec(['sh', '-c', code], true)
   const hook = await runHook(run, host, Input.PreDeployCommand, command, {
     timeoutMs: settings.commandTimeoutSec * 1000,
-    stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
+    stdin: admin.stdin(true)
   })
   if (hook.code !== 0) {
     const what =

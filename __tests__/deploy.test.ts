@@ -85,7 +85,7 @@ function healthyHost(): FakeShell {
     new FakeShell()
       .on('lock', { stdout: 'acquired\n' })
       .on(/docker image inspect/, { stdout: image(OLD_IMAGE) })
-      .on('survey', { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n` })
+      .on('survey', { stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n` })
       .on('currentCommit', { stdout: `${OLD_COMMIT}\n` })
       .on('fetchAndRelate', {
         stdout: fetched(
@@ -105,6 +105,13 @@ function healthyHost(): FakeShell {
         stdout: '{"time":"t","action":"deploy","result":"deployed","durationSec":3}\n'
       })
   )
+}
+
+/** The arguments of with-env.sh in a command in the admin container. */
+function withEnvArgs(argv: readonly string[]): string[] {
+  const at = argv.findIndex((word, i) => word === remote.withEnv && argv[i - 1] === '-c')
+  expect(at).toBeGreaterThan(0)
+  return argv.slice(at + 2)
 }
 
 const holder = { repository: 'texasca/api', commit: NEW_COMMIT, since: '2026-11-25T00:00:00Z' }
@@ -141,7 +148,7 @@ describe('the deploy procedure', () => {
     const head = Buffer.from(`${OLD_COMMIT}`).toString('base64')
     const shown = '{"time":"t0","action":"deploy","result":"deployed","durationSec":4}\n'
     const shell = healthyHost().on('survey', {
-      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n#heads\n${PROD_ID} 0 ${head}\n#history\n${shown}`
+      stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n#heads\n${PROD_ID} 0 ${head}\n#history\n${shown}`
     })
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('deployed')
@@ -167,7 +174,7 @@ describe('the deploy procedure', () => {
   it("says why it cannot read production's commit, from what the survey read", async () => {
     const broken = Buffer.from('fatal: not a git repository').toString('base64')
     const shell = healthyHost().on('survey', {
-      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n#heads\n${PROD_ID} 128 ${broken}\n`
+      stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n#heads\n${PROD_ID} 128 ${broken}\n`
     })
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('failed')
@@ -182,7 +189,7 @@ describe('the deploy procedure', () => {
       Config: { Image: 'texasca/api', Env: CONFIG.Env, User: '', StopTimeout: 42 }
     })
     const shell = healthyHost().on('survey', {
-      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${withOwn}\n`
+      stdout: `#inspect\n${image(OLD_IMAGE)}\n${withOwn}\n`
     })
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('deployed')
@@ -214,7 +221,7 @@ describe('the deploy procedure', () => {
       /docker run --detach --name texasca-api-admin --network host --entrypoint tail/,
       'fetchAndRelate',
       'fastForward',
-      /docker exec .* texasca-api-admin sh -c .* sh -c 'grunt build'/,
+      /docker exec .* texasca-api-admin [\s\S]* sh -c 'grunt build'/,
       /docker commit/,
       /docker rm --force texasca-api-admin/,
       // The swap: the tag moves only here, in the command that stops production.
@@ -225,7 +232,7 @@ describe('the deploy procedure', () => {
       'health'
     ] as const
     const order = steps.map(p => shell.indexOf(p))
-    expect(order.every(i => i >= 0)).toBe(true)
+    expect(steps.filter((_, i) => order[i] < 0)).toEqual([])
     expect([...order].sort((a, b) => a - b)).toEqual(order)
     expect(shell.closed).toBe(true)
     expect(runner.groups.slice(0, 2)).toEqual(['Connect', 'Take the deploy lock'])
@@ -254,31 +261,45 @@ describe('the deploy procedure', () => {
   it('writes the supervisor’s own environment into the admin container’s /dev/shm once, never on a command line', async () => {
     const shell = healthyHost()
     await runDeploy(shell, { buildEnv: ['NPM_TOKEN=t0k3n'] })
-    // With the admin container's creation, on stdin: into its tmpfs, which a commit does not take.
-    const created = shell.indexOf(/docker run --detach --name texasca-api-admin/)
-    expect(scriptsIn(shell.argvs[created])).toEqual(['writeEnv'])
-    expect(shell.commands[created]).toContain('docker exec --interactive texasca-api-admin')
-    expect(shell.stdins[created]).toBe(
+    // The first command in the admin container takes it on stdin and writes it into the
+    // container's tmpfs, which a commit does not take; every later one reads it from there.
+    const check = shell.indexOf('fetchAndRelate')
+    expect(shell.argvs[check].slice(0, 3)).toEqual(['docker', 'exec', '--interactive'])
+    expect(withEnvArgs(shell.argvs[check])).toEqual([
+      '/dev/shm/hermes-deploy.env',
+      '/dev/shm/hermes-deploy.build.env',
+      '',
+      'write',
+      'sh',
+      '-c',
+      remote.fetchAndRelate,
+      'sh',
+      'master',
+      NEW_COMMIT
+    ])
+    expect(shell.stdins[check]).toBe(
       'export RUNTIME_SECRET=s3cret\n#build-env\nexport NPM_TOKEN=t0k3n\n'
     )
-    // Each command reads it from there: none sends anything on stdin, so none waits to.
     const build = shell.indexOf(/grunt build/)
-    expect(shell.commands[build]).toContain(
-      '. /dev/shm/hermes-deploy.env && . /dev/shm/hermes-deploy.build.env && exec "$@"'
-    )
-    const check = shell.indexOf('fetchAndRelate')
-    expect(shell.commands[check]).toContain('. /dev/shm/hermes-deploy.env && exec "$@"')
-    expect(shell.commands[check]).not.toContain('build.env')
-    expect(shell.stdins.filter((stdin, i) => stdin !== undefined && i !== created)).toEqual([])
+    expect(withEnvArgs(shell.argvs[build]).slice(2)).toEqual([
+      'build',
+      '',
+      'sh',
+      '-c',
+      'grunt build'
+    ])
+    expect(shell.argvs[build]).not.toContain('--interactive')
+    // Only the first sends anything on stdin, so no other waits to.
+    expect(shell.stdins.filter((stdin, i) => stdin !== undefined && i !== check)).toEqual([])
     expect(shell.commands.join('\n')).not.toMatch(/s3cret|t0k3n/)
   })
 
   it('sends the environment to each command on stdin when a name cannot be exported by a shell', async () => {
     const shell = healthyHost().on('survey', {
-      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container({ Config: { Image: 'texasca/api', Env: [...CONFIG.Env, 'RUNTIME_SECRET=s3cret', 'odd.name=1'], User: '' } })}\n`
+      stdout: `#inspect\n${image(OLD_IMAGE)}\n${container({ Config: { Image: 'texasca/api', Env: [...CONFIG.Env, 'RUNTIME_SECRET=s3cret', 'odd.name=1'], User: '' } })}\n`
     })
     await runDeploy(shell)
-    expect(shell.ran('writeEnv')).toBe(false)
+    expect(shell.ran('withEnv')).toBe(false)
     const build = shell.indexOf(/grunt build/)
     expect(shell.commands[build]).toContain('--env-file /dev/stdin')
     expect(shell.stdins[build]).toBe('RUNTIME_SECRET=s3cret\nodd.name=1\n')
@@ -320,7 +341,7 @@ describe('the deploy procedure', () => {
       State: { Running: false, Status: 'exited' }
     })
     const shell = healthyHost().on('survey', {
-      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n${stale}\n`
+      stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n${stale}\n`
     })
     const { report, runner } = await runDeploy(shell)
     expect(report.outcome).toBe('deployed')
@@ -337,7 +358,7 @@ describe('the deploy procedure', () => {
       Args: ['-f', '/dev/null']
     })
     const shell = healthyHost().on('survey', {
-      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n${orphan}\n`
+      stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n${orphan}\n`
     })
     const { report } = await runDeploy(shell)
     expect(report.outcome).toBe('deployed')
@@ -356,14 +377,14 @@ describe('the deploy procedure', () => {
     const shell = healthyHost()
       .on('health', { code: 1, stdout: 'curl: (7) Failed to connect\n' })
       .on('survey', (_s: string) => ({
-        stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n`
+        stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n`
       }))
     // After the swap the survey shows the failed release; the wait for the old image finds it back.
     let surveys = 0
     shell.on('survey', () => {
       surveys += 1
       const running = surveys === 1 ? container() : container({ Id: NEW_PROD_ID, Image: NEW_IMAGE })
-      return { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${running}\n` }
+      return { stdout: `#inspect\n${image(OLD_IMAGE)}\n${running}\n` }
     })
     shell.on('waitForContainer', script => ({
       stdout: script.includes(NEW_IMAGE)
@@ -540,7 +561,7 @@ describe('the deploy procedure', () => {
       Args: []
     })
     const shell = healthyHost().on('survey', {
-      stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${container()}\n${busy}\n`
+      stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n${busy}\n`
     })
     const { report } = await runDeploy(shell)
     expect(report.reason).toMatch(
@@ -583,11 +604,22 @@ describe('the deploy hooks', () => {
     expect(report.outcome).toBe('deployed')
     const hook = shell.indexOf(migrate)
     // As the build: in repo-path, with production's environment and build-env, never in argv.
-    expect(shell.commands[hook]).toBe(
-      `docker exec --workdir /srv/app texasca-api-admin sh -c '. /dev/shm/hermes-deploy.env && . /dev/shm/hermes-deploy.build.env && exec "$@"' sh sh -c 'npm run migrate'`
-    )
+    expect(shell.argvs[hook].slice(0, 5)).toEqual([
+      'docker',
+      'exec',
+      '--workdir',
+      '/srv/app',
+      'texasca-api-admin'
+    ])
+    expect(withEnvArgs(shell.argvs[hook]).slice(2)).toEqual([
+      'build',
+      '',
+      'sh',
+      '-c',
+      'npm run migrate'
+    ])
     expect(shell.stdins[hook]).toBeUndefined()
-    expect(shell.stdins[shell.indexOf('writeEnv')]).toBe(
+    expect(shell.stdins[shell.indexOf('fetchAndRelate')]).toBe(
       'export RUNTIME_SECRET=s3cret\n#build-env\nexport NPM_TOKEN=t0ken\n'
     )
     expect(hook).toBeGreaterThan(shell.indexOf(/docker commit/))
@@ -713,7 +745,7 @@ describe('the deploy hooks', () => {
         surveys += 1
         const running =
           surveys === 1 ? container() : container({ Id: NEW_PROD_ID, Image: NEW_IMAGE })
-        return { stdout: `#image\n${image(OLD_IMAGE)}\n#containers\n${running}\n` }
+        return { stdout: `#inspect\n${image(OLD_IMAGE)}\n${running}\n` }
       })
       .on('waitForContainer', script => ({
         stdout: script.includes(NEW_IMAGE)

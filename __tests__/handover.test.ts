@@ -99,7 +99,7 @@ const inspected = (id: string, name: string, image: string, labels: Record<strin
     HostConfig: { NetworkMode: 'host' }
   })
 const surveyed = (tagged: string, containers: string[]) => ({
-  stdout: `#image\n${JSON.stringify({ Id: tagged, Config: {} })}\n#containers\n${containers.join('\n')}\n`
+  stdout: `#inspect\n${JSON.stringify({ Id: tagged, Config: {} })}\n${containers.join('\n')}\n`
 })
 
 /**

@@ -31,7 +31,7 @@ function host(tagged: string, containers: string[]): FakeShell {
   return new FakeShell()
     .on('lock', { stdout: 'acquired\n' })
     .on('survey', {
-      stdout: `#image\n${JSON.stringify({ Id: tagged, Config: {} })}\n#containers\n${containers.join('\n')}\n`
+      stdout: `#inspect\n${JSON.stringify({ Id: tagged, Config: {} })}\n${containers.join('\n')}\n`
     })
     .on('waitForContainer', { stdout: `${'f'.repeat(64)} texasca-api\n` })
     .on('health', { stdout: 'passed on attempt 1\n' })

@@ -334,7 +334,7 @@ function bridgeInspect(): Json {
 
 /** `raw` as the action reads it: through the host survey's parser. */
 function container(raw: Json): ContainerInfo {
-  const [parsed] = parseSurvey(`#image\nnull\n#containers\n${JSON.stringify(raw)}\n`).containers
+  const [parsed] = parseSurvey(`#inspect\n${JSON.stringify(raw)}\n`).containers
   if (!parsed) throw new Error('the survey did not parse the container')
   return parsed
 }

@@ -128,7 +128,7 @@ describe('the generated module src/remote/scripts.ts', () => {
 const SH = execFileSync('sh', ['-c', 'command -v sh'], { encoding: 'utf8' }).trim()
 /** What the scripts (and the fakes) call besides the faked programs: never docker or git. */
 const TOOLS = ['awk', 'cat', 'date', 'grep', 'head', 'mkdir', 'mktemp', 'rm', 'sed', 'sh']
-TOOLS.push('sleep', 'sort', 'tail', 'tar', 'timeout', 'tr', 'wc')
+TOOLS.push('cut', 'sleep', 'sort', 'tail', 'tar', 'timeout', 'tr', 'wc')
 const toolPaths = new Map<string, string>()
 function toolPath(tool: string): string {
   if (!toolPaths.has(tool))
@@ -305,55 +305,56 @@ describe("the unit tests' fake shell", () => {
 })
 
 describe('survey.sh', () => {
-  // $FAKE/inspect: per container, `<id> <running> <image ID> <config image> <name> <standin|->`.
-  const DOCKER = `case "$1 $2" in
-  'image inspect') [ "$5" = texasca/api:latest ] || { echo 'Error: No such image' >&2; exit 1; }
-    echo '${IMAGE} {"Id":"${IMAGE}","Config":{"Cmd":["node"]},"RootFS":{"Layers":["l1","l2"]}}' ;;
-  'ps -aq') [ -z "$PS_FAILS" ] || { echo 'Cannot connect to the Docker daemon' >&2; exit 3; }; cat "$FAKE/ps" ;;
-  'inspect --format')
+  // $FAKE/ps: `docker ps -a` as the script formats it: `<id> <state> <image> <name> <standin|->`.
+  const DOCKER = `case "$1" in
+  ps) [ -z "$PS_FAILS" ] || { echo 'Cannot connect to the Docker daemon' >&2; exit 3; }; cat "$FAKE/ps" ;;
+  inspect)
     shift 3
-    for id; do
-      # One gone between ps and inspect: docker prints the others and fails.
-      [ "$id" != gone ] || { echo "Error: No such object: $id" >&2; code=1; continue; }
-      grep "^$id " "$FAKE/inspect"
-      set -- $(grep "^$id " "$FAKE/inspect")
-      echo '{"Id":"'"$1"'","Name":"'"$5"'","Image":"'"$3"'","State":{"Running":'"$2"'}}'
+    for ref; do
+      case $ref in
+        texasca/api:latest) echo '{"Id":"${IMAGE}","Config":{"Cmd":["node"]},"RootFS":{"Layers":["l1","l2"]}}' ;;
+        # One gone between ps and inspect, or an image the host lacks: docker prints the others, and fails.
+        gone | */*) echo "Error: No such object: $ref" >&2; code=1 ;;
+        *) set -- $(grep "^$ref " "$FAKE/ps")
+          echo '{"Id":"'"$1"'","Name":"/'"$4"'","Image":"${IMAGE}","State":{"Running":'"$([ "$2" = running ] && echo true || echo false)"'}}' ;;
+      esac
     done
     exit "\${code:-0}" ;;
-  'exec --workdir')
+  exec)
     case $4 in
       c-broken) echo 'fatal: not a git repository' >&2; exit 128 ;;
       *) echo "warning: a word from git" >&2; echo "${'1'.repeat(40)}" ;;
     esac ;;
   *) echo "unexpected: docker $*" >&2; exit 9 ;;
 esac`
-  const INSPECT =
-    `c1 true ${IMAGE} texasca/api:latest /texasca-api -\n` +
-    `c-tag false ${IMAGE} texasca/api /texasca-api-old -\n` +
-    `c-redis true ${OTHER} redis:7 /redis -\n` +
-    `c-id true ${IMAGE} ${IMAGE} /by-id -\n` +
-    `c-named true ${OTHER} other/app /named -\n` +
-    `c-standin true ${IMAGE} texasca/api:latest /texasca-api-standin standin\n` +
-    `c-broken true ${OTHER} texasca/api /broken -\n`
+  const PS =
+    'c1 running texasca/api:latest texasca-api -\n' +
+    'c-old exited texasca/api texasca-api-old -\n' +
+    'c-redis running redis:7 redis -\n' +
+    'c-alias running texasca/api by-alias -\n' +
+    'c-named running other/app named -\n' +
+    'c-standin running texasca/api:latest texasca-api-standin standin\n' +
+    'c-broken running texasca/api:latest broken -\n'
 
-  it('prints the image under #image, then every container under #containers', () => {
+  it('prints the inspects of the image and of every container under #inspect, in one docker inspect', () => {
     const box = sandbox({ docker: DOCKER })
-    box.write('ps', 'c1\ngone\nc-redis\n')
-    box.write('inspect', INSPECT)
+    box.write(
+      'ps',
+      'c1 running texasca/api:latest texasca-api -\ngone running x gone -\nc-redis running redis:7 redis -\n'
+    )
     const result = box.run(docker.survey('texasca/api:latest'))
     expect(result.status).toBe(0)
-    expect(result.stdout).toMatch(/^#image\n\{"Id":"sha256:a+".*\n#containers\n\{"Id":"c1"/)
+    expect(result.stdout).toMatch(/^#inspect\n\{"Id":"sha256:a+".*\n\{"Id":"c1"/)
     const survey = docker.parseSurvey(result.stdout)
     expect(survey.image).toEqual({ id: IMAGE, config: { Cmd: ['node'] }, layers: 2 })
     expect(survey.containers.map(c => [c.id, c.name, c.running])).toEqual([
       ['c1', 'texasca-api', true],
       ['c-redis', 'redis', true]
     ])
-    // One inspect for all of them, each ID its own argument; no commit read, no history.
+    // One inspect for the image and all of them, each its own argument; no commit read, no history.
     expect(box.calls('docker')).toEqual([
-      'image inspect --format {{.Id}} {{json .}} texasca/api:latest',
-      'ps -aq --no-trunc',
-      expect.stringMatching(/^inspect --format .* c1 gone c-redis$/)
+      expect.stringMatching(/^ps -a --no-trunc --format /),
+      'inspect --format {{json .}} texasca/api:latest c1 gone c-redis'
     ])
     expect(survey.heads.size).toBe(0)
     expect(survey.history).toBeUndefined()
@@ -361,8 +362,7 @@ esac`
 
   it('reads the commit in each running container that may be production, and the history', () => {
     const box = sandbox({ docker: DOCKER }, { tools: ['base64'] })
-    box.write('ps', 'c1\nc-tag\nc-redis\nc-id\nc-named\nc-standin\nc-broken\n')
-    box.write('inspect', INSPECT)
+    box.write('ps', PS)
     mkdirSync(join(box.home, '.hermes-deploy', 'history'), { recursive: true })
     const lines = Array.from({ length: 250 }, (_, i) => `{"n":${i}}`)
     writeFileSync(
@@ -379,8 +379,8 @@ esac`
     )
     expect(result.status).toBe(0)
     const survey = docker.parseSurvey(result.stdout)
-    // Running, not a stand-in, and running the image (by its name, its alias or its ID) or named.
-    expect([...survey.heads.keys()]).toEqual(['c1', 'c-id', 'c-named', 'c-broken'])
+    // Running, not a stand-in, and running the image (by its name or its alias) or named.
+    expect([...survey.heads.keys()].sort()).toEqual(['c-alias', 'c-broken', 'c-named', 'c1'])
     expect(survey.heads.get('c1')).toEqual({
       code: 0,
       output: `warning: a word from git\n${'1'.repeat(40)}`
@@ -398,11 +398,11 @@ esac`
     expect(history.at(-1)).toBe('{"n":249}')
   })
 
-  it('prints null for an image the host lacks, and inspects nothing when nothing runs', () => {
+  it('has no image when the host lacks it, and inspects only the image when nothing runs', () => {
     const box = sandbox({ docker: DOCKER })
     box.write('ps', '')
     const result = box.run(docker.survey('texasca/api:gone', { repoPath: '/srv/app' }))
-    expect(result).toEqual({ status: 0, stdout: '#image\nnull\n#containers\n#heads\n', stderr: '' })
+    expect(result).toEqual({ status: 0, stdout: '#inspect\n#heads\n', stderr: '' })
     expect(docker.parseSurvey(result.stdout)).toEqual({
       image: undefined,
       containers: [],
@@ -649,25 +649,39 @@ printf '%s' "$code"`
   })
 })
 
-describe('write-env.sh', () => {
-  it('writes the export lines to one file and those after #build-env to the other, for this user only, which a shell sources as they were', () => {
+describe('with-env.sh', () => {
+  it('writes the export lines on stdin to one file, those after #build-env to the other, for this user only, and runs the command with them', () => {
     const box = sandbox({}, { tools: ['env'] })
     const [runtime, build] = [join(box.tmp, 'env'), join(box.tmp, 'build.env')]
     const value = `it's $HOME; \`rm -rf /\` "quoted" \\ `
     const stdin = `export SECRET=${quote(value)}\nexport EMPTY=''\n#build-env\nexport NPM_TOKEN=t0k3n\n`
-    const result = box.run(shScript(remote.writeEnv, runtime, build), { input: stdin })
-    expect(result).toEqual({ status: 0, stdout: '', stderr: '' })
+    const first = box.run(shScript(remote.withEnv, runtime, build, '', 'write', 'env'), {
+      input: stdin
+    })
+    expect(first.status).toBe(0)
+    expect(first.stdout.split('\n')).toEqual(expect.arrayContaining([`SECRET=${value}`, 'EMPTY=']))
+    expect(first.stdout).not.toContain('NPM_TOKEN')
     expect(statSync(runtime).mode & 0o777).toBe(0o600)
     expect(statSync(build).mode & 0o777).toBe(0o600)
-    const sourced = box.run([
-      'sh',
-      '-c',
-      `. '${runtime}' && . '${build}' && exec "$@"`,
-      'sh',
-      'env'
-    ])
-    expect(sourced.stdout.split('\n')).toEqual(
-      expect.arrayContaining([`SECRET=${value}`, 'EMPTY=', 'NPM_TOKEN=t0k3n'])
+    // Later commands read it, with build-env for the build; the umask is theirs again.
+    const later = box.run(
+      shScript(remote.withEnv, runtime, build, 'build', '', 'sh', '-c', 'umask; env')
+    )
+    expect(later.stdout.split('\n')).toEqual(
+      expect.arrayContaining(['0022', `SECRET=${value}`, 'NPM_TOKEN=t0k3n'])
+    )
+  })
+
+  it('says so, and runs nothing, when it cannot write the environment', () => {
+    const box = sandbox({}, { tools: ['env'] })
+    const result = box.run(
+      shScript(remote.withEnv, '/nonexistent/env', '/nonexistent/b', '', 'write', 'env'),
+      { input: 'export A=1\n' }
+    )
+    expect(result.status).toBe(70)
+    expect(result.stdout).toBe('')
+    expect(result.stderr).toContain(
+      "Could not write production's environment to /nonexistent/env in the admin container."
     )
   })
 })
@@ -902,7 +916,7 @@ esac`
   }
 
   it('keeps the newest releases and protected images, removes the rest and our dangling images', () => {
-    const box = sandbox({ docker: DOCKER }, { tools: ['cut'] })
+    const box = sandbox({ docker: DOCKER })
     host(box)
     const result = box.run(
       retain('texasca/api', 2, { id: id('new'), tag: tag(5) }, [id('running'), id('p4')])
@@ -930,7 +944,7 @@ esac`
   })
 
   it('removes nothing when there is nothing to remove', () => {
-    const box = sandbox({ docker: DOCKER }, { tools: ['cut'] })
+    const box = sandbox({ docker: DOCKER })
     host(box)
     box.write('dangling.1', `${id('d2')}\n`)
     const result = box.run(retain('texasca/api', 5, { id: id('new'), tag: tag(5) }, []))
@@ -940,7 +954,7 @@ esac`
   })
 
   it('stops before anything else when the release cannot be tagged', () => {
-    const box = sandbox({ docker: DOCKER }, { tools: ['cut'] })
+    const box = sandbox({ docker: DOCKER })
     host(box)
     const result = box.run(retain('texasca/api', 2, { id: id('new'), tag: tag(5) }, []), {
       env: { TAG_FAILS: '1' }

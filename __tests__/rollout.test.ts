@@ -37,7 +37,7 @@ function host(image: string, { hasRelease = false, healthy = true } = {}): FakeS
     new FakeShell()
       .on('lock', { stdout: 'acquired\n' })
       .on('survey', {
-        stdout: `#image\n${JSON.stringify({ Id: image, Config: {} })}\n#containers\n${production(image)}\n`
+        stdout: `#inspect\n${JSON.stringify({ Id: image, Config: {} })}\n${production(image)}\n`
       })
       .on(new RegExp(`image inspect --format '\\{\\{json \\.\\}\\}' ${NEW}`), {
         code: hasRelease ? 0 : 1

@@ -284,7 +284,7 @@ describe('deploying to a Swarm service', () => {
       .on(/docker image inspect/, { stdout: image(OLD) })
       .on('survey', () => ({
         // Swarm runs the service by digest: the node has no texasca/api:latest.
-        stdout: `#image\nnull\n#containers\n${surveys++ === 0 ? task('c', OLD) : task('d', NEW)}\n`
+        stdout: `#inspect\n${surveys++ === 0 ? task('c', OLD) : task('d', NEW)}\n`
       }))
       .on('currentCommit', { stdout: `${OLD_COMMIT}\n` })
       .on('fetchAndRelate', {
@@ -401,7 +401,7 @@ describe('deploying to a Swarm service', () => {
   it('leaves a cancelled Swarm update to Swarm in the post step', async () => {
     const shell = new FakeShell()
       .on('lock', { stdout: 'acquired\n' })
-      .on('survey', { stdout: `#image\nnull\n#containers\n${task('d', NEW)}\n` })
+      .on('survey', { stdout: `#inspect\n${task('d', NEW)}\n` })
       .on(/docker service inspect/, { stdout: 'updating:  (image x)\n' })
     const runner = new FakeRunner()
     await recover(

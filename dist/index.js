@@ -54659,8 +54659,8 @@ const runBounded = "#!/bin/sh\n# Run the shell code $1 for at most $2 s (with ti
 const saveWithout = "#!/bin/sh\n# Write image $1's docker save archive to stdout without its bottom $2 layers (of $3).\nset -e\ntmp=$(mktemp -d \"${TMPDIR:-/var/tmp}/hermes-save.XXXXXX\")\ntrap 'rm -rf \"$tmp\"' EXIT\n# dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\ndocker save \"$1\" >\"$tmp/image.tar\"\ntar -xOf \"$tmp/image.tar\" manifest.json >\"$tmp/manifest.json\"\n# \"Layers\":[\"<dir>/layer.tar\",...]: names are hex and slashes only.\ngrep -o '\"Layers\":\\[[^]]*\\]' \"$tmp/manifest.json\" | sed 's/^\"Layers\"://' | tr -d '\"[]' | tr ',' '\\n' >\"$tmp/layers\"\n[ \"$(wc -l <\"$tmp/layers\")\" -eq \"$3\" ] || { echo \"the archive lists $(wc -l <\"$tmp/layers\") layers, not $3\" >&2; exit 3; }\nhead -n \"$2\" \"$tmp/layers\" >\"$tmp/skip\"\ntar --delete -f - -T \"$tmp/skip\" <\"$tmp/image.tar\"";
 /** src/remote/stop-gracefully.sh: Stop container $1 gracefully, then remove it (not when $3=keep): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped). */
 const stopGracefully = "#!/bin/sh\n# Stop container $1 gracefully, then remove it (not when $3=keep): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped).\ntimeout=$2\nif [ -z \"$timeout\" ]; then\n  timeout=$(docker container inspect --format '{{if .Config.StopTimeout}}{{.Config.StopTimeout}}{{end}}' \"$1\" 2>/dev/null) || timeout=\n  [ -n \"$timeout\" ] || timeout=10\nfi\n# -t, not --time or --timeout: the one spelling Docker's CLI has taken from 20.10 to now.\nstarted=$(date +%s)\nif docker stop -t \"$timeout\" \"$1\" >/dev/null 2>&1 && [ $(($(date +%s) - started)) -ge \"$timeout\" ]; then\n  echo \"stop-timed-out=$timeout\"\nfi\nif [ \"$3\" = keep ]; then\n  [ \"$(docker container inspect --format '{{.State.Running}}' \"$1\" 2>/dev/null)\" = false ]\n  exit\nfi\n# A container started with --rm is gone once stopped; one that is not is removed now.\ndocker rm --force \"$1\" >/dev/null 2>&1 || ! docker container inspect \"$1\" >/dev/null 2>&1\n";
-/** src/remote/survey.sh: Print the inspect of image $1 (or null) and of every container (#image, #containers); with repo path $3, the commit there in each running container of $1 (or $2, or named $4) as #heads; with $5, the last deploys in its history (#history). */
-const survey = "#!/bin/sh\n# Print the inspect of image $1 (or null) and of every container (#image, #containers); with repo path $3, the commit there in each running container of $1 (or $2, or named $4) as #heads; with $5, the last deploys in its history (#history).\nif ! command -v docker >/dev/null 2>&1; then\n  echo \"docker is not on the PATH of a non-interactive SSH session ($PATH)\" >&2\n  exit 127\nfi\necho '#image'\nimage=$(docker image inspect --format '{{.Id}} {{json .}}' \"$1\" 2>/dev/null) || image=\nif [ -n \"$image\" ]; then printf '%s\\n' \"${image#* }\"; else echo null; fi\necho '#containers'\nids=$(docker ps -aq --no-trunc) || exit $?\n# A container can vanish between ps and inspect (the supervisor at work): inspect the rest. Each\n# is a line of the fields the commit read below needs, then its inspect as a JSON line.\n# shellcheck disable=SC2086 # $ids: container IDs, split into one argument each\n[ -z \"$ids\" ] || containers=$(docker inspect --format '{{.Id}} {{.State.Running}} {{.Image}} {{.Config.Image}} {{.Name}} {{if index .Config.Labels \"hermes-deploy.standin\"}}standin{{else}}-{{end}}{{\"\\n\"}}{{json .}}' $ids 2>/dev/null)\nprintf '%s\\n' \"${containers:-}\" | grep '^{'\nif [ -n \"$3\" ]; then\n  # Production's commit, read here rather than in a round trip of its own: in every running\n  # container that production could be (the deploy picks it from the inspects above).\n  echo '#heads'\n  printf '%s\\n' \"${containers:-}\" | grep -v '^{' | while read -r id running from config name standin; do\n    if [ \"$running\" != true ] || [ \"$standin\" != - ]; then continue; fi\n    # Image references and container names have no spaces.\n    case $config in\n      \"$1\" | \"$2\") ;;\n      *) [ \"$from\" = \"${image%% *}\" ] || [ \"$name\" = \"/$4\" ] || { [ -n \"$4\" ] && case $id in \"$4\"*) true ;; *) false ;; esac } || continue ;;\n    esac\n    head=$(docker exec --workdir \"$3\" \"$id\" git -c safe.directory=\"$3\" rev-parse --verify HEAD 2>&1 </dev/null)\n    code=$?\n    printf '%s %s %s\\n' \"$id\" \"$code\" \"$(printf '%s' \"$head\" | base64 | tr -d '\\n')\"\n  done\nfi\nif [ -n \"$5\" ]; then\n  echo '#history'\n  tail -n 199 \"$HOME/.hermes-deploy/history/$5.jsonl\" 2>/dev/null\nfi\ntrue\n";
+/** src/remote/survey.sh: Print the inspects of image $1 and of every container (#inspect, one JSON line each); with repo path $3, the commit there in each running container of $1 (or $2, or named $4) as #heads; with $5, the last deploys in its history (#history). */
+const survey = "#!/bin/sh\n# Print the inspects of image $1 and of every container (#inspect, one JSON line each); with repo path $3, the commit there in each running container of $1 (or $2, or named $4) as #heads; with $5, the last deploys in its history (#history).\nif ! command -v docker >/dev/null 2>&1; then\n  echo \"docker is not on the PATH of a non-interactive SSH session ($PATH)\" >&2\n  exit 127\nfi\n# Each docker command costs tens of milliseconds: one lists, one inspects the image and every\n# container at once, and the commits are read meanwhile. Only IDs, names and commits go through\n# files; the inspects, which hold production's environment, stay in memory.\nwork=$(mktemp -d \"${TMPDIR:-/tmp}/hermes-survey.XXXXXX\") || exit 70\ntrap 'rm -rf \"$work\"' EXIT\ndocker ps -a --no-trunc --format '{{.ID}} {{.State}} {{.Image}} {{.Names}} {{if .Label \"hermes-deploy.standin\"}}standin{{else}}-{{end}}' \\\n  >\"$work/ps\" || exit $?\nif [ -n \"$3\" ]; then\n  # Production's commit, read here rather than in a round trip of its own: in every running\n  # container that production could be (the deploy picks it from the inspects). Image references\n  # and container names have no spaces.\n  while read -r id state image name standin; do\n    if [ \"$state\" != running ] || [ \"$standin\" != - ]; then continue; fi\n    case \"$image $name $id\" in\n      \"$1 \"* | \"$2 \"*) ;;\n      *)\n        if [ -z \"$4\" ]; then continue; fi\n        case \" $name $id\" in *\" $4\"*) ;; *) continue ;; esac\n        ;;\n    esac\n    {\n      head=$(docker exec --workdir \"$3\" \"$id\" git -c safe.directory=\"$3\" rev-parse --verify HEAD 2>&1 </dev/null)\n      code=$?\n      printf '%s %s %s\\n' \"$id\" \"$code\" \"$(printf '%s' \"$head\" | base64 | tr -d '\\n')\" >\"$work/head.$id\"\n    } &\n  done <\"$work/ps\"\nfi\necho '#inspect'\n# The image first (absent when the host lacks it). A container can vanish between ps and inspect\n# (the supervisor at work): docker inspects the rest.\n# shellcheck disable=SC2046 # the IDs: one argument each\ndocker inspect --format '{{json .}}' \"$1\" $(cut -d ' ' -f 1 \"$work/ps\") 2>/dev/null\nwait\nif [ -n \"$3\" ]; then\n  echo '#heads'\n  for head in \"$work\"/head.*; do [ ! -e \"$head\" ] || cat \"$head\"; done\nfi\nif [ -n \"$5\" ]; then\n  echo '#history'\n  tail -n 199 \"$HOME/.hermes-deploy/history/$5.jsonl\" 2>/dev/null\nfi\ntrue\n";
 /** src/remote/update-service.sh: Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; */
 const updateService = "#!/bin/sh\n# Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest;\n# $7: the failure action; $8: the update order ('' keeps the service's own).\nset -e\nservice=$1 ref=$2 repo=$3 registry=$4 user=$5 push=$6 onfail=$7 order=$8\nif [ -n \"$user\" ]; then\n  # A login of this run only: the credentials are never left in the host user's ~/.docker.\n  DOCKER_CONFIG=$(mktemp -d)\n  export DOCKER_CONFIG\n  trap 'rm -rf \"$DOCKER_CONFIG\"' EXIT\n  # dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\n  trap 'exit 129' HUP\n  trap 'exit 130' INT\n  trap 'exit 143' TERM\n  docker login --username \"$user\" --password-stdin \"$registry\" >/dev/null\nfi\nif [ \"$push\" = yes ]; then\n  out=$(docker push \"$ref\" 2>&1) || { printf '%s\\n' \"$out\" | tail -n 5 >&2; exit 4; }\n  printf '%s\\n' \"$out\" | tail -n 1\nfi\npinned=$(docker image inspect --format '{{range .RepoDigests}}{{println .}}{{end}}' \"$ref\" |\n  awk -v prefix=\"$repo@\" 'index($0, prefix) == 1 { print; exit }')\nif [ -z \"$pinned\" ]; then\n  echo \"$ref has no digest in $repo: it is not in that registry\" >&2\n  exit 3\nfi\necho \"image=$ref@${pinned#*@}\"\necho \"before=$(docker service inspect --format '{{if .UpdateStatus}}{{.UpdateStatus.StartedAt}}{{end}}' \"$service\")\"\ndocker service update --detach --quiet --with-registry-auth --update-failure-action \"$onfail\" \\\n  ${order:+--update-order \"$order\"} --image \"$ref@${pinned#*@}\" \"$service\" >/dev/null\n";
 /** src/remote/wait-for-container.sh: Wait $2 s for a running container of image ID $1, not named $3 nor a stand-in: print "<id> <name>", else exit 124. */
@@ -54671,8 +54671,8 @@ const waitForUpdate = "#!/bin/sh\n# Wait up to $3 s for service $1's update star
 const watchCanary = "#!/bin/sh\n# Watch container $1 stay up $2 s, then run command $3 (if any) in it until it passes, up to $4 s.\nend=$(( $(date +%s) + $2 ))\nwhile [ \"$(date +%s)\" -lt \"$end\" ]; do\n  [ \"$(docker inspect --format '{{.State.Running}}' \"$1\" 2>/dev/null)\" = true ] || { echo \"#failed exited within $2 s\"; exit 3; }\n  sleep 0.5\ndone\n[ -n \"$3\" ] || exit 0\nend=$(( $(date +%s) + $4 ))\nattempt=0\nwhile :; do\n  attempt=$((attempt + 1))\n  if out=$(docker exec \"$1\" sh -c \"$3\" 2>&1); then echo \"canary command passed on attempt $attempt\"; exit 0; fi\n  [ \"$(docker inspect --format '{{.State.Running}}' \"$1\" 2>/dev/null)\" = true ] || { echo \"#failed exited during canary-command\"; exit 3; }\n  if [ \"$(date +%s)\" -ge \"$end\" ]; then\n    echo \"#failed canary-command did not pass within $4 s; its last output:\"\n    printf '%s\\n' \"$out\" | tail -n 15\n    exit 4\n  fi\n  sleep 1\ndone\n";
 /** src/remote/watch-stable.sh: Watch container $1 run unrestarted for $2 s: print stable, else its state and log, and exit 3. */
 const watchStable = "#!/bin/sh\n# Watch container $1 run unrestarted for $2 s: print stable, else its state and log, and exit 3.\nlog=$(mktemp)\ncode=$(mktemp)\n# Follow its log and wait on it from the start: a supervisor started with --rm removes it on exit.\ndocker logs --follow --tail 20 \"$1\" >\"$log\" 2>&1 &\nfollower=$!\ndocker wait \"$1\" >\"$code\" 2>/dev/null &\nwaiter=$!\nend=$(( $(date +%s) + $2 ))\nstate=stable\nwhile [ \"$(date +%s)\" -lt \"$end\" ]; do\n  now=$(docker inspect --format '{{.State.Running}} {{.RestartCount}}' \"$1\" 2>/dev/null) || { state=\"removed\"; break; }\n  [ \"$now\" = \"true 0\" ] || { state=\"$now\"; break; }\n  sleep 0.5\ndone\nif [ \"$state\" = stable ]; then\n  kill \"$follower\" \"$waiter\" 2>/dev/null\n  rm -f \"$log\" \"$code\"\n  echo stable\n  exit 0\nfi\nsleep 1\necho \"#state $state exit=$(cat \"$code\") $(docker inspect --format 'oom={{.State.OOMKilled}}' \"$1\" 2>/dev/null)\"\necho '#logs'\ntail -n 20 \"$log\"\nkill \"$follower\" \"$waiter\" 2>/dev/null\nrm -f \"$log\" \"$code\"\nexit 3\n";
-/** src/remote/write-env.sh: In the admin container: write the `export` lines on stdin to $1, and those after a `#build-env` line to $2, readable by this user only. */
-const writeEnv = "#!/bin/sh\n# In the admin container: write the `export` lines on stdin to $1, and those after a `#build-env` line to $2, readable by this user only.\numask 077\nfile=$1\n: >\"$1\" && : >\"$2\" || exit 1\nwhile IFS= read -r line; do\n  if [ \"$line\" = '#build-env' ]; then file=$2; continue; fi\n  printf '%s\\n' \"$line\" >>\"$file\" || exit 1\ndone\n";
+/** src/remote/with-env.sh: In the admin container: run "$5"… with the environment in $1 (and $2 when $3=build); with $4=write, first write the export lines on stdin to $1 and those after a `#build-env` line to $2, readable by this user only. */
+const scripts_withEnv = "#!/bin/sh\n# In the admin container: run \"$5\"… with the environment in $1 (and $2 when $3=build); with $4=write, first write the export lines on stdin to $1 and those after a `#build-env` line to $2, readable by this user only.\nenv=$1 build_env=$2 build=$3 write=$4\nshift 4\nif [ \"$write\" = write ]; then\n  (\n    umask 077\n    file=$env\n    : >\"$env\" && : >\"$build_env\" || exit 1\n    while IFS= read -r line; do\n      if [ \"$line\" = '#build-env' ]; then file=$build_env; continue; fi\n      printf '%s\\n' \"$line\" >>\"$file\" || exit 1\n    done\n  ) || {\n    echo \"Could not write production's environment to $env in the admin container.\" >&2\n    exit 70\n  }\nfi\n# shellcheck source=/dev/null # export lines written above, by this script\n. \"$env\" || exit 70\n# shellcheck source=/dev/null\nif [ \"$build\" = build ]; then . \"$build_env\" || exit 70; fi\nexec \"$@\"\n";
 
 ;// CONCATENATED MODULE: ./node_modules/shlex/shlex.js
 
@@ -55061,7 +55061,7 @@ const CARRIED_CONFIG = [
     'Healthcheck'
 ];
 /**
- * `docker ps` and the inspects: of `image` and of every container. With `repoPath`, also the
+ * `docker ps` and the inspects, in one `docker inspect`: of `image` and of every container. With `repoPath`, also the
  * commit checked out in each running container that may be production (running `image`, or its
  * `alias`, or named `container`): it saves the round trip that would read it from production
  * once picked. With `history`, the last deploys in that history on the host.
@@ -55072,16 +55072,19 @@ function docker_survey(image, read = {}) {
 }
 function parseSurvey(output) {
     const sections = new Map();
-    const parts = output.split(/^#(image|containers|heads|history)$/m);
+    const parts = output.split(/^#(inspect|heads|history)$/m);
     for (let i = 1; i + 1 < parts.length; i += 2)
         sections.set(parts[i], parts[i + 1]);
-    const imageLine = (sections.get('image') ?? '').trim();
-    const image = imageLine && imageLine !== 'null' ? parseImage(JSON.parse(imageLine)) : undefined;
-    const containers = (sections.get('containers') ?? '')
+    const inspects = (sections.get('inspect') ?? '')
         .split('\n')
         .map(line => line.trim())
         .filter(line => line.startsWith('{'))
-        .map(line => parseContainer(JSON.parse(line)));
+        .map(line => JSON.parse(line));
+    // An image's ID is `sha256:…`; a container's is bare hex.
+    const isImage = (raw) => String(raw.Id).startsWith('sha256:');
+    const tagged = inspects.find(isImage);
+    const image = tagged ? parseImage(tagged) : undefined;
+    const containers = inspects.filter(raw => !isImage(raw)).map(parseContainer);
     const heads = new Map();
     for (const line of (sections.get('heads') ?? '').split('\n')) {
         const [id, code, encoded = ''] = line.trim().split(' ');
@@ -55423,6 +55426,10 @@ class Host {
     run(command, label, timeoutMs = QUICK_MS, stdin) {
         this.runner.debug(`$ ${command.join(' ')}`);
         return run(this.shell, command, { label, timeoutMs, stdin });
+    }
+    /** `run` for a command with what it reads on stdin (a command in the admin container). */
+    runIn(given, label, timeoutMs = QUICK_MS) {
+        return this.run(given.command, label, timeoutMs, given.stdin);
     }
     /** Run and return the whole result, whatever the exit code. */
     exec(command, label, timeoutMs = QUICK_MS, stdin) {
@@ -56949,10 +56956,11 @@ const BUILD_ENV_FILE = '/dev/shm/hermes-deploy.build.env';
 /**
  * The admin container, and how commands run in it. Production's own environment (what the
  * supervisor adds beyond the image's), and for the build and the pre-deploy command `build-env`
- * too, reach them without ever being on a command line or baked into the image: written once,
- * at its creation, into its /dev/shm (a tmpfs that `docker commit` does not take), and read by
- * each command from there. So no command sends it on stdin, which would cost a round trip each.
- * A variable whose name a shell cannot export goes as an env-file on stdin to each instead.
+ * too, reach them without ever being on a command line or baked into the image: the first
+ * command in the container takes them on stdin and writes them into its /dev/shm (a tmpfs, which
+ * `docker commit` does not take); every command reads them from there. So only the first sends
+ * anything on stdin, which costs a round trip. A variable whose name a shell cannot export goes
+ * as an env-file on stdin to every command instead.
  */
 class Admin {
     name;
@@ -56961,8 +56969,10 @@ class Admin {
     runtimeEnv;
     /** `NAME=value` lines of `build-env`. */
     buildEnv;
-    /** Whether the environment is in the container's /dev/shm; else it goes on stdin. */
+    /** Whether the environment goes into the container's /dev/shm; else on stdin, every time. */
     inShm;
+    /** Whether a command has been given the environment to write. */
+    written = false;
     constructor(name, repoPath, production, buildEnv) {
         this.name = name;
         this.repoPath = repoPath;
@@ -56970,42 +56980,32 @@ class Admin {
         this.buildEnv = buildEnv;
         this.inShm = [...this.runtimeEnv, ...buildEnv].every(entry => /^[A-Za-z_][A-Za-z0-9_]*=/.test(entry));
     }
-    /**
-     * Run right after the container is created, in the same round trip: writes the environment
-     * into it. Undefined when there is nothing to write, or it goes on stdin.
-     */
-    writeEnv() {
-        if (!this.inShm || this.runtimeEnv.length + this.buildEnv.length === 0)
-            return undefined;
+    /** `command` in the checkout, with production's environment (and with `build`, `build-env`). */
+    command(command, build = false) {
+        const workdir = this.repoPath;
+        if (this.runtimeEnv.length + this.buildEnv.length === 0) {
+            return { command: exec(this.name, command, { workdir }) };
+        }
+        if (!this.inShm) {
+            const env = build ? [...this.runtimeEnv, ...this.buildEnv] : this.runtimeEnv;
+            return {
+                command: exec(this.name, command, { workdir, envFromStdin: env.length > 0 }),
+                stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
+            };
+        }
+        const write = !this.written;
+        this.written = true;
         const exports = (env) => env.map(entry => {
             const at = entry.indexOf('=');
             return `export ${entry.slice(0, at)}=${shell_quote(entry.slice(at + 1))}\n`;
         });
+        const withEnv = shScript(scripts_withEnv, ENV_FILE, BUILD_ENV_FILE, build ? 'build' : '', write ? 'write' : '', ...command);
         return {
-            command: exec(this.name, shScript(writeEnv, ENV_FILE, BUILD_ENV_FILE), {
-                interactive: true
-            }),
-            stdin: [...exports(this.runtimeEnv), '#build-env\n', ...exports(this.buildEnv)].join('')
+            command: exec(this.name, withEnv, { workdir, interactive: write }),
+            stdin: write
+                ? [...exports(this.runtimeEnv), '#build-env\n', ...exports(this.buildEnv)].join('')
+                : undefined
         };
-    }
-    /** `command` in the checkout, with production's environment (and with `build`, `build-env`). */
-    exec(command, build = false) {
-        const env = build ? [...this.runtimeEnv, ...this.buildEnv] : this.runtimeEnv;
-        if (env.length === 0)
-            return exec(this.name, command, { workdir: this.repoPath });
-        if (!this.inShm) {
-            return exec(this.name, command, { workdir: this.repoPath, envFromStdin: true });
-        }
-        const files = build ? [ENV_FILE, BUILD_ENV_FILE] : [ENV_FILE];
-        const source = files.map(file => `. ${file}`).join(' && ');
-        return exec(this.name, ['sh', '-c', `${source} && exec "$@"`, 'sh', ...command], {
-            workdir: this.repoPath
-        });
-    }
-    /** What `exec(command, build)` reads on stdin: the env-file when it is not in /dev/shm. */
-    stdin(build = false) {
-        const env = build ? [...this.runtimeEnv, ...this.buildEnv] : this.runtimeEnv;
-        return this.inShm || env.length === 0 ? undefined : env.join('\n') + '\n';
     }
 }
 /**
@@ -57030,18 +57030,15 @@ async function createAdminContainer(run, host, production, containers) {
     }
     run.adminContainer = name;
     run.progress({ phase: 'admin', adminContainer: name });
-    const admin = new Admin(name, settings.repoPath, production, settings.buildEnv);
-    const create = runAdmin({
+    await host.run(runAdmin({
         name,
         imageId: image.id,
         hasEntrypoint: hasEntrypoint(image.config),
         networkMode: container.networkMode,
         user: adminUser(container, image)
-    });
-    const env = admin.writeEnv();
-    await host.run(env ? chain(create, env.command) : create, env ? 'docker run (admin container); write its environment' : 'docker run (admin container)', undefined, env?.stdin);
+    }), 'docker run (admin container)');
     runner.info(`Created ${name} from ${format_short(image.id)}`);
-    return admin;
+    return new Admin(name, settings.repoPath, production, settings.buildEnv);
 }
 
 ;// CONCATENATED MODULE: ./src/steps/build.ts
@@ -57054,14 +57051,14 @@ const buildStep = (run) => `Build (${run.settings.buildCommand})`;
  */
 async function build(run, host, admin) {
     const { settings, runner } = run;
-    const command = admin.exec(['sh', '-c', settings.buildCommand], true);
+    const { command, stdin } = admin.command(['sh', '-c', settings.buildCommand], true);
     runner.debug(`$ ${command.join(' ')}`);
     const result = await host.shell.exec(command, {
         label: `build command \`${settings.buildCommand}\``,
         timeoutMs: settings.commandTimeoutSec * 1000,
         onOutput: chunk => runner.stream(chunk),
         drained: () => runner.drained(),
-        stdin: admin.stdin(true)
+        stdin
     });
     if (result.code !== 0) {
         throw new DeployError(`The build command \`${settings.buildCommand}\` exited with code ${result.code}; production is unchanged. ` +
@@ -57078,7 +57075,7 @@ async function build(run, host, admin) {
 /** Step 7: check the tree (the runbook's `git diff` before pulling), and fetch. */
 async function checkCheckout(run, host, admin) {
     const { settings, runner } = run;
-    const relation = parseRelation(await host.run(admin.exec(git_fetchAndRelate(settings.branch, settings.ref)), `git status; git fetch origin ${settings.branch}`, SLOW_MS, admin.stdin()));
+    const relation = parseRelation(await host.runIn(admin.command(git_fetchAndRelate(settings.branch, settings.ref)), `git status; git fetch origin ${settings.branch}`, SLOW_MS));
     if (relation.changed) {
         throw new DeployError(`The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${relation.changed}\n` +
             'They would be lost or shipped by accident. Commit them to the repository or discard them on the host, then deploy again.');
@@ -57101,7 +57098,7 @@ async function updateCheckout(run, host, admin, relation) {
         return { skip: decision.message };
     if (settings.paths.length > 0 && !report.changedFiles && !settings.force) {
         // GitHub's API gave no file list: the path filter decides from git on the host.
-        const files = (await host.run(admin.exec(git_filesBetween(relation.head, relation.target)), 'git diff --name-only', QUICK_MS, admin.stdin()))
+        const files = (await host.runIn(admin.command(git_filesBetween(relation.head, relation.target)), 'git diff --name-only', QUICK_MS))
             .split('\n')
             .filter(Boolean);
         report.changedFiles = files;
@@ -57109,7 +57106,7 @@ async function updateCheckout(run, host, admin, relation) {
         if (!paths.deploy)
             return { skip: paths.reason };
     }
-    const range = parseRange(await host.run(admin.exec(git_fastForward(relation.target)), 'git merge --ff-only', QUICK_MS, admin.stdin()));
+    const range = parseRange(await host.runIn(admin.command(git_fastForward(relation.target)), 'git merge --ff-only', QUICK_MS));
     if (report.rangeSource !== 'github') {
         report.rangeSource = 'git';
         report.commits = range.commits;
@@ -57471,10 +57468,10 @@ const HOST_TIMEOUT_GRACE_MS = 10_000;
 async function preDeploy(run, host, admin) {
     const { settings } = run;
     const code = settings.preDeployCommand;
-    const command = admin.exec(['sh', '-c', code], true);
+    const { command, stdin } = admin.command(['sh', '-c', code], true);
     const hook = await runHook(run, host, action_io/* Input */.pd.PreDeployCommand, command, {
         timeoutMs: settings.commandTimeoutSec * 1000,
-        stdin: admin.stdin(true)
+        stdin
     });
     if (hook.code !== 0) {
         const what = hook.code === TIMED_OUT

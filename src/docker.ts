@@ -85,7 +85,7 @@ export interface HostSurvey {
 }
 
 /**
- * `docker ps` and the inspects: of `image` and of every container. With `repoPath`, also the
+ * `docker ps` and the inspects, in one `docker inspect`: of `image` and of every container. With `repoPath`, also the
  * commit checked out in each running container that may be production (running `image`, or its
  * `alias`, or named `container`): it saves the round trip that would read it from production
  * once picked. With `history`, the last deploys in that history on the host.
@@ -100,15 +100,18 @@ export function survey(
 
 export function parseSurvey(output: string): HostSurvey {
   const sections = new Map<string, string>()
-  const parts = output.split(/^#(image|containers|heads|history)$/m)
+  const parts = output.split(/^#(inspect|heads|history)$/m)
   for (let i = 1; i + 1 < parts.length; i += 2) sections.set(parts[i], parts[i + 1])
-  const imageLine = (sections.get('image') ?? '').trim()
-  const image = imageLine && imageLine !== 'null' ? parseImage(JSON.parse(imageLine)) : undefined
-  const containers = (sections.get('containers') ?? '')
+  const inspects: Json[] = (sections.get('inspect') ?? '')
     .split('\n')
     .map(line => line.trim())
     .filter(line => line.startsWith('{'))
-    .map(line => parseContainer(JSON.parse(line)))
+    .map(line => JSON.parse(line))
+  // An image's ID is `sha256:…`; a container's is bare hex.
+  const isImage = (raw: Json) => String(raw.Id).startsWith('sha256:')
+  const tagged = inspects.find(isImage)
+  const image = tagged ? parseImage(tagged) : undefined
+  const containers = inspects.filter(raw => !isImage(raw)).map(parseContainer)
   const heads = new Map<string, { code: number; output: string }>()
   for (const line of (sections.get('heads') ?? '').split('\n')) {
     const [id, code, encoded = ''] = line.trim().split(' ')

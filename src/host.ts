@@ -40,6 +40,15 @@ export class Host {
     return run(this.shell, command, { label, timeoutMs, stdin })
   }
 
+  /** `run` for a command with what it reads on stdin (a command in the admin container). */
+  runIn(
+    given: { command: Command; stdin?: string },
+    label: string,
+    timeoutMs = QUICK_MS
+  ): Promise<string> {
+    return this.run(given.command, label, timeoutMs, given.stdin)
+  }
+
   /** Run and return the whole result, whatever the exit code. */
   exec(command: Command, label: string, timeoutMs = QUICK_MS, stdin?: string): Promise<ExecResult> {
     this.runner.debug(`$ ${command.join(' ')}`)

@@ -3,8 +3,8 @@ import * as docker from '../docker.js'
 import type { ContainerInfo } from '../docker.js'
 import { short } from '../format.js'
 import { DeployError, type Host } from '../host.js'
-import { writeEnv as WRITE_ENV } from '../remote/scripts.js'
-import { chain, quote, shScript, type Command } from '../shell.js'
+import { withEnv as WITH_ENV } from '../remote/scripts.js'
+import { quote, shScript, type Command } from '../shell.js'
 import type { Production } from '../target.js'
 import type { Run } from './run.js'
 
@@ -12,21 +12,30 @@ import type { Run } from './run.js'
 const ENV_FILE = '/dev/shm/hermes-deploy.env'
 const BUILD_ENV_FILE = '/dev/shm/hermes-deploy.build.env'
 
+/** A command in the admin container, and what it reads on stdin. */
+export interface AdminCommand {
+  command: Command
+  stdin?: string
+}
+
 /**
  * The admin container, and how commands run in it. Production's own environment (what the
  * supervisor adds beyond the image's), and for the build and the pre-deploy command `build-env`
- * too, reach them without ever being on a command line or baked into the image: written once,
- * at its creation, into its /dev/shm (a tmpfs that `docker commit` does not take), and read by
- * each command from there. So no command sends it on stdin, which would cost a round trip each.
- * A variable whose name a shell cannot export goes as an env-file on stdin to each instead.
+ * too, reach them without ever being on a command line or baked into the image: the first
+ * command in the container takes them on stdin and writes them into its /dev/shm (a tmpfs, which
+ * `docker commit` does not take); every command reads them from there. So only the first sends
+ * anything on stdin, which costs a round trip. A variable whose name a shell cannot export goes
+ * as an env-file on stdin to every command instead.
  */
 export class Admin {
   /** `NAME=value` lines production runs with beyond the image's own. */
   readonly runtimeEnv: string[]
   /** `NAME=value` lines of `build-env`. */
   private readonly buildEnv: string[]
-  /** Whether the environment is in the container's /dev/shm; else it goes on stdin. */
+  /** Whether the environment goes into the container's /dev/shm; else on stdin, every time. */
   private readonly inShm: boolean
+  /** Whether a command has been given the environment to write. */
+  private written = false
 
   constructor(
     readonly name: string,
@@ -41,43 +50,40 @@ export class Admin {
     )
   }
 
-  /**
-   * Run right after the container is created, in the same round trip: writes the environment
-   * into it. Undefined when there is nothing to write, or it goes on stdin.
-   */
-  writeEnv(): { command: Command; stdin: string } | undefined {
-    if (!this.inShm || this.runtimeEnv.length + this.buildEnv.length === 0) return undefined
+  /** `command` in the checkout, with production's environment (and with `build`, `build-env`). */
+  command(command: Command, build = false): AdminCommand {
+    const workdir = this.repoPath
+    if (this.runtimeEnv.length + this.buildEnv.length === 0) {
+      return { command: docker.exec(this.name, command, { workdir }) }
+    }
+    if (!this.inShm) {
+      const env = build ? [...this.runtimeEnv, ...this.buildEnv] : this.runtimeEnv
+      return {
+        command: docker.exec(this.name, command, { workdir, envFromStdin: env.length > 0 }),
+        stdin: env.length > 0 ? env.join('\n') + '\n' : undefined
+      }
+    }
+    const write = !this.written
+    this.written = true
     const exports = (env: string[]) =>
       env.map(entry => {
         const at = entry.indexOf('=')
         return `export ${entry.slice(0, at)}=${quote(entry.slice(at + 1))}\n`
       })
+    const withEnv = shScript(
+      WITH_ENV,
+      ENV_FILE,
+      BUILD_ENV_FILE,
+      build ? 'build' : '',
+      write ? 'write' : '',
+      ...command
+    )
     return {
-      command: docker.exec(this.name, shScript(WRITE_ENV, ENV_FILE, BUILD_ENV_FILE), {
-        interactive: true
-      }),
-      stdin: [...exports(this.runtimeEnv), '#build-env\n', ...exports(this.buildEnv)].join('')
+      command: docker.exec(this.name, withEnv, { workdir, interactive: write }),
+      stdin: write
+        ? [...exports(this.runtimeEnv), '#build-env\n', ...exports(this.buildEnv)].join('')
+        : undefined
     }
-  }
-
-  /** `command` in the checkout, with production's environment (and with `build`, `build-env`). */
-  exec(command: Command, build = false): Command {
-    const env = build ? [...this.runtimeEnv, ...this.buildEnv] : this.runtimeEnv
-    if (env.length === 0) return docker.exec(this.name, command, { workdir: this.repoPath })
-    if (!this.inShm) {
-      return docker.exec(this.name, command, { workdir: this.repoPath, envFromStdin: true })
-    }
-    const files = build ? [ENV_FILE, BUILD_ENV_FILE] : [ENV_FILE]
-    const source = files.map(file => `. ${file}`).join(' && ')
-    return docker.exec(this.name, ['sh', '-c', `${source} && exec "$@"`, 'sh', ...command], {
-      workdir: this.repoPath
-    })
-  }
-
-  /** What `exec(command, build)` reads on stdin: the env-file when it is not in /dev/shm. */
-  stdin(build = false): string | undefined {
-    const env = build ? [...this.runtimeEnv, ...this.buildEnv] : this.runtimeEnv
-    return this.inShm || env.length === 0 ? undefined : env.join('\n') + '\n'
   }
 }
 
@@ -115,21 +121,16 @@ export async function createAdminContainer(
   }
   run.adminContainer = name
   run.progress({ phase: 'admin', adminContainer: name })
-  const admin = new Admin(name, settings.repoPath, production, settings.buildEnv)
-  const create = docker.runAdmin({
-    name,
-    imageId: image.id,
-    hasEntrypoint: docker.hasEntrypoint(image.config),
-    networkMode: container.networkMode,
-    user: adminUser(container, image)
-  })
-  const env = admin.writeEnv()
   await host.run(
-    env ? chain(create, env.command) : create,
-    env ? 'docker run (admin container); write its environment' : 'docker run (admin container)',
-    undefined,
-    env?.stdin
+    docker.runAdmin({
+      name,
+      imageId: image.id,
+      hasEntrypoint: docker.hasEntrypoint(image.config),
+      networkMode: container.networkMode,
+      user: adminUser(container, image)
+    }),
+    'docker run (admin container)'
   )
   runner.info(`Created ${name} from ${short(image.id)}`)
-  return admin
+  return new Admin(name, settings.repoPath, production, settings.buildEnv)
 }

@@ -11,14 +11,14 @@ export const buildStep = (run: Run) => `Build (${run.settings.buildCommand})`
  */
 export async function build(run: Run, host: Host, admin: Admin): Promise<void> {
   const { settings, runner } = run
-  const command = admin.exec(['sh', '-c', settings.buildCommand], true)
+  const { command, stdin } = admin.command(['sh', '-c', settings.buildCommand], true)
   runner.debug(`$ ${command.join(' ')}`)
   const result = await host.shell.exec(command, {
     label: `build command \`${settings.buildCommand}\``,
     timeoutMs: settings.commandTimeoutSec * 1000,
     onOutput: chunk => runner.stream(chunk),
     drained: () => runner.drained(),
-    stdin: admin.stdin(true)
+    stdin
   })
   if (result.code !== 0) {
     throw new DeployError(

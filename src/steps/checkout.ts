@@ -11,11 +11,10 @@ import type { Run } from './run.js'
 export async function checkCheckout(run: Run, host: Host, admin: Admin): Promise<Relation> {
   const { settings, runner } = run
   const relation = git.parseRelation(
-    await host.run(
-      admin.exec(git.fetchAndRelate(settings.branch, settings.ref)),
+    await host.runIn(
+      admin.command(git.fetchAndRelate(settings.branch, settings.ref)),
       `git status; git fetch origin ${settings.branch}`,
-      SLOW_MS,
-      admin.stdin()
+      SLOW_MS
     )
   )
   if (relation.changed) {
@@ -49,11 +48,10 @@ export async function updateCheckout(
   if (settings.paths.length > 0 && !report.changedFiles && !settings.force) {
     // GitHub's API gave no file list: the path filter decides from git on the host.
     const files = (
-      await host.run(
-        admin.exec(git.filesBetween(relation.head, relation.target)),
+      await host.runIn(
+        admin.command(git.filesBetween(relation.head, relation.target)),
         'git diff --name-only',
-        QUICK_MS,
-        admin.stdin()
+        QUICK_MS
       )
     )
       .split('\n')
@@ -63,11 +61,10 @@ export async function updateCheckout(
     if (!paths.deploy) return { skip: paths.reason }
   }
   const range = git.parseRange(
-    await host.run(
-      admin.exec(git.fastForward(relation.target)),
+    await host.runIn(
+      admin.command(git.fastForward(relation.target)),
       'git merge --ff-only',
-      QUICK_MS,
-      admin.stdin()
+      QUICK_MS
     )
   )
   if (report.rangeSource !== 'github') {

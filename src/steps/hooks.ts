@@ -32,10 +32,10 @@ const HOST_TIMEOUT_GRACE_MS = 10_000
 export async function preDeploy(run: Run, host: Host, admin: Admin): Promise<void> {
   const { settings } = run
   const code = settings.preDeployCommand!
-  const command = admin.exec(['sh', '-c', code], true)
+  const { command, stdin } = admin.command(['sh', '-c', code], true)
   const hook = await runHook(run, host, Input.PreDeployCommand, command, {
     timeoutMs: settings.commandTimeoutSec * 1000,
-    stdin: admin.stdin(true)
+    stdin
   })
   if (hook.code !== 0) {
     const what =

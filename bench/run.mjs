@@ -944,7 +944,7 @@ function report(ctx, runs, extras, options, started) {
   const growth = extras.retention ?? []
   const at = n => growth.find(g => g.n === n)
   const failed = growth.filter(g => g.failed)
-  const GROWTH_FIELDS = ['retainMs', 'lockHeldMs', 'adminMs', 'commitMs', 'replaceMs', 'historyMs']
+  const GROWTH_FIELDS = ['retainMs', 'lockHeldMs', 'adminMs', 'commitMs', 'replaceMs']
   // Five deploys around the n-th (within the ones run).
   const window = n => {
     const first = Math.max(1, Math.min(n - 2, growth.length - 4))
@@ -970,19 +970,18 @@ function report(ctx, runs, extras, options, started) {
       'release, keep the last 5, prune older tags and unused images: one round trip, unless the',
       'action leaves it to the host after the job). "lock after the job": how long the deploy lock',
       "stays held on the host after the action's exit (a `flock` on the host's lock file, as root",
-      'beside it): what the action leaves to run there under the lock, retention among it; the next',
-      'deploy waits for it. "history → exit": from the history command\'s `::debug::$` line to',
-      "the process's exit (the append, the lock release, closing the session). Images: `docker",
+      'beside it): what the action leaves to run there under the lock, retention and the history',
+      'line; the next deploy waits for it. Images: `docker',
       "images -a` after the deploy, this instance's / all on the daemon (which other work shares);",
       "layers: the release image's (each deploy's `docker commit` adds one, as the runbook's does;",
       'the action flattens at `max-layers`, 100 by default). The last two columns: two commands of',
       'the retention script, run here on the same daemon after the deploy.',
       '',
-      '| deploy | retain step ms | lock after the job ms | admin ms | commit ms | replace ms | history → exit ms | wall s | images | layers | `docker system df` ms | `docker image ls` ms |',
-      '| ------ | -------------- | --------------------- | -------- | --------- | ---------- | ----------------- | ------ | ------ | ------ | --------------------- | ------------------- |',
+      '| deploy | retain step ms | lock after the job ms | admin ms | commit ms | replace ms | wall s | images | layers | `docker system df` ms | `docker image ls` ms |',
+      '| ------ | -------------- | --------------------- | -------- | --------- | ---------- | ------ | ------ | ------ | --------------------- | ------------------- |',
       ...shown.map(n => {
         const g = at(n)
-        if (g.failed) return `| ${n} | failed: \`${g.logPath}\` | | | | | | | | | | |`
+        if (g.failed) return `| ${n} | failed: \`${g.logPath}\` | | | | | | | | | |`
         return `| ${n} | ${GROWTH_FIELDS.map(f => ms0(g[f])).join(' | ')} | ${s1(g.wallMs)} | ${g.ours ?? '–'} / ${g.images ?? '–'} | ${g.layers ?? '–'} | ${ms0(g.dfMs)} | ${ms0(g.listMs)} |`
       }),
       ...[5, last]
@@ -1152,7 +1151,6 @@ async function retentionGrowth(ctx, options, growth) {
     }
     failedInARow = 0
     const step = key => run.steps.filter(s => s.key === key).reduce((sum, s) => sum + s.ms, 0)
-    const i = run.commands.findIndex(c => c.command.includes('.hermes-deploy/history'))
     growth.push({
       n,
       wallMs: run.wallMs,
@@ -1162,7 +1160,6 @@ async function retentionGrowth(ctx, options, growth) {
       adminMs: step('admin'),
       commitMs: step('commit'),
       replaceMs: step('replace'),
-      historyMs: i < 0 ? undefined : (run.commands[i + 1]?.t ?? run.ended) - run.commands[i].t,
       // All images on the daemon (what the retention script's docker commands walk), and this
       // instance's (its images carry the label up.sh gives them; commits keep it).
       images: count('docker', ['images', '-aq']),

@@ -55,7 +55,7 @@ const INSTANCE = {
 const RESTART_DELAY_MS = Number(INSTANCE.HERMES_DROPLET_RESTART_DELAY) * 1000
 const LOGS = join(INSTANCE.HERMES_DROPLET_STATE, 'bench-logs')
 
-const TARGETS = { abBare: 1.05, ab: 1.05, ac: 1.25, handshakes: 1, rssMb: 150, coldStartMs: 400 }
+const TARGETS = { abBare: 1.05, ab: 1.05, ac: 1.25, handshakes: 1, rssMb: 150, coldStartMs: 200 }
 const VARIANTS = ['A', 'B-bare', 'B', 'C']
 
 function parseArgs(argv) {

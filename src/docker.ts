@@ -85,10 +85,10 @@ export interface HostSurvey {
 }
 
 /**
- * `docker ps` and the inspects, in one `docker inspect`: of `image` and of every container. With `repoPath`, also the
- * commit checked out in each running container that may be production (running `image`, or its
- * `alias`, or named `container`): it saves the round trip that would read it from production
- * once picked. With `history`, the last deploys in that history on the host.
+ * `docker ps` and the inspects, in one `docker inspect`: of `image` and of every container. With
+ * `repoPath`, also the commit checked out in each running container that may be production
+ * (running `image`, or its `alias`, or named `container`): it saves the round trip that would
+ * read it from production once picked. With `history`, the last deploys in that history.
  */
 export function survey(
   image: string,

@@ -79,6 +79,9 @@ const image = (id: string, config: object = CONFIG) =>
 const fetched = (relation: string, changed = '') => `#changed\n${changed}#relation\n${relation}`
 const committed = (imageJson: string) => `${NEW_IMAGE}\n${imageJson}\ntexasca-api-admin\n`
 
+/** What fast-forward.sh prints. */
+const FAST_FORWARDED = `#log\n2222222 Add feature\n#stat\n app.js | 2 +-\n`
+
 /** A host where production runs OLD_IMAGE at OLD_COMMIT and everything succeeds. */
 function healthyHost(): FakeShell {
   return (
@@ -87,12 +90,14 @@ function healthyHost(): FakeShell {
       .on(/docker image inspect/, { stdout: image(OLD_IMAGE) })
       .on('survey', { stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n` })
       .on('currentCommit', { stdout: `${OLD_COMMIT}\n` })
-      .on('fetchAndRelate', {
-        stdout: fetched(
-          `head=${OLD_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=no\non_branch=yes\n`
-        )
-      })
-      .on('fastForward', { stdout: `#log\n2222222 Add feature\n#stat\n app.js | 2 +-\n` })
+      // Given fast-forward.sh, the check runs it in the same round trip (after `#update`).
+      .on('fetchAndRelate', script => ({
+        stdout:
+          fetched(
+            `head=${OLD_COMMIT}\ntarget=${NEW_COMMIT}\nfast_forward=yes\nbehind=no\non_branch=yes\n`
+          ) + (script.includes('merge --ff-only') ? `#update\n${FAST_FORWARDED}` : '')
+      }))
+      .on('fastForward', { stdout: FAST_FORWARDED })
       // tag, commit, inspect and rm of the admin container go in one round trip.
       .on(/docker commit/, { stdout: committed(image(NEW_IMAGE)) })
       .on('waitForContainer', script => ({
@@ -219,8 +224,8 @@ describe('the deploy procedure', () => {
       'lock',
       'survey',
       /docker run --detach --name texasca-api-admin --network host --entrypoint tail/,
+      // The check and the fast-forward: one round trip.
       'fetchAndRelate',
-      'fastForward',
       /docker exec .* texasca-api-admin [\s\S]* sh -c 'grunt build'/,
       /docker commit/,
       /docker rm --force texasca-api-admin/,
@@ -234,6 +239,7 @@ describe('the deploy procedure', () => {
     const order = steps.map(p => shell.indexOf(p))
     expect(steps.filter((_, i) => order[i] < 0)).toEqual([])
     expect([...order].sort((a, b) => a - b)).toEqual(order)
+    expect(shell.indexOf('fastForward')).toBe(-1)
     expect(shell.closed).toBe(true)
     expect(runner.groups.slice(0, 2)).toEqual(['Connect', 'Take the deploy lock'])
     // The lock is held until the end: released, then the session closed.
@@ -275,7 +281,8 @@ describe('the deploy procedure', () => {
       remote.fetchAndRelate,
       'sh',
       'master',
-      NEW_COMMIT
+      NEW_COMMIT,
+      remote.fastForward
     ])
     expect(shell.stdins[check]).toBe(
       'export RUNTIME_SECRET=s3cret\n#build-env\nexport NPM_TOKEN=t0k3n\n'
@@ -319,6 +326,18 @@ describe('the deploy procedure', () => {
     expect(shell.ran(/docker tag|docker commit/)).toBe(false)
     expect(shell.ran(removal(PROD_ID))).toBe(false)
     expect(shell.commands.at(-1)).toBe('docker rm --force texasca-api-admin')
+  })
+
+  it('with `paths` and no file list from GitHub, fast-forwards only after git on the host has listed the files', async () => {
+    const shell = healthyHost().on('filesBetween', { stdout: 'app.js\n' })
+    const { report } = await runDeploy(shell, { paths: ['app.js'] })
+    expect(report.outcome).toBe('deployed')
+    const check = shell.indexOf('fetchAndRelate')
+    expect(shell.commands[check]).not.toContain('merge --ff-only')
+    expect(check).toBeLessThan(shell.indexOf('filesBetween'))
+    expect(shell.indexOf('filesBetween')).toBeLessThan(shell.indexOf('fastForward'))
+    expect(report.changedFiles).toEqual(['app.js'])
+    expect(report.commits).toEqual(['2222222 Add feature'])
   })
 
   it('refuses a checkout with local changes and names the files', async () => {

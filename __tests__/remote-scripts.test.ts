@@ -1281,6 +1281,29 @@ describe('the git scripts, in a checkout', () => {
     expect(result.stdout).not.toMatch(/head=/)
   })
 
+  it('fetch-and-relate.sh given fast-forward.sh updates a clean checkout to a commit ahead on the branch, and nothing else', () => {
+    const update = (ref: string) => run(fetchAndRelate('master', ref, true))
+    const head = () => git(checkout, 'rev-parse', 'HEAD')
+    // Local changes, a commit behind HEAD, HEAD itself, a commit not found: checked, not updated.
+    for (const ref of [third, first, second, 'f'.repeat(40)]) {
+      if (ref !== third) git(checkout, 'checkout', '-q', '--', 'app.js')
+      const result = update(ref)
+      expect(result.status).toBe(0)
+      expect(parseRelation(result.stdout).updated).toBeUndefined()
+      expect(head()).toBe(second)
+    }
+    expect(parseRelation(update(third).stdout)).toMatchObject({
+      changed: '',
+      head: second,
+      target: third,
+      fastForward: true,
+      updated: { commits: [expect.stringMatching(/^\w+ Add lib$/)] }
+    })
+    expect(head()).toBe(third)
+    // Back to where the next tests expect the checkout.
+    git(checkout, 'reset', '-q', '--hard', second)
+  })
+
   it('fast-forward.sh moves the checkout and prints what came in; files-between.sh lists it', () => {
     git(checkout, 'checkout', '-q', '--', 'app.js')
     const result = run(fastForward(fourth))

@@ -54631,8 +54631,8 @@ const diagnose = "#!/bin/sh\n# Print container $1's state (#state) and the last 
 const exportImport = "#!/bin/sh\n# Import container $1's filesystem (docker export) as image $2 with commit message $3.\nstatus=$(mktemp)\n{ docker export \"$1\"; echo $? >\"$status\"; } | docker import --message \"$3\" - \"$2\" >/dev/null\nimported=$?\nexported=$(cat \"$status\")\nrm -f \"$status\"\n[ \"$exported\" = 0 ] || { echo \"docker export $1 failed\" >&2; exit 1; }\n[ \"$imported\" = 0 ] || exit 1\n";
 /** src/remote/fast-forward.sh: In a git checkout: fast-forward to commit $1; print its commits (#log), diff stat (#stat) and commit time (#time). */
 const fastForward = "#!/bin/sh\n# In a git checkout: fast-forward to commit $1; print its commits (#log), diff stat (#stat) and commit time (#time).\nset -e\nold=$(git -c safe.directory=\"$PWD\" rev-parse --verify HEAD)\ngit -c safe.directory=\"$PWD\" merge --ff-only --quiet \"$1\"\necho '#log'\ngit -c safe.directory=\"$PWD\" log --oneline --no-decorate \"$old..$1\" | head -n 500\necho '#stat'\ngit -c safe.directory=\"$PWD\" diff --stat \"$old\" \"$1\" | tail -n 300\necho '#time'\ngit -c safe.directory=\"$PWD\" show -s --format=%cI \"$1\"\n";
-/** src/remote/fetch-and-relate.sh: In a git checkout: print local changes, fetch branch $1 from origin, relate ref $2 to HEAD. */
-const fetchAndRelate = "#!/bin/sh\n# In a git checkout: print local changes, fetch branch $1 from origin, relate ref $2 to HEAD.\nset -e\necho '#changed'\ngit -c safe.directory=\"$PWD\" status --porcelain --untracked-files=no\necho '#relation'\ngit -c safe.directory=\"$PWD\" fetch --quiet origin \"+refs/heads/$1:refs/remotes/origin/$1\"\nhead=$(git -c safe.directory=\"$PWD\" rev-parse --verify HEAD)\ntarget=\ncase $2 in\n  *[!0-9a-f]*) target=$(git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"refs/remotes/origin/$2^{commit}\" || git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"refs/tags/$2^{commit}\" || true) ;;\n  *) target=$(git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"$2^{commit}\" || true) ;;\nesac\necho \"head=$head\"\necho \"target=$target\"\n[ -n \"$target\" ] || exit 0\nrelation() { if git -c safe.directory=\"$PWD\" merge-base --is-ancestor \"$1\" \"$2\"; then echo yes; else echo no; fi; }\necho \"fast_forward=$(relation \"$head\" \"$target\")\"\necho \"behind=$(relation \"$target\" \"$head\")\"\necho \"on_branch=$(relation \"$target\" \"refs/remotes/origin/$1\")\"\n";
+/** src/remote/fetch-and-relate.sh: In a git checkout: print local changes, fetch branch $1 from origin, relate ref $2 to HEAD; given fast-forward.sh as $3, run it (after #update) when the tree is clean and ref is on the branch, ahead of HEAD. */
+const fetchAndRelate = "#!/bin/sh\n# In a git checkout: print local changes, fetch branch $1 from origin, relate ref $2 to HEAD; given fast-forward.sh as $3, run it (after #update) when the tree is clean and ref is on the branch, ahead of HEAD.\nset -e\necho '#changed'\nchanged=$(git -c safe.directory=\"$PWD\" status --porcelain --untracked-files=no)\n[ -z \"$changed\" ] || printf '%s\\n' \"$changed\"\necho '#relation'\ngit -c safe.directory=\"$PWD\" fetch --quiet origin \"+refs/heads/$1:refs/remotes/origin/$1\"\nhead=$(git -c safe.directory=\"$PWD\" rev-parse --verify HEAD)\ntarget=\ncase $2 in\n  *[!0-9a-f]*) target=$(git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"refs/remotes/origin/$2^{commit}\" || git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"refs/tags/$2^{commit}\" || true) ;;\n  *) target=$(git -c safe.directory=\"$PWD\" rev-parse --verify --quiet \"$2^{commit}\" || true) ;;\nesac\necho \"head=$head\"\necho \"target=$target\"\n[ -n \"$target\" ] || exit 0\nrelation() { if git -c safe.directory=\"$PWD\" merge-base --is-ancestor \"$1\" \"$2\"; then echo yes; else echo no; fi; }\nfast_forward=$(relation \"$head\" \"$target\")\nbehind=$(relation \"$target\" \"$head\")\non_branch=$(relation \"$target\" \"refs/remotes/origin/$1\")\necho \"fast_forward=$fast_forward\"\necho \"behind=$behind\"\necho \"on_branch=$on_branch\"\n# The update in the check's own round trip, where the deploy would go on to it: it only moves the\n# admin container's checkout, which the deploy throws away when it stops.\nif [ -n \"${3:-}\" ] && [ -z \"$changed\" ] && [ \"$fast_forward\" = yes ] && [ \"$behind\" = no ] && [ \"$on_branch\" = yes ]; then\n  echo '#update'\n  sh -c \"$3\" sh \"$target\"\nfi\n";
 /** src/remote/files-between.sh: In a git checkout: list the files changed between commits $1 and $2. */
 const filesBetween = "#!/bin/sh\n# In a git checkout: list the files changed between commits $1 and $2.\ngit -c safe.directory=\"$PWD\" diff --name-only \"$1\" \"$2\"";
 /** src/remote/health.sh: Run the health command $1 until it passes or $2 s have passed; on failure print its output. */
@@ -55677,13 +55677,16 @@ function git_changedFiles() {
  * List local changes, fetch the branch from origin, and say how the wanted commit relates to what
  * is checked out (see `parseRelation`). The local changes are listed first (the runbook's `git
  * diff`, before the pull); the fetch only moves remote-tracking refs, so doing both in one round
- * trip changes nothing either way.
+ * trip changes nothing either way. With `update`, the same round trip also fast-forwards (as
+ * `fastForward`) when the tree is clean and the ref is on the branch, ahead of HEAD: exactly when
+ * `decideUpdate` goes on to update, unless `force` releases HEAD again.
  */
-function git_fetchAndRelate(branch, ref) {
-    return shScript(fetchAndRelate, branch, ref);
+function git_fetchAndRelate(branch, ref, update = false) {
+    return shScript(fetchAndRelate, branch, ref, ...(update ? [fastForward] : []));
 }
 function parseRelation(output) {
-    const [, changed = '', relation = ''] = output.split(/^#(?:changed|relation)$/m);
+    const [checked, update] = output.split(/^#update\n/m);
+    const [, changed = '', relation = ''] = checked.split(/^#(?:changed|relation)$/m);
     const values = parseKeyValues(relation);
     return {
         changed: changed.replace(/^\n+|\s+$/g, ''),
@@ -55691,7 +55694,8 @@ function parseRelation(output) {
         target: values.get('target'),
         fastForward: values.get('fast_forward') === 'yes',
         behind: values.get('behind') === 'yes',
-        onBranch: values.get('on_branch') === 'yes'
+        onBranch: values.get('on_branch') === 'yes',
+        ...(update === undefined ? {} : { updated: parseRange(update) })
     };
 }
 /** Move the checkout to the commit (fast-forward only) and print the range that went out. */
@@ -57072,10 +57076,15 @@ async function build(run, host, admin) {
 
 
 
-/** Step 7: check the tree (the runbook's `git diff` before pulling), and fetch. */
+/**
+ * Step 7: check the tree (the runbook's `git diff` before pulling), and fetch. When nothing but
+ * the relation decides the update (no `paths` for git on the host to rule on), step 8's
+ * fast-forward goes in the same round trip.
+ */
 async function checkCheckout(run, host, admin) {
     const { settings, runner } = run;
-    const relation = parseRelation(await host.runIn(admin.command(git_fetchAndRelate(settings.branch, settings.ref)), `git status; git fetch origin ${settings.branch}`, SLOW_MS));
+    const update = !pathsOnHost(run);
+    const relation = parseRelation(await host.runIn(admin.command(git_fetchAndRelate(settings.branch, settings.ref, update)), `git status; git fetch origin ${settings.branch}${update ? '; git merge --ff-only' : ''}`, SLOW_MS));
     if (relation.changed) {
         throw new DeployError(`The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${relation.changed}\n` +
             'They would be lost or shipped by accident. Commit them to the repository or discard them on the host, then deploy again.');
@@ -57096,7 +57105,7 @@ async function updateCheckout(run, host, admin, relation) {
         throw new DeployError(decision.message);
     if (decision.kind === 'unchanged')
         return { skip: decision.message };
-    if (settings.paths.length > 0 && !report.changedFiles && !settings.force) {
+    if (pathsOnHost(run)) {
         // GitHub's API gave no file list: the path filter decides from git on the host.
         const files = (await host.runIn(admin.command(git_filesBetween(relation.head, relation.target)), 'git diff --name-only', QUICK_MS))
             .split('\n')
@@ -57106,7 +57115,9 @@ async function updateCheckout(run, host, admin, relation) {
         if (!paths.deploy)
             return { skip: paths.reason };
     }
-    const range = parseRange(await host.runIn(admin.command(git_fastForward(relation.target)), 'git merge --ff-only', QUICK_MS));
+    // Fast-forwarded with the check, unless `paths` had to rule first or `force` releases HEAD again.
+    const range = relation.updated ??
+        parseRange(await host.runIn(admin.command(git_fastForward(relation.target)), 'git merge --ff-only', QUICK_MS));
     if (report.rangeSource !== 'github') {
         report.rangeSource = 'git';
         report.commits = range.commits;
@@ -57119,6 +57130,10 @@ async function updateCheckout(run, host, admin, relation) {
     if (range.diffStat)
         runner.info(range.diffStat);
     return { commit: relation.target };
+}
+/** Whether `paths` is to rule on the files git on the host lists (GitHub's API listed none). */
+function pathsOnHost({ settings, report }) {
+    return settings.paths.length > 0 && !report.changedFiles && !settings.force;
 }
 
 ;// CONCATENATED MODULE: ./src/release/history.ts

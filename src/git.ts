@@ -26,10 +26,12 @@ export function changedFiles(): Command {
  * List local changes, fetch the branch from origin, and say how the wanted commit relates to what
  * is checked out (see `parseRelation`). The local changes are listed first (the runbook's `git
  * diff`, before the pull); the fetch only moves remote-tracking refs, so doing both in one round
- * trip changes nothing either way.
+ * trip changes nothing either way. With `update`, the same round trip also fast-forwards (as
+ * `fastForward`) when the tree is clean and the ref is on the branch, ahead of HEAD: exactly when
+ * `decideUpdate` goes on to update, unless `force` releases HEAD again.
  */
-export function fetchAndRelate(branch: string, ref: string): Command {
-  return shScript(FETCH_AND_RELATE, branch, ref)
+export function fetchAndRelate(branch: string, ref: string, update = false): Command {
+  return shScript(FETCH_AND_RELATE, branch, ref, ...(update ? [FAST_FORWARD] : []))
 }
 
 export interface Relation {
@@ -41,10 +43,13 @@ export interface Relation {
   fastForward: boolean
   behind: boolean
   onBranch: boolean
+  /** Set when the check fast-forwarded to `target` too (`fetchAndRelate` with `update`). */
+  updated?: Range
 }
 
 export function parseRelation(output: string): Relation {
-  const [, changed = '', relation = ''] = output.split(/^#(?:changed|relation)$/m)
+  const [checked, update] = output.split(/^#update\n/m)
+  const [, changed = '', relation = ''] = checked.split(/^#(?:changed|relation)$/m)
   const values = parseKeyValues(relation)
   return {
     changed: changed.replace(/^\n+|\s+$/g, ''),
@@ -52,7 +57,8 @@ export function parseRelation(output: string): Relation {
     target: values.get('target'),
     fastForward: values.get('fast_forward') === 'yes',
     behind: values.get('behind') === 'yes',
-    onBranch: values.get('on_branch') === 'yes'
+    onBranch: values.get('on_branch') === 'yes',
+    ...(update === undefined ? {} : { updated: parseRange(update) })
   }
 }
 
@@ -61,12 +67,15 @@ export function fastForward(target: string): Command {
   return shScript(FAST_FORWARD, target)
 }
 
-export function parseRange(output: string): {
+/** What a fast-forward brought in. */
+export interface Range {
   commits: string[]
   diffStat: string
   /** When the commit deployed was committed (ISO 8601), if git said. */
   committedAt?: string
-} {
+}
+
+export function parseRange(output: string): Range {
   const [, log = '', stat = '', time = ''] = output.split(/^#(?:log|stat|time)$/m)
   return {
     commits: log.split('\n').filter(line => line.trim()),

@@ -1,8 +1,9 @@
 #!/bin/sh
-# In a git checkout: print local changes, fetch branch $1 from origin, relate ref $2 to HEAD.
+# In a git checkout: print local changes, fetch branch $1 from origin, relate ref $2 to HEAD; given fast-forward.sh as $3, run it (after #update) when the tree is clean and ref is on the branch, ahead of HEAD.
 set -e
 echo '#changed'
-git -c safe.directory="$PWD" status --porcelain --untracked-files=no
+changed=$(git -c safe.directory="$PWD" status --porcelain --untracked-files=no)
+[ -z "$changed" ] || printf '%s\n' "$changed"
 echo '#relation'
 git -c safe.directory="$PWD" fetch --quiet origin "+refs/heads/$1:refs/remotes/origin/$1"
 head=$(git -c safe.directory="$PWD" rev-parse --verify HEAD)
@@ -15,6 +16,15 @@ echo "head=$head"
 echo "target=$target"
 [ -n "$target" ] || exit 0
 relation() { if git -c safe.directory="$PWD" merge-base --is-ancestor "$1" "$2"; then echo yes; else echo no; fi; }
-echo "fast_forward=$(relation "$head" "$target")"
-echo "behind=$(relation "$target" "$head")"
-echo "on_branch=$(relation "$target" "refs/remotes/origin/$1")"
+fast_forward=$(relation "$head" "$target")
+behind=$(relation "$target" "$head")
+on_branch=$(relation "$target" "refs/remotes/origin/$1")
+echo "fast_forward=$fast_forward"
+echo "behind=$behind"
+echo "on_branch=$on_branch"
+# The update in the check's own round trip, where the deploy would go on to it: it only moves the
+# admin container's checkout, which the deploy throws away when it stops.
+if [ -n "${3:-}" ] && [ -z "$changed" ] && [ "$fast_forward" = yes ] && [ "$behind" = no ] && [ "$on_branch" = yes ]; then
+  echo '#update'
+  sh -c "$3" sh "$target"
+fi

@@ -7,13 +7,18 @@ import { DeployError, QUICK_MS, SLOW_MS, type Host } from '../host.js'
 import type { Admin } from './admin.js'
 import type { Run } from './run.js'
 
-/** Step 7: check the tree (the runbook's `git diff` before pulling), and fetch. */
+/**
+ * Step 7: check the tree (the runbook's `git diff` before pulling), and fetch. When nothing but
+ * the relation decides the update (no `paths` for git on the host to rule on), step 8's
+ * fast-forward goes in the same round trip.
+ */
 export async function checkCheckout(run: Run, host: Host, admin: Admin): Promise<Relation> {
   const { settings, runner } = run
+  const update = !pathsOnHost(run)
   const relation = git.parseRelation(
     await host.runIn(
-      admin.command(git.fetchAndRelate(settings.branch, settings.ref)),
-      `git status; git fetch origin ${settings.branch}`,
+      admin.command(git.fetchAndRelate(settings.branch, settings.ref, update)),
+      `git status; git fetch origin ${settings.branch}${update ? '; git merge --ff-only' : ''}`,
       SLOW_MS
     )
   )
@@ -45,7 +50,7 @@ export async function updateCheckout(
   const decision = decideUpdate(settings, relation)
   if (decision.kind === 'refuse') throw new DeployError(decision.message)
   if (decision.kind === 'unchanged') return { skip: decision.message }
-  if (settings.paths.length > 0 && !report.changedFiles && !settings.force) {
+  if (pathsOnHost(run)) {
     // GitHub's API gave no file list: the path filter decides from git on the host.
     const files = (
       await host.runIn(
@@ -60,13 +65,16 @@ export async function updateCheckout(
     const paths = decidePaths(settings.paths, { files, truncated: false })
     if (!paths.deploy) return { skip: paths.reason }
   }
-  const range = git.parseRange(
-    await host.runIn(
-      admin.command(git.fastForward(relation.target)),
-      'git merge --ff-only',
-      QUICK_MS
+  // Fast-forwarded with the check, unless `paths` had to rule first or `force` releases HEAD again.
+  const range =
+    relation.updated ??
+    git.parseRange(
+      await host.runIn(
+        admin.command(git.fastForward(relation.target)),
+        'git merge --ff-only',
+        QUICK_MS
+      )
     )
-  )
   if (report.rangeSource !== 'github') {
     report.rangeSource = 'git'
     report.commits = range.commits
@@ -79,4 +87,9 @@ export async function updateCheckout(
   for (const line of range.commits) runner.info(`  ${line}`)
   if (range.diffStat) runner.info(range.diffStat)
   return { commit: relation.target }
+}
+
+/** Whether `paths` is to rule on the files git on the host lists (GitHub's API listed none). */
+function pathsOnHost({ settings, report }: Run): boolean {
+  return settings.paths.length > 0 && !report.changedFiles && !settings.force
 }

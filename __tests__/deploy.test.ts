@@ -79,6 +79,16 @@ const image = (id: string, config: object = CONFIG) =>
 const fetched = (relation: string, changed = '') => `#changed\n${changed}#relation\n${relation}`
 const committed = (imageJson: string) => `${NEW_IMAGE}\n${imageJson}\ntexasca-api-admin\n`
 
+/** The command of an `after <base64>` line sent to the lock's holder. */
+const decode = (line: string) => Buffer.from(line.slice(6).trim(), 'base64').toString()
+
+/** The commands handed to the lock's holder to run after the job, in order. */
+const afterWork = (shell: FakeShell) =>
+  shell.spawned
+    .find(p => p.script.includes('hermes-heartbeat'))!
+    .written.filter(line => line.startsWith('after '))
+    .map(decode)
+
 /** What fast-forward.sh prints. */
 const FAST_FORWARDED = `#log\n2222222 Add feature\n#stat\n app.js | 2 +-\n`
 
@@ -141,8 +151,8 @@ describe('the deploy procedure', () => {
     // No retention round trip during the run: it is handed to the lock's holder on the host.
     expect(shell.ran('retain')).toBe(false)
     const written = shell.spawned.find(p => p.script.includes('hermes-heartbeat'))!.written
-    const after = written.find(line => line.startsWith('after '))!
-    const command = Buffer.from(after.slice(6).trim(), 'base64').toString()
+    const after = written.find(line => line.startsWith('after ') && decode(line).includes('kept='))!
+    const command = decode(after)
     expect(command).toContain('kept=$tag')
     expect(command).toContain(`texasca/api 5 ${NEW_IMAGE} 222222222222 ${NEW_IMAGE} ${OLD_IMAGE}`)
     expect(written.indexOf(after)).toBeLessThan(written.indexOf('release\n'))
@@ -228,7 +238,6 @@ describe('the deploy procedure', () => {
       'fetchAndRelate',
       /docker exec .* texasca-api-admin [\s\S]* sh -c 'grunt build'/,
       /docker commit/,
-      /docker rm --force texasca-api-admin/,
       // The swap: the tag moves only here, in the command that stops production.
       /docker tag .* texasca\/api:hermes-previous/,
       new RegExp(`docker tag ${NEW_IMAGE} texasca/api:latest`),
@@ -240,6 +249,10 @@ describe('the deploy procedure', () => {
     expect(steps.filter((_, i) => order[i] < 0)).toEqual([])
     expect([...order].sort((a, b) => a - b)).toEqual(order)
     expect(shell.indexOf('fastForward')).toBe(-1)
+    // The admin container, done with after the commit, goes after the job: the lock's holder
+    // removes it first, before it prunes releases.
+    expect(shell.ran(/docker rm --force texasca-api-admin/)).toBe(false)
+    expect(afterWork(shell)[0]).toBe('docker rm --force texasca-api-admin')
     expect(shell.closed).toBe(true)
     expect(runner.groups.slice(0, 2)).toEqual(['Connect', 'Take the deploy lock'])
     // The lock is held until the end: released, then the session closed.
@@ -614,7 +627,11 @@ describe('the deploy hooks', () => {
     }
 
   it('runs the pre-deploy command after the commit and before the canary and the swap, in the admin container', async () => {
-    const shell = healthyHost()
+    let removedBeforeHook: boolean | undefined
+    const shell: FakeShell = healthyHost().on(migrate, (script, options) => {
+      removedBeforeHook = afterWork(shell).some(command => command.includes('docker rm'))
+      return printing(0, '')(script, options)
+    })
     const { report } = await runDeploy(shell, {
       preDeployCommand: 'npm run migrate',
       buildEnv: ['NPM_TOKEN=t0ken'],
@@ -644,11 +661,12 @@ describe('the deploy hooks', () => {
     expect(hook).toBeGreaterThan(shell.indexOf(/docker commit/))
     expect(hook).toBeLessThan(shell.indexOf('watchCanary'))
     expect(hook).toBeLessThan(shell.indexOf(swap))
-    // The admin container outlives the commit for it, and goes once it passed.
+    // The admin container outlives the commit for it, and is handed to the lock's holder to
+    // remove once it passed.
     expect(shell.commands[shell.indexOf(/docker commit/)]).not.toMatch(/docker rm/)
-    const removed = shell.indexOf(/^docker rm --force texasca-api-admin$/)
-    expect(removed).toBeGreaterThan(hook)
-    expect(removed).toBeLessThan(shell.indexOf(swap))
+    expect(shell.ran(/docker rm --force texasca-api-admin/)).toBe(false)
+    expect(removedBeforeHook).toBe(false)
+    expect(afterWork(shell)[0]).toBe('docker rm --force texasca-api-admin')
     const names = report.steps.map(step => step.name)
     expect(
       names.slice(names.indexOf('Commit the release image'), names.indexOf('Canary') + 1)

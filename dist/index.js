@@ -57044,6 +57044,18 @@ async function createAdminContainer(run, host, production, containers) {
     runner.info(`Created ${name} from ${format_short(image.id)}`);
     return new Admin(name, settings.repoPath, production, settings.buildEnv);
 }
+/**
+ * Remove the admin container, its work done. That decides nothing about the deploy: under the
+ * deploy lock its holder removes it after the job, as it prunes releases (the next deploy waits
+ * for it; one that finds it anyway removes it as stale); without a lock, here and now.
+ */
+async function removeAdmin(run, host, name) {
+    if (run.lock)
+        run.lock.after(removeContainer(name));
+    else
+        await host.run(removeContainer(name), 'docker rm -f (admin container)');
+    run.adminContainer = undefined;
+}
 
 ;// CONCATENATED MODULE: ./src/steps/build.ts
 
@@ -57353,11 +57365,12 @@ async function flatten(host, admin, repository, image, previous, commitMessage) 
 
 
 
+
 /**
  * Step 10: commit the admin container as the release, with the image's own ENTRYPOINT and CMD
  * (a plain `docker commit` would take the admin container's keep-alive). On a plain host it is
  * known by its ID until the swap moves the tag the supervisor starts; a Swarm release gets its own
- * tag, to push. Past `max-layers` it is written flattened. The admin container goes with it,
+ * tag, to push. Past `max-layers` it is written flattened. The admin container is done with,
  * unless the pre-deploy command is to run in it next.
  */
 async function commitRelease(run, host, production, commit) {
@@ -57377,28 +57390,25 @@ async function commitRelease(run, host, production, commit) {
     let release;
     const keep = target.keepPrevious(previous.id);
     const keepAdmin = Boolean(settings.preDeployCommand);
-    const removeAdmin = keepAdmin ? [] : [removeContainer(admin)];
     if (flattened) {
         if (keep.length > 0)
             await host.run(chain(...keep), 'docker tag (rollback tag)');
         const flat = await flatten(host, admin, target.repository, releaseName, previous, message);
         release = parseImage(JSON.parse(await host.run(inspectImage(flat), 'docker image inspect')));
-        if (!keepAdmin)
-            await host.run(removeContainer(admin), 'docker rm -f (admin container)');
     }
     else {
-        // One round trip: commit, read the result, drop the admin container.
+        // One round trip: commit, and read the result.
         const out = await host.run(chain(...keep, docker_commitAndInspect(docker_commit({
             container: admin,
             image: releaseName,
             original: previous.config,
             adminUser: adminUser(container, previous),
             message
-        })), ...removeAdmin), `docker commit; docker image inspect${keepAdmin ? '' : '; docker rm -f (admin container)'}`, SLOW_MS);
+        }))), 'docker commit; docker image inspect', SLOW_MS);
         release = parseImage(JSON.parse(out.split('\n').find(line => line.startsWith('{'))));
     }
     if (!keepAdmin)
-        run.adminContainer = undefined;
+        await removeAdmin(run, host, admin);
     run.progress({
         phase: 'releasing',
         adminContainer: admin,
@@ -57495,11 +57505,8 @@ async function preDeploy(run, host, admin) {
         throw new DeployError(`The pre-deploy command (\`${action_io/* Input */.pd.PreDeployCommand}\`) ${what}; production is unchanged. Its output is above. ` +
             'What it did before it stopped is not undone (a migration outside a transaction may be half-applied): check, fix and deploy again.');
     }
-    // Its work is done; should this fail, the clean-up removes it.
-    await host
-        .run(removeContainer(admin.name), 'docker rm -f (admin container)')
-        .then(() => (run.adminContainer = undefined))
-        .catch(() => undefined);
+    // Its work is done; should removing it fail, the clean-up tries again.
+    await removeAdmin(run, host, admin.name).catch(() => undefined);
 }
 /**
  * Step 15: the post-deploy command, on the host, once the release is confirmed healthy. What the

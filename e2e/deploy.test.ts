@@ -12,6 +12,7 @@ import {
   runAction,
   runningContainers,
   served,
+  settled,
   sh,
   type Droplet
 } from './harness.js'
@@ -28,8 +29,12 @@ beforeAll(() => {
 })
 beforeEach(() => dropletReset())
 
-/** The invariants of every run: one production container, no admin container left. */
+/**
+ * The invariants of every run, once the work it left to the host under the lock is done (the
+ * admin container's removal, retention): one production container, no admin container left.
+ */
 function expectCleanHost() {
+  settled()
   const running = runningContainers()
   expect(running.filter(c => c.name === droplet.CONTAINER)).toHaveLength(1)
   expect(docker(`ps -a --format '{{.Names}}'`).split('\n')).not.toContain(

@@ -8,6 +8,7 @@ import {
   pushCommit,
   otherHost,
   runAction,
+  settled,
   sh,
   type Droplet
 } from './harness.js'
@@ -93,7 +94,9 @@ describe('a Docker Swarm service fed from a registry', () => {
     // The login was for this run only, and its password never reached the log.
     expect(existsSync(join(host.HOME_DIR, '.docker', 'config.json'))).toBe(false)
     expect(run.log).not.toContain(host.REGISTRY_PASSWORD)
-    // Swarm replaced the task: no admin container, no container removed by hand.
+    // Swarm replaced the task: no admin container (once the work after the job is done), no
+    // container removed by hand.
+    settled()
     expect(onSwarm(`docker ps -a --format '{{.Names}}'`)).not.toMatch(/admin|canary/)
   })
 

@@ -134,6 +134,7 @@ describe('years in production', () => {
     expect(run.log).toContain('start.sh: missing DATABASE_URL')
     expect(production()).toEqual(before)
     expect(imageId(`${droplet.IMAGE}:latest`)).toBe(droplet.BASELINE_IMAGE)
+    settled()
     // This droplet's containers only: another instance (the benchmark's) may share the daemon.
     expect(
       docker(`ps -a --format '{{.Names}}'`)

@@ -134,3 +134,14 @@ export async function createAdminContainer(
   runner.info(`Created ${name} from ${short(image.id)}`)
   return new Admin(name, settings.repoPath, production, settings.buildEnv)
 }
+
+/**
+ * Remove the admin container, its work done. That decides nothing about the deploy: under the
+ * deploy lock its holder removes it after the job, as it prunes releases (the next deploy waits
+ * for it; one that finds it anyway removes it as stale); without a lock, here and now.
+ */
+export async function removeAdmin(run: Run, host: Host, name: string): Promise<void> {
+  if (run.lock) run.lock.after(docker.removeContainer(name))
+  else await host.run(docker.removeContainer(name), 'docker rm -f (admin container)')
+  run.adminContainer = undefined
+}

@@ -6,13 +6,14 @@ import { DeployError, SLOW_MS, type Host } from '../host.js'
 import { flatten } from '../release/flatten.js'
 import { chain } from '../shell.js'
 import type { Production } from '../target.js'
+import { removeAdmin } from './admin.js'
 import type { Run } from './run.js'
 
 /**
  * Step 10: commit the admin container as the release, with the image's own ENTRYPOINT and CMD
  * (a plain `docker commit` would take the admin container's keep-alive). On a plain host it is
  * known by its ID until the swap moves the tag the supervisor starts; a Swarm release gets its own
- * tag, to push. Past `max-layers` it is written flattened. The admin container goes with it,
+ * tag, to push. Past `max-layers` it is written flattened. The admin container is done with,
  * unless the pre-deploy command is to run in it next.
  */
 export async function commitRelease(
@@ -37,16 +38,14 @@ export async function commitRelease(
   let release: ImageInfo
   const keep = target.keepPrevious(previous.id)
   const keepAdmin = Boolean(settings.preDeployCommand)
-  const removeAdmin = keepAdmin ? [] : [docker.removeContainer(admin)]
   if (flattened) {
     if (keep.length > 0) await host.run(chain(...keep), 'docker tag (rollback tag)')
     const flat = await flatten(host, admin, target.repository, releaseName, previous, message)
     release = docker.parseImage(
       JSON.parse(await host.run(docker.inspectImage(flat), 'docker image inspect'))
     )
-    if (!keepAdmin) await host.run(docker.removeContainer(admin), 'docker rm -f (admin container)')
   } else {
-    // One round trip: commit, read the result, drop the admin container.
+    // One round trip: commit, and read the result.
     const out = await host.run(
       chain(
         ...keep,
@@ -58,15 +57,14 @@ export async function commitRelease(
             adminUser: adminUser(container, previous),
             message
           })
-        ),
-        ...removeAdmin
+        )
       ),
-      `docker commit; docker image inspect${keepAdmin ? '' : '; docker rm -f (admin container)'}`,
+      'docker commit; docker image inspect',
       SLOW_MS
     )
     release = docker.parseImage(JSON.parse(out.split('\n').find(line => line.startsWith('{'))!))
   }
-  if (!keepAdmin) run.adminContainer = undefined
+  if (!keepAdmin) await removeAdmin(run, host, admin)
   run.progress({
     phase: 'releasing',
     adminContainer: admin,

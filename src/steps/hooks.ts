@@ -1,11 +1,10 @@
 import { Input, type InputName } from '../action-io.js'
 import type { DeployReport } from '../deploy.js'
-import * as docker from '../docker.js'
 import { formatDuration, message, short } from '../format.js'
 import { DeployError, type Host } from '../host.js'
 import { runBounded } from '../remote/scripts.js'
 import { shScript, type Command } from '../shell.js'
-import type { Admin } from './admin.js'
+import { removeAdmin, type Admin } from './admin.js'
 import type { Run } from './run.js'
 
 export const PRE_DEPLOY_STEP = 'Run the pre-deploy command'
@@ -47,11 +46,8 @@ export async function preDeploy(run: Run, host: Host, admin: Admin): Promise<voi
         'What it did before it stopped is not undone (a migration outside a transaction may be half-applied): check, fix and deploy again.'
     )
   }
-  // Its work is done; should this fail, the clean-up removes it.
-  await host
-    .run(docker.removeContainer(admin.name), 'docker rm -f (admin container)')
-    .then(() => (run.adminContainer = undefined))
-    .catch(() => undefined)
+  // Its work is done; should removing it fail, the clean-up tries again.
+  await removeAdmin(run, host, admin.name).catch(() => undefined)
 }
 
 /**

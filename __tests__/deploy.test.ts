@@ -159,15 +159,53 @@ describe('the deploy procedure', () => {
     expect(report.retentionAfter).toEqual({ keep: 5, tag: 'texasca/api:222222222222' })
   })
 
-  it("reads what runs, production's commit and the history in the lock's round trip, and writes the history after", async () => {
+  it("reads production's commit in the admin container made from its image: no docker exec into production, the compare after the check", async () => {
+    let surveyed = ''
+    const shell = healthyHost().on('survey', script => {
+      surveyed = script
+      return { stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n` }
+    })
+    const { report, runner } = await runDeploy(shell)
+    expect(report.outcome).toBe('deployed')
+    // The survey is given no repo-path to read a commit at; nothing else reads it in production.
+    expect(surveyed).toMatch(/ texasca\/api:latest texasca\/api '' '' /)
+    expect(shell.ran('currentCommit')).toBe(false)
+    // The check's HEAD, in the admin container: production's image.
+    expect(report.previousCommit).toBe(OLD_COMMIT)
+    const names = report.steps.map(step => step.name)
+    expect(names.slice(names.indexOf('Create the admin container'))).toEqual([
+      'Create the admin container',
+      'Check the checkout for local changes',
+      `Compare ${OLD_COMMIT.slice(0, 12)}..${NEW_COMMIT.slice(0, 12)}`,
+      expect.stringMatching(/^Update to /),
+      'Build (grunt build)',
+      'Commit the release image',
+      'Replace production',
+      'Retain releases'
+    ])
+    expect(runner.log.join('\n')).toMatch(/its commit read in the admin container made from it/)
+  })
+
+  it("with `paths`, reads what runs, production's commit and the history in the lock's round trip, compares before the admin container, and writes the history after", async () => {
     const head = Buffer.from(`${OLD_COMMIT}`).toString('base64')
     const shown = '{"time":"t0","action":"deploy","result":"deployed","durationSec":4}\n'
-    const shell = healthyHost().on('survey', {
-      stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n#heads\n${PROD_ID} 0 ${head}\n#history\n${shown}`
-    })
-    const { report } = await runDeploy(shell)
+    let surveyed = ''
+    const shell = healthyHost()
+      .on('survey', script => {
+        surveyed = script
+        return {
+          stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n#heads\n${PROD_ID} 0 ${head}\n#history\n${shown}`
+        }
+      })
+      .on('filesBetween', { stdout: 'app.js\n' })
+    const { report } = await runDeploy(shell, { paths: ['app.js'] })
     expect(report.outcome).toBe('deployed')
+    expect(surveyed).toMatch(/ texasca\/api:latest texasca\/api \/srv\/app '' /)
     expect(report.previousCommit).toBe(OLD_COMMIT)
+    const names = report.steps.map(step => step.name)
+    expect(names.indexOf(`Compare ${OLD_COMMIT.slice(0, 12)}..${NEW_COMMIT.slice(0, 12)}`)).toBe(
+      names.indexOf('Create the admin container') - 1
+    )
     // One channel, the lock's, for the lock, the survey and the commit; none of its own for them.
     expect(shell.spawned).toHaveLength(1)
     expect(shell.stdins).toHaveLength(shell.commands.length)
@@ -191,7 +229,7 @@ describe('the deploy procedure', () => {
     const shell = healthyHost().on('survey', {
       stdout: `#inspect\n${image(OLD_IMAGE)}\n${container()}\n#heads\n${PROD_ID} 128 ${broken}\n`
     })
-    const { report } = await runDeploy(shell)
+    const { report } = await runDeploy(shell, { paths: ['app.js'] })
     expect(report.outcome).toBe('failed')
     expect(report.failedStep).toBe('Read what production runs')
     expect(report.reason).toMatch(

@@ -57094,9 +57094,11 @@ async function build(run, host, admin) {
  * fast-forward goes in the same round trip.
  */
 async function checkCheckout(run, host, admin) {
-    const { settings, runner } = run;
+    const { settings, runner, report } = run;
     const update = !pathsOnHost(run);
     const relation = parseRelation(await host.runIn(admin.command(git_fetchAndRelate(settings.branch, settings.ref, update)), `git status; git fetch origin ${settings.branch}${update ? '; git merge --ff-only' : ''}`, SLOW_MS));
+    // Production's commit, unless read in production before: the admin container is its image.
+    report.previousCommit ??= relation.head;
     if (relation.changed) {
         throw new DeployError(`The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${relation.changed}\n` +
             'They would be lost or shipped by accident. Commit them to the repository or discard them on the host, then deploy again.');
@@ -58404,14 +58406,15 @@ async function target_updateService(run, host, production, release, swarm) {
 
 
 /**
- * What step 3 reads: `docker ps` and the inspects, the commit in each container that may be
- * production, and the host's deploy history. The deploy lock runs it as soon as it is held, in
- * its own round trip (step 2).
+ * What step 3 reads: `docker ps` and the inspects, the host's deploy history, and when it is
+ * needed before the admin container exists (`commitBeforeAdmin`), the commit in each container
+ * that may be production. The deploy lock runs it as soon as it is held, in its own round trip
+ * (step 2).
  */
 function surveyCommand(settings) {
     return docker_survey(settings.image.name, {
         alias: settings.image.tag === 'latest' ? settings.image.repository : undefined,
-        repoPath: settings.repoPath,
+        repoPath: commitBeforeAdmin(settings) ? settings.repoPath : undefined,
         container: settings.container,
         history: lockName(settings.image.repository)
     });
@@ -58452,13 +58455,27 @@ async function findProductionContainer(run, host, surveyed) {
         head: survey.heads.get(container.id)
     };
 }
-/** Step 4: read what production runs: its image and the commit checked out at repo-path. */
+/**
+ * Whether production's commit is read in production itself, before the admin container exists:
+ * when `paths` may rule the change out before anything is made, for a dry run's plan and for a
+ * rollback's record. Otherwise the check reads it in the admin container (step 7), a copy of
+ * production's image, and the survey spares the `docker exec` (the slowest docker command).
+ */
+function commitBeforeAdmin(settings) {
+    return settings.paths.length > 0 || settings.dryRun || settings.rollbackTo !== undefined;
+}
+/**
+ * Step 4: read what production runs: its image, and (see `commitBeforeAdmin`) the commit checked
+ * out at repo-path.
+ */
 async function readProduction(run, host, found) {
     const { settings, runner, report } = run;
     const { container, tagged, head } = found;
-    report.previousCommit = head
-        ? commitOf(head, container.name, settings.repoPath)
-        : await readCommit(host, container.name, settings.repoPath);
+    if (head)
+        report.previousCommit = commitOf(head, container.name, settings.repoPath);
+    else if (commitBeforeAdmin(settings)) {
+        report.previousCommit = await readCommit(host, container.name, settings.repoPath);
+    }
     if (tagged && tagged.id !== container.imageId) {
         runner.warning(`${container.name} runs ${format_short(container.imageId)}, not the image ${settings.image.name} now names (${format_short(tagged.id)}): ` +
             'the release is built from what production runs.');
@@ -58466,7 +58483,10 @@ async function readProduction(run, host, found) {
     const image = tagged?.id === container.imageId
         ? tagged
         : parseImage(JSON.parse(await host.run(inspectImage(container.imageId), 'docker image inspect')));
-    runner.info(`Image ${format_short(image.id)}, commit ${report.previousCommit}, ${image.layers} layers`);
+    runner.info(`Image ${format_short(image.id)}, ${image.layers} layers, ` +
+        (report.previousCommit
+            ? `commit ${report.previousCommit}`
+            : `its commit read in the admin container made from it`));
     found.target.prepare(container, image);
     return image;
 }
@@ -58710,17 +58730,32 @@ async function deploy(settings, deps) {
             return await dryRun(run, remote, production);
         if (settings.rollbackTo)
             return await rollBackTo(run, remote, production);
-        // 5. Compare: the commits and files going out; `paths` may rule the change out.
-        const skip = await run.step(compareStep(run), () => compareRange(run));
-        if (skip && !settings.force)
-            return run.unchanged(skip, container);
-        if (skip)
-            runner.info(`${skip} Deploying anyway: \`force\` is on.`);
+        // 5. Compare: the commits and files going out; `paths` may rule the change out. Here when
+        // production's commit is known (with `paths`), else once step 7 has read it.
+        const compare = async () => {
+            const skip = await run.step(compareStep(run), () => compareRange(run));
+            if (skip && !settings.force)
+                return run.unchanged(skip, container);
+            if (skip)
+                runner.info(`${skip} Deploying anyway: \`force\` is on.`);
+            return undefined;
+        };
+        const compared = report.previousCommit !== undefined;
+        if (compared) {
+            const unchanged = await compare();
+            if (unchanged)
+                return unchanged;
+        }
         await run.startDeployment();
         // 6. Create the admin container: a copy of production in which the release is made.
         const admin = await run.step('Create the admin container', () => createAdminContainer(run, remote, production, found.containers));
         // 7. Check the checkout for local changes (the runbook's `git diff`), and fetch.
         const relation = await run.step('Check the checkout for local changes', () => checkCheckout(run, remote, admin));
+        if (!compared) {
+            const unchanged = await compare();
+            if (unchanged)
+                return unchanged;
+        }
         // 8. Update to the exact commit from origin, fast-forward only.
         const update = await run.step(updateStep(run), () => updateCheckout(run, remote, admin, relation));
         if ('skip' in update)

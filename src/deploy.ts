@@ -142,10 +142,19 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     if (settings.dryRun) return await dryRun(run, remote, production)
     if (settings.rollbackTo) return await rollBackTo(run, remote, production)
 
-    // 5. Compare: the commits and files going out; `paths` may rule the change out.
-    const skip = await run.step(compareStep(run), () => compareRange(run))
-    if (skip && !settings.force) return run.unchanged(skip, container)
-    if (skip) runner.info(`${skip} Deploying anyway: \`force\` is on.`)
+    // 5. Compare: the commits and files going out; `paths` may rule the change out. Here when
+    // production's commit is known (with `paths`), else once step 7 has read it.
+    const compare = async (): Promise<DeployReport | undefined> => {
+      const skip = await run.step(compareStep(run), () => compareRange(run))
+      if (skip && !settings.force) return run.unchanged(skip, container)
+      if (skip) runner.info(`${skip} Deploying anyway: \`force\` is on.`)
+      return undefined
+    }
+    const compared = report.previousCommit !== undefined
+    if (compared) {
+      const unchanged = await compare()
+      if (unchanged) return unchanged
+    }
     await run.startDeployment()
 
     // 6. Create the admin container: a copy of production in which the release is made.
@@ -156,6 +165,10 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     const relation = await run.step('Check the checkout for local changes', () =>
       checkCheckout(run, remote, admin)
     )
+    if (!compared) {
+      const unchanged = await compare()
+      if (unchanged) return unchanged
+    }
     // 8. Update to the exact commit from origin, fast-forward only.
     const update = await run.step(updateStep(run), () =>
       updateCheckout(run, remote, admin, relation)

@@ -13,7 +13,7 @@ import type { Run } from './run.js'
  * fast-forward goes in the same round trip.
  */
 export async function checkCheckout(run: Run, host: Host, admin: Admin): Promise<Relation> {
-  const { settings, runner } = run
+  const { settings, runner, report } = run
   const update = !pathsOnHost(run)
   const relation = git.parseRelation(
     await host.runIn(
@@ -22,6 +22,8 @@ export async function checkCheckout(run: Run, host: Host, admin: Admin): Promise
       SLOW_MS
     )
   )
+  // Production's commit, unless read in production before: the admin container is its image.
+  report.previousCommit ??= relation.head
   if (relation.changed) {
     throw new DeployError(
       `The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${relation.changed}\n` +

@@ -251,6 +251,13 @@ describe('the deploy procedure', () => {
     const plain = healthyHost()
     await runDeploy(plain)
     expect(plain.commands.some(c => c.includes(`' sh ${PROD_ID} 10 '`))).toBe(true)
+    // Run with --rm (as a systemd unit's `docker run --rm`): Docker removes it once stopped, so
+    // the swap does not wait on a `docker rm` of its own.
+    const autoRemoved = healthyHost().on('survey', {
+      stdout: `#inspect\n${image(OLD_IMAGE)}\n${container({ HostConfig: { NetworkMode: 'host', AutoRemove: true } })}\n`
+    })
+    expect((await runDeploy(autoRemoved)).report.outcome).toBe('deployed')
+    expect(autoRemoved.commands.some(c => c.includes(`' sh ${PROD_ID} 10 auto'`))).toBe(true)
   })
 
   it('follows the runbook in order and reports the new release', async () => {

@@ -283,6 +283,24 @@ exit 9`
     expect(box.run(docker.stopGracefully('prod', 5)).status).toBe(0)
   })
 
+  it('leaves the removal to Docker for a container run with --rm: no call after the stop', () => {
+    const box = sandbox({ docker: DOCKER }, { clock: true })
+    box.write('took', '1')
+    expect(box.run(docker.stopGracefully('prod', 5, 'auto')).status).toBe(0)
+    expect(box.calls('docker')).toEqual(['stop -t 5 prod'])
+    // Gone before the stop (between respawns): still a success; there and not stopped: a failure.
+    const gone = sandbox({ docker: DOCKER }, { clock: true })
+    gone.write('gone', '')
+    gone.write('took', '0')
+    expect(gone.run(docker.stopGracefully('prod', 5, 'auto')).status).toBe(0)
+    const stuck = sandbox(
+      { docker: DOCKER.replace('stop) [ -f "$FAKE/gone" ] && exit 1;', 'stop) exit 1;') },
+      { clock: true }
+    )
+    stuck.write('took', '0')
+    expect(stuck.run(docker.stopGracefully('prod', 5, 'auto')).status).not.toBe(0)
+  })
+
   it('fails when the container is still there', () => {
     const box = sandbox(
       { docker: DOCKER.replace('rm) touch "$FAKE/gone"; exit 0', 'rm) exit 1') },

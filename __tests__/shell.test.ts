@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
-import { forLoginShell, quote, shScript, toShell } from '../src/shell.js'
+import { forLoginShell, quote, shScript, together, toShell, type Command } from '../src/shell.js'
 
 /** What a real POSIX shell receives as arguments from our shell text. */
 function argvThroughSh(text: string): string[] {
@@ -69,6 +69,36 @@ const anyArgs = fc.array(
   fc.string({ unit: 'binary' }).filter(s => !s.includes('\0')),
   { minLength: 1, maxLength: 4 }
 )
+
+describe('commands side by side (together)', () => {
+  const run = (command: Command) =>
+    spawnSync('sh', ['-c', toShell(command)], { encoding: 'utf8', timeout: 10_000 })
+
+  it('runs them at the same time, and waits for every one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hermes-together-'))
+    try {
+      // The first waits for what only the second makes: one after the other, it never ends.
+      const result = run(
+        together(
+          shScript('while [ ! -e "$1/made" ]; do sleep 0.01; done; echo first', dir),
+          shScript('sleep 0.2; touch "$1/made"; echo second', dir)
+        )
+      )
+      expect(result.status).toBe(0)
+      expect(result.stdout.split('\n').sort()).toEqual(['', 'first', 'second'])
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+
+  it('fails when any one fails, after all have ended', () => {
+    expect(run(together(['false'], ['true'])).status).toBe(1)
+    const late = run(together(['true'], ['sh', '-c', 'sleep 0.2; echo late; exit 3']))
+    expect(late.status).toBe(1)
+    expect(late.stdout).toBe('late\n')
+    expect(run(together(['true'], ['true'])).status).toBe(0)
+  })
+})
 
 describe('text for the login shell', () => {
   it('uses no character any login shell treats specially', () => {

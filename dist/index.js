@@ -54657,8 +54657,8 @@ const rollbackService = "#!/bin/sh\n# Print when service $1's last update starte
 const runBounded = "#!/bin/sh\n# Run the shell code $1 for at most $2 s (with timeout(1) where the host has it); its exit code, 124 past the limit.\nif command -v timeout >/dev/null 2>&1; then\n  exec timeout \"$2\" sh -c \"$1\"\nfi\nexec sh -c \"$1\"\n";
 /** src/remote/save-without.sh: Write image $1's docker save archive to stdout without its bottom $2 layers (of $3). */
 const saveWithout = "#!/bin/sh\n# Write image $1's docker save archive to stdout without its bottom $2 layers (of $3).\nset -e\ntmp=$(mktemp -d \"${TMPDIR:-/var/tmp}/hermes-save.XXXXXX\")\ntrap 'rm -rf \"$tmp\"' EXIT\n# dash runs the EXIT trap on a signal only when the signal's trap exits (a cancelled run).\ntrap 'exit 129' HUP\ntrap 'exit 130' INT\ntrap 'exit 143' TERM\ndocker save \"$1\" >\"$tmp/image.tar\"\ntar -xOf \"$tmp/image.tar\" manifest.json >\"$tmp/manifest.json\"\n# \"Layers\":[\"<dir>/layer.tar\",...]: names are hex and slashes only.\ngrep -o '\"Layers\":\\[[^]]*\\]' \"$tmp/manifest.json\" | sed 's/^\"Layers\"://' | tr -d '\"[]' | tr ',' '\\n' >\"$tmp/layers\"\n[ \"$(wc -l <\"$tmp/layers\")\" -eq \"$3\" ] || { echo \"the archive lists $(wc -l <\"$tmp/layers\") layers, not $3\" >&2; exit 3; }\nhead -n \"$2\" \"$tmp/layers\" >\"$tmp/skip\"\ntar --delete -f - -T \"$tmp/skip\" <\"$tmp/image.tar\"";
-/** src/remote/stop-gracefully.sh: Stop container $1 gracefully, then remove it (not when $3=keep): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped). */
-const stopGracefully = "#!/bin/sh\n# Stop container $1 gracefully, then remove it (not when $3=keep): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped).\ntimeout=$2\nif [ -z \"$timeout\" ]; then\n  timeout=$(docker container inspect --format '{{if .Config.StopTimeout}}{{.Config.StopTimeout}}{{end}}' \"$1\" 2>/dev/null) || timeout=\n  [ -n \"$timeout\" ] || timeout=10\nfi\n# -t, not --time or --timeout: the one spelling Docker's CLI has taken from 20.10 to now.\nstarted=$(date +%s)\nif docker stop -t \"$timeout\" \"$1\" >/dev/null 2>&1 && [ $(($(date +%s) - started)) -ge \"$timeout\" ]; then\n  echo \"stop-timed-out=$timeout\"\nfi\nif [ \"$3\" = keep ]; then\n  [ \"$(docker container inspect --format '{{.State.Running}}' \"$1\" 2>/dev/null)\" = false ]\n  exit\nfi\n# A container started with --rm is gone once stopped; one that is not is removed now.\ndocker rm --force \"$1\" >/dev/null 2>&1 || ! docker container inspect \"$1\" >/dev/null 2>&1\n";
+/** src/remote/stop-gracefully.sh: Stop container $1 gracefully, then remove it (not when $3=keep; $3=auto: Docker does, it runs with --rm): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped). */
+const stopGracefully = "#!/bin/sh\n# Stop container $1 gracefully, then remove it (not when $3=keep; $3=auto: Docker does, it runs with --rm): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped).\ntimeout=$2\nif [ -z \"$timeout\" ]; then\n  timeout=$(docker container inspect --format '{{if .Config.StopTimeout}}{{.Config.StopTimeout}}{{end}}' \"$1\" 2>/dev/null) || timeout=\n  [ -n \"$timeout\" ] || timeout=10\nfi\n# -t, not --time or --timeout: the one spelling Docker's CLI has taken from 20.10 to now.\nstarted=$(date +%s)\nstopped=no\nif docker stop -t \"$timeout\" \"$1\" >/dev/null 2>&1; then\n  stopped=yes\n  [ $(($(date +%s) - started)) -lt \"$timeout\" ] || echo \"stop-timed-out=$timeout\"\nfi\ncase $3 in\n  keep)\n    [ \"$(docker container inspect --format '{{.State.Running}}' \"$1\" 2>/dev/null)\" = false ]\n    exit\n    ;;\n  # Run with --rm: Docker removes it once it has stopped; nothing is left to do.\n  auto) [ \"$stopped\" = yes ] || ! docker container inspect \"$1\" >/dev/null 2>&1 ;;\n  # A container started with --rm is gone once stopped; one that is not is removed now.\n  *) docker rm --force \"$1\" >/dev/null 2>&1 || ! docker container inspect \"$1\" >/dev/null 2>&1 ;;\nesac\n";
 /** src/remote/survey.sh: Print the inspects of image $1 and of every container (#inspect, one JSON line each); with repo path $3, the commit there in each running container of $1 (or $2, or named $4) as #heads; with $5, the last deploys in its history (#history). */
 const survey = "#!/bin/sh\n# Print the inspects of image $1 and of every container (#inspect, one JSON line each); with repo path $3, the commit there in each running container of $1 (or $2, or named $4) as #heads; with $5, the last deploys in its history (#history).\nif ! command -v docker >/dev/null 2>&1; then\n  echo \"docker is not on the PATH of a non-interactive SSH session ($PATH)\" >&2\n  exit 127\nfi\n# Each docker command costs tens of milliseconds: one lists, one inspects the image and every\n# container at once, and the commits are read meanwhile. Only IDs, names and commits go through\n# files; the inspects, which hold production's environment, stay in memory.\nwork=$(mktemp -d \"${TMPDIR:-/tmp}/hermes-survey.XXXXXX\") || exit 70\ntrap 'rm -rf \"$work\"' EXIT\ndocker ps -a --no-trunc --format '{{.ID}} {{.State}} {{.Image}} {{.Names}} {{if .Label \"hermes-deploy.standin\"}}standin{{else}}-{{end}}' \\\n  >\"$work/ps\" || exit $?\nif [ -n \"$3\" ]; then\n  # Production's commit, read here rather than in a round trip of its own: in every running\n  # container that production could be (the deploy picks it from the inspects). Image references\n  # and container names have no spaces.\n  while read -r id state image name standin; do\n    if [ \"$state\" != running ] || [ \"$standin\" != - ]; then continue; fi\n    case \"$image $name $id\" in\n      \"$1 \"* | \"$2 \"*) ;;\n      *)\n        if [ -z \"$4\" ]; then continue; fi\n        case \" $name $id\" in *\" $4\"*) ;; *) continue ;; esac\n        ;;\n    esac\n    {\n      head=$(docker exec --workdir \"$3\" \"$id\" git -c safe.directory=\"$3\" rev-parse --verify HEAD 2>&1 </dev/null)\n      code=$?\n      printf '%s %s %s\\n' \"$id\" \"$code\" \"$(printf '%s' \"$head\" | base64 | tr -d '\\n')\" >\"$work/head.$id\"\n    } &\n  done <\"$work/ps\"\nfi\necho '#inspect'\n# The image first (absent when the host lacks it). A container can vanish between ps and inspect\n# (the supervisor at work): docker inspects the rest.\n# shellcheck disable=SC2046 # the IDs: one argument each\ndocker inspect --format '{{json .}}' \"$1\" $(cut -d ' ' -f 1 \"$work/ps\") 2>/dev/null\nwait\nif [ -n \"$3\" ]; then\n  echo '#heads'\n  for head in \"$work\"/head.*; do [ ! -e \"$head\" ] || cat \"$head\"; done\nfi\nif [ -n \"$5\" ]; then\n  echo '#history'\n  tail -n 199 \"$HOME/.hermes-deploy/history/$5.jsonl\" 2>/dev/null\nfi\ntrue\n";
 /** src/remote/update-service.sh: Push $2 if $6=yes (login $5 at $4, password on stdin); update service $1 to its $3 digest; */
@@ -55017,6 +55017,16 @@ function chain(...commands) {
     return ['sh', '-c', commands.map(toShell).join(' && ')];
 }
 /**
+ * Commands run side by side in one channel, for calls that do not depend on each other (each
+ * docker command costs tens of milliseconds to start): it waits for every one, and fails when one
+ * did.
+ */
+function together(...commands) {
+    const started = commands.map((command, i) => `${toShell(command)} & p${i}=$!; `).join('');
+    const waited = commands.map((_, i) => `wait "$p${i}" || s=1; `).join('');
+    return ['sh', '-c', `${started}s=0; ${waited}exit "$s"`];
+}
+/**
  * Run a fixed POSIX sh script with values as positional parameters ($1, $2, …). The script text
  * is ours and constant; the values never become code.
  */
@@ -55312,11 +55322,14 @@ function docker_removeIfPresent(container) {
  * Stop a container with its own stop signal, give it `timeoutSec` (undefined: its own
  * StopTimeout, else Docker's 10 s) to finish what it is doing before Docker kills it, then remove
  * it: requests in flight finish, where `docker rm -f` would cut them. Prints `stop-timed-out=<s>`
- * when it had to be killed; succeeds when the container is gone, as `removeIfPresent`.
+ * when it had to be killed; succeeds when the container is gone, as `removeIfPresent`. `then`:
+ * `keep` it, stopped; `auto` when it runs with `--rm` (Docker removes it, no call to wait for).
  */
-function docker_stopGracefully(container, timeoutSec, keep = false) {
-    return shScript(stopGracefully, container, timeoutSec === undefined ? '' : String(timeoutSec), keep ? 'keep' : '');
+function docker_stopGracefully(container, timeoutSec, then = 'remove') {
+    return shScript(stopGracefully, container, timeoutSec === undefined ? '' : String(timeoutSec), then === 'remove' ? '' : then);
 }
+/** How `stopGracefully` ends with a container: Docker removes one run with `--rm`. */
+const removal = (container) => container.autoRemove ? 'auto' : 'remove';
 /** Rename a container (`docker rename`), e.g. to keep a stopped production beside its release. */
 function renameContainer(container, name) {
     return ['docker', 'rename', container, name];
@@ -58132,19 +58145,20 @@ async function rollBack(host, runner, restore) {
  */
 function swap(options, recreate) {
     const { production } = options;
+    // Side by side: neither depends on the other, and both come before production stops.
     const tags = [
-        tag(options.previousImageId, rollbackTag(options.repository)),
-        tag(options.releaseId, options.image)
+        together(tag(options.previousImageId, rollbackTag(options.repository)), tag(options.releaseId, options.image))
     ];
-    if (!recreate)
-        return chain(...tags, docker_stopGracefully(production.id, options.stopTimeoutSec));
+    if (!recreate) {
+        return chain(...tags, docker_stopGracefully(production.id, options.stopTimeoutSec, removal(production)));
+    }
     // Compose stops the service's container (its stop grace period) and starts one of the tag.
     if (recreate.kind === 'compose')
         return chain(...tags, recreate.command);
     // Nothing restarts a stopped container: production is stopped, kept aside under another name
     // for a rollback that starts it again exactly as it was, and the release is started as it ran.
     const kept = keptName(production.name);
-    return chain(...tags, docker_removeIfPresent(kept), docker_stopGracefully(production.id, options.stopTimeoutSec, true), renameContainer(production.id, kept), recreate.command);
+    return chain(...tags, docker_removeIfPresent(kept), docker_stopGracefully(production.id, options.stopTimeoutSec, 'keep'), renameContainer(production.id, kept), recreate.command);
 }
 /** How to wait for a release to serve, from the inputs; `stableSeconds` 0 for a rollback. */
 function serveOptions(settings, ignore, stableSeconds = settings.stableSeconds) {
@@ -58241,7 +58255,7 @@ async function restorePrevious(host, runner, restore) {
         !c.labels[STANDIN_LABEL]);
     for (const failed of failedContainers) {
         // A crashing release's container can vanish between the survey and its removal.
-        const stopped = await host.run(docker_stopGracefully(failed.id, restore.serve.stopTimeoutSec), 'docker stop; docker rm (failed release)', ((restore.serve.stopTimeoutSec ?? MAX_STOP_SEC) + 60) * 1000);
+        const stopped = await host.run(docker_stopGracefully(failed.id, restore.serve.stopTimeoutSec, removal(failed)), 'docker stop; docker rm (failed release)', ((restore.serve.stopTimeoutSec ?? MAX_STOP_SEC) + 60) * 1000);
         const killed = stopTimedOut(stopped);
         if (killed)
             runner.warning(`The failed release's container ${killed}.`, 'Stop timed out');

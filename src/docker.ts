@@ -398,16 +398,26 @@ export function removeIfPresent(container: string): Command {
  * Stop a container with its own stop signal, give it `timeoutSec` (undefined: its own
  * StopTimeout, else Docker's 10 s) to finish what it is doing before Docker kills it, then remove
  * it: requests in flight finish, where `docker rm -f` would cut them. Prints `stop-timed-out=<s>`
- * when it had to be killed; succeeds when the container is gone, as `removeIfPresent`.
+ * when it had to be killed; succeeds when the container is gone, as `removeIfPresent`. `then`:
+ * `keep` it, stopped; `auto` when it runs with `--rm` (Docker removes it, no call to wait for).
  */
-export function stopGracefully(container: string, timeoutSec?: number, keep = false): Command {
+export function stopGracefully(
+  container: string,
+  timeoutSec?: number,
+  then: 'remove' | 'keep' | 'auto' = 'remove'
+): Command {
   return shScript(
     STOP_GRACEFULLY,
     container,
     timeoutSec === undefined ? '' : String(timeoutSec),
-    keep ? 'keep' : ''
+    then === 'remove' ? '' : then
   )
 }
+
+/** How `stopGracefully` ends with a container: Docker removes one run with `--rm`. */
+export const removal = (container: ContainerInfo): 'remove' | 'auto' =>
+  container.autoRemove ? 'auto' : 'remove'
+
 
 /** Rename a container (`docker rename`), e.g. to keep a stopped production beside its release. */
 export function renameContainer(container: string, name: string): Command {

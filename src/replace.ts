@@ -6,7 +6,7 @@ import { startHandover, type ActiveHandover } from './handover.js'
 import { composeUp, keptName, type Recreate } from './recreate.js'
 import type { HandoverSettings, ImageRef, Settings } from './inputs.js'
 import type { Runner } from './runner.js'
-import { chain, type Command } from './shell.js'
+import { chain, together, type Command } from './shell.js'
 
 /*
  * Replace production on one host — the procedure's step 13, the runbook's step 7 — used by the
@@ -201,11 +201,19 @@ function swap(
   recreate?: Recreate
 ): Command {
   const { production } = options
+  // Side by side: neither depends on the other, and both come before production stops.
   const tags = [
-    docker.tag(options.previousImageId, rollbackTag(options.repository)),
-    docker.tag(options.releaseId, options.image)
+    together(
+      docker.tag(options.previousImageId, rollbackTag(options.repository)),
+      docker.tag(options.releaseId, options.image)
+    )
   ]
-  if (!recreate) return chain(...tags, docker.stopGracefully(production.id, options.stopTimeoutSec))
+  if (!recreate) {
+    return chain(
+      ...tags,
+      docker.stopGracefully(production.id, options.stopTimeoutSec, docker.removal(production))
+    )
+  }
   // Compose stops the service's container (its stop grace period) and starts one of the tag.
   if (recreate.kind === 'compose') return chain(...tags, recreate.command)
   // Nothing restarts a stopped container: production is stopped, kept aside under another name
@@ -214,7 +222,7 @@ function swap(
   return chain(
     ...tags,
     docker.removeIfPresent(kept),
-    docker.stopGracefully(production.id, options.stopTimeoutSec, true),
+    docker.stopGracefully(production.id, options.stopTimeoutSec, 'keep'),
     docker.renameContainer(production.id, kept),
     recreate.command
   )
@@ -363,7 +371,7 @@ async function restorePrevious(host: Host, runner: Runner, restore: Restore): Pr
   for (const failed of failedContainers) {
     // A crashing release's container can vanish between the survey and its removal.
     const stopped = await host.run(
-      docker.stopGracefully(failed.id, restore.serve.stopTimeoutSec),
+      docker.stopGracefully(failed.id, restore.serve.stopTimeoutSec, docker.removal(failed)),
       'docker stop; docker rm (failed release)',
       ((restore.serve.stopTimeoutSec ?? MAX_STOP_SEC) + 60) * 1000
     )

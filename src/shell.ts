@@ -46,6 +46,17 @@ export function chain(...commands: Command[]): Command {
 }
 
 /**
+ * Commands run side by side in one channel, for calls that do not depend on each other (each
+ * docker command costs tens of milliseconds to start): it waits for every one, and fails when one
+ * did.
+ */
+export function together(...commands: Command[]): Command {
+  const started = commands.map((command, i) => `${toShell(command)} & p${i}=$!; `).join('')
+  const waited = commands.map((_, i) => `wait "$p${i}" || s=1; `).join('')
+  return ['sh', '-c', `${started}s=0; ${waited}exit "$s"`]
+}
+
+/**
  * Run a fixed POSIX sh script with values as positional parameters ($1, $2, …). The script text
  * is ours and constant; the values never become code.
  */

@@ -418,7 +418,6 @@ export function stopGracefully(
 export const removal = (container: ContainerInfo): 'remove' | 'auto' =>
   container.autoRemove ? 'auto' : 'remove'
 
-
 /** Rename a container (`docker rename`), e.g. to keep a stopped production beside its release. */
 export function renameContainer(container: string, name: string): Command {
   return ['docker', 'rename', container, name]

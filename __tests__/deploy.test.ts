@@ -224,6 +224,28 @@ describe('the deploy procedure', () => {
     expect(report.history?.map(h => h.time)).toEqual(['t0', expect.any(String)])
   })
 
+  it('names `repo-path` when the admin container has no checkout there, and only then', async () => {
+    const missing = healthyHost().on('fetchAndRelate', {
+      code: 126,
+      stdout:
+        'OCI runtime exec failed: exec failed: unable to start container process: chdir to cwd ("/srv/nope") set in config.json failed: no such file or directory: unknown\n'
+    })
+    const { report } = await runDeploy(missing, { repoPath: '/srv/nope' })
+    expect(report.outcome).toBe('failed')
+    expect(report.failedStep).toBe('Check the checkout for local changes')
+    expect(report.reason).toMatch(
+      /^Could not read the commit at \/srv\/nope in texasca-api-admin: [\s\S]*chdir to cwd[\s\S]*\nCheck `repo-path`/
+    )
+    // A fetch that fails is not repo-path's fault.
+    const offline = healthyHost().on('fetchAndRelate', {
+      code: 128,
+      stdout: "#changed\n#relation\nfatal: unable to access 'https://example.test/app.git/'\n"
+    })
+    const failed = await runDeploy(offline)
+    expect(failed.report.reason).toMatch(/unable to access/)
+    expect(failed.report.reason).not.toMatch(/repo-path/)
+  })
+
   it("says why it cannot read production's commit, from what the survey read", async () => {
     const broken = Buffer.from('fatal: not a git repository').toString('base64')
     const shell = healthyHost().on('survey', {

@@ -57095,529 +57095,6 @@ async function build(run, host, admin) {
     }
 }
 
-;// CONCATENATED MODULE: ./src/steps/checkout.ts
-
-
-
-
-
-/**
- * Step 7: check the tree (the runbook's `git diff` before pulling), and fetch. When nothing but
- * the relation decides the update (no `paths` for git on the host to rule on), step 8's
- * fast-forward goes in the same round trip.
- */
-async function checkCheckout(run, host, admin) {
-    const { settings, runner, report } = run;
-    const update = !pathsOnHost(run);
-    const relation = parseRelation(await host.runIn(admin.command(git_fetchAndRelate(settings.branch, settings.ref, update)), `git status; git fetch origin ${settings.branch}${update ? '; git merge --ff-only' : ''}`, SLOW_MS));
-    // Production's commit, unless read in production before: the admin container is its image.
-    report.previousCommit ??= relation.head;
-    if (relation.changed) {
-        throw new DeployError(`The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${relation.changed}\n` +
-            'They would be lost or shipped by accident. Commit them to the repository or discard them on the host, then deploy again.');
-    }
-    runner.info('No local changes');
-    return relation;
-}
-/** The step's name: where the commit comes from. */
-const updateStep = (run) => `Update to ${run.settings.ref} from origin/${run.settings.branch}`;
-/**
- * Step 8: update to the exact commit from origin, fast-forward only. Returns the commit, or why
- * there is nothing to release (production has it already; `paths` matches no changed file).
- */
-async function updateCheckout(run, host, admin, relation) {
-    const { settings, runner, report } = run;
-    const decision = decideUpdate(settings, relation);
-    if (decision.kind === 'refuse')
-        throw new DeployError(decision.message);
-    if (decision.kind === 'unchanged')
-        return { skip: decision.message };
-    if (pathsOnHost(run)) {
-        // GitHub's API gave no file list: the path filter decides from git on the host.
-        const files = (await host.runIn(admin.command(git_filesBetween(relation.head, relation.target)), 'git diff --name-only', QUICK_MS))
-            .split('\n')
-            .filter(Boolean);
-        report.changedFiles = files;
-        const paths = decidePaths(settings.paths, { files, truncated: false });
-        if (!paths.deploy)
-            return { skip: paths.reason };
-    }
-    // Fast-forwarded with the check, unless `paths` had to rule first or `force` releases HEAD again.
-    const range = relation.updated ??
-        parseRange(await host.runIn(admin.command(git_fastForward(relation.target)), 'git merge --ff-only', QUICK_MS));
-    if (report.rangeSource !== 'github') {
-        report.rangeSource = 'git';
-        report.commits = range.commits;
-    }
-    report.diffStat = range.diffStat;
-    report.commitTime = range.committedAt;
-    runner.info(`Deploying ${format_short(relation.head)}..${format_short(relation.target)} (${range.commits.length} commits):`);
-    for (const line of range.commits)
-        runner.info(`  ${line}`);
-    if (range.diffStat)
-        runner.info(range.diffStat);
-    return { commit: relation.target };
-}
-/** Whether `paths` is to rule on the files git on the host lists (GitHub's API listed none). */
-function pathsOnHost({ settings, report }) {
-    return settings.paths.length > 0 && !report.changedFiles && !settings.force;
-}
-
-;// CONCATENATED MODULE: ./src/release/history.ts
-
-
-
-
-/** Append an entry and print the last `show` entries. */
-function history_appendHistory(name, entry, show) {
-    return shScript(appendHistory, name, JSON.stringify(entry), String(show));
-}
-function parseHistory(output) {
-    return output
-        .split('\n')
-        .filter(line => line.startsWith('{'))
-        .flatMap(line => {
-        try {
-            return [JSON.parse(line)];
-        }
-        catch {
-            return [];
-        }
-    });
-}
-/**
- * One JSON line per attempt in the history on the host; the summary shows the last few. With the
- * deploy lock, the line is written on the host after the job (`lock.after`), and the summary's
- * history is what the survey read (`shown`) and this attempt: no round trip on the way out.
- */
-async function recordAttempt(host, settings, deps, report, durationMs, recorded) {
-    const entry = {
-        time: new Date().toISOString(),
-        action: report.action,
-        result: report.outcome === 'deployed'
-            ? 'deployed'
-            : report.outcome === 'rolled-back'
-                ? 'rolled-back'
-                : 'failed',
-        by: deps.holder.actor,
-        run: deps.holder.run,
-        fromCommit: report.previousCommit,
-        toCommit: report.commit,
-        commitTime: report.action === 'deploy' ? report.commitTime : undefined,
-        fromImage: report.previousImageId,
-        toImage: report.imageId,
-        durationSec: Math.round(durationMs / 100) / 10,
-        ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
-    };
-    if (recorded) {
-        recorded.lock.after(history_appendHistory(lockName(settings.image.repository), entry, 0));
-        report.history =
-            recorded.shown === undefined
-                ? undefined
-                : [...parseHistory(recorded.shown), entry].slice(-SHOWN);
-        return;
-    }
-    report.history = await writeHistory(host, settings, entry, deps.runner);
-}
-/** How many of the last entries come back for the summary: its table, chart and figures. */
-const SHOWN = 200;
-/** Append an entry to the host's history; returns the last ones (none when it could not). */
-async function writeHistory(host, settings, entry, runner) {
-    try {
-        return parseHistory(await host.run(history_appendHistory(lockName(settings.image.repository), entry, SHOWN), 'history'));
-    }
-    catch (error) {
-        runner.warning(`Could not write the deploy history on the host: ${message(error)}`);
-        return undefined;
-    }
-}
-
-;// CONCATENATED MODULE: ./src/steps/clean-up.ts
-
-
-
-/**
- * The last step, whatever happened: record the attempt in the host's history, finish the GitHub
- * deployment, remove the admin container, release the lock, end the session.
- */
-async function cleanUp(run, host, lock) {
-    const { report, runner, deps, settings } = run;
-    if (lock && (report.outcome !== 'unchanged' || report.action === 'rollback')) {
-        await recordAttempt(host, settings, deps, report, run.now() - run.started, {
-            lock,
-            shown: run.history
-        });
-    }
-    if (run.deploymentStarted && deps.deployment) {
-        const success = report.outcome === 'deployed' || report.outcome === 'unchanged';
-        const result = await deps.deployment.finish(success ? 'success' : 'failure', success ? undefined : report.reason?.split('\n')[0]);
-        if (result.warning)
-            runner.warning(result.warning, 'GitHub deployment');
-    }
-    const admin = run.adminContainer;
-    try {
-        if (admin)
-            await host.run(removeContainer(admin), 'docker rm -f (admin container)');
-        // Nothing is half-done any more unless a release is out unconfirmed; then the post step checks.
-        if (report.outcome !== 'failed' || !report.imageId)
-            run.progress({ phase: 'done' });
-    }
-    catch (error) {
-        runner.warning(`Could not remove the admin container ${admin}: ${message(error).replace(/\.$/, '')}. The next run removes it.`);
-    }
-    await lock
-        ?.release()
-        .catch(error => runner.warning(`Could not release the deploy lock: ${message(error)}`));
-    await host.shell.close();
-}
-
-;// CONCATENATED MODULE: ./src/release/flatten.ts
-
-
-
-
-/*
- * `docker commit` on top of the running image adds a layer per deploy, and the engine refuses a
- * 125th ("max depth exceeded"). A flattened release is the admin container's filesystem as one
- * imported layer, with the original image's config put back: what `docker import --change`
- * cannot carry (STOPSIGNAL, env values with any characters) goes through a created container and
- * a commit, which copies its config. The usual config drift check then verifies every field.
- */
-/** The admin container's filesystem as a one-layer image tagged `tag`, on the host alone. */
-function flatten_exportImport(container, tag, message) {
-    return shScript(exportImport, container, tag, message);
-}
-/**
- * A container (never started) of the flat image carrying the original config that `docker
- * create` can set. Its environment comes from stdin as an env-file (`flatEnv`).
- */
-function createCarrier(name, flatImage, config) {
-    const args = ['docker', 'create', '--name', name, '--env-file', '/dev/stdin'];
-    if (config.WorkingDir)
-        args.push('--workdir', config.WorkingDir);
-    if (config.User)
-        args.push('--user', config.User);
-    for (const port of Object.keys(config.ExposedPorts ?? {}))
-        args.push('--expose', port);
-    for (const [key, value] of Object.entries(config.Labels ?? {}))
-        args.push('--label', `${key}=${value}`);
-    if (config.StopSignal)
-        args.push('--stop-signal', config.StopSignal);
-    // A placeholder process, replaced on commit exactly as for the admin container.
-    const hasEntrypoint = Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0;
-    if (hasEntrypoint)
-        args.push('--entrypoint', 'hermes-placeholder', flatImage);
-    else
-        args.push(flatImage, 'hermes-placeholder');
-    return args;
-}
-function flatEnv(config) {
-    return (config.Env ?? []).join('\n') + '\n';
-}
-/** Commit the carrier as the release, with what only a commit change can set. */
-function commitCarrier(options) {
-    const base = docker_commit(options);
-    const extra = [];
-    const volumes = Object.keys(options.original.Volumes ?? {});
-    if (volumes.length > 0)
-        extra.push('--change', `VOLUME ${JSON.stringify(volumes)}`);
-    const health = healthcheckChange(options.original.Healthcheck);
-    if (health)
-        extra.push('--change', health);
-    // The changes go before the container (and image) names, which close the command.
-    const names = options.image ? 2 : 1;
-    return [...base.slice(0, -names), ...extra, ...base.slice(-names)];
-}
-/** The image's HEALTHCHECK as a Dockerfile instruction (durations are nanoseconds in the config). */
-function healthcheckChange(raw) {
-    const health = raw;
-    if (!health?.Test || health.Test.length === 0)
-        return undefined;
-    const [kind, ...rest] = health.Test;
-    if (kind === 'NONE')
-        return 'HEALTHCHECK NONE';
-    const options = [];
-    const ms = (ns) => (ns ? `${Math.round(ns / 1e6)}ms` : undefined);
-    if (ms(health.Interval))
-        options.push(`--interval=${ms(health.Interval)}`);
-    if (ms(health.Timeout))
-        options.push(`--timeout=${ms(health.Timeout)}`);
-    if (ms(health.StartPeriod))
-        options.push(`--start-period=${ms(health.StartPeriod)}`);
-    if (health.Retries)
-        options.push(`--retries=${health.Retries}`);
-    const test = kind === 'CMD-SHELL' ? rest.join(' ') : JSON.stringify(rest);
-    return ['HEALTHCHECK', ...options, 'CMD', test].join(' ');
-}
-/**
- * The admin container's filesystem as one layer, with the original image's config carried over.
- * Tagged `image` when given; returns the new image's ID.
- */
-async function flatten(host, admin, repository, image, previous, commitMessage) {
-    const flat = `${repository}:hermes-flat`;
-    const carrier = `${admin}-flat`;
-    await host.run(flatten_exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS);
-    try {
-        await host.run(removeContainer(carrier), 'docker rm -f (stale carrier)').catch(() => undefined);
-        await host.run(createCarrier(carrier, flat, previous.config), 'docker create (flattened release)', QUICK_MS, flatEnv(previous.config));
-        return (await host.run(commitCarrier({
-            container: carrier,
-            image,
-            original: previous.config,
-            message: commitMessage
-        }), 'docker commit (flattened release)', SLOW_MS)).trim();
-    }
-    finally {
-        await host.run(removeContainer(carrier), 'docker rm -f (carrier)').catch(() => undefined);
-        await host.run(['docker', 'rmi', flat], 'docker rmi (flat)').catch(() => undefined);
-    }
-}
-
-;// CONCATENATED MODULE: ./src/steps/commit.ts
-
-
-
-
-
-
-
-/**
- * Step 10: commit the admin container as the release, with the image's own ENTRYPOINT and CMD
- * (a plain `docker commit` would take the admin container's keep-alive). On a plain host it is
- * known by its ID until the swap moves the tag the supervisor starts; a Swarm release gets its own
- * tag, to push. Past `max-layers` it is written flattened. The admin container is done with,
- * unless the pre-deploy command is to run in it next.
- */
-async function commitRelease(run, host, production, commit) {
-    const { settings, runner, report } = run;
-    const { admin, image: previous, container, target } = production;
-    const releaseName = target.releaseName(commit);
-    run.progress({
-        phase: 'releasing',
-        adminContainer: admin,
-        previousImageId: previous.id,
-        service: target.service
-    });
-    // The repository too: retention prunes only its own repository's dangling releases, never
-    // another image's release waiting for its swap on the same host.
-    const message = `hermes-deploy ${commit} ${target.repository}`;
-    const flattened = previous.layers >= settings.maxLayers;
-    let release;
-    const keep = target.keepPrevious(previous.id);
-    const keepAdmin = Boolean(settings.preDeployCommand);
-    if (flattened) {
-        if (keep.length > 0)
-            await host.run(chain(...keep), 'docker tag (rollback tag)');
-        const flat = await flatten(host, admin, target.repository, releaseName, previous, message);
-        release = parseImage(JSON.parse(await host.run(inspectImage(flat), 'docker image inspect')));
-    }
-    else {
-        // One round trip: commit, and read the result.
-        const out = await host.run(chain(...keep, docker_commitAndInspect(docker_commit({
-            container: admin,
-            image: releaseName,
-            original: previous.config,
-            adminUser: adminUser(container, previous),
-            message
-        }))), 'docker commit; docker image inspect', SLOW_MS);
-        release = parseImage(JSON.parse(out.split('\n').find(line => line.startsWith('{'))));
-    }
-    if (!keepAdmin)
-        await removeAdmin(run, host, admin);
-    run.progress({
-        phase: 'releasing',
-        adminContainer: admin,
-        previousImageId: previous.id,
-        releasedImageId: release.id,
-        service: target.service
-    });
-    const drift = configDrift(previous.config, release.config);
-    if (drift.length > 0) {
-        await host
-            .run(['docker', 'rmi', releaseName ?? release.id], 'docker rmi (release)')
-            .catch(() => undefined);
-        throw new DeployError(`The committed image changed the image config (${drift.join(', ')}); the release was removed and ` +
-            (target.service
-                ? 'the service is unchanged.'
-                : `production is unchanged (${settings.image.name} still names ${format_short(previous.id)}).`));
-    }
-    if (flattened) {
-        report.flattened = { layersBefore: previous.layers, layersAfter: release.layers };
-        runner.info(`Flattened: the image had ${previous.layers} layers (\`max-layers\` ${settings.maxLayers}); the release has ${release.layers}.`);
-    }
-    runner.info(releaseName
-        ? `${releaseName} is ${format_short(release.id)}`
-        : `The release is ${format_short(release.id)}; ${settings.image.name} names ${format_short(previous.id)} until the swap`);
-    report.imageId = release.id;
-    return release;
-}
-
-;// CONCATENATED MODULE: ./src/steps/compare.ts
-
-
-/** The step's name: the range it compares. */
-const compareStep = (run) => `Compare ${format_short(run.report.previousCommit)}..${format_short(run.settings.ref)}`;
-/**
- * Step 5: what is going out, the commits and files from production's commit to `ref`, from
- * GitHub's compare API when it answers. Returns why nothing should be deployed (`paths` matches
- * no changed file), or undefined.
- */
-async function compareRange(run) {
-    const { settings, runner, report, deps } = run;
-    const range = deps.compare ? await deps.compare(report.previousCommit, settings.ref) : undefined;
-    if (range?.source === 'github') {
-        report.rangeSource = 'github';
-        report.commits = range.commits.map(c => `${c.sha.slice(0, 7)} ${c.subject} (${c.author})`);
-        report.changedFiles = range.files;
-        runner.info(`${range.commits.length} commits, ${range.files.length} files changed (GitHub compare: ${range.status})`);
-        report.commits.forEach(line => runner.info(`  ${line}`));
-    }
-    else if (range) {
-        runner.info(`GitHub's compare API is not available (${range.reason}); the range comes from git on the host.`);
-    }
-    const decision = decidePaths(settings.paths, range?.source === 'github' ? range : undefined);
-    if (decision.reason && decision.deploy)
-        runner.info(decision.reason);
-    return decision.deploy ? undefined : decision.reason;
-}
-
-;// CONCATENATED MODULE: ./src/steps/hooks.ts
-
-
-
-
-
-
-const PRE_DEPLOY_STEP = 'Run the pre-deploy command';
-const POST_DEPLOY_STEP = 'Run the post-deploy command';
-/** The lines of a hook's output the job summary keeps, and how much of each. */
-const TAIL_LINES = 10;
-const TAIL_LINE_CHARS = 200;
-/** The exit code of a hook stopped at `command-timeout`, as timeout(1) exits. */
-const TIMED_OUT = 124;
-/** The exit code recorded when the session ended under a hook: ssh's own for a lost command. */
-const NO_EXIT_CODE = 255;
-/** On the host, timeout(1) stops the post-deploy command; this is for a host that lacks it. */
-const HOST_TIMEOUT_GRACE_MS = 10_000;
-/**
- * Step 11: the pre-deploy command (migrations), in the admin container exactly as the build ran:
- * in `repo-path`, with production's environment and `build-env`, production's network, and by
- * now the release's code. After the commit, so nothing it writes goes into the release; before the
- * canary and the swap, so a failure leaves production untouched. The admin container goes after.
- */
-async function preDeploy(run, host, admin) {
-    const { settings } = run;
-    const code = settings.preDeployCommand;
-    const { command, stdin } = admin.command(['sh', '-c', code], true);
-    const hook = await runHook(run, host, action_io/* Input */.pd.PreDeployCommand, command, {
-        timeoutMs: settings.commandTimeoutSec * 1000,
-        stdin
-    });
-    if (hook.code !== 0) {
-        const what = hook.code === TIMED_OUT
-            ? `did not finish within ${settings.commandTimeoutSec} s (\`command-timeout\`); removing the admin container stops it`
-            : `exited with code ${hook.code}`;
-        throw new DeployError(`The pre-deploy command (\`${action_io/* Input */.pd.PreDeployCommand}\`) ${what}; production is unchanged. Its output is above. ` +
-            'What it did before it stopped is not undone (a migration outside a transaction may be half-applied): check, fix and deploy again.');
-    }
-    // Its work is done; should removing it fail, the clean-up tries again.
-    await removeAdmin(run, host, admin.name).catch(() => undefined);
-}
-/**
- * Step 15: the post-deploy command, on the host, once the release is confirmed healthy. What the
- * deploy did reaches it as HERMES_* variables, passed by `env` as arguments of their own, never
- * as code. A failure is a warning (with `post-deploy-must-pass`, a failed job); the release stays
- * either way: it passed its checks, and a notification that failed is no reason to take it out.
- */
-async function postDeploy(run, host) {
-    const { settings, runner, report } = run;
-    const code = settings.postDeployCommand;
-    const variables = {
-        HERMES_COMMIT: report.commit,
-        HERMES_PREVIOUS_COMMIT: report.previousCommit,
-        HERMES_IMAGE_ID: report.imageId,
-        HERMES_PREVIOUS_IMAGE_ID: report.previousImageId,
-        HERMES_CONTAINER_ID: report.containerId
-    };
-    const command = [
-        'env',
-        ...Object.entries(variables).map(([name, value]) => `${name}=${value ?? ''}`),
-        ...shScript(runBounded, code, String(settings.commandTimeoutSec))
-    ];
-    try {
-        await run.step(POST_DEPLOY_STEP, async () => {
-            const hook = await runHook(run, host, action_io/* Input */.pd.PostDeployCommand, command, {
-                timeoutMs: settings.commandTimeoutSec * 1000 + HOST_TIMEOUT_GRACE_MS
-            });
-            if (hook.code === 0)
-                return;
-            const what = hook.code === TIMED_OUT
-                ? `did not finish within ${settings.commandTimeoutSec} s (\`command-timeout\`)`
-                : `exited with code ${hook.code}`;
-            throw new DeployError(`The post-deploy command (\`${action_io/* Input */.pd.PostDeployCommand}\`) ${what}. ` +
-                `Production keeps the release ${format_short(report.imageId)}: a post-deploy command never rolls back.` +
-                (hook.tail ? ` Its last output:\n${hook.tail}` : ''));
-        });
-    }
-    catch (error) {
-        if (settings.postDeployMustPass) {
-            throw Object.assign(new DeployError(`${message(error)}\nThe job fails because \`${action_io/* Input */.pd.PostDeployMustPass}\` is on.`), { step: POST_DEPLOY_STEP });
-        }
-        runner.warning(message(error), 'Post-deploy command');
-    }
-}
-/**
- * Run a hook with its output streamed to the log as the build's is (host text, never a workflow
- * command), and recorded in the report with its exit code, time and the tail of its output.
- */
-async function runHook(run, host, name, command, options) {
-    const { runner, report } = run;
-    const output = new OutputTail();
-    const begun = run.now();
-    runner.debug(`$ ${command.join(' ')}`);
-    let code;
-    try {
-        const result = await host.shell.exec(command, {
-            label: `\`${name}\``,
-            timeoutMs: options.timeoutMs,
-            onOutput: chunk => {
-                output.push(chunk);
-                return runner.stream(chunk);
-            },
-            drained: () => runner.drained(),
-            stdin: options.stdin
-        });
-        code = result.code;
-    }
-    catch (error) {
-        // Abandoned at the timeout, or the session ended under it: either way it did not pass.
-        code = run.now() - begun >= options.timeoutMs ? TIMED_OUT : NO_EXIT_CODE;
-        output.push(`\n${message(error)}\n`);
-    }
-    const hook = { name, code, durationMs: run.now() - begun, tail: output.tail() };
-    report.hooks = [...(report.hooks ?? []), hook];
-    runner.info(`\`${name}\` exited with code ${code} after ${formatDuration(hook.durationMs)}`);
-    return hook;
-}
-/** The last lines of a command's output, as a terminal would have left them: no colours, no \r. */
-class OutputTail {
-    text = '';
-    push(chunk) {
-        this.text = (this.text + chunk).slice(-16 * 1024);
-    }
-    tail() {
-        return (this.text
-            // eslint-disable-next-line no-control-regex
-            .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '')
-            .split(/\r?\n/)
-            .map(line => line.slice(line.lastIndexOf('\r') + 1).trimEnd())
-            .filter(Boolean)
-            .slice(-TAIL_LINES)
-            .map(line => (line.length > TAIL_LINE_CHARS ? `${line.slice(0, TAIL_LINE_CHARS)}…` : line))
-            .join('\n'));
-    }
-}
-
 ;// CONCATENATED MODULE: ./src/recreate.ts
 
 
@@ -58521,9 +57998,544 @@ function commitOf(head, container, repoPath) {
         return commit;
     throw unreadable(container, repoPath, `git rev-parse HEAD exited with code ${head.code}:\n${head.output}`);
 }
+/** Why the checkout at repo-path cannot be read in a container, and what to check. */
 function unreadable(container, repoPath, why) {
     return new DeployError(`Could not read the commit at ${repoPath} in ${container}: ${why}\n` +
         'Check `repo-path`: it must be the git checkout of the app inside the container.');
+}
+
+;// CONCATENATED MODULE: ./src/steps/checkout.ts
+
+
+
+
+
+
+/**
+ * Step 7: check the tree (the runbook's `git diff` before pulling), and fetch. When nothing but
+ * the relation decides the update (no `paths` for git on the host to rule on), step 8's
+ * fast-forward goes in the same round trip.
+ */
+async function checkCheckout(run, host, admin) {
+    const { settings, runner, report } = run;
+    const update = !pathsOnHost(run);
+    const relation = parseRelation(await host
+        .runIn(admin.command(git_fetchAndRelate(settings.branch, settings.ref, update)), `git status; git fetch origin ${settings.branch}${update ? '; git merge --ff-only' : ''}`, SLOW_MS)
+        .catch((error) => {
+        // The first use of repo-path (unless production's commit was read in production): a
+        // directory that is not there, or not a checkout, is the input's fault; say so.
+        const why = message(error);
+        if (/chdir to cwd|not a git repository/.test(why)) {
+            throw unreadable(admin.name, settings.repoPath, why);
+        }
+        throw error;
+    }));
+    // Production's commit, unless read in production before: the admin container is its image.
+    report.previousCommit ??= relation.head;
+    if (relation.changed) {
+        throw new DeployError(`The checkout at ${settings.repoPath} in the production image has uncommitted changes:\n${relation.changed}\n` +
+            'They would be lost or shipped by accident. Commit them to the repository or discard them on the host, then deploy again.');
+    }
+    runner.info('No local changes');
+    return relation;
+}
+/** The step's name: where the commit comes from. */
+const updateStep = (run) => `Update to ${run.settings.ref} from origin/${run.settings.branch}`;
+/**
+ * Step 8: update to the exact commit from origin, fast-forward only. Returns the commit, or why
+ * there is nothing to release (production has it already; `paths` matches no changed file).
+ */
+async function updateCheckout(run, host, admin, relation) {
+    const { settings, runner, report } = run;
+    const decision = decideUpdate(settings, relation);
+    if (decision.kind === 'refuse')
+        throw new DeployError(decision.message);
+    if (decision.kind === 'unchanged')
+        return { skip: decision.message };
+    if (pathsOnHost(run)) {
+        // GitHub's API gave no file list: the path filter decides from git on the host.
+        const files = (await host.runIn(admin.command(git_filesBetween(relation.head, relation.target)), 'git diff --name-only', QUICK_MS))
+            .split('\n')
+            .filter(Boolean);
+        report.changedFiles = files;
+        const paths = decidePaths(settings.paths, { files, truncated: false });
+        if (!paths.deploy)
+            return { skip: paths.reason };
+    }
+    // Fast-forwarded with the check, unless `paths` had to rule first or `force` releases HEAD again.
+    const range = relation.updated ??
+        parseRange(await host.runIn(admin.command(git_fastForward(relation.target)), 'git merge --ff-only', QUICK_MS));
+    if (report.rangeSource !== 'github') {
+        report.rangeSource = 'git';
+        report.commits = range.commits;
+    }
+    report.diffStat = range.diffStat;
+    report.commitTime = range.committedAt;
+    runner.info(`Deploying ${format_short(relation.head)}..${format_short(relation.target)} (${range.commits.length} commits):`);
+    for (const line of range.commits)
+        runner.info(`  ${line}`);
+    if (range.diffStat)
+        runner.info(range.diffStat);
+    return { commit: relation.target };
+}
+/** Whether `paths` is to rule on the files git on the host lists (GitHub's API listed none). */
+function pathsOnHost({ settings, report }) {
+    return settings.paths.length > 0 && !report.changedFiles && !settings.force;
+}
+
+;// CONCATENATED MODULE: ./src/release/history.ts
+
+
+
+
+/** Append an entry and print the last `show` entries. */
+function history_appendHistory(name, entry, show) {
+    return shScript(appendHistory, name, JSON.stringify(entry), String(show));
+}
+function parseHistory(output) {
+    return output
+        .split('\n')
+        .filter(line => line.startsWith('{'))
+        .flatMap(line => {
+        try {
+            return [JSON.parse(line)];
+        }
+        catch {
+            return [];
+        }
+    });
+}
+/**
+ * One JSON line per attempt in the history on the host; the summary shows the last few. With the
+ * deploy lock, the line is written on the host after the job (`lock.after`), and the summary's
+ * history is what the survey read (`shown`) and this attempt: no round trip on the way out.
+ */
+async function recordAttempt(host, settings, deps, report, durationMs, recorded) {
+    const entry = {
+        time: new Date().toISOString(),
+        action: report.action,
+        result: report.outcome === 'deployed'
+            ? 'deployed'
+            : report.outcome === 'rolled-back'
+                ? 'rolled-back'
+                : 'failed',
+        by: deps.holder.actor,
+        run: deps.holder.run,
+        fromCommit: report.previousCommit,
+        toCommit: report.commit,
+        commitTime: report.action === 'deploy' ? report.commitTime : undefined,
+        fromImage: report.previousImageId,
+        toImage: report.imageId,
+        durationSec: Math.round(durationMs / 100) / 10,
+        ...(report.outcome === 'deployed' ? {} : { reason: report.reason?.split('\n')[0] })
+    };
+    if (recorded) {
+        recorded.lock.after(history_appendHistory(lockName(settings.image.repository), entry, 0));
+        report.history =
+            recorded.shown === undefined
+                ? undefined
+                : [...parseHistory(recorded.shown), entry].slice(-SHOWN);
+        return;
+    }
+    report.history = await writeHistory(host, settings, entry, deps.runner);
+}
+/** How many of the last entries come back for the summary: its table, chart and figures. */
+const SHOWN = 200;
+/** Append an entry to the host's history; returns the last ones (none when it could not). */
+async function writeHistory(host, settings, entry, runner) {
+    try {
+        return parseHistory(await host.run(history_appendHistory(lockName(settings.image.repository), entry, SHOWN), 'history'));
+    }
+    catch (error) {
+        runner.warning(`Could not write the deploy history on the host: ${message(error)}`);
+        return undefined;
+    }
+}
+
+;// CONCATENATED MODULE: ./src/steps/clean-up.ts
+
+
+
+/**
+ * The last step, whatever happened: record the attempt in the host's history, finish the GitHub
+ * deployment, remove the admin container, release the lock, end the session.
+ */
+async function cleanUp(run, host, lock) {
+    const { report, runner, deps, settings } = run;
+    if (lock && (report.outcome !== 'unchanged' || report.action === 'rollback')) {
+        await recordAttempt(host, settings, deps, report, run.now() - run.started, {
+            lock,
+            shown: run.history
+        });
+    }
+    if (run.deploymentStarted && deps.deployment) {
+        const success = report.outcome === 'deployed' || report.outcome === 'unchanged';
+        const result = await deps.deployment.finish(success ? 'success' : 'failure', success ? undefined : report.reason?.split('\n')[0]);
+        if (result.warning)
+            runner.warning(result.warning, 'GitHub deployment');
+    }
+    const admin = run.adminContainer;
+    try {
+        if (admin)
+            await host.run(removeContainer(admin), 'docker rm -f (admin container)');
+        // Nothing is half-done any more unless a release is out unconfirmed; then the post step checks.
+        if (report.outcome !== 'failed' || !report.imageId)
+            run.progress({ phase: 'done' });
+    }
+    catch (error) {
+        runner.warning(`Could not remove the admin container ${admin}: ${message(error).replace(/\.$/, '')}. The next run removes it.`);
+    }
+    await lock
+        ?.release()
+        .catch(error => runner.warning(`Could not release the deploy lock: ${message(error)}`));
+    await host.shell.close();
+}
+
+;// CONCATENATED MODULE: ./src/release/flatten.ts
+
+
+
+
+/*
+ * `docker commit` on top of the running image adds a layer per deploy, and the engine refuses a
+ * 125th ("max depth exceeded"). A flattened release is the admin container's filesystem as one
+ * imported layer, with the original image's config put back: what `docker import --change`
+ * cannot carry (STOPSIGNAL, env values with any characters) goes through a created container and
+ * a commit, which copies its config. The usual config drift check then verifies every field.
+ */
+/** The admin container's filesystem as a one-layer image tagged `tag`, on the host alone. */
+function flatten_exportImport(container, tag, message) {
+    return shScript(exportImport, container, tag, message);
+}
+/**
+ * A container (never started) of the flat image carrying the original config that `docker
+ * create` can set. Its environment comes from stdin as an env-file (`flatEnv`).
+ */
+function createCarrier(name, flatImage, config) {
+    const args = ['docker', 'create', '--name', name, '--env-file', '/dev/stdin'];
+    if (config.WorkingDir)
+        args.push('--workdir', config.WorkingDir);
+    if (config.User)
+        args.push('--user', config.User);
+    for (const port of Object.keys(config.ExposedPorts ?? {}))
+        args.push('--expose', port);
+    for (const [key, value] of Object.entries(config.Labels ?? {}))
+        args.push('--label', `${key}=${value}`);
+    if (config.StopSignal)
+        args.push('--stop-signal', config.StopSignal);
+    // A placeholder process, replaced on commit exactly as for the admin container.
+    const hasEntrypoint = Array.isArray(config.Entrypoint) && config.Entrypoint.length > 0;
+    if (hasEntrypoint)
+        args.push('--entrypoint', 'hermes-placeholder', flatImage);
+    else
+        args.push(flatImage, 'hermes-placeholder');
+    return args;
+}
+function flatEnv(config) {
+    return (config.Env ?? []).join('\n') + '\n';
+}
+/** Commit the carrier as the release, with what only a commit change can set. */
+function commitCarrier(options) {
+    const base = docker_commit(options);
+    const extra = [];
+    const volumes = Object.keys(options.original.Volumes ?? {});
+    if (volumes.length > 0)
+        extra.push('--change', `VOLUME ${JSON.stringify(volumes)}`);
+    const health = healthcheckChange(options.original.Healthcheck);
+    if (health)
+        extra.push('--change', health);
+    // The changes go before the container (and image) names, which close the command.
+    const names = options.image ? 2 : 1;
+    return [...base.slice(0, -names), ...extra, ...base.slice(-names)];
+}
+/** The image's HEALTHCHECK as a Dockerfile instruction (durations are nanoseconds in the config). */
+function healthcheckChange(raw) {
+    const health = raw;
+    if (!health?.Test || health.Test.length === 0)
+        return undefined;
+    const [kind, ...rest] = health.Test;
+    if (kind === 'NONE')
+        return 'HEALTHCHECK NONE';
+    const options = [];
+    const ms = (ns) => (ns ? `${Math.round(ns / 1e6)}ms` : undefined);
+    if (ms(health.Interval))
+        options.push(`--interval=${ms(health.Interval)}`);
+    if (ms(health.Timeout))
+        options.push(`--timeout=${ms(health.Timeout)}`);
+    if (ms(health.StartPeriod))
+        options.push(`--start-period=${ms(health.StartPeriod)}`);
+    if (health.Retries)
+        options.push(`--retries=${health.Retries}`);
+    const test = kind === 'CMD-SHELL' ? rest.join(' ') : JSON.stringify(rest);
+    return ['HEALTHCHECK', ...options, 'CMD', test].join(' ');
+}
+/**
+ * The admin container's filesystem as one layer, with the original image's config carried over.
+ * Tagged `image` when given; returns the new image's ID.
+ */
+async function flatten(host, admin, repository, image, previous, commitMessage) {
+    const flat = `${repository}:hermes-flat`;
+    const carrier = `${admin}-flat`;
+    await host.run(flatten_exportImport(admin, flat, commitMessage), 'docker export | docker import', SLOW_MS);
+    try {
+        await host.run(removeContainer(carrier), 'docker rm -f (stale carrier)').catch(() => undefined);
+        await host.run(createCarrier(carrier, flat, previous.config), 'docker create (flattened release)', QUICK_MS, flatEnv(previous.config));
+        return (await host.run(commitCarrier({
+            container: carrier,
+            image,
+            original: previous.config,
+            message: commitMessage
+        }), 'docker commit (flattened release)', SLOW_MS)).trim();
+    }
+    finally {
+        await host.run(removeContainer(carrier), 'docker rm -f (carrier)').catch(() => undefined);
+        await host.run(['docker', 'rmi', flat], 'docker rmi (flat)').catch(() => undefined);
+    }
+}
+
+;// CONCATENATED MODULE: ./src/steps/commit.ts
+
+
+
+
+
+
+
+/**
+ * Step 10: commit the admin container as the release, with the image's own ENTRYPOINT and CMD
+ * (a plain `docker commit` would take the admin container's keep-alive). On a plain host it is
+ * known by its ID until the swap moves the tag the supervisor starts; a Swarm release gets its own
+ * tag, to push. Past `max-layers` it is written flattened. The admin container is done with,
+ * unless the pre-deploy command is to run in it next.
+ */
+async function commitRelease(run, host, production, commit) {
+    const { settings, runner, report } = run;
+    const { admin, image: previous, container, target } = production;
+    const releaseName = target.releaseName(commit);
+    run.progress({
+        phase: 'releasing',
+        adminContainer: admin,
+        previousImageId: previous.id,
+        service: target.service
+    });
+    // The repository too: retention prunes only its own repository's dangling releases, never
+    // another image's release waiting for its swap on the same host.
+    const message = `hermes-deploy ${commit} ${target.repository}`;
+    const flattened = previous.layers >= settings.maxLayers;
+    let release;
+    const keep = target.keepPrevious(previous.id);
+    const keepAdmin = Boolean(settings.preDeployCommand);
+    if (flattened) {
+        if (keep.length > 0)
+            await host.run(chain(...keep), 'docker tag (rollback tag)');
+        const flat = await flatten(host, admin, target.repository, releaseName, previous, message);
+        release = parseImage(JSON.parse(await host.run(inspectImage(flat), 'docker image inspect')));
+    }
+    else {
+        // One round trip: commit, and read the result.
+        const out = await host.run(chain(...keep, docker_commitAndInspect(docker_commit({
+            container: admin,
+            image: releaseName,
+            original: previous.config,
+            adminUser: adminUser(container, previous),
+            message
+        }))), 'docker commit; docker image inspect', SLOW_MS);
+        release = parseImage(JSON.parse(out.split('\n').find(line => line.startsWith('{'))));
+    }
+    if (!keepAdmin)
+        await removeAdmin(run, host, admin);
+    run.progress({
+        phase: 'releasing',
+        adminContainer: admin,
+        previousImageId: previous.id,
+        releasedImageId: release.id,
+        service: target.service
+    });
+    const drift = configDrift(previous.config, release.config);
+    if (drift.length > 0) {
+        await host
+            .run(['docker', 'rmi', releaseName ?? release.id], 'docker rmi (release)')
+            .catch(() => undefined);
+        throw new DeployError(`The committed image changed the image config (${drift.join(', ')}); the release was removed and ` +
+            (target.service
+                ? 'the service is unchanged.'
+                : `production is unchanged (${settings.image.name} still names ${format_short(previous.id)}).`));
+    }
+    if (flattened) {
+        report.flattened = { layersBefore: previous.layers, layersAfter: release.layers };
+        runner.info(`Flattened: the image had ${previous.layers} layers (\`max-layers\` ${settings.maxLayers}); the release has ${release.layers}.`);
+    }
+    runner.info(releaseName
+        ? `${releaseName} is ${format_short(release.id)}`
+        : `The release is ${format_short(release.id)}; ${settings.image.name} names ${format_short(previous.id)} until the swap`);
+    report.imageId = release.id;
+    return release;
+}
+
+;// CONCATENATED MODULE: ./src/steps/compare.ts
+
+
+/** The step's name: the range it compares. */
+const compareStep = (run) => `Compare ${format_short(run.report.previousCommit)}..${format_short(run.settings.ref)}`;
+/**
+ * Step 5: what is going out, the commits and files from production's commit to `ref`, from
+ * GitHub's compare API when it answers. Returns why nothing should be deployed (`paths` matches
+ * no changed file), or undefined.
+ */
+async function compareRange(run) {
+    const { settings, runner, report, deps } = run;
+    const range = deps.compare ? await deps.compare(report.previousCommit, settings.ref) : undefined;
+    if (range?.source === 'github') {
+        report.rangeSource = 'github';
+        report.commits = range.commits.map(c => `${c.sha.slice(0, 7)} ${c.subject} (${c.author})`);
+        report.changedFiles = range.files;
+        runner.info(`${range.commits.length} commits, ${range.files.length} files changed (GitHub compare: ${range.status})`);
+        report.commits.forEach(line => runner.info(`  ${line}`));
+    }
+    else if (range) {
+        runner.info(`GitHub's compare API is not available (${range.reason}); the range comes from git on the host.`);
+    }
+    const decision = decidePaths(settings.paths, range?.source === 'github' ? range : undefined);
+    if (decision.reason && decision.deploy)
+        runner.info(decision.reason);
+    return decision.deploy ? undefined : decision.reason;
+}
+
+;// CONCATENATED MODULE: ./src/steps/hooks.ts
+
+
+
+
+
+
+const PRE_DEPLOY_STEP = 'Run the pre-deploy command';
+const POST_DEPLOY_STEP = 'Run the post-deploy command';
+/** The lines of a hook's output the job summary keeps, and how much of each. */
+const TAIL_LINES = 10;
+const TAIL_LINE_CHARS = 200;
+/** The exit code of a hook stopped at `command-timeout`, as timeout(1) exits. */
+const TIMED_OUT = 124;
+/** The exit code recorded when the session ended under a hook: ssh's own for a lost command. */
+const NO_EXIT_CODE = 255;
+/** On the host, timeout(1) stops the post-deploy command; this is for a host that lacks it. */
+const HOST_TIMEOUT_GRACE_MS = 10_000;
+/**
+ * Step 11: the pre-deploy command (migrations), in the admin container exactly as the build ran:
+ * in `repo-path`, with production's environment and `build-env`, production's network, and by
+ * now the release's code. After the commit, so nothing it writes goes into the release; before the
+ * canary and the swap, so a failure leaves production untouched. The admin container goes after.
+ */
+async function preDeploy(run, host, admin) {
+    const { settings } = run;
+    const code = settings.preDeployCommand;
+    const { command, stdin } = admin.command(['sh', '-c', code], true);
+    const hook = await runHook(run, host, action_io/* Input */.pd.PreDeployCommand, command, {
+        timeoutMs: settings.commandTimeoutSec * 1000,
+        stdin
+    });
+    if (hook.code !== 0) {
+        const what = hook.code === TIMED_OUT
+            ? `did not finish within ${settings.commandTimeoutSec} s (\`command-timeout\`); removing the admin container stops it`
+            : `exited with code ${hook.code}`;
+        throw new DeployError(`The pre-deploy command (\`${action_io/* Input */.pd.PreDeployCommand}\`) ${what}; production is unchanged. Its output is above. ` +
+            'What it did before it stopped is not undone (a migration outside a transaction may be half-applied): check, fix and deploy again.');
+    }
+    // Its work is done; should removing it fail, the clean-up tries again.
+    await removeAdmin(run, host, admin.name).catch(() => undefined);
+}
+/**
+ * Step 15: the post-deploy command, on the host, once the release is confirmed healthy. What the
+ * deploy did reaches it as HERMES_* variables, passed by `env` as arguments of their own, never
+ * as code. A failure is a warning (with `post-deploy-must-pass`, a failed job); the release stays
+ * either way: it passed its checks, and a notification that failed is no reason to take it out.
+ */
+async function postDeploy(run, host) {
+    const { settings, runner, report } = run;
+    const code = settings.postDeployCommand;
+    const variables = {
+        HERMES_COMMIT: report.commit,
+        HERMES_PREVIOUS_COMMIT: report.previousCommit,
+        HERMES_IMAGE_ID: report.imageId,
+        HERMES_PREVIOUS_IMAGE_ID: report.previousImageId,
+        HERMES_CONTAINER_ID: report.containerId
+    };
+    const command = [
+        'env',
+        ...Object.entries(variables).map(([name, value]) => `${name}=${value ?? ''}`),
+        ...shScript(runBounded, code, String(settings.commandTimeoutSec))
+    ];
+    try {
+        await run.step(POST_DEPLOY_STEP, async () => {
+            const hook = await runHook(run, host, action_io/* Input */.pd.PostDeployCommand, command, {
+                timeoutMs: settings.commandTimeoutSec * 1000 + HOST_TIMEOUT_GRACE_MS
+            });
+            if (hook.code === 0)
+                return;
+            const what = hook.code === TIMED_OUT
+                ? `did not finish within ${settings.commandTimeoutSec} s (\`command-timeout\`)`
+                : `exited with code ${hook.code}`;
+            throw new DeployError(`The post-deploy command (\`${action_io/* Input */.pd.PostDeployCommand}\`) ${what}. ` +
+                `Production keeps the release ${format_short(report.imageId)}: a post-deploy command never rolls back.` +
+                (hook.tail ? ` Its last output:\n${hook.tail}` : ''));
+        });
+    }
+    catch (error) {
+        if (settings.postDeployMustPass) {
+            throw Object.assign(new DeployError(`${message(error)}\nThe job fails because \`${action_io/* Input */.pd.PostDeployMustPass}\` is on.`), { step: POST_DEPLOY_STEP });
+        }
+        runner.warning(message(error), 'Post-deploy command');
+    }
+}
+/**
+ * Run a hook with its output streamed to the log as the build's is (host text, never a workflow
+ * command), and recorded in the report with its exit code, time and the tail of its output.
+ */
+async function runHook(run, host, name, command, options) {
+    const { runner, report } = run;
+    const output = new OutputTail();
+    const begun = run.now();
+    runner.debug(`$ ${command.join(' ')}`);
+    let code;
+    try {
+        const result = await host.shell.exec(command, {
+            label: `\`${name}\``,
+            timeoutMs: options.timeoutMs,
+            onOutput: chunk => {
+                output.push(chunk);
+                return runner.stream(chunk);
+            },
+            drained: () => runner.drained(),
+            stdin: options.stdin
+        });
+        code = result.code;
+    }
+    catch (error) {
+        // Abandoned at the timeout, or the session ended under it: either way it did not pass.
+        code = run.now() - begun >= options.timeoutMs ? TIMED_OUT : NO_EXIT_CODE;
+        output.push(`\n${message(error)}\n`);
+    }
+    const hook = { name, code, durationMs: run.now() - begun, tail: output.tail() };
+    report.hooks = [...(report.hooks ?? []), hook];
+    runner.info(`\`${name}\` exited with code ${code} after ${formatDuration(hook.durationMs)}`);
+    return hook;
+}
+/** The last lines of a command's output, as a terminal would have left them: no colours, no \r. */
+class OutputTail {
+    text = '';
+    push(chunk) {
+        this.text = (this.text + chunk).slice(-16 * 1024);
+    }
+    tail() {
+        return (this.text
+            // eslint-disable-next-line no-control-regex
+            .replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '')
+            .split(/\r?\n/)
+            .map(line => line.slice(line.lastIndexOf('\r') + 1).trimEnd())
+            .filter(Boolean)
+            .slice(-TAIL_LINES)
+            .map(line => (line.length > TAIL_LINE_CHARS ? `${line.slice(0, TAIL_LINE_CHARS)}…` : line))
+            .join('\n'));
+    }
 }
 
 ;// CONCATENATED MODULE: ./src/steps/retain.ts

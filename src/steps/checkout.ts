@@ -1,10 +1,11 @@
 import { decideUpdate } from '../decide.js'
-import { short } from '../format.js'
+import { message, short } from '../format.js'
 import * as git from '../git.js'
 import type { Relation } from '../git.js'
 import { decidePaths } from '../github/paths.js'
 import { DeployError, QUICK_MS, SLOW_MS, type Host } from '../host.js'
 import type { Admin } from './admin.js'
+import { unreadable } from './production.js'
 import type { Run } from './run.js'
 
 /**
@@ -16,11 +17,21 @@ export async function checkCheckout(run: Run, host: Host, admin: Admin): Promise
   const { settings, runner, report } = run
   const update = !pathsOnHost(run)
   const relation = git.parseRelation(
-    await host.runIn(
-      admin.command(git.fetchAndRelate(settings.branch, settings.ref, update)),
-      `git status; git fetch origin ${settings.branch}${update ? '; git merge --ff-only' : ''}`,
-      SLOW_MS
-    )
+    await host
+      .runIn(
+        admin.command(git.fetchAndRelate(settings.branch, settings.ref, update)),
+        `git status; git fetch origin ${settings.branch}${update ? '; git merge --ff-only' : ''}`,
+        SLOW_MS
+      )
+      .catch((error: unknown) => {
+        // The first use of repo-path (unless production's commit was read in production): a
+        // directory that is not there, or not a checkout, is the input's fault; say so.
+        const why = message(error)
+        if (/chdir to cwd|not a git repository/.test(why)) {
+          throw unreadable(admin.name, settings.repoPath, why)
+        }
+        throw error
+      })
   )
   // Production's commit, unless read in production before: the admin container is its image.
   report.previousCommit ??= relation.head

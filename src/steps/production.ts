@@ -157,7 +157,8 @@ function commitOf(
   )
 }
 
-function unreadable(container: string, repoPath: string, why: string): DeployError {
+/** Why the checkout at repo-path cannot be read in a container, and what to check. */
+export function unreadable(container: string, repoPath: string, why: string): DeployError {
   return new DeployError(
     `Could not read the commit at ${repoPath} in ${container}: ${why}\n` +
       'Check `repo-path`: it must be the git checkout of the app inside the container.'

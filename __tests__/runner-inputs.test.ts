@@ -1,5 +1,4 @@
 import { afterEach, beforeAll, describe, expect, it } from '@jest/globals'
-import * as core from '@actions/core'
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -14,10 +13,11 @@ import {
 import type { RunContext } from '../src/github/context.js'
 import { DECLARED_DEFAULTS } from '../src/action-io.js'
 import { readSettings, type Settings } from '../src/inputs.js'
+import { getInput } from '../src/workflow-commands.js'
 
 // A runner hands the action every input action.yml declares, with its default when the workflow
-// sets none. These tests build exactly that environment and read it with @actions/core, as the
-// bundled action does on a runner.
+// sets none. These tests build exactly that environment and read it as the bundled action does
+// on a runner (src/workflow-commands.ts, which reads inputs as @actions/core does).
 
 const push: RunContext = { eventName: 'push', sha: 'a'.repeat(40), branch: 'master' }
 const expressions = { 'github.token': 'ghs_runner_token' }
@@ -40,7 +40,7 @@ function onRunner(inputs: Record<string, string>): Settings {
   for (const name of Object.keys(process.env))
     if (name.startsWith('INPUT_')) delete process.env[name]
   Object.assign(process.env, runnerInputs(inputs, expressions))
-  return readSettings(name => core.getInput(name), push)
+  return readSettings(name => getInput(name), push)
 }
 
 /** The `with:` of the README's first workflow, its secrets and variables given values. */
@@ -103,7 +103,7 @@ describe('the inputs as a GitHub runner passes them', () => {
         declaredInputs()[name].default,
         expressions
       )
-      expect(() => readSettings(n => core.getInput(n), push)).not.toThrow()
+      expect(() => readSettings(n => getInput(n), push)).not.toThrow()
     }
   )
 

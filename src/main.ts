@@ -1,4 +1,3 @@
-import * as core from '@actions/core'
 import { Input, InputError, Output, SECRET_INPUTS } from './action-io.js'
 import { deploy, type DeployReport } from './deploy.js'
 import { message } from './format.js'
@@ -13,6 +12,7 @@ import type { RemoteShell } from './shell.js'
 import { connectWithRetries } from './ssh/options.js'
 import { readProgress, saveProgress, type Progress } from './state.js'
 import { renderSummary } from './summary.js'
+import { getInput } from './workflow-commands.js'
 
 // The two steps of action.yml, each a function of its own: `main` deploys, `post` puts the host
 // right when `main` was cancelled or killed half-way. src/index.ts picks one.
@@ -108,7 +108,7 @@ export async function post(runner: Runner = actionsRunner): Promise<void> {
 /** Mask the secrets, then read and check every input. Throws on a bad input. */
 function readInputs(runner: Runner, context: RunContext): Settings {
   maskSecrets(runner)
-  return readSettings(name => core.getInput(name), context)
+  return readSettings(name => getInput(name), context)
 }
 
 /** What both steps connect with: to the first host, to any host, and who holds the lock. */
@@ -121,10 +121,10 @@ function sessions(settings: Settings, context: RunContext, runner: Runner) {
   }
 }
 
-/** Fail the step with an annotation whose title says what failed (core.setFailed gives none). */
+/** Fail the step with an annotation whose title says what failed (a bare failure has none). */
 function fail(runner: Runner, title: string, text: string): void {
   runner.error(text, title)
-  process.exitCode = core.ExitCode.Failure
+  process.exitCode = 1
 }
 
 /** A connection whose `close()` from the deploy is put off until the rollout is done with it. */
@@ -162,7 +162,7 @@ function holder(settings: Settings, context: RunContext): LockHolder {
 /** Every secret input, whole and line by line, before anything else can print them. */
 function maskSecrets(runner: Runner): void {
   for (const name of SECRET_INPUTS) {
-    const value = core.getInput(name, { trimWhitespace: false })
+    const value = getInput(name, { trimWhitespace: false })
     if (!value) continue
     runner.setSecret(value)
     for (const line of value.split(/\r?\n/)) {
@@ -172,7 +172,7 @@ function maskSecrets(runner: Runner): void {
   }
   // build-env: the values are secret, the names are not; a line that is not NAME=value (a key
   // pasted by mistake) is secret whole.
-  for (const line of core.getInput(Input.BuildEnv).split(/\r?\n/)) {
+  for (const line of getInput(Input.BuildEnv).split(/\r?\n/)) {
     const value = (line.includes('=') ? line.slice(line.indexOf('=') + 1) : line).trim()
     if (value && (line.includes('=') || (value.length >= 8 && !value.startsWith('#'))))
       runner.setSecret(value)

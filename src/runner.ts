@@ -1,6 +1,6 @@
-import * as core from '@actions/core'
 import { randomUUID } from 'node:crypto'
 import type { OutputName } from './action-io.js'
+import * as workflow from './workflow-commands.js'
 
 /**
  * What the procedure needs from the GitHub runner: logging, log groups, outputs, the job summary.
@@ -74,25 +74,25 @@ export class CommandGuard {
 const guard = new CommandGuard(text => process.stdout.write(text))
 
 export const actionsRunner: Runner = {
-  info: message => guard.message(message, text => core.info(text)),
+  info: message => guard.message(message, text => workflow.info(text)),
   // Annotations escape their text (a newline is %0A), so quoted output cannot start a command.
   warning: (message, title) => {
     guard.resume()
-    core.warning(message, title ? { title } : {})
+    workflow.warning(message, title || undefined)
   },
   error: (message, title) => {
     guard.resume()
-    core.error(message, title ? { title } : {})
+    workflow.error(message, title || undefined)
   },
   debug: message => {
     guard.resume()
-    core.debug(message)
+    workflow.debug(message)
   },
   stream: chunk => guard.untrusted(chunk),
   drained: () => new Promise(resolve => process.stdout.once('drain', () => resolve())),
   group: (title, fn) => {
     guard.resume()
-    return core.group(title, async () => {
+    return workflow.group(title, async () => {
       try {
         return await fn()
       } finally {
@@ -102,15 +102,15 @@ export const actionsRunner: Runner = {
   },
   setOutput: (name, value) => {
     guard.resume()
-    core.setOutput(name, value)
+    workflow.setOutput(name, value)
   },
   setSecret: value => {
     guard.resume()
-    core.setSecret(value)
+    workflow.setSecret(value)
   },
   writeSummary: async markdown => {
     // Without GITHUB_STEP_SUMMARY (a local run) there is nowhere to write it; the log has it all.
     if (!process.env.GITHUB_STEP_SUMMARY) return
-    await core.summary.addRaw(markdown, true).write()
+    await workflow.appendSummary(markdown)
   }
 }

@@ -1,9 +1,9 @@
-import * as core from '@actions/core'
 import { State } from './action-io.js'
+import { getState, saveState } from './workflow-commands.js'
 
 /**
  * What the main step records, as it goes, for the post step: enough to put the host right when
- * the main step was cancelled or killed half-way. Written with core.saveState, which appends to
+ * the main step was cancelled or killed half-way. Written with saveState (GITHUB_STATE), which appends to
  * GITHUB_STATE at once, so it survives a SIGKILL. Never holds a secret (the file is on the runner).
  */
 export interface Progress {
@@ -29,18 +29,18 @@ export interface HostProgress {
   releasedImageId: string
 }
 
-export const isPost = (): boolean => core.getState(State.IsPost) === 'true'
+export const isPost = (): boolean => getState(State.IsPost) === 'true'
 
 export function markMainStarted(): void {
-  core.saveState(State.IsPost, 'true')
+  saveState(State.IsPost, 'true')
 }
 
 export function saveProgress(progress: Progress): void {
-  core.saveState(State.Progress, JSON.stringify(progress))
+  saveState(State.Progress, JSON.stringify(progress))
 }
 
 export function readProgress(): Progress | undefined {
-  const raw = core.getState(State.Progress)
+  const raw = getState(State.Progress)
   if (!raw) return undefined
   try {
     return JSON.parse(raw) as Progress

@@ -224,6 +224,20 @@ describe('the deploy procedure', () => {
     expect(report.history?.map(h => h.time)).toEqual(['t0', expect.any(String)])
   })
 
+  it("loads the GitHub side's code while the host takes the lock", async () => {
+    const shell = healthyHost()
+    const warmed: number[] = []
+    const report = await deploy(settings(), {
+      runner: new FakeRunner(),
+      holder,
+      connect: async () => shell,
+      warm: () => warmed.push(shell.spawned.length)
+    })
+    expect(report.outcome).toBe('deployed')
+    // Once, the lock's holder already asked for: its wait is what the loading fills.
+    expect(warmed).toEqual([1])
+  })
+
   it('names `repo-path` when the admin container has no checkout there, and only then', async () => {
     const missing = healthyHost().on('fetchAndRelate', {
       code: 126,

@@ -30368,7 +30368,11 @@ async function deploy(settings, deps) {
         // `docker ps` so that what this run sees is not changed under it by another. The lock's holder
         // reads what runs (step 3's survey) as soon as it holds it: one round trip for both.
         if (!settings.dryRun) {
-            lock = await run.step('Take the deploy lock', () => takeDeployLock(remote.shell, settings, deps.holder, runner, '', surveyCommand(settings)));
+            lock = await run.step('Take the deploy lock', () => {
+                const taking = takeDeployLock(remote.shell, settings, deps.holder, runner, '', surveyCommand(settings));
+                deps.warm?.();
+                return taking;
+            });
             run.lock = lock;
             run.progress({ phase: 'started' });
         }
@@ -30510,8 +30514,12 @@ function githubSide(settings, context) {
             return compareCommits({ ...api, base: rangeBase(base, context.before)?.sha ?? base, head });
         }
         : undefined;
+    // Its code, loaded while the host takes the lock rather than when the Compare step needs it.
+    const warm = settings.githubToken
+        ? () => void Promise.all(/* import() */[__nccwpck_require__.e(413), __nccwpck_require__.e(480)]).then(__nccwpck_require__.bind(__nccwpck_require__, 480)).catch(() => undefined)
+        : undefined;
     if (!settings.environment)
-        return { compare };
+        return { compare, warm };
     const options = {
         ...api,
         environment: settings.environment,
@@ -30523,6 +30531,7 @@ function githubSide(settings, context) {
     let started;
     return {
         compare,
+        warm,
         deployment: {
             start: async () => {
                 started = Promise.all(/* import() */[__nccwpck_require__.e(413), __nccwpck_require__.e(887)]).then(__nccwpck_require__.bind(__nccwpck_require__, 6887)).then(({ GitHubDeployment }) => new GitHubDeployment(options));

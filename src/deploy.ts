@@ -92,6 +92,8 @@ export interface DeployDeps {
   compare?: (base: string, head: string) => Promise<CommitRange>
   /** With `environment`: the GitHub deployment to record. */
   deployment?: DeploymentRecord
+  /** Load what `compare` needs while the process would otherwise wait on the host. */
+  warm?: () => void
   now?: () => number
 }
 
@@ -116,9 +118,18 @@ export async function deploy(settings: Settings, deps: DeployDeps): Promise<Depl
     // `docker ps` so that what this run sees is not changed under it by another. The lock's holder
     // reads what runs (step 3's survey) as soon as it holds it: one round trip for both.
     if (!settings.dryRun) {
-      lock = await run.step('Take the deploy lock', () =>
-        takeDeployLock(remote.shell, settings, deps.holder, runner, '', surveyCommand(settings))
-      )
+      lock = await run.step('Take the deploy lock', () => {
+        const taking = takeDeployLock(
+          remote.shell,
+          settings,
+          deps.holder,
+          runner,
+          '',
+          surveyCommand(settings)
+        )
+        deps.warm?.()
+        return taking
+      })
       run.lock = lock
       run.progress({ phase: 'started' })
     }

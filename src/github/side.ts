@@ -10,7 +10,7 @@ import type { RunContext } from './context.js'
 export function githubSide(
   settings: Settings,
   context: RunContext
-): Pick<DeployDeps, 'compare' | 'deployment'> {
+): Pick<DeployDeps, 'compare' | 'deployment' | 'warm'> {
   const api = {
     token: settings.githubToken,
     apiUrl: process.env.GITHUB_API_URL,
@@ -22,7 +22,11 @@ export function githubSide(
         return compareCommits({ ...api, base: rangeBase(base, context.before)?.sha ?? base, head })
       }
     : undefined
-  if (!settings.environment) return { compare }
+  // Its code, loaded while the host takes the lock rather than when the Compare step needs it.
+  const warm = settings.githubToken
+    ? () => void import('./compare.js').catch(() => undefined)
+    : undefined
+  if (!settings.environment) return { compare, warm }
   const options = {
     ...api,
     environment: settings.environment,
@@ -34,6 +38,7 @@ export function githubSide(
   let started: Promise<import('./deployments.js').GitHubDeployment> | undefined
   return {
     compare,
+    warm,
     deployment: {
       start: async () => {
         started = import('./deployments.js').then(

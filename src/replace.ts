@@ -202,25 +202,23 @@ function swap(
 ): Command {
   const { production } = options
   // Side by side: neither depends on the other, and both come before production stops.
-  const tags = [
-    together(
-      docker.tag(options.previousImageId, rollbackTag(options.repository)),
-      docker.tag(options.releaseId, options.image)
-    )
-  ]
+  const tags = together(
+    docker.tag(options.previousImageId, rollbackTag(options.repository)),
+    docker.tag(options.releaseId, options.image)
+  )
   if (!recreate) {
     return chain(
-      ...tags,
+      tags,
       docker.stopGracefully(production.id, options.stopTimeoutSec, docker.removal(production))
     )
   }
   // Compose stops the service's container (its stop grace period) and starts one of the tag.
-  if (recreate.kind === 'compose') return chain(...tags, recreate.command)
+  if (recreate.kind === 'compose') return chain(tags, recreate.command)
   // Nothing restarts a stopped container: production is stopped, kept aside under another name
   // for a rollback that starts it again exactly as it was, and the release is started as it ran.
   const kept = keptName(production.name)
   return chain(
-    ...tags,
+    tags,
     docker.removeIfPresent(kept),
     docker.stopGracefully(production.id, options.stopTimeoutSec, 'keep'),
     docker.renameContainer(production.id, kept),

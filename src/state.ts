@@ -3,7 +3,7 @@ import { getState, saveState } from './workflow-commands.js'
 
 /**
  * What the main step records, as it goes, for the post step: enough to put the host right when
- * the main step was cancelled or killed half-way. Written with saveState (GITHUB_STATE), which appends to
+ * the main step was cancelled or killed half-way. Written with saveState, which appends to
  * GITHUB_STATE at once, so it survives a SIGKILL. Never holds a secret (the file is on the runner).
  */
 export interface Progress {

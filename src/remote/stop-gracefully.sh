@@ -1,5 +1,5 @@
 #!/bin/sh
-# Stop container $1 gracefully, then remove it (not when $3=keep; $3=auto: Docker does, it runs with --rm): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept, stopped).
+# Stop container $1 gracefully, then remove it (not when $3=keep; $3=auto: Docker does, it runs with --rm): its stop signal, then up to $2 s (empty: its own StopTimeout, else Docker's 10 s) before Docker kills it. Prints stop-timed-out=<s> when it was killed; succeeds when the container is gone (or, kept or auto, stopped).
 timeout=$2
 if [ -z "$timeout" ]; then
   timeout=$(docker container inspect --format '{{if .Config.StopTimeout}}{{.Config.StopTimeout}}{{end}}' "$1" 2>/dev/null) || timeout=

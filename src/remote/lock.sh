@@ -80,9 +80,9 @@ done
 kill "$watchdog" 2>/dev/null
 rm -f "$beat"
 if [ -n "$after" ]; then
-  # Work that must not delay the job (pruning old releases, the history line) runs on after the
-  # run has gone, in a session of its own, with the lock's descriptor: the next deploy waits for
-  # it. Each piece in a subshell of its own, in order.
+  # Work that must not delay the job (removing the admin container, pruning old releases, the
+  # history line) runs on after the run has gone, in a session of its own, with the lock's
+  # descriptor: the next deploy waits for it. Each piece in a subshell of its own, in order.
   { printf '%s (finishing: after the deploy)\n' "$holder" >"$lock"; } 2>/dev/null
   # shellcheck disable=SC2016,SC2086 # expanded by the inner sh; $after: base64 words, one each
   setsid sh -c 'lock=$1; shift; for a; do (eval "$(printf %s "$a" | base64 -d)"); done; { true >"$lock"; } 2>/dev/null' \
